@@ -1,0 +1,107 @@
+"""The one wiring function: ``build_application`` builds the whole bot.
+
+Every handler is registered here, in one visible place. The transport is a
+seam: production talks to ``TELEGRAM_API_URL``; tests and the offline console
+pass ``request=FakeRequest(...)``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import Update
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
+from telegram.request import BaseRequest
+
+from bot.catalogue import Catalogue, load_catalogue
+from bot.clock import Clock, SystemClock
+from bot.context import BotContext, Services
+from bot.menus import set_menu
+from bot.settings import Settings
+from handlers.common import build_fallback_handlers, build_help_handlers, on_error
+from handlers.identity import build_identity_handlers
+from handlers.registration import build_registration_handlers
+from handlers.router import Consumer, build_input_router
+from storage.db import Database
+from storage.people import staff_members
+
+log = logging.getLogger(__name__)
+
+# PTB wants a token even offline; this one is never sent anywhere real.
+OFFLINE_TOKEN = "0:offline"
+
+App = Application[Any, BotContext, Any, Any, Any, Any]
+
+
+def build_application(
+    settings: Settings,
+    *,
+    request: BaseRequest | None = None,
+    db: Database | None = None,
+    clock: Clock | None = None,
+    catalogue: Catalogue | None = None,
+) -> App:
+    """Build the bot: transport, services, and every handler in its group."""
+    api = settings.telegram_api_url
+    builder = (
+        ApplicationBuilder()
+        .token(settings.token or OFFLINE_TOKEN)
+        .base_url(f"{api}/bot")
+        .base_file_url(f"{api}/file/bot")
+        .context_types(ContextTypes(context=BotContext))
+        .defaults(Defaults(tzinfo=settings.timezone))
+        # Retries RetryAfter answers instead of re-raising them (max_retries defaults to 0).
+        .rate_limiter(AIORateLimiter(max_retries=3))
+        .post_init(start_services)
+        .post_shutdown(stop_services)
+    )
+    if request is not None:
+        builder = builder.request(request).get_updates_request(request)
+    application: App = builder.build()
+    services = Services(
+        settings=settings,
+        db=db or Database(settings.database_url),
+        clock=clock or SystemClock(settings.timezone),
+        catalogue=catalogue or load_catalogue(settings.catalogue_path),
+    )
+    application.bot_data["services"] = services
+
+    # Group -1: who is writing, once per update; stops group chats here.
+    application.add_handlers(build_identity_handlers(), group=-1)
+
+    # Group 0: one handler per update wins, so order matters: commands and buttons of
+    # each feature first, then free text routed to whichever feature awaits it, then
+    # the catch-all for unknown commands and stale buttons.
+    consumers: list[Consumer] = []
+    application.add_handlers(build_registration_handlers())
+    application.add_handlers(build_help_handlers())
+    application.add_handlers(build_input_router(consumers))
+    application.add_handlers(build_fallback_handlers())
+    application.add_error_handler(on_error)  # type: ignore[arg-type]
+    return application
+
+
+async def start_services(application: App) -> None:
+    """Start what runs beside the handlers (menus now; sender and scheduler as they land)."""
+    services: Services = application.bot_data["services"]
+    await set_menu(application, None, None)
+    async with services.db.session() as session:
+        people = await staff_members(session)
+    for person in people:
+        await set_menu(application, person.telegram_id, person.role)
+    for admin_id in services.settings.admin_ids - {p.telegram_id for p in people}:
+        await set_menu(application, admin_id, "admin")
+
+
+async def stop_services(application: App) -> None:
+    services: Services = application.bot_data["services"]
+    await services.db.dispose()
+
+
+def services_of(application: App) -> Services:
+    services: Services = application.bot_data["services"]
+    return services
+
+
+__all__ = ["App", "OFFLINE_TOKEN", "Update", "build_application", "services_of", "start_services", "stop_services"]

@@ -1,0 +1,1 @@
+"""Use cases the handlers, the scheduler and the CLI call: Telegram-free, tested directly."""

@@ -1,0 +1,163 @@
+"""Configuration from environment variables and an optional ``.env`` file.
+
+Read once at start (``load_settings()``); a bad value stops the bot with one
+line naming the variable, e.g. ``TIMEZONE: unknown time zone 'Mars/Base'``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, time
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///schoolbot.db"
+_HHMM = re.compile(r"^\s*([01]?\d|2[0-3]):([0-5]\d)\s*$")
+
+
+class SettingsError(RuntimeError):
+    """A setting has a bad value; the message is one line naming the variable."""
+
+
+def _parse_hhmm(text: str) -> time:
+    match = _HHMM.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is not a time like 21:00")
+    return time(int(match.group(1)), int(match.group(2)))
+
+
+class QuietHours:
+    """A daily window (may wrap midnight) in which nobody is messaged unasked."""
+
+    def __init__(self, start: time, end: time) -> None:
+        self.start, self.end = start, end
+
+    @classmethod
+    def parse(cls, text: str) -> "QuietHours":
+        parts = text.split("-")
+        if len(parts) != 2:
+            raise ValueError(f"{text!r} is not a range like 21:00-08:00")
+        return cls(_parse_hhmm(parts[0]), _parse_hhmm(parts[1]))
+
+    def contains(self, moment: time) -> bool:
+        if self.start == self.end:
+            return False
+        if self.start < self.end:
+            return self.start <= moment < self.end
+        return moment >= self.start or moment < self.end
+
+    def __repr__(self) -> str:
+        return f"QuietHours({self.start:%H:%M}-{self.end:%H:%M})"
+
+
+class Settings(BaseSettings):
+    """Everything the bot reads from its environment."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    bot_token: SecretStr | None = None
+    database_url: str = DEFAULT_DATABASE_URL
+    telegram_api_url: str = "https://api.telegram.org"
+    admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    timezone: ZoneInfo = Field(default=ZoneInfo("Asia/Shanghai"))
+    quiet_hours: Annotated[QuietHours, NoDecode] = Field(default_factory=lambda: QuietHours.parse("21:00-08:00"))
+    holidays: Annotated[tuple[tuple[date, date], ...], NoDecode] = ()
+    bot_username: str | None = None
+    catalogue_path: Path | None = None
+    draft_ttl_days: int = Field(default=7, ge=1)
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_listen: str = "0.0.0.0"
+    webhook_port: int = Field(default=8443, ge=1, le=65535)
+    log_level: str = "INFO"
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            items = [part for part in re.split(r"[\s,;]+", value) if part]
+            try:
+                return frozenset(int(item) for item in items)
+            except ValueError:
+                raise ValueError(f"{value!r} is not a comma-separated list of Telegram user ids") from None
+        return value
+
+    @field_validator("timezone", mode="before")
+    @classmethod
+    def _zone(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @field_validator("quiet_hours", mode="before")
+    @classmethod
+    def _quiet(cls, value: Any) -> Any:
+        return QuietHours.parse(value) if isinstance(value, str) else value
+
+    @field_validator("holidays", mode="before")
+    @classmethod
+    def _holidays(cls, value: Any) -> Any:
+        """Parse ``2027-01-20..2027-02-20,2027-07-10..2027-08-31`` (inclusive ranges)."""
+        if not isinstance(value, str):
+            return value
+        ranges = []
+        for chunk in filter(None, (c.strip() for c in value.split(","))):
+            first, sep, last = chunk.partition("..")
+            try:
+                start, end = date.fromisoformat(first.strip()), date.fromisoformat((last if sep else first).strip())
+            except ValueError:
+                raise ValueError(f"{chunk!r} is not a date range like 2027-01-20..2027-02-20") from None
+            if end < start:
+                raise ValueError(f"{chunk!r} ends before it starts")
+            ranges.append((start, end))
+        return tuple(ranges)
+
+    @field_validator("telegram_api_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _db_url(cls, value: str) -> str:
+        # Accept the URLs people paste from hosting panels and name the async driver for them.
+        if value.startswith(("postgres://", "postgresql://")):
+            return "postgresql+asyncpg://" + value.split("://", 1)[1]
+        if value.startswith("sqlite:///"):
+            return "sqlite+aiosqlite:///" + value[len("sqlite:///"):]
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError(f"{value.split('://')[0]!r} is not supported; use sqlite:/// or postgresql://")
+        return value
+
+    @field_validator("bot_username")
+    @classmethod
+    def _username(cls, value: str | None) -> str | None:
+        return value.lstrip("@") if value else value
+
+    @property
+    def token(self) -> str | None:
+        """The bot token, or None when running offline."""
+        return self.bot_token.get_secret_value() if self.bot_token else None
+
+    def is_holiday(self, day: date) -> bool:
+        return any(start <= day <= end for start, end in self.holidays)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings once, turning a validation error into one clear line."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]).upper() if first["loc"] else "settings"
+        reason = str(first["msg"]).removeprefix("Value error, ")
+        raise SettingsError(f"{name}: {reason}") from None

@@ -1,0 +1,1 @@
+"""PTB handlers, one module per conversation or command family. Thin: Update → service → reply."""

@@ -1,0 +1,82 @@
+"""``/help``, the catch-all for anything no feature handled, and the error handler."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+from telegram.error import TelegramError
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+
+from bot.context import Context
+from bot.i18n import t
+from bot.menus import help_text, wired_commands
+
+log = logging.getLogger(__name__)
+
+# Telegram refuses longer texts; a message this long was pasted by mistake.
+MAX_TEXT = 4096
+
+
+async def help_command(update: Update, context: Context) -> None:
+    """List what the sender may do, by role."""
+    assert update.effective_message is not None
+    who = context.who
+    await update.effective_message.reply_text(
+        help_text(who.role.value if who.role else None, who.language, wired_commands(context.application))
+    )
+
+
+async def unknown_command(update: Update, context: Context) -> None:
+    """A command nobody handles: say so and point at /help."""
+    assert update.effective_message is not None
+    await update.effective_message.reply_text(t(context.lang, "core.unknown_command"))
+
+
+async def fallback_text(update: Update, context: Context) -> None:
+    """Free text no conversation was waiting for."""
+    message = update.effective_message
+    assert message is not None
+    who = context.who
+    if message.text and len(message.text) > MAX_TEXT:
+        await message.reply_text(t(who.language, "core.too_long", limit=MAX_TEXT))
+    elif not who.is_known:
+        await message.reply_text(t(who.language, "core.not_registered", user_id=who.telegram_id))
+    else:
+        await message.reply_text(t(who.language, "core.what_now"))
+
+
+async def fallback_media(update: Update, context: Context) -> None:
+    """A sticker, photo, voice note or file nobody asked for."""
+    assert update.effective_message is not None
+    await update.effective_message.reply_text(t(context.lang, "core.text_only"))
+
+
+async def stale_button(update: Update, context: Context) -> None:
+    """A button no handler recognises (an old message, or forged data)."""
+    query = update.callback_query
+    assert query is not None
+    await query.answer(t(context.lang, "core.stale_button"), show_alert=True)
+
+
+async def on_error(update: object, context: Context) -> None:
+    """Log the failure and tell the user their answers are safe."""
+    log.error("update failed", exc_info=context.error)
+    if isinstance(update, Update) and update.effective_chat and update.effective_chat.type == "private":
+        lang = context.identity.language if context.identity else "zh"
+        try:
+            await context.bot.send_message(update.effective_chat.id, t(lang, "core.temporary_failure"))
+        except TelegramError:
+            log.warning("could not tell the user about the failure")
+
+
+def build_help_handlers() -> list[BaseHandler[Update, Context, None]]:
+    return [CommandHandler("help", help_command)]
+
+
+def build_fallback_handlers() -> list[BaseHandler[Update, Context, None]]:
+    """Last resort for commands and buttons: registered after every feature in group 0."""
+    return [
+        MessageHandler(filters.ChatType.PRIVATE & filters.COMMAND, unknown_command),
+        CallbackQueryHandler(stale_button),
+    ]

@@ -1,0 +1,90 @@
+"""Drafts (conversations in flight) and saved reports with their typed values."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from storage.models.base import Base, UTCDateTime
+from storage.models.core import Person, School
+
+
+class Draft(Base):
+    """A half-finished report: lives in SQL so a restart or another process resumes it."""
+
+    __tablename__ = "drafts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), unique=True)
+    # Random per draft: buttons carry it, so a button from an older draft is recognised as stale.
+    token: Mapped[str] = mapped_column(String(16))
+    form_key: Mapped[str] = mapped_column(String(32))
+    form_version: Mapped[int] = mapped_column(Integer)
+    period: Mapped[str | None] = mapped_column(String(16))
+    # "form", "period", a field key, or "review".
+    step: Mapped[str] = mapped_column(String(64))
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Set while a field is re-asked from the review screen: answer it, then back to review.
+    editing: Mapped[bool] = mapped_column(Boolean, default=False)
+    correction_of: Mapped[int | None] = mapped_column(ForeignKey("reports.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Report(Base):
+    """One version of a school's report for a form and period.
+
+    ``series`` is empty for ordinary forms (one truth per school, form and
+    period); an event form (harvest) gives each event its own series. The
+    partial unique index makes "one current version per series" a schema fact:
+    two reporters submitting at the same instant cannot both end current.
+    """
+
+    __tablename__ = "reports"
+    __table_args__ = (
+        UniqueConstraint("school_id", "form_key", "period", "series", "version", name="uq_reports_version"),
+        Index(
+            "uq_reports_current",
+            "school_id",
+            "form_key",
+            "period",
+            "series",
+            unique=True,
+            sqlite_where=text("is_current"),
+            postgresql_where=text("is_current"),
+        ),
+        Index("ix_reports_form_period_current", "form_key", "period", "is_current"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"))
+    form_key: Mapped[str] = mapped_column(String(32))
+    form_version: Mapped[int] = mapped_column(Integer)
+    period: Mapped[str] = mapped_column(String(16))
+    series: Mapped[str] = mapped_column(String(32), default="")
+    version: Mapped[int] = mapped_column(Integer)
+    is_current: Mapped[bool] = mapped_column(Boolean)
+    reporter_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    is_late: Mapped[bool] = mapped_column(Boolean, default=False)
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id"))
+    source: Mapped[str] = mapped_column(String(16), default="chat")
+
+    school: Mapped[School] = relationship(lazy="joined")
+    reporter: Mapped[Person | None] = relationship(lazy="joined")
+    values: Mapped[list["ReportValue"]] = relationship(lazy="selectin", cascade="all, delete-orphan")
+
+
+class ReportValue(Base):
+    """One answer of a report, typed: numbers in ``num_value`` so roll-ups are SQL sums."""
+
+    __tablename__ = "report_values"
+
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), primary_key=True)
+    field_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    num_value: Mapped[Decimal | None] = mapped_column(Numeric(18, 4))
+    text_value: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,65 @@
+"""Queries about districts and schools: upserting the roster, looking schools up."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import District, School, SchoolProgramme
+
+
+async def district_by_name(session: AsyncSession, name: str) -> District | None:
+    return await session.scalar(select(District).where(District.name == name))
+
+
+async def ensure_district(session: AsyncSession, name: str) -> District:
+    district = await district_by_name(session, name)
+    if district is None:
+        district = District(name=name)
+        session.add(district)
+        await session.flush()
+    return district
+
+
+async def upsert_school(
+    session: AsyncSession,
+    now: datetime,
+    *,
+    code: str,
+    name: str,
+    district: District,
+    area: str,
+    programmes: Iterable[str],
+) -> tuple[School, bool]:
+    """Create or update the school with ``code``; returns it and whether it is new."""
+    school = await session.scalar(select(School).where(School.code == code))
+    created = school is None
+    if school is None:
+        school = School(code=code, created_at=now)
+        session.add(school)
+    school.name = name
+    school.district_id = district.id
+    school.area = area
+    school.updated_at = now
+    wanted = sorted(set(programmes))
+    if created:
+        school.programmes = [SchoolProgramme(programme=p) for p in wanted]
+    elif sorted(p.programme for p in school.programmes) != wanted:
+        school.programmes = [SchoolProgramme(programme=p) for p in wanted]
+    await session.flush()
+    return school, created
+
+
+async def school_by_code(session: AsyncSession, code: str) -> School | None:
+    return await session.scalar(select(School).where(School.code == code))
+
+
+async def all_schools(session: AsyncSession) -> Sequence[School]:
+    return (await session.scalars(select(School).order_by(School.code))).all()
+
+
+async def all_districts(session: AsyncSession) -> Sequence[District]:
+    return (await session.scalars(select(District).order_by(District.name))).all()

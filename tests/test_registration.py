@@ -1,0 +1,100 @@
+"""Invites and /start: registering principals and staff, refusing bad codes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from bot.clock import FixedClock
+from bot.simulator import Simulator
+from storage.db import Database
+from storage.models import Invite, Person
+from tests.factories import add_school, invite_code, register_principal
+
+
+async def test_principal_registers_with_invite_link(sim: Simulator, db: Database, clock: FixedClock) -> None:
+    await add_school(db, clock)
+    code = await invite_code(db, clock, "HB001")
+    chat = sim.user(1001, "王校长")
+    replies = await chat.send(f"/start {code}")
+    assert "邹圩小学" in replies[-1].text and "填报人" in replies[-1].text
+    async with db.session() as session:
+        person = await session.scalar(select(Person).where(Person.telegram_id == 1001))
+    assert person is not None and person.role == "principal" and person.school is not None
+    assert person.school.code == "HB001"
+    menus = [c for c in sim.fake.calls_to("setMyCommands") if c.params.get("scope", {}).get("chat_id") == 1001]
+    assert menus, "registration sets the principal's command menu"
+
+
+async def test_start_without_code_explains_and_shows_id(sim: Simulator) -> None:
+    replies = await sim.user(4242, "路人").send("/start")
+    assert "邀请链接" in replies[0].text and "4242" in replies[0].text
+
+
+async def test_english_speaker_is_answered_in_english(sim: Simulator) -> None:
+    replies = await sim.user(4243, "Ann", language_code="en-GB").send("/start")
+    assert "invite link" in replies[0].text
+
+
+async def test_second_invite_use_is_refused(sim: Simulator, db: Database, clock: FixedClock) -> None:
+    await add_school(db, clock)
+    code = await invite_code(db, clock, "HB001")
+    await sim.user(1001).send(f"/start {code}")
+    replies = await sim.user(1002).send(f"/start {code}")
+    assert "无效、已被使用或已过期" in replies[0].text
+    assert "邹圩小学" not in replies[0].text
+    async with db.session() as session:
+        assert await session.scalar(select(func.count()).select_from(Person)) == 1
+
+
+async def test_expired_invite_is_refused(sim: Simulator, db: Database, clock: FixedClock) -> None:
+    await add_school(db, clock)
+    code = await invite_code(db, clock, "HB001")
+    clock.advance(timedelta(days=31))
+    replies = await sim.user(1001).send(f"/start {code}")
+    assert "已过期" in replies[0].text
+
+
+async def test_forged_code_reveals_nothing(sim: Simulator, db: Database, clock: FixedClock) -> None:
+    await add_school(db, clock)
+    replies = await sim.user(1001).send("/start AAAAAAAAAAAAAAAA")
+    assert "邹圩小学" not in replies[0].text and "HB001" not in replies[0].text
+    assert "无效" in replies[0].text
+
+
+async def test_sixth_bad_code_in_ten_minutes_is_throttled(sim: Simulator, db: Database, clock: FixedClock) -> None:
+    await add_school(db, clock)
+    chat = sim.user(1001)
+    for i in range(5):
+        await chat.send(f"/start forged{i:011d}")
+    good = await invite_code(db, clock, "HB001")
+    replies = await chat.send(f"/start {good}")
+    assert "尝试次数过多" in replies[0].text
+    clock.advance(timedelta(minutes=11))
+    replies = await chat.send(f"/start {good}")
+    assert "邹圩小学" in replies[0].text
+
+
+async def test_invite_codes_are_stored_hashed(db: Database, clock: FixedClock) -> None:
+    await add_school(db, clock)
+    code = await invite_code(db, clock, "HB001")
+    assert len(code) >= 16  # 96 bits of token_urlsafe
+    async with db.session() as session:
+        stored = (await session.scalars(select(Invite.code_hash))).all()
+    assert code not in stored and len(stored[0]) == 64
+
+
+async def test_school_may_have_two_reporters(sim: Simulator, db: Database, clock: FixedClock) -> None:
+    await add_school(db, clock)
+    await register_principal(sim, db, clock, 1001)
+    await register_principal(sim, db, clock, 1002)
+    async with db.session() as session:
+        count = await session.scalar(select(func.count()).select_from(Person).where(Person.role == "principal"))
+    assert count == 2
+
+
+async def test_staff_invite_makes_staff(sim: Simulator, db: Database, clock: FixedClock) -> None:
+    code = await invite_code(db, clock)
+    replies = await sim.user(2001, "李老师").send(f"/start {code}")
+    assert "办公室工作人员" in replies[0].text
