@@ -18,6 +18,7 @@ from bot.catalogue import Catalogue, load_catalogue
 from bot.clock import Clock, SystemClock
 from bot.context import BotContext, Services
 from bot.menus import set_menu
+from bot.observability import InstrumentedApplication, instrument_handlers
 from bot.settings import Settings
 from handlers.common import build_fallback_handlers, build_help_handlers, on_error
 from handlers.identity import build_identity_handlers
@@ -46,6 +47,7 @@ def build_application(
     api = settings.telegram_api_url
     builder = (
         ApplicationBuilder()
+        .application_class(InstrumentedApplication)
         .token(settings.token or OFFLINE_TOKEN)
         .base_url(f"{api}/bot")
         .base_file_url(f"{api}/file/bot")
@@ -79,6 +81,7 @@ def build_application(
     application.add_handlers(build_input_router(consumers))
     application.add_handlers(build_fallback_handlers())
     application.add_error_handler(on_error)  # type: ignore[arg-type]
+    instrument_handlers(application)
     return application
 
 

@@ -68,5 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     # httpx logs every request URL, and the URL carries the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # Alembic narrates every migration context at INFO; `migrate` prints its own summary.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     result: int = args.handler(args, settings)
     return result

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///schoolbot.db"
@@ -143,6 +143,23 @@ class Settings(BaseSettings):
     def _username(cls, value: str | None) -> str | None:
         return value.lstrip("@") if value else value
 
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret(cls, value: SecretStr | None) -> SecretStr | None:
+        # Telegram accepts 1-256 characters A-Z, a-z, 0-9, _ and - as a secret token.
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()):
+            raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_needs_secret(self) -> "Settings":
+        if self.webhook_url:
+            if not re.match(r"^https?://[^/\s]+", self.webhook_url):
+                raise ValueError("WEBHOOK_URL: must be an http(s) URL")
+            if self.webhook_secret is None:
+                raise ValueError("WEBHOOK_SECRET: must be set in webhook mode (Telegram sends it with every update)")
+        return self
+
     @property
     def token(self) -> str | None:
         """The bot token, or None when running offline."""
@@ -158,6 +175,8 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValidationError as exc:
         first = exc.errors()[0]
-        name = str(first["loc"][0]).upper() if first["loc"] else "settings"
         reason = str(first["msg"]).removeprefix("Value error, ")
-        raise SettingsError(f"{name}: {reason}") from None
+        if first["loc"]:
+            reason = f"{str(first['loc'][0]).upper()}: {reason}"
+        # Cross-field checks name their variable themselves.
+        raise SettingsError(reason) from None

@@ -6,11 +6,12 @@ import logging
 
 from telegram import Update
 from telegram.error import TelegramError
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram.ext import ApplicationHandlerStop, BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.context import Context
 from bot.i18n import t
 from bot.menus import help_text, wired_commands
+from bot.observability import note_failure
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,12 @@ async def stale_button(update: Update, context: Context) -> None:
 
 
 async def on_error(update: object, context: Context) -> None:
-    """Log the failure and tell the user their answers are safe."""
+    """Log the failure, tell the user their answers are safe, and stop this update here.
+
+    Stopping matters when identification (group -1) failed, e.g. the database is
+    down: later groups would otherwise run without knowing who is writing.
+    """
+    note_failure(context.error)
     log.error("update failed", exc_info=context.error)
     if isinstance(update, Update) and update.effective_chat and update.effective_chat.type == "private":
         lang = context.identity.language if context.identity else "zh"
@@ -68,6 +74,7 @@ async def on_error(update: object, context: Context) -> None:
             await context.bot.send_message(update.effective_chat.id, t(lang, "core.temporary_failure"))
         except TelegramError:
             log.warning("could not tell the user about the failure")
+    raise ApplicationHandlerStop
 
 
 def build_help_handlers() -> list[BaseHandler[Update, Context, None]]:

@@ -12,6 +12,7 @@ from telegram.ext import ApplicationHandlerStop, BaseHandler, TypeHandler
 
 from bot.context import Context, Identity
 from bot.i18n import normalise_language, t
+from bot.observability import note_role
 from bot.services.registration import ensure_admin
 from storage.models import Role
 from storage.people import person_by_telegram_id
@@ -48,6 +49,7 @@ async def identify(update: Update, context: Context) -> None:
                 district_id=person.school.district_id if person.school else person.district_id,
             )
     context.identity = identity
+    note_role(identity.role.value if identity.role else "unknown")
     if chat is not None and chat.type != ChatType.PRIVATE:
         message = update.effective_message
         if message is not None and message.text and message.text.startswith("/"):

@@ -1,0 +1,140 @@
+"""Webhook mode: secret header, process-before-acknowledge, redelivery on database failure, /healthz."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.exc import OperationalError
+
+from bot.app import build_application
+from bot.clock import FixedClock
+from bot.fakeapi import FakeRequest, FakeTelegram
+from bot.webhook import SECRET_HEADER, is_transient, serve_webhook
+from storage.db import Database, make_engine
+from tests.conftest import make_settings
+
+SECRET = "s3cret_token-value"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _update(update_id: int, user_id: int, text: str) -> dict[str, Any]:
+    message: dict[str, Any] = {
+        "message_id": update_id,
+        "date": 1_700_000_000,
+        "chat": {"id": user_id, "type": "private", "first_name": "王"},
+        "from": {"id": user_id, "is_bot": False, "first_name": "王", "language_code": "zh"},
+        "text": text,
+    }
+    if text.startswith("/"):
+        message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+    return {"update_id": update_id, "message": message}
+
+
+@pytest.fixture
+async def webhook(db_url: str, db: Database, clock: FixedClock, fake: FakeTelegram) -> AsyncIterator[tuple[str, Any]]:
+    port = _free_port()
+    settings = make_settings(
+        db_url,
+        bot_token="123:TEST",
+        webhook_url=f"https://bot.example.org/tg/hook",
+        webhook_secret=SECRET,
+        webhook_listen="127.0.0.1",
+        webhook_port=port,
+    )
+    application = build_application(settings, request=FakeRequest(fake), db=db, clock=clock)
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve_webhook(application, stop=stop))
+    base = f"http://127.0.0.1:{port}"
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        for _ in range(100):
+            try:
+                await client.get("/healthz")
+                break
+            except httpx.TransportError:
+                await asyncio.sleep(0.05)
+        yield base, application
+    stop.set()
+    await asyncio.wait_for(task, timeout=10)
+
+
+async def test_webhook_is_registered_with_the_secret(webhook: tuple[str, Any], fake: FakeTelegram) -> None:
+    (call,) = fake.calls_to("setWebhook")
+    assert call.params["url"] == "https://bot.example.org/tg/hook" and call.params["secret_token"] == SECRET
+
+
+async def test_update_without_the_secret_is_refused(webhook: tuple[str, Any], fake: FakeTelegram) -> None:
+    base, _ = webhook
+    async with httpx.AsyncClient(base_url=base) as client:
+        missing = await client.post("/tg/hook", json=_update(1, 77, "/start"))
+        wrong = await client.post("/tg/hook", json=_update(2, 77, "/start"), headers={SECRET_HEADER: "nope"})
+    assert missing.status_code == 403 and wrong.status_code == 403
+    assert fake.calls_to("sendMessage") == []
+
+
+async def test_update_is_answered_before_the_webhook_acknowledges(webhook: tuple[str, Any], fake: FakeTelegram) -> None:
+    base, _ = webhook
+    async with httpx.AsyncClient(base_url=base) as client:
+        response = await client.post("/tg/hook", json=_update(3, 77, "/start"), headers={SECRET_HEADER: SECRET})
+    assert response.status_code == 200
+    # Processed synchronously: the reply exists by the time Telegram gets its 200.
+    assert "77" in fake.texts(77)[-1]
+
+
+async def test_database_failure_asks_telegram_to_redeliver(
+    webhook: tuple[str, Any], fake: FakeTelegram, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base, application = webhook
+    services = application.bot_data["services"]
+
+    def down(*_args: Any, **_kwargs: Any) -> Any:
+        raise OperationalError("SELECT 1", {}, ConnectionRefusedError("database is down"))
+
+    monkeypatch.setattr(services.db, "session", down)
+    async with httpx.AsyncClient(base_url=base) as client:
+        failed = await client.post("/tg/hook", json=_update(4, 78, "/start"), headers={SECRET_HEADER: SECRET})
+        monkeypatch.undo()
+        redelivered = await client.post("/tg/hook", json=_update(4, 78, "/start"), headers={SECRET_HEADER: SECRET})
+    assert failed.status_code == 503
+    assert redelivered.status_code == 200
+    assert "临时故障" in fake.texts(78)[0] and "78" in fake.texts(78)[-1]
+
+
+async def test_healthz_reports_the_database(webhook: tuple[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    base, application = webhook
+    async with httpx.AsyncClient(base_url=base) as client:
+        healthy = await client.get("/healthz")
+        db = application.bot_data["services"].db
+        unreachable = make_engine("postgresql+asyncpg://postgres@127.0.0.1:1/nowhere")
+        monkeypatch.setattr(db, "engine", unreachable)
+        sick = await client.get("/healthz")
+        monkeypatch.undo()
+        await unreachable.dispose()
+    assert healthy.status_code == 200 and healthy.json()["ok"] is True
+    assert sick.status_code == 503
+
+
+async def test_garbage_body_is_a_bad_request(webhook: tuple[str, Any]) -> None:
+    base, _ = webhook
+    async with httpx.AsyncClient(base_url=base) as client:
+        response = await client.post("/tg/hook", content=b"<html>", headers={SECRET_HEADER: SECRET})
+    assert response.status_code == 400
+
+
+def test_only_database_failures_are_transient() -> None:
+    from telegram.error import BadRequest, NetworkError
+
+    assert is_transient(OperationalError("x", {}, ConnectionRefusedError()))
+    assert not is_transient(NetworkError("telegram hiccup"))
+    assert not is_transient(BadRequest("message is not modified"))
+    assert not is_transient(ValueError("bug"))
+    assert not is_transient(None)
