@@ -13,6 +13,9 @@ update before answering:
   was told, and redelivering would replay an answer the draft already moved past
   or loop on a poison update forever;
 * ``GET /healthz`` checks the database: 200 when it answers, 503 otherwise.
+
+Updates of one user are processed one at a time, even across processes
+(``bot.userlock``), so a principal's draft never sees two answers at once.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from telegram import Update
 
 from bot.context import Services
 from bot.observability import InstrumentedApplication
+from bot.userlock import UserLocks
 
 log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -53,9 +57,10 @@ def is_transient(error: BaseException | None) -> bool:
 class UpdateHandler(tornado.web.RequestHandler):
     """POST /<path>: one update from Telegram."""
 
-    def initialize(self, bot_app: InstrumentedApplication, secret: str | None) -> None:
+    def initialize(self, bot_app: InstrumentedApplication, secret: str | None, locks: UserLocks) -> None:
         self.bot_app = bot_app
         self.secret = secret
+        self.locks = locks
 
     async def post(self) -> None:
         if self.secret is not None:
@@ -71,7 +76,9 @@ class UpdateHandler(tornado.web.RequestHandler):
             self.set_status(400)
             self.finish({"ok": False, "description": "not an update"})
             return
-        entry = await self.bot_app.process_update_reporting(update)
+        user = update.effective_user
+        async with self.locks.hold(user.id if user else None):
+            entry = await self.bot_app.process_update_reporting(update)
         if entry.failed and is_transient(entry.error):
             log.warning("update %s failed on the database; asking Telegram to redeliver", update.update_id)
             self.set_status(503)
@@ -103,13 +110,13 @@ def webhook_path(webhook_url: str) -> str:
     return path or "/telegram"
 
 
-def make_web_app(application: InstrumentedApplication, services: Services) -> tornado.web.Application:
+def make_web_app(application: InstrumentedApplication, services: Services, locks: UserLocks) -> tornado.web.Application:
     settings = services.settings
     assert settings.webhook_url is not None
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
     return tornado.web.Application(
         [
-            (webhook_path(settings.webhook_url), UpdateHandler, {"bot_app": application, "secret": secret}),
+            (webhook_path(settings.webhook_url), UpdateHandler, {"bot_app": application, "secret": secret, "locks": locks}),
             ("/healthz", HealthHandler, {"services": services}),
         ]
     )
@@ -131,7 +138,8 @@ async def serve_webhook(application: Any, *, register: bool = True, stop: asynci
     if application.post_init:
         await application.post_init(application)
     await application.start()
-    server = tornado.httpserver.HTTPServer(make_web_app(application, services), xheaders=True)
+    locks = UserLocks(settings.database_url)
+    server = tornado.httpserver.HTTPServer(make_web_app(application, services, locks), xheaders=True)
     server.listen(settings.webhook_port, address=settings.webhook_listen)
     try:
         if register:
@@ -144,6 +152,7 @@ async def serve_webhook(application: Any, *, register: bool = True, stop: asynci
         await stop.wait()
     finally:
         server.stop()
+        await locks.dispose()
         await application.stop()
         if application.post_stop:
             await application.post_stop(application)

@@ -138,3 +138,33 @@ def test_only_database_failures_are_transient() -> None:
     assert not is_transient(BadRequest("message is not modified"))
     assert not is_transient(ValueError("bug"))
     assert not is_transient(None)
+
+
+async def test_one_users_updates_never_overlap_across_processes(db_url: str) -> None:
+    from bot.userlock import UserLocks
+
+    # On PostgreSQL two lock managers stand for two bot processes sharing the database;
+    # SQLite means a single process, hence a single manager.
+    first = UserLocks(db_url)
+    second = UserLocks(db_url) if db_url.startswith("postgresql") else first
+    inside = 0
+    most = 0
+
+    async def process(locks: UserLocks, user_id: int) -> None:
+        nonlocal inside, most
+        async with locks.hold(user_id):
+            inside += 1
+            most = max(most, inside)
+            await asyncio.sleep(0.02)
+            inside -= 1
+
+    try:
+        await asyncio.gather(*(process(first if i % 2 else second, 42) for i in range(6)))
+        assert most == 1
+        most = 0
+        await asyncio.gather(process(first, 1), process(second, 2))
+        assert most == 2, "different users proceed in parallel"
+    finally:
+        await first.dispose()
+        if second is not first:
+            await second.dispose()
