@@ -19,11 +19,18 @@ from bot.clock import Clock, SystemClock
 from bot.context import BotContext, Services
 from bot.menus import set_menu
 from bot.observability import InstrumentedApplication, instrument_handlers
+from bot.sender import SENDER_KEY, BroadcastSender, sender_of, stop_sender
 from bot.settings import Settings
+from handlers.broadcast import broadcast_input, build_broadcast_handlers
 from handlers.common import build_fallback_handlers, build_help_handlers, on_error
 from handlers.identity import build_identity_handlers
+from handlers.overdue import build_overdue_handlers
 from handlers.registration import build_registration_handlers
+from handlers.reporting import build_reporting_handlers, draft_input
 from handlers.router import Consumer, build_input_router
+from handlers.status import build_status_handlers
+from handlers.summary import build_summary_handlers
+from scheduler.tick import start_reminders
 from storage.db import Database
 from storage.people import staff_members
 
@@ -56,6 +63,8 @@ def build_application(
         # Retries RetryAfter answers instead of re-raising them (max_retries defaults to 0).
         .rate_limiter(AIORateLimiter(max_retries=3))
         .post_init(start_services)
+        # Sends in flight finish while the bot can still talk to Telegram (post_shutdown is too late).
+        .post_stop(stop_sender)
         .post_shutdown(stop_services)
     )
     if request is not None:
@@ -68,6 +77,8 @@ def build_application(
         catalogue=catalogue or load_catalogue(settings.catalogue_path),
     )
     application.bot_data["services"] = services
+    # Drains the broadcast outbox; started by start_services, or driven directly by tests.
+    services.extra[SENDER_KEY] = BroadcastSender(application)
 
     # Group -1: who is writing, once per update; stops group chats here.
     application.add_handlers(build_identity_handlers(), group=-1)
@@ -77,7 +88,15 @@ def build_application(
     # the catch-all for unknown commands and stale buttons.
     consumers: list[Consumer] = []
     application.add_handlers(build_registration_handlers())
+    application.add_handlers(build_broadcast_handlers())
+    consumers.append(broadcast_input)  # a staff member writing the notice of a broadcast draft
     application.add_handlers(build_help_handlers())
+    application.add_handlers(build_reporting_handlers(services.catalogue))
+    application.add_handlers(build_status_handlers())
+    application.add_handlers(build_summary_handlers())
+    application.add_handlers(build_overdue_handlers())
+    # A principal's draft takes typed answers, and stickers/photos sent instead (re-asked).
+    consumers.append(draft_input)
     application.add_handlers(build_input_router(consumers))
     application.add_handlers(build_fallback_handlers())
     application.add_error_handler(on_error)  # type: ignore[arg-type]
@@ -95,10 +114,15 @@ async def start_services(application: App) -> None:
         await set_menu(application, person.telegram_id, person.role)
     for admin_id in services.settings.admin_ids - {p.telegram_id for p in people}:
         await set_menu(application, admin_id, "admin")
+    await sender_of(application).start()
+    # The reminder tick: a repeating JobQueue job; tests call ticker_of(app).tick() directly.
+    start_reminders(application)
 
 
 async def stop_services(application: App) -> None:
     services: Services = application.bot_data["services"]
+    # Before the database goes: sends in flight record their outcome.
+    await sender_of(application).stop()
     await services.db.dispose()
 
 

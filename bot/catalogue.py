@@ -57,7 +57,14 @@ __all__ = [
 SHIPPED_CATALOGUE = Path(__file__).with_name("catalogue.toml")
 
 # Commands the bot itself answers; a form shortcut must not shadow them.
-RESERVED_COMMANDS = frozenset({"start", "help", "cancel", "settings"})
+# The bot's own commands: a form's shortcut may not shadow one (tests/unit/test_catalogue.py
+# checks this list against every command the application wires).
+RESERVED_COMMANDS = frozenset(
+    {
+        "start", "help", "settings", "language", "cancel", "skip", "report", "status", "history", "correct",
+        "overdue", "summary", "export", "annual", "broadcast", "broadcasts", "invite", "staff", "addstaff",
+    }
+)
 
 # Every message key InvalidAnswer can carry; the locale test checks each one
 # exists in both languages.
@@ -207,6 +214,8 @@ class Field(BaseModel):
     choices: list[Choice] = []
     default: str | None = None
     max_length: int = pydantic.Field(default=500, ge=1)
+    # The form's headline figure in summaries and charts (harvest income, daily drinkers...).
+    main: bool = False
 
     @model_validator(mode="before")
     @classmethod
@@ -240,6 +249,8 @@ class Field(BaseModel):
                 raise ValueError(f"duplicate choice key {', '.join(map(repr, duplicates))}")
         elif self.choices:
             raise ValueError(f"choices apply only to type 'choice', not to {self.type.value!r}")
+        if self.main and not self.type.is_numeric:
+            raise ValueError(f"main applies only to number fields, not to type {self.type.value!r}")
         if self.default is not None:
             try:
                 self.parse(self.default)
@@ -291,8 +302,9 @@ class Field(BaseModel):
         return text
 
     def _parse_number(self, text: str) -> Decimal:
+        units = (self.unit.zh, self.unit.en) if self.unit is not None else ()
         try:
-            value = parse_number(text)
+            value = parse_number(text, units)
         except NotANumber:
             raise InvalidAnswer("input.not_a_number", self._params()) from None
         if value < 0 and (self.min is None or self.min >= 0):
@@ -386,7 +398,8 @@ class Form(BaseModel):
 
     model_config = _Config
 
-    key: str = pydantic.Field(pattern=_IDENTIFIER)
+    # Short enough for the reports table (32) and for button data such as "go:<form>:<period>".
+    key: str = pydantic.Field(pattern=_IDENTIFIER, max_length=24)
     version: int = pydantic.Field(ge=1)
     title: Text
     short: Text
@@ -422,6 +435,9 @@ class Form(BaseModel):
             raise ValueError("event_period applies only to cadence = 'event'")
         if self.command in RESERVED_COMMANDS:
             raise ValueError(f"command {self.command!r} is reserved for the bot itself")
+        mains = [field.key for field in self.fields if field.main]
+        if len(mains) > 1:
+            raise ValueError(f"only one field may be main, not {', '.join(map(repr, mains))}")
         keys = [field.key for field in self.fields]
         duplicates = sorted({key for key in keys if keys.count(key) > 1})
         if duplicates:
@@ -448,6 +464,17 @@ class Form(BaseModel):
             assert self.event_period is not None  # set by the validator
             return self.event_period
         return self.cadence
+
+    @property
+    def numeric_fields(self) -> list[Field]:
+        """The fields summed in roll-ups, in catalogue order."""
+        return [field for field in self.fields if field.type.is_numeric]
+
+    @property
+    def main_field(self) -> Field | None:
+        """The headline figure: the field marked ``main``, else the first number field."""
+        numeric = self.numeric_fields
+        return next((field for field in numeric if field.main), numeric[0] if numeric else None)
 
     def field(self, key: str) -> Field:
         """The field with ``key``; KeyError if the form has none such."""

@@ -70,5 +70,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     # Alembic narrates every migration context at INFO; `migrate` prints its own summary.
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    result: int = args.handler(args, settings)
+    try:
+        result: int = args.handler(args, settings)
+    except BrokenPipeError:
+        # `schoolbot invite --all-unregistered | head`: the reader left; that is not an error.
+        sys.stderr.close()
+        return 0
     return result

@@ -74,6 +74,9 @@ class FakeTelegram:
         self.messages: dict[int, dict[int, dict[str, Any]]] = defaultdict(dict)
         self.updates: asyncio.Queue[dict[str, Any]] | None = None
         self._update_ids = itertools.count(1)
+        # Files users "uploaded": getFile answers from here; downloads are served by file_path.
+        self._file_paths: dict[str, str] = {}
+        self.downloads: dict[str, bytes] = {}
 
     # --- fault injection -------------------------------------------------
     def fail(
@@ -260,7 +263,21 @@ class FakeTelegram:
 
     def _api_getFile(self, call: Call) -> Any:
         file_id = str(call.params.get("file_id"))
-        return {"file_id": file_id, "file_unique_id": file_id, "file_size": 0, "file_path": f"documents/{file_id}"}
+        path = self._file_paths.get(file_id, f"documents/{file_id}")
+        size = len(self.downloads.get(path, b""))
+        return {"file_id": file_id, "file_unique_id": file_id, "file_size": size, "file_path": path}
+
+    # --- files users sent ----------------------------------------------------
+    def add_file(self, file_id: str, data: bytes, file_path: str | None = None) -> str:
+        """Register the bytes behind ``file_id`` (e.g. a document a user sends); return its file_path."""
+        path = file_path or f"documents/{file_id}"
+        self._file_paths[file_id] = path
+        self.downloads[path] = data
+        return path
+
+    def download(self, file_path: str) -> bytes | None:
+        """The bytes served at ``{base_file_url}{token}/{file_path}``, or None (404)."""
+        return self.downloads.get(file_path)
 
     # --- building updates the way Telegram sends them ---------------------
     def next_update_id(self) -> int:
@@ -306,6 +323,12 @@ class FakeRequest(BaseRequest):
         connect_timeout: Any = None,
         pool_timeout: Any = None,
     ) -> tuple[int, bytes]:
+        if "/file/bot" in url:
+            # A download: base_file_url + token + "/" + file_path.
+            file_path = url.split("/file/bot", 1)[1].split("/", 1)[-1]
+            data = self.fake.download(file_path)
+            await asyncio.sleep(0)
+            return (200, data) if data is not None else (404, b'{"ok":false,"error_code":404,"description":"Not Found"}')
         api_method = url.rsplit("/", 1)[-1]
         params = dict(request_data.parameters) if request_data else {}
         files: dict[str, bytes] = {}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation, localcontext
 
 import cn2an  # type: ignore[import-untyped]
@@ -52,8 +53,12 @@ _ARABIC = re.compile(r"(?P<digits>\d+(?:\.\d+)?)\s*(?P<magnitude>[百千k万w亿
 _GROUPED = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?\s*[百千k万w亿]?", re.ASCII)
 
 
-def parse_number(text: str) -> Decimal:
-    """Read a number the way a principal typed it; raise ``NotANumber`` otherwise."""
+def parse_number(text: str, units: Iterable[str] = ()) -> Decimal:
+    """Read a number the way a principal typed it; raise ``NotANumber`` otherwise.
+
+    ``units`` are extra unit words to accept after the number (a form's own
+    unit, e.g. "套" for uniform sets), on top of the common ones.
+    """
     # NFKC turns "１２０００" into "12000", "，" into "," and "￥" into "¥".
     s = unicodedata.normalize("NFKC", text).strip().lower()
     negative = False
@@ -66,7 +71,8 @@ def parse_number(text: str) -> Decimal:
             s = s[len(prefix):].lstrip()
             break
     # Strip one unit word; in "1.2万元" the 万 stays for the number parser.
-    for suffix in _UNIT_SUFFIXES:
+    extra = {unicodedata.normalize("NFKC", u).strip().lower() for u in units} - {""}
+    for suffix in sorted(extra, key=len, reverse=True) + _UNIT_SUFFIXES:
         if s.endswith(suffix) and len(s) > len(suffix):
             s = s[: -len(suffix)].rstrip()
             break

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///schoolbot.db"
@@ -54,6 +54,28 @@ class QuietHours:
         return f"QuietHours({self.start:%H:%M}-{self.end:%H:%M})"
 
 
+_WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
+_OFF = {"", "off", "none", "no", "false", "0"}
+
+
+class WeeklyAt:
+    """A weekly moment such as ``MON 09:00``; ``weekday`` counts as ``date.weekday()`` (0 = Monday)."""
+
+    def __init__(self, weekday: int, at: time) -> None:
+        self.weekday, self.at = weekday, at
+
+    @classmethod
+    def parse(cls, text: str) -> "WeeklyAt":
+        parts = text.split()
+        day = parts[0][:3].upper() if parts else ""
+        if len(parts) != 2 or day not in _WEEKDAYS:
+            raise ValueError(f"{text!r} is not a weekday and time like MON 09:00")
+        return cls(_WEEKDAYS.index(day), _parse_hhmm(parts[1]))
+
+    def __repr__(self) -> str:
+        return f"WeeklyAt({_WEEKDAYS[self.weekday]} {self.at:%H:%M})"
+
+
 class Settings(BaseSettings):
     """Everything the bot reads from its environment."""
 
@@ -74,6 +96,13 @@ class Settings(BaseSettings):
     webhook_listen: str = "0.0.0.0"
     webhook_port: int = Field(default=8443, ge=1, le=65535)
     log_level: str = "INFO"
+    # Reminders and digests (scheduler/): when slots fire, when the office hears of it.
+    reminder_at: Annotated[time, NoDecode] = time(9, 0)
+    escalate_after_days: int = Field(default=7, ge=0)
+    daily_digest_at: Annotated[time | None, NoDecode] = time(9, 0)
+    weekly_digest: Annotated[WeeklyAt | None, NoDecode] = Field(default_factory=lambda: WeeklyAt.parse("MON 09:00"))
+    reminder_tick_seconds: int = Field(default=300, ge=5)
+    draft_idle_minutes: int = Field(default=10, ge=0)
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -100,6 +129,22 @@ class Settings(BaseSettings):
     @classmethod
     def _quiet(cls, value: Any) -> Any:
         return QuietHours.parse(value) if isinstance(value, str) else value
+
+    @field_validator("reminder_at", "daily_digest_at", mode="before")
+    @classmethod
+    def _clock_time(cls, value: Any, info: ValidationInfo) -> Any:
+        if not isinstance(value, str):
+            return value
+        if info.field_name == "daily_digest_at" and value.strip().lower() in _OFF:
+            return None
+        return _parse_hhmm(value)
+
+    @field_validator("weekly_digest", mode="before")
+    @classmethod
+    def _weekly(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        return None if value.strip().lower() in _OFF else WeeklyAt.parse(value)
 
     @field_validator("holidays", mode="before")
     @classmethod

@@ -24,6 +24,56 @@ from bot.fakeapi import FakeTelegram
 _ids = itertools.count(1)
 
 
+# --- update payloads as Telegram builds them (shared with bot.fakeserver) ---
+def user_payload(
+    user_id: int, first_name: str, language_code: str | None = None, last_name: str | None = None
+) -> dict[str, Any]:
+    """The ``User`` object of a person (not a bot)."""
+    return {
+        "id": user_id,
+        "is_bot": False,
+        "first_name": first_name,
+        **({"last_name": last_name} if last_name else {}),
+        **({"language_code": language_code} if language_code else {}),
+    }
+
+
+def private_chat_payload(user: dict[str, Any]) -> dict[str, Any]:
+    """The ``Chat`` of a user's private chat with the bot (its id is the user's id)."""
+    return {"id": user["id"], "type": "private", "first_name": user["first_name"]}
+
+
+def text_content(text: str) -> dict[str, Any]:
+    """Message content for typed ``text``; a leading ``/command`` gets its ``bot_command`` entity."""
+    content: dict[str, Any] = {"text": text}
+    if text.startswith("/"):
+        command = text.split()[0]
+        content["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
+    return content
+
+
+def message_payload(user: dict[str, Any], content: dict[str, Any], message_id: int | None = None) -> dict[str, Any]:
+    """A ``Message`` the user sent in their private chat."""
+    return {
+        "message_id": message_id if message_id is not None else next(_ids),
+        "date": int(time.time()),
+        "chat": private_chat_payload(user),
+        "from": user,
+        **content,
+    }
+
+
+def callback_query_payload(user: dict[str, Any], data: str, message: dict[str, Any]) -> dict[str, Any]:
+    """A ``CallbackQuery``: ``user`` pressed a button carrying ``data`` under ``message``."""
+    return {
+        "id": str(next(_ids)),
+        "from": user,
+        "chat_instance": f"ci{user['id']}",
+        "data": data,
+        "message": message,
+    }
+
+
 @dataclass
 class Reply:
     """A message the bot sent or edited in response to one action."""
@@ -48,23 +98,13 @@ class UserChat:
     ) -> None:
         self.sim = sim
         self.user_id = user_id
-        self.user = {
-            "id": user_id,
-            "is_bot": False,
-            "first_name": first_name,
-            **({"last_name": last_name} if last_name else {}),
-            **({"language_code": language_code} if language_code else {}),
-        }
-        self.chat = {"id": user_id, "type": "private", "first_name": first_name}
+        self.user = user_payload(user_id, first_name, language_code, last_name)
+        self.chat = private_chat_payload(self.user)
 
     # --- actions ----------------------------------------------------------
     async def send(self, text: str) -> list[Reply]:
         """Type ``text`` and send it."""
-        message: dict[str, Any] = {"text": text}
-        if text.startswith("/"):
-            command = text.split()[0]
-            message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
-        return await self._message(message)
+        return await self._message(text_content(text))
 
     async def send_sticker(self) -> list[Reply]:
         sticker = {
@@ -101,24 +141,11 @@ class UserChat:
         """Press a button carrying ``data`` (forged or stale data included)."""
         if message is None:
             message = self.sim.fake.last(self.user_id)
-        query = {
-            "id": str(next(_ids)),
-            "from": self.user,
-            "chat_instance": f"ci{self.user_id}",
-            "data": data,
-            "message": message,
-        }
+        query = callback_query_payload(self.user, data, message)
         return await self.sim.feed({"callback_query": query}, self.user_id)
 
     async def _message(self, content: dict[str, Any]) -> list[Reply]:
-        message = {
-            "message_id": next(_ids),
-            "date": int(time.time()),
-            "chat": self.chat,
-            "from": self.user,
-            **content,
-        }
-        return await self.sim.feed({"message": message}, self.user_id)
+        return await self.sim.feed({"message": message_payload(self.user, content)}, self.user_id)
 
     # --- reading ----------------------------------------------------------
     def buttons(self) -> list[str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from telegram import Update
@@ -12,7 +12,8 @@ from bot.context import Context
 from bot.i18n import t
 
 R = TypeVar("R")
-Callback = Callable[[Update, Context], Awaitable[R]]
+# PTB types handler callbacks as returning coroutines, not any awaitable.
+Callback = Callable[[Update, Context], Coroutine[Any, Any, R]]
 
 
 async def refuse(update: Update, context: Context) -> None:

@@ -11,19 +11,30 @@ runs it again on top of the winner: one ends current, the other is history.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import Database
-from storage.models import Report, ReportValue
+from storage.models import Report, ReportValue, School
 
 MAX_ATTEMPTS = 6
+# PostgreSQL's "deadlock detected" and "could not serialize": the transaction may simply run again.
+_RETRYABLE_SQLSTATES = {"40P01", "40001"}
+
+
+def _retryable(exc: DBAPIError) -> bool:
+    """A lost race worth running again: a unique index, a deadlock, or SQLite's writer lock."""
+    if isinstance(exc, IntegrityError):
+        return True
+    if getattr(exc.orig, "sqlstate", None) in _RETRYABLE_SQLSTATES:
+        return True
+    return isinstance(exc, OperationalError) and "locked" in str(exc).lower()
 
 
 @dataclass(frozen=True)
@@ -44,6 +55,10 @@ class NewReport:
 
 async def save_report(session: AsyncSession, new: NewReport) -> Report:
     """Supersede the current version (if any) and insert the next, in the caller's transaction."""
+    # Saves for one school take turns on PostgreSQL (SQLite serialises writers anyway), so racing
+    # reporters queue instead of colliding in the unique indexes, where PostgreSQL can deadlock.
+    # NO KEY UPDATE does not block other tables' foreign-key checks on the school.
+    await session.execute(select(School.id).where(School.id == new.school_id).with_for_update(key_share=True))
     key = (
         Report.school_id == new.school_id,
         Report.form_key == new.form_key,
@@ -76,19 +91,28 @@ async def save_report(session: AsyncSession, new: NewReport) -> Report:
     return report
 
 
-async def save_report_retrying(db: Database, new: NewReport) -> Report:
+async def save_report_retrying(
+    db: Database,
+    new: NewReport,
+    *,
+    also: Callable[[AsyncSession, Report], Awaitable[None]] | None = None,
+) -> Report:
     """Save in its own transaction, re-running it when a concurrent save won the race.
 
-    Returns only after the commit, so the caller may say "saved".
+    ``also`` runs in the same transaction after the report is written (and again
+    on every retry): the conversation deletes its draft there, so a report and
+    the end of its draft commit together or not at all. Returns only after the
+    commit, so the caller may say "saved".
     """
     for attempt in range(MAX_ATTEMPTS):
         try:
             async with db.session() as session:
-                return await save_report(session, new)
-        except IntegrityError:
-            pass  # another version became current meanwhile: go again on top of it
-        except OperationalError as exc:
-            if "locked" not in str(exc).lower():  # SQLite's writer lock; anything else is real
+                report = await save_report(session, new)
+                if also is not None:
+                    await also(session, report)
+                return report
+        except DBAPIError as exc:
+            if not _retryable(exc):
                 raise
         await asyncio.sleep(0.01 * (attempt + 1))
     raise RuntimeError(f"could not save report for school {new.school_id} after {MAX_ATTEMPTS} attempts")
@@ -155,3 +179,20 @@ async def reported_periods(session: AsyncSession, school_id: int, form_key: str,
         .distinct()
     )
     return set(rows.all())
+
+
+async def count_current_reports(session: AsyncSession, school_id: int, form_key: str, period: str) -> int:
+    """How many current reports (series) of ``form_key`` the school has for ``period`` (events: how many harvests)."""
+    return int(
+        await session.scalar(
+            select(func.count())
+            .select_from(Report)
+            .where(
+                Report.school_id == school_id,
+                Report.form_key == form_key,
+                Report.period == period,
+                Report.is_current.is_(True),
+            )
+        )
+        or 0
+    )

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from decimal import Decimal
+
+from sqlalchemy import select
 
 from bot.clock import FixedClock
 from bot.services.registration import issue_invites
 from bot.simulator import Simulator, UserChat
 from storage.db import Database
-from storage.models import School
+from storage.models import Person, Report, School
 from storage.schools import ensure_district, upsert_school
 
 
@@ -52,3 +55,53 @@ async def register_staff(sim: Simulator, db: Database, clock: FixedClock, user_i
     chat = sim.user(user_id, "李老师")
     await chat.send(f"/start {code}")
     return chat
+
+
+async def saved_reports(db: Database, form_key: str | None = None) -> list[Report]:
+    """Every saved report version (values loaded), oldest first, optionally of one form."""
+    async with db.session() as session:
+        query = select(Report).order_by(Report.id)
+        if form_key is not None:
+            query = query.where(Report.form_key == form_key)
+        return list((await session.scalars(query)).all())
+
+
+def values_of(report: Report) -> dict[str, Decimal | str | None]:
+    """A report's answers by field key: the number if numeric, else the text."""
+    return {v.field_key: v.num_value if v.num_value is not None else v.text_value for v in report.values}
+
+
+async def add_person(
+    db: Database,
+    clock: FixedClock,
+    telegram_id: int,
+    name: str,
+    *,
+    role: str = "principal",
+    school_code: str | None = None,
+    district: str | None = None,
+    blocked: bool = False,
+    language: str | None = None,
+) -> Person:
+    """A registered person written directly (no invite round trip): principal of a school, or staff."""
+    async with db.session() as session:
+        school_id = district_id = None
+        if school_code is not None:
+            school = await session.scalar(select(School).where(School.code == school_code))
+            assert school is not None, f"no school {school_code}"
+            school_id = school.id
+        if district is not None:
+            district_id = (await ensure_district(session, district)).id
+        person = Person(
+            telegram_id=telegram_id,
+            name=name,
+            role=role,
+            school_id=school_id,
+            district_id=district_id,
+            blocked=blocked,
+            language=language,
+            created_at=clock.now(),
+        )
+        session.add(person)
+        await session.flush()
+        return person

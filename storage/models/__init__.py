@@ -4,19 +4,28 @@ so Alembic and the tests see one metadata."""
 from storage.models.base import Base, UTCDateTime
 from storage.models.core import AuditEntry, Area, District, Invite, Person, Role, School, SchoolProgramme
 from storage.models.reports import Draft, Report, ReportValue
+from storage.models.reminders import DigestSend, ReminderSend, SendStatus
+from storage.models.broadcasts import Broadcast, BroadcastStatus, OutboxRow, OutboxStatus
 
 __all__ = [
     "Area",
     "AuditEntry",
     "Base",
+    "Broadcast",
+    "BroadcastStatus",
+    "DigestSend",
     "District",
     "Draft",
     "Invite",
+    "OutboxRow",
+    "OutboxStatus",
     "Person",
+    "ReminderSend",
     "Report",
     "ReportValue",
     "Role",
     "School",
     "SchoolProgramme",
+    "SendStatus",
     "UTCDateTime",
 ]

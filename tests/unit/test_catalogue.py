@@ -540,3 +540,59 @@ def test_every_answer_message_renders_with_all_params(key: str, lang: str) -> No
     }
     text = InvalidAnswer(key, params).message(lang)
     assert "{" not in text and "}" not in text
+
+
+def test_a_forms_own_unit_is_accepted_after_the_number() -> None:
+    catalogue = load_catalogue_text(
+        """
+[[forms]]
+key = "uniform"
+version = 1
+title = { zh = "校服征订", en = "Uniform orders" }
+short = { zh = "校服", en = "Uniforms" }
+cadence = "yearly"
+due_days = 30
+
+[[forms.fields]]
+key = "sets"
+label = { zh = "征订套数", en = "Sets ordered" }
+type = "integer"
+unit = { zh = "套", en = "sets" }
+max = 100000
+"""
+    )
+    field = catalogue.get("uniform").field("sets")
+    assert field.parse("1,150套") == Decimal(1150)
+    assert field.parse("1150 sets") == Decimal(1150)
+    assert field.parse("一千一百五十套") == Decimal(1150)
+
+
+def test_form_key_longer_than_24_characters_is_refused() -> None:
+    with pytest.raises(CatalogueInvalid, match="a_very_long_form_key_that_overflows"):
+        load_catalogue_text(
+            """
+[[forms]]
+key = "a_very_long_form_key_that_overflows"
+version = 1
+title = { zh = "x", en = "x" }
+short = { zh = "x", en = "x" }
+command = "longform"
+cadence = "yearly"
+
+[[forms.fields]]
+key = "n"
+label = { zh = "n", en = "n" }
+type = "integer"
+"""
+        )
+
+
+def test_every_command_the_bot_wires_is_reserved_from_forms() -> None:
+    from bot.app import build_application
+    from bot.menus import COMMANDS, wired_commands
+    from bot.settings import Settings
+
+    application = build_application(Settings(_env_file=None))  # type: ignore[call-arg]
+    form_commands = {form.command for form in application.bot_data["services"].catalogue}
+    own = (wired_commands(application) - form_commands) | {c.name for c in COMMANDS}
+    assert own <= catalogue_module.RESERVED_COMMANDS, own - catalogue_module.RESERVED_COMMANDS

@@ -1,0 +1,1 @@
+"""Reproducible benchmark scripts that print ratios (run with ``python -m benchmarks.<name>``)."""

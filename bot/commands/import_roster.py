@@ -1,0 +1,69 @@
+"""``schoolbot import-roster FILE``: create or update schools from a CSV or XLSX roster.
+
+Every row is checked first; a file with any bad row imports nothing and each bad
+row is printed as ``line N: reason`` (exit status 1). See ``bot/roster.py`` for
+the format. Re-importing the same file changes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.catalogue import CatalogueInvalid, load_catalogue
+from bot.clock import SystemClock
+from bot.roster import ImportResult, RosterInvalid, RosterRow, import_roster, known_programmes, parse_roster
+from bot.settings import Settings
+from storage.db import Database
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "import-roster",
+        help="create or update schools from a CSV/XLSX roster",
+        description=(
+            "Import schools from a CSV (UTF-8 or GB18030) or XLSX file with the columns "
+            "code,name,district,area,programmes (or 学校代码,学校名称,区县,城乡,项目). "
+            "A file with any bad row imports nothing."
+        ),
+    )
+    parser.add_argument("file", type=Path, metavar="FILE", help="the roster, .csv or .xlsx")
+    parser.add_argument(
+        "--new-districts",
+        action="store_true",
+        help="create districts the database does not know yet (otherwise they are refused as typos)",
+    )
+    parser.set_defaults(handler=run)
+
+
+async def _import(settings: Settings, rows: Sequence[RosterRow], new_districts: bool) -> ImportResult:
+    db = Database(settings.database_url)
+    try:
+        await db.migrate()
+        return await import_roster(db, SystemClock(settings.timezone).now(), rows, new_districts=new_districts)
+    finally:
+        await db.dispose()
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        programmes = known_programmes(load_catalogue(settings.catalogue_path))
+    except CatalogueInvalid as exc:
+        print(f"schoolbot: {exc}", file=sys.stderr)
+        return 2
+    try:
+        rows = parse_roster(args.file, programmes=programmes)
+        result = asyncio.run(_import(settings, rows, args.new_districts))
+    except OSError as exc:
+        print(f"schoolbot: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except RosterInvalid as exc:
+        for line in exc.messages("en"):
+            print(line, file=sys.stderr)
+        print(f"{args.file}: nothing imported ({len(exc.errors)} problem(s) to fix)", file=sys.stderr)
+        return 1
+    print(result.summary("en"))
+    return 0

@@ -1,0 +1,128 @@
+"""``schoolbot run``: migrate the database, then run the bot.
+
+With ``BOT_TOKEN`` the bot long-polls ``TELEGRAM_API_URL``; without one it
+says so and starts the offline console on the demo data, as the demo
+principal, instead of failing. ``WEBHOOK_URL`` is noted but polling is used
+until webhook mode lands (see ``serve``).
+
+The token is part of every Bot API URL, so nothing may log URLs: httpx is
+lowered in ``bot.cli`` and every log record is passed through
+``TokenRedactor`` as a second line of defence.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from telegram import Update
+from telegram.error import InvalidToken, NetworkError
+
+from bot.app import App, build_application, stop_services
+from bot.commands.migrate import migrate
+from bot.console import quiet_logging, run_console
+from bot.i18n import t
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Back-off while the Bot API cannot be reached at start-up (a container often starts before its network).
+FIRST_RETRY_SECONDS = 1.0
+MAX_RETRY_SECONDS = 30.0
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "run",
+        help="run the bot (long polling with BOT_TOKEN; the offline console demo without)",
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    revision = asyncio.run(migrate(settings))
+    if settings.token is None:
+        print(t("en", "run.no_token"), flush=True)
+        quiet_logging(settings)
+        return run_console(settings, who="principal")
+    log.info("database at revision %s", revision)
+    return serve(settings)
+
+
+def serve(settings: Settings) -> int:
+    """Run the bot against Telegram until stopped; the choice of transport is made here."""
+    assert settings.token is not None
+    redact_token(settings.token)
+    if settings.webhook_url:
+        # Seam for webhook mode (a later release): it will call serve_webhook(settings) here.
+        print(t("en", "run.webhook_later"), flush=True)
+    return serve_polling(settings)
+
+
+def serve_polling(settings: Settings) -> int:
+    """Long polling: wait until the Bot API answers, then hand over to PTB's ``run_polling``."""
+    application = build_application(settings)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        ready = loop.run_until_complete(wait_for_api(application, settings.telegram_api_url))
+    except KeyboardInterrupt:
+        ready = None
+    if not ready:
+        loop.run_until_complete(stop_services(application))
+        loop.close()
+        return 130 if ready is None else 2
+    log.info(t("en", "run.polling", api=settings.telegram_api_url))
+    # run_polling reuses this loop (asyncio.get_event_loop) and the already initialised application.
+    application.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
+    return 0
+
+
+async def wait_for_api(application: App, api: str) -> bool:
+    """Initialise the application (``getMe``), retrying while the network is down; False for a bad token.
+
+    PTB's own ``bootstrap_retries`` retries silently (debug log only); an operator
+    must see why the bot is not up yet.
+    """
+    delay = FIRST_RETRY_SECONDS
+    while True:
+        try:
+            await application.initialize()
+            return True
+        except InvalidToken:
+            print(t("en", "run.bad_token", api=api), file=sys.stderr, flush=True)
+            return False
+        except NetworkError as exc:  # TimedOut included
+            log.warning(t("en", "run.unreachable", api=api, error=exc, delay=int(delay)))
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, MAX_RETRY_SECONDS)
+
+
+class TokenRedactor(logging.Filter):
+    """Replace the bot token in a log record (message and traceback) before any handler writes it."""
+
+    def __init__(self, secret: str) -> None:
+        super().__init__()
+        self.secret = secret
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self.secret in message:
+            record.msg, record.args = message.replace(self.secret, "<BOT_TOKEN>"), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text and self.secret in record.exc_text:
+            record.exc_text = record.exc_text.replace(self.secret, "<BOT_TOKEN>")
+        return True
+
+
+def redact_token(token: str) -> None:
+    """Attach a ``TokenRedactor`` to every handler of the root logger."""
+    redactor = TokenRedactor(token)
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig()
+    for handler in root.handlers:
+        handler.addFilter(redactor)

@@ -1,0 +1,119 @@
+"""``/broadcast`` (compose a notice to principals or staff), ``/broadcasts`` (follow and stop), and their buttons.
+
+Thin: each callback asks ``bot.services.broadcast`` and shows the panel it
+returns. The message to broadcast is free input, so it reaches
+``broadcast_input`` through the input router (``bot/app.py`` appends it to
+the consumers). The draft lives in SQL, not in ``user_data``.
+"""
+
+from __future__ import annotations
+
+from telegram import Message, Update
+from telegram.error import TelegramError
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+
+from bot.context import Context
+from bot.delivery import Outcome, deliver
+from bot.i18n import t
+from bot.sender import panel_markup, sender_of
+from bot.services import broadcast as svc
+from handlers.guards import staff_only
+
+
+@staff_only
+async def broadcast_command(update: Update, context: Context) -> None:
+    """Start composing a notice: show the audience menu."""
+    assert update.effective_message is not None
+    panel = await svc.start(context.services, context.who)
+    await update.effective_message.reply_text(panel.text, reply_markup=panel_markup(panel))
+
+
+@staff_only
+async def composer_button(update: Update, context: Context) -> None:
+    """A composer button: audience, district toggle, programme, period, confirm, change or cancel."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    result = await svc.press(context.services, context.who, query.data)
+    if isinstance(result, svc.Alert):
+        await query.answer(result.text, show_alert=True)
+    elif isinstance(result, svc.Closed):
+        await query.answer()
+        await query.edit_message_text(result.text)
+    elif isinstance(result, svc.Edit):
+        await query.answer()
+        await query.edit_message_text(result.panel.text, reply_markup=panel_markup(result.panel))
+    else:
+        await query.answer(t(context.lang, "broadcast.queued"))
+        edited = await query.edit_message_text(result.panel.text, reply_markup=panel_markup(result.panel))
+        if isinstance(edited, Message):
+            await svc.set_progress_message(context.services, result.broadcast_id, edited.message_id)
+        sender_of(context.application).wake()
+
+
+async def broadcast_input(update: Update, context: Context) -> bool:
+    """The notice itself (text, photo or document) while a draft waits for it; False if none does."""
+    message = update.effective_message
+    if message is None or context.identity is None or not context.who.is_staff:
+        return False
+    result = await svc.accept_content(context.services, context.who, _content(message))
+    if result is None:
+        return False
+    if isinstance(result, svc.Reply):
+        await message.reply_text(result.text)
+        return True
+    # The preview goes through the very function the sender uses: what staff see is what principals get.
+    shown = await deliver(context.bot, message.chat_id, result.payload)
+    if shown.outcome is not Outcome.SENT:
+        await message.reply_text(t(context.lang, "broadcast.preview_failed", reason=shown.reason or ""))
+        return True
+    await message.reply_text(result.panel.text, reply_markup=panel_markup(result.panel))
+    return True
+
+
+def _content(message: Message) -> svc.Content:
+    if message.text is not None:
+        return svc.Content("text", message.text)
+    if message.photo:
+        return svc.Content("photo", message.caption, message.photo[-1].file_id)
+    if message.document is not None:
+        return svc.Content("document", message.caption, message.document.file_id)
+    return svc.Content("other")
+
+
+@staff_only
+async def broadcasts_command(update: Update, context: Context) -> None:
+    """List recent broadcasts with their counts; running ones get a stop button."""
+    assert update.effective_message is not None
+    panel = await svc.list_recent(context.services, context.lang)
+    await update.effective_message.reply_text(panel.text, reply_markup=panel_markup(panel))
+
+
+@staff_only
+async def stop_button(update: Update, context: Context) -> None:
+    """Stop a running broadcast: unsent rows are cancelled, the progress message shows the result."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    outcome = await svc.cancel_running(context.services, context.who, query.data)
+    await query.answer(outcome.alert, show_alert=outcome.report is None)
+    if outcome.report is None:
+        return
+    pressed = query.message.message_id if query.message is not None else None
+    if outcome.progress_message_id is not None:
+        try:
+            await context.bot.edit_message_text(
+                outcome.report, chat_id=outcome.author_chat_id, message_id=outcome.progress_message_id
+            )
+        except TelegramError:
+            pass  # the progress message may be gone; the list below still updates
+    if pressed != outcome.progress_message_id:
+        panel = await svc.list_recent(context.services, context.lang)
+        await query.edit_message_text(panel.text, reply_markup=panel_markup(panel))
+
+
+def build_broadcast_handlers() -> list[BaseHandler[Update, Context, None]]:
+    return [
+        CommandHandler("broadcast", broadcast_command),
+        CommandHandler("broadcasts", broadcasts_command),
+        CallbackQueryHandler(composer_button, pattern=r"^bc:"),
+        CallbackQueryHandler(stop_button, pattern=r"^bcx:"),
+    ]

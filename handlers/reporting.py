@@ -1,0 +1,183 @@
+"""The reporting conversation in Telegram: /report, form shortcuts, /correct, /cancel, /skip.
+
+Thin on purpose: each callback turns the update into one call of
+``bot.services.reporting.Reporting`` and sends back the screens it returns.
+The conversation's state is the principal's ``drafts`` row, not a PTB
+ConversationHandler (which keeps state in process memory), so a restart or a
+second bot process carries on mid-form.
+
+Typed answers (and stickers or photos sent instead) reach ``draft_input``
+through the input router; it declines when no draft is waiting, so the
+message gets the generic reply.
+
+``report_now_button(form, period, lang)`` is the button reminders and
+/status use to open a form for a period directly (data ``go:<form>:<period>``).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+
+from bot.catalogue import Catalogue, Form
+from bot.context import Context
+from bot.i18n import t
+from bot.periods import Period
+from bot.services.reporting import Button, Outcome, Reporter, Reporting, Screen, Start, report_now
+from handlers.guards import principal_only
+
+__all__ = ["build_reporting_handlers", "draft_input", "markup", "report_now_button", "reporting_for", "send_outcome"]
+
+log = logging.getLogger(__name__)
+
+# Button data prefixes this module answers.
+DRAFT_PATTERN = r"^r:"
+START_PATTERN = r"^(go|fix):"
+
+
+def report_now_button(form: Form, period: Period, lang: str | None) -> InlineKeyboardButton:
+    """A button that opens ``form`` for ``period`` straight away (for reminders and /status)."""
+    return _button(report_now(form, period, lang))
+
+
+def _button(button: Button) -> InlineKeyboardButton:
+    return InlineKeyboardButton(button.label, callback_data=button.data)
+
+
+def markup(screen: Screen) -> InlineKeyboardMarkup | None:
+    """The screen's buttons as an inline keyboard (None when it has none)."""
+    if not screen.buttons:
+        return None
+    return InlineKeyboardMarkup([[_button(button) for button in row] for row in screen.buttons])
+
+
+def reporting_for(context: Context) -> Reporting:
+    """The use cases for the principal who sent this update."""
+    who = context.who
+    assert who.person_id is not None and who.school_id is not None  # principal_only let them in
+    reporter = Reporter(person_id=who.person_id, telegram_id=who.telegram_id, school_id=who.school_id, lang=who.language)
+    return Reporting(context.services, reporter)
+
+
+async def send_outcome(update: Update, context: Context, outcome: Outcome) -> None:
+    """Answer the pressed button (if any), retire its keyboard when used, then send the screens."""
+    query = update.callback_query
+    if query is not None:
+        await query.answer(outcome.alert, show_alert=outcome.alert is not None)
+        if outcome.used_up and query.message is not None:
+            try:
+                await query.edit_message_reply_markup(None)
+            except BadRequest:
+                # Too old to edit, or already without buttons: the draft's token guards it anyway.
+                log.debug("could not remove the keyboard of a used message")
+    chat = update.effective_chat
+    assert chat is not None
+    for screen in outcome.screens:
+        await context.bot.send_message(chat.id, screen.text, reply_markup=markup(screen))
+
+
+@principal_only
+async def report_command(update: Update, context: Context) -> None:
+    """Start a report: offer the school's forms (or open the form named after /report)."""
+    start = Start("menu")
+    if context.args:
+        start = _form_start(context.services.catalogue, context.args[0]) or start
+    await send_outcome(update, context, await reporting_for(context).start(start))
+
+
+@principal_only
+async def shortcut_command(update: Update, context: Context) -> None:
+    """A form's own command (/milk, /harvest...): skip choosing the form."""
+    message = update.effective_message
+    assert message is not None and message.text is not None
+    command = message.text.split()[0].lstrip("/").split("@")[0].lower()
+    start = _form_start(context.services.catalogue, command) or Start("menu")
+    await send_outcome(update, context, await reporting_for(context).start(start))
+
+
+def _form_start(catalogue: Catalogue, name: str) -> Start | None:
+    name = name.lstrip("/").lower()
+    for form in catalogue:
+        if name in (form.key, form.command):
+            return Start("form", form_key=form.key)
+    return None
+
+
+@principal_only
+async def correct_command(update: Update, context: Context) -> None:
+    """List the school's recent reports that can still be corrected."""
+    await send_outcome(update, context, await reporting_for(context).corrections())
+
+
+async def cancel_command(update: Update, context: Context) -> None:
+    """Throw away the draft, whatever step it is at."""
+    if not context.who.is_principal:
+        # Only principals have drafts; for anyone else there is simply nothing to cancel.
+        await send_outcome(update, context, Outcome(screens=[Screen(t(context.lang, "report.nothing_to_cancel"))]))
+        return
+    await send_outcome(update, context, await reporting_for(context).cancel())
+
+
+async def skip_command(update: Update, context: Context) -> None:
+    """Leave the optional question unanswered and go on."""
+    if not context.who.is_principal:
+        await send_outcome(update, context, Outcome(screens=[Screen(t(context.lang, "report.nothing_to_skip"))]))
+        return
+    await send_outcome(update, context, await reporting_for(context).skip())
+
+
+@principal_only
+async def draft_button(update: Update, context: Context) -> None:
+    """Any button of the draft: form, period, choice, skip, edit, submit, cancel..."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    await send_outcome(update, context, await reporting_for(context).press(query.data))
+
+
+@principal_only
+async def start_button(update: Update, context: Context) -> None:
+    """A "report now" (go:) or "correct this" (fix:) button: open that draft directly."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    start = Start.decode(query.data)
+    if start is None or start.kind not in ("go", "fix"):
+        await send_outcome(update, context, Outcome(alert=t(context.lang, "core.stale_button")))
+        return
+    await send_outcome(update, context, await reporting_for(context).start(start))
+
+
+async def draft_input(update: Update, context: Context) -> bool:
+    """Input-router consumer: a typed answer, or a sticker/photo where an answer is due."""
+    if not context.who.is_principal:
+        return False
+    message = update.effective_message
+    if message is None:
+        return False
+    reporting = reporting_for(context)
+    if update.edited_message is not None:
+        # Telegram sends edits of old messages too; an edit must not answer the current question.
+        outcome = await reporting.edited()
+    elif message.text is not None:
+        outcome = await reporting.text(message.text)
+    else:
+        outcome = await reporting.media()
+    await send_outcome(update, context, outcome)
+    return outcome.consumed
+
+
+def build_reporting_handlers(catalogue: Catalogue) -> list[BaseHandler[Update, Context, None]]:
+    """The conversation's commands and buttons; ``draft_input`` goes to the input router."""
+    shortcuts = [form.command for form in catalogue]
+    return [
+        CommandHandler("report", report_command),
+        CommandHandler("correct", correct_command),
+        CommandHandler("cancel", cancel_command),
+        CommandHandler("skip", skip_command),
+        # After the fixed commands: a catalogue form whose command collides with one never shadows it.
+        CommandHandler(shortcuts, shortcut_command),
+        CallbackQueryHandler(draft_button, pattern=DRAFT_PATTERN),
+        CallbackQueryHandler(start_button, pattern=START_PATTERN),
+    ]

@@ -1,0 +1,824 @@
+"""The reminder tick: what is due now, claimed in the database, then sent.
+
+PTB's JobQueue runs :meth:`ReminderTicker.tick` every ``REMINDER_TICK_SECONDS``
+(registered by :func:`start_reminders` from ``start_services``). The JobQueue
+itself persists nothing, so the tick keeps no state in memory: each run
+computes from the database and the injected clock what is due, which makes a
+missed tick, a restart or a clock jump harmless.
+
+One tick:
+
+1. **Plan** (read-only, also what ``schoolbot reminders --at`` prints): for
+   each form with a due rule and each open period whose first slot has come,
+   the policy (``scheduler/policy.py``) names the latest due slot; one SQL
+   anti-join finds the reporters of schools without a current report whose row
+   for that slot is missing (or marked for retry). Reporters who blocked the
+   bot are recorded as ``blocked`` without a send; reporters with a draft
+   touched in the last ``DRAFT_IDLE_MINUTES`` are left for a later tick.
+   Manual nudges whose time has come, and the staff digests, are planned too.
+2. **Claim** before sending, in one committed transaction:
+   ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` on the unique key (school,
+   form, period, slot, recipient); only rows returned are ours. Older slots
+   missed meanwhile are inserted as ``skipped`` so they never fire later.
+3. **Send** through ``bot.delivery.deliver`` (PTB's ``AIORateLimiter`` plus the
+   shared bulk pacer) and record each outcome at once: sent; blocked (the person
+   is marked blocked); failed for good; or ``retry`` for a later tick.
+
+Exactly once. On PostgreSQL only one tick runs at a time across processes
+(``pg_try_advisory_xact_lock``; a tick that does not get it does nothing), but
+the unique claims alone already keep two ticks from sending the same reminder
+(tested with the lock off). If a tick dies after claiming, the claims it never
+attempted are handed back for the next tick; the one in flight stays
+``claimed`` until its lease (10 minutes) passes and is then sent again. That
+is the one window for a duplicate: the message left but the process died
+before recording it (broadcasts have the same, documented, window). A Telegram
+time-out is ambiguous in the same way and is retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal
+
+from sqlalchemy import func, select
+from telegram import InlineKeyboardMarkup
+from telegram.ext import Application, Job
+
+from bot.catalogue import Form
+from bot.delivery import DeliveryResult, Outcome, Payload, bulk_pacer, deliver
+from bot.i18n import t
+from bot.periods import Period, due_date, parse_period
+from handlers.reporting import report_now_button
+from scheduler.digests import (
+    OverdueSchool,
+    completeness_report,
+    fmt_date,
+    overdue_schools,
+    render_escalation,
+    render_weekly,
+    when_text,
+)
+from scheduler.policy import (
+    Decision,
+    Rules,
+    Slot,
+    daily_digest_day,
+    decide,
+    manual_slot,
+    open_periods,
+    weekly_digest_day,
+)
+from storage.models import Person, SendStatus
+from storage.people import audit, set_blocked
+from storage.reminders import (
+    ManualRow,
+    claim_digests,
+    claim_manual,
+    finish_digest,
+    finish_reminder,
+    insert_reminders,
+    manual_rows,
+    reclaim_reminders,
+    release_digests,
+    release_reminders,
+    Target,
+    reminder_candidates,
+    skip_superseded,
+    staff_without_digests,
+    start_manual_now,
+)
+
+if TYPE_CHECKING:
+    from bot.context import Services
+
+__all__ = [
+    "ADVISORY_LOCK_KEY",
+    "DIGEST_ESCALATION",
+    "DIGEST_WEEKLY",
+    "LEASE",
+    "MAX_ATTEMPTS",
+    "NudgeOutcome",
+    "Plan",
+    "PlannedDigest",
+    "PlannedReminder",
+    "ReminderTicker",
+    "TickReport",
+    "plan_tick",
+    "queue_nudges",
+    "report_now_markup",
+    "send_queued_now",
+    "start_reminders",
+    "ticker_of",
+]
+
+log = logging.getLogger(__name__)
+
+# A claim older than this whose process never recorded an outcome is taken again.
+LEASE = timedelta(minutes=10)
+# After this many failed tries a reminder is recorded as failed for good.
+MAX_ATTEMPTS = 5
+# pg_try_advisory_xact_lock key: "one reminder tick at a time" across processes on one database.
+ADVISORY_LOCK_KEY = 0x5C_B0_7E_11
+DIGEST_ESCALATION = "escalation"
+DIGEST_WEEKLY = "weekly"
+_JOB_NAME = "reminder-tick"
+_EXTRA_KEY = "reminders"
+
+AnyApp = Application[Any, Any, Any, Any, Any, Any]
+
+
+def report_now_markup(form: Form, period: Period, lang: str | None) -> InlineKeyboardMarkup:
+    """The reminder's one button: opens ``form`` for ``period`` (the report conversation's ``go:`` button)."""
+    return InlineKeyboardMarkup([[report_now_button(form, period, lang)]])
+
+
+def reminder_text(
+    *, school: str, form: Form, period: Period, today: date, lang: str | None, manual: bool = False
+) -> str:
+    """The message a reporter gets: which form, which period, when it is (was) due."""
+    due = due_date(form, period)
+    assert due is not None  # only forms with a due rule are reminded
+    return t(
+        lang,
+        "reminders.nudge_message" if manual else "reminders.message",
+        school=school,
+        form=form.title.get(lang),
+        period=period.label(lang),
+        due=fmt_date(due, lang),
+        when=when_text(due, today, lang),
+    )
+
+
+# --- the plan -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recipient:
+    person_id: int
+    telegram_id: int
+    name: str
+    language: str | None
+
+    @property
+    def lang(self) -> str:
+        return self.language or "zh"
+
+
+Action = Literal["send", "blocked", "busy", "covered"]
+"""What the tick does with one planned reminder: send it; record it as blocked (not sent);
+leave it for a later tick (a draft in progress); record it as skipped (an office nudge for the
+same report goes out in this tick)."""
+
+_ROW_STATUS: dict[str, tuple[SendStatus, str | None]] = {
+    "send": (SendStatus.CLAIMED, None),
+    "blocked": (SendStatus.BLOCKED, "blocked the bot before the slot"),
+    "covered": (SendStatus.SKIPPED, "an office nudge for the same report went out instead"),
+}
+
+
+@dataclass(frozen=True)
+class PlannedReminder:
+    """One reporter's reminder for one form and period at this tick."""
+
+    form: Form
+    period: Period
+    slot: Slot
+    # Older slots passed unsent: recorded as skipped when this one is claimed.
+    skip: tuple[str, ...]
+    school_id: int
+    school_code: str
+    school_name: str
+    recipient: Recipient
+    # "send"; "blocked": recorded, not sent; "busy": a draft in progress, left for a later tick.
+    action: Action
+    # An existing row to take again (retry or dead claim); None for a new claim.
+    send_id: int | None = None
+    attempts: int = 0
+
+
+@dataclass(frozen=True)
+class PlannedDigest:
+    """One staff member's digest of ``kind`` for ``day``; ``text`` None when there is nothing to say."""
+
+    kind: str
+    day: date
+    recipient: Recipient
+    text: str | None
+    schools: int = 0
+    unreachable: int = 0
+
+
+@dataclass
+class Plan:
+    """Everything due at ``now``, before anything is claimed."""
+
+    now: datetime
+    rules: Rules
+    reminders: list[PlannedReminder] = field(default_factory=list)
+    manual: list[ManualRow] = field(default_factory=list)
+    digests: list[PlannedDigest] = field(default_factory=list)
+    # Digest kinds due now (kind → day), whether or not anyone still needs them.
+    digests_due: dict[str, date] = field(default_factory=dict)
+
+    @property
+    def may_send(self) -> bool:
+        return self.rules.may_send(self.now)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.reminders or self.manual or self.digests)
+
+    def by_action(self, action: str) -> list[PlannedReminder]:
+        return [p for p in self.reminders if p.action == action]
+
+
+async def plan_tick(services: "Services", now: datetime, *, digests_done: Mapping[str, date] | None = None) -> Plan:
+    """What would go out at ``now`` given what the database already records (reads only).
+
+    ``digests_done`` (kind → day) names digests this process already saw done
+    for every staff member, so the tick need not ask again all day.
+    """
+    settings = services.settings
+    rules = Rules.from_settings(settings)
+    plan = Plan(now=now, rules=rules)
+    if rules.is_quiet(now):
+        # Nothing goes out unasked at night; a nudge confirmed for "now" was sent when confirmed.
+        return plan
+    lease_cutoff = now - LEASE
+    idle_cutoff = now - timedelta(minutes=settings.draft_idle_minutes)
+    async with services.db.session() as session:
+        if rules.may_send(now):
+            due: dict[tuple[str, str], tuple[Form, Period, Decision]] = {}
+            for form in services.catalogue:
+                for period, slots in open_periods(form, now, rules):
+                    decision = decide(slots, now, (), rules)
+                    if decision is not None:
+                        due[(form.key, period.key)] = (form, period, decision)
+            targets = [
+                Target(form.key, form.programme, period.key, decision.send.name)
+                for form, period, decision in due.values()
+            ]
+            # An office nudge for the same report going out now stands in for the scheduled reminder.
+            plan.manual = await manual_rows(session, now, lease_cutoff)
+            nudged = {
+                (row.school_id, row.form_key, row.period, row.person_id)
+                for row in plan.manual
+                if not (row.reported or row.blocked or not row.active)
+            }
+            for c in await reminder_candidates(session, targets, lease_cutoff=lease_cutoff):
+                form, period, decision = due[(c.form_key, c.period)]
+                action: Action = "send"
+                if c.blocked:
+                    action = "blocked"
+                elif c.draft_updated_at is not None and c.draft_updated_at > idle_cutoff:
+                    action = "busy"
+                elif (c.school_id, c.form_key, c.period, c.person_id) in nudged:
+                    action = "covered"
+                plan.reminders.append(
+                    PlannedReminder(
+                        form=form,
+                        period=period,
+                        slot=decision.send,
+                        skip=tuple(slot.name for slot in decision.skip),
+                        school_id=c.school_id,
+                        school_code=c.school_code,
+                        school_name=c.school_name,
+                        recipient=Recipient(c.person_id, c.telegram_id, c.person_name, c.language),
+                        action=action,
+                        send_id=c.send_id,
+                        attempts=c.attempts,
+                    )
+                )
+        else:
+            # Staff nudges go out on holidays too: someone at the office asked for them.
+            plan.manual = await manual_rows(session, now, lease_cutoff)
+        plan.digests_due = _digests_due(services.settings, now, rules)
+        wanted = {k: d for k, d in plan.digests_due.items() if (digests_done or {}).get(k) != d}
+        plan.digests = await _plan_digests(session, services, now, rules, lease_cutoff, wanted)
+    return plan
+
+
+def _digests_due(settings: Any, now: datetime, rules: Rules) -> dict[str, date]:
+    """Digest kinds due at ``now``, each with the day it is for."""
+    due: dict[str, date] = {}
+    day = daily_digest_day(now, settings.daily_digest_at, rules)
+    if day is not None:
+        due[DIGEST_ESCALATION] = day
+    week_day = weekly_digest_day(now, settings.weekly_digest, rules)
+    if week_day is not None:
+        due[DIGEST_WEEKLY] = week_day
+    return due
+
+
+async def _plan_digests(
+    session: Any, services: "Services", now: datetime, rules: Rules, lease_cutoff: datetime, due: dict[str, date]
+) -> list[PlannedDigest]:
+    settings = services.settings
+    waiting = await staff_without_digests(session, due, lease_cutoff)
+    out: list[PlannedDigest] = []
+    today = rules.local(now).date()
+    overdue: list[OverdueSchool] | None = None
+    weekly: dict[int | None, Any] = {}
+    for person, kinds in waiting:
+        recipient = _recipient(person)
+        if DIGEST_ESCALATION in kinds:
+            if overdue is None:
+                overdue = await overdue_schools(
+                    session, services.catalogue, now, rules, min_days=settings.escalate_after_days
+                )
+            mine = _in_scope(overdue, person)
+            text = render_escalation(mine, today, settings.escalate_after_days, recipient.lang) if mine else None
+            unreachable = sum(1 for s in mine if s.unreachable)
+            out.append(PlannedDigest(DIGEST_ESCALATION, due[DIGEST_ESCALATION], recipient, text, len(mine), unreachable))
+        if DIGEST_WEEKLY in kinds:
+            if person.district_id not in weekly:
+                weekly[person.district_id] = await completeness_report(
+                    session, services.catalogue, now, rules, district_id=person.district_id
+                )
+            text = render_weekly(weekly[person.district_id], today, recipient.lang)
+            out.append(PlannedDigest(DIGEST_WEEKLY, due[DIGEST_WEEKLY], recipient, text))
+    return out
+
+
+def _in_scope(schools: Sequence[OverdueSchool], person: Person) -> list[OverdueSchool]:
+    """Staff limited to a district see only that district."""
+    if person.district_id is None:
+        return list(schools)
+    return [s for s in schools if s.district_id == person.district_id]
+
+
+def _recipient(person: Person) -> Recipient:
+    return Recipient(person.id, person.telegram_id, person.name, person.language)
+
+
+# --- claiming and sending -------------------------------------------------------------
+
+
+@dataclass
+class TickReport:
+    """What one tick (or one manual send) did, for logs, the CLI and tests."""
+
+    ran: bool = True
+    sent: int = 0
+    blocked: int = 0
+    failed: int = 0
+    retry: int = 0
+    deferred: int = 0
+    skipped: int = 0
+    digests_sent: int = 0
+    nudges_sent: int = 0
+
+    def merge(self, other: "TickReport") -> None:
+        for name in ("sent", "blocked", "failed", "retry", "deferred", "skipped", "digests_sent", "nudges_sent"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One claimed row to deliver."""
+
+    table: Literal["reminder", "digest"]
+    row_id: int
+    chat_id: int
+    person_id: int
+    payload: Payload
+    attempts: int
+    manual: bool = False
+
+
+class ReminderTicker:
+    """The scheduler of one application: the tick, manual nudges, and their bookkeeping."""
+
+    def __init__(self, application: AnyApp, *, advisory_lock: bool = True) -> None:
+        self.application = application
+        # False only in tests that prove the unique claims alone prevent duplicates.
+        self.advisory_lock = advisory_lock
+        # One tick at a time in this process; the advisory lock does the same across processes.
+        self._lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        # Digests every staff member has had (kind → day): not asked again until the next day.
+        # A staff member added later that day gets the next day's digest.
+        self._digests_done: dict[str, date] = {}
+
+    @property
+    def services(self) -> "Services":
+        services: Services = self.application.bot_data["services"]
+        return services
+
+    async def tick(self) -> TickReport:
+        """Send what is due now: reminders, manual nudges whose time came, staff digests."""
+        async with self._lock:
+            now = self.services.clock.now()
+            # Most ticks find nothing to do: find out before taking the cross-process lock.
+            plan = await plan_tick(self.services, now, digests_done=self._digests_done)
+            for kind, day in plan.digests_due.items():
+                if not any(d.kind == kind for d in plan.digests):
+                    self._digests_done[kind] = day
+            if plan.empty:
+                return TickReport()
+            async with self._exclusive() as ours:
+                if not ours:
+                    log.info("reminder tick skipped: another process is running one")
+                    return TickReport(ran=False)
+                return await self._run(plan)
+
+    async def _run(self, plan: Plan) -> TickReport:
+        """Claim and send what ``plan`` found (claims make a plan gone stale meanwhile harmless)."""
+        report = TickReport()
+        report.merge(await self._run_reminders(plan))
+        report.merge(await self._run_manual(plan.manual, plan.now))
+        report.merge(await self._run_digests(plan))
+        if report.sent or report.nudges_sent or report.digests_sent or report.failed or report.blocked:
+            log.info("reminder tick: %s", report)
+        return report
+
+    async def send_manual(self, **filters: Any) -> TickReport:
+        """Send the manual nudges whose time has come now (optionally only some: slot, school_id, form_key, period)."""
+        now = self.services.clock.now()
+        async with self.services.db.session() as session:
+            rows = await manual_rows(session, now, now - LEASE, **filters)
+        return await self._run_manual(rows, now)
+
+    def kick(self) -> None:
+        """Send due manual nudges in the background, without holding up the handler that queued them."""
+        task = self.application.create_task(self.send_manual(), name="reminder-nudges")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def wait_idle(self) -> None:
+        """Wait for background sends started by :meth:`kick` (tests and shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    @asynccontextmanager
+    async def _exclusive(self) -> AsyncIterator[bool]:
+        """Hold PostgreSQL's transaction-scoped advisory lock for the whole tick (always True on SQLite)."""
+        db = self.services.db
+        if db.dialect != "postgresql" or not self.advisory_lock:
+            yield True
+            return
+        async with db.engine.connect() as conn:
+            async with conn.begin():
+                ours = bool(await conn.scalar(select(func.pg_try_advisory_xact_lock(ADVISORY_LOCK_KEY))))
+                # The lock goes with this transaction, which ends (rolls back) when the tick is done.
+                yield ours
+
+    # --- scheduled reminders ---
+
+    async def _run_reminders(self, plan: Plan) -> TickReport:
+        report = TickReport(deferred=len(plan.by_action("busy")))
+        wanted = [p for p in plan.reminders if p.action != "busy"]
+        if not wanted:
+            return report
+        now = plan.now
+        today = plan.rules.local(now).date()
+        won: list[tuple[int, PlannedReminder]] = []
+        async with self.services.db.session() as session:
+            fresh = [p for p in wanted if p.send_id is None]
+            rows = [
+                {
+                    "school_id": p.school_id,
+                    "form_key": p.form.key,
+                    "period": p.period.key,
+                    "slot": p.slot.name,
+                    "recipient_id": p.recipient.person_id,
+                    "status": _ROW_STATUS[p.action][0].value,
+                    "error": _ROW_STATUS[p.action][1],
+                    "claimed_at": now,
+                }
+                for p in fresh
+            ]
+            inserted = await insert_reminders(session, rows)
+            for p in fresh:
+                row_id = inserted.get((p.school_id, p.form.key, p.period.key, p.slot.name, p.recipient.person_id))
+                if row_id is not None:
+                    won.append((row_id, p))
+            for action, (status, _) in _ROW_STATUS.items():
+                again = [p for p in wanted if p.send_id is not None and p.action == action]
+                if again:
+                    taken = await reclaim_reminders(
+                        session, [p.send_id for p in again if p.send_id], now, now - LEASE, status=status.value
+                    )
+                    won.extend((p.send_id, p) for p in again if p.send_id in taken)
+            # Older slots passed unsent never fire later, not even after a clock jump back.
+            skipped = [
+                {
+                    "school_id": p.school_id,
+                    "form_key": p.form.key,
+                    "period": p.period.key,
+                    "slot": name,
+                    "recipient_id": p.recipient.person_id,
+                    "status": SendStatus.SKIPPED.value,
+                    "error": f"missed; {p.slot.name} sent instead",
+                    "claimed_at": now,
+                }
+                for _, p in won
+                for name in p.skip
+            ]
+            report.skipped += len(await insert_reminders(session, skipped))
+            by_form_period: dict[tuple[str, str], tuple[list[str], list[int]]] = defaultdict(lambda: ([], []))
+            for _, p in won:
+                slots, people = by_form_period[(p.form.key, p.period.key)]
+                slots.extend(name for name in p.skip if name not in slots)
+                people.append(p.recipient.person_id)
+            for (form_key, period_key), (slots, people) in by_form_period.items():
+                await skip_superseded(session, form_key=form_key, period=period_key, slots=slots, recipient_ids=people)
+        report.blocked += sum(1 for _, p in won if p.action == "blocked")
+        report.skipped += sum(1 for _, p in won if p.action == "covered")
+        jobs = [
+            _Job(
+                "reminder",
+                row_id,
+                p.recipient.telegram_id,
+                p.recipient.person_id,
+                Payload(
+                    text=reminder_text(
+                        school=p.school_name, form=p.form, period=p.period, today=today, lang=p.recipient.lang
+                    ),
+                    reply_markup=report_now_markup(p.form, p.period, p.recipient.lang),
+                ),
+                p.attempts,
+            )
+            for row_id, p in won
+            if p.action == "send"
+        ]
+        report.merge(await self._deliver_all(jobs))
+        return report
+
+    # --- manual nudges ---
+
+    async def _run_manual(self, rows: Sequence[ManualRow], now: datetime) -> TickReport:
+        report = TickReport()
+        if not rows:
+            return report
+        today = Rules.from_settings(self.services.settings).local(now).date()
+        async with self.services.db.session() as session:
+            taken = await claim_manual(session, [row.send_id for row in rows], now, now - LEASE)
+        jobs: list[_Job] = []
+        finals: list[tuple[int, str, str]] = []
+        for row in rows:
+            if row.send_id not in taken:
+                continue
+            found = self._form_period(row.form_key, row.period)
+            if found is None:
+                finals.append((row.send_id, SendStatus.FAILED.value, "form or period no longer in the catalogue"))
+            elif row.reported:
+                finals.append((row.send_id, SendStatus.SKIPPED.value, "reported before the nudge went out"))
+            elif not row.active:
+                finals.append((row.send_id, SendStatus.SKIPPED.value, "no longer a reporter"))
+            elif row.blocked:
+                finals.append((row.send_id, SendStatus.BLOCKED.value, "blocked the bot"))
+            else:
+                form, period = found
+                lang = row.language or "zh"
+                text = reminder_text(school=row.school_name, form=form, period=period, today=today, lang=lang, manual=True)
+                payload = Payload(text=text, reply_markup=report_now_markup(form, period, lang))
+                jobs.append(_Job("reminder", row.send_id, row.telegram_id, row.person_id, payload, 0, manual=True))
+        if finals:
+            async with self.services.db.session() as session:
+                for row_id, status, error in finals:
+                    await finish_reminder(session, row_id, status, now, error)
+            report.blocked += sum(1 for _, status, _ in finals if status == SendStatus.BLOCKED.value)
+            report.skipped += sum(1 for _, status, _ in finals if status == SendStatus.SKIPPED.value)
+        report.merge(await self._deliver_all(jobs))
+        return report
+
+    def _form_period(self, form_key: str, period_key: str) -> tuple[Form, Period] | None:
+        try:
+            form = self.services.catalogue.get(form_key)
+            period = parse_period(form.period_cadence, period_key)
+        except (KeyError, ValueError):
+            return None
+        if form.due_days is None:
+            return None
+        return form, period
+
+    # --- digests ---
+
+    async def _run_digests(self, plan: Plan) -> TickReport:
+        report = TickReport()
+        if not plan.digests:
+            return report
+        now = plan.now
+        jobs: list[_Job] = []
+        async with self.services.db.session() as session:
+            for kind in (DIGEST_ESCALATION, DIGEST_WEEKLY):
+                for day in sorted({d.day for d in plan.digests if d.kind == kind}):
+                    digests = [d for d in plan.digests if d.kind == kind and d.day == day]
+                    # Nothing to say is recorded too, so later ticks today do not recompute it.
+                    await claim_digests(
+                        session,
+                        kind=kind,
+                        day=day,
+                        recipient_ids=[d.recipient.person_id for d in digests if d.text is None],
+                        now=now,
+                        lease_cutoff=now - LEASE,
+                        status=SendStatus.SKIPPED.value,
+                        error="nothing to report",
+                    )
+                    with_text = [d for d in digests if d.text is not None]
+                    won = await claim_digests(
+                        session,
+                        kind=kind,
+                        day=day,
+                        recipient_ids=[d.recipient.person_id for d in with_text],
+                        now=now,
+                        lease_cutoff=now - LEASE,
+                    )
+                    for d in with_text:
+                        row_id = won.get(d.recipient.person_id)
+                        if row_id is not None and d.text is not None:
+                            jobs.append(
+                                _Job("digest", row_id, d.recipient.telegram_id, d.recipient.person_id, Payload(text=d.text), 0)
+                            )
+        report.merge(await self._deliver_all(jobs))
+        return report
+
+    # --- delivery ---
+
+    async def _deliver_all(self, jobs: Sequence[_Job]) -> TickReport:
+        """Deliver claimed rows one by one, recording each outcome as soon as it is known."""
+        report = TickReport()
+        if not jobs:
+            return report
+        ordered = _interleave_chats(jobs)
+        untried = {(job.table, job.row_id) for job in ordered}
+        pacer = bulk_pacer(self.application.bot_data)
+        try:
+            for job in ordered:
+                # From here on this row is in flight: if we die now it waits for its lease.
+                untried.discard((job.table, job.row_id))
+                result = await deliver(self.application.bot, job.chat_id, job.payload, pacer=pacer)
+                await self._record(job, result, report)
+        except BaseException:
+            if untried:
+                # Nothing was sent for these: hand them straight to the next tick.
+                async with self.services.db.session() as session:
+                    await release_reminders(session, [row_id for table, row_id in untried if table == "reminder"])
+                    await release_digests(session, [row_id for table, row_id in untried if table == "digest"])
+            raise
+        return report
+
+    async def _record(self, job: _Job, result: DeliveryResult, report: TickReport) -> None:
+        now = self.services.clock.now()
+        status = {
+            Outcome.SENT: SendStatus.SENT,
+            Outcome.BLOCKED: SendStatus.BLOCKED,
+            Outcome.FAILED: SendStatus.FAILED,
+            Outcome.RETRY: SendStatus.RETRY,
+        }[result.outcome]
+        if status is SendStatus.RETRY and job.attempts + 1 >= MAX_ATTEMPTS:
+            status = SendStatus.FAILED
+        error = result.reason
+        if result.ambiguous and error:
+            error = f"{error} (may have been delivered)"
+        async with self.services.db.session() as session:
+            if job.table == "reminder":
+                await finish_reminder(session, job.row_id, status.value, now, error)
+            else:
+                await finish_digest(session, job.row_id, status.value, now, error)
+            if status is SendStatus.BLOCKED:
+                await set_blocked(session, job.chat_id, True)
+        if status is SendStatus.SENT:
+            if job.table == "digest":
+                report.digests_sent += 1
+            elif job.manual:
+                report.nudges_sent += 1
+            else:
+                report.sent += 1
+        elif status is SendStatus.BLOCKED:
+            report.blocked += 1
+        elif status is SendStatus.FAILED:
+            report.failed += 1
+        else:
+            report.retry += 1
+
+
+def _interleave_chats(jobs: Sequence[_Job]) -> list[_Job]:
+    """Order sends so one chat's messages are spread out (Telegram allows about one a second per chat)."""
+    seen: dict[int, int] = defaultdict(int)
+    ranked = []
+    for index, job in enumerate(jobs):
+        ranked.append((seen[job.chat_id], index, job))
+        seen[job.chat_id] += 1
+    return [job for _, _, job in sorted(ranked, key=lambda item: (item[0], item[1]))]
+
+
+# --- manual nudges from the office -------------------------------------------------------
+
+
+@dataclass
+class NudgeOutcome:
+    """What queuing a staff nudge did."""
+
+    slot: str
+    # Schools with at least one reachable reporter, and those with none.
+    schools: list[OverdueSchool]
+    unreachable: list[OverdueSchool]
+    # Reporters newly queued (0 when the same minute's nudge was already queued).
+    queued: int
+    # When the nudge goes out: now, or the end of the quiet hours.
+    not_before: datetime
+    quiet: bool
+
+
+async def queue_nudges(
+    services: "Services", schools: Sequence[OverdueSchool], *, actor: int, now: datetime
+) -> NudgeOutcome:
+    """Record a nudge for every reporter of ``schools`` and each of their overdue reports.
+
+    Rows are ``pending`` until ``not_before``: now, or the end of the quiet hours
+    when it is night (the staff member may then confirm sending at once). The
+    slot is the local minute, so pressing twice in a minute queues nothing more.
+    """
+    rules = Rules.from_settings(services.settings)
+    quiet = rules.is_quiet(now)
+    not_before = rules.end_of_quiet(now) if quiet else now
+    slot = manual_slot(now, rules.tz)
+    reachable = [school for school in schools if not school.unreachable]
+    rows = [
+        {
+            "school_id": school.school_id,
+            "form_key": item.form.key,
+            "period": item.period.key,
+            "slot": slot,
+            "recipient_id": reporter.person_id,
+            "status": SendStatus.PENDING.value,
+            "claimed_at": now,
+            "not_before": not_before,
+            "requested_by": actor,
+        }
+        for school in reachable
+        for item in school.items
+        for reporter in school.reachable_reporters
+    ]
+    async with services.db.session() as session:
+        inserted = await insert_reminders(session, rows)
+        for school in reachable:
+            audit(session, now, actor, "nudge", school.code, slot=slot, reports=[f"{i.form.key}:{i.period.key}" for i in school.items])
+    return NudgeOutcome(
+        slot=slot,
+        schools=reachable,
+        unreachable=[school for school in schools if school.unreachable],
+        queued=len(inserted),
+        not_before=not_before,
+        quiet=quiet,
+    )
+
+
+async def send_queued_now(
+    services: "Services", *, slot: str, now: datetime, school_id: int | None = None, form_key: str | None = None, period: str | None = None
+) -> int:
+    """A staff member confirmed: queued nudges of ``slot`` go now instead of after the quiet hours."""
+    async with services.db.session() as session:
+        return await start_manual_now(session, now, slot=slot, school_id=school_id, form_key=form_key, period=period)
+
+
+# --- wiring -------------------------------------------------------------------------------
+
+
+def ticker_of(application: AnyApp) -> ReminderTicker:
+    """The application's ticker, created on first use (tests use it without ``start_services``)."""
+    services: Services = application.bot_data["services"]
+    ticker = services.extra.get(_EXTRA_KEY)
+    if not isinstance(ticker, ReminderTicker):
+        ticker = ReminderTicker(application)
+        services.extra[_EXTRA_KEY] = ticker
+    return ticker
+
+
+async def _tick_job(context: Any) -> None:
+    """JobQueue callback: one tick."""
+    await ticker_of(context.application).tick()
+
+
+def start_reminders(application: AnyApp) -> Job[Any] | None:
+    """Register the repeating tick on PTB's JobQueue (called from ``start_services``)."""
+    job_queue = application.job_queue
+    if job_queue is None:
+        log.warning("no JobQueue (install python-telegram-bot[job-queue]): reminders are off")
+        return None
+    for job in job_queue.get_jobs_by_name(_JOB_NAME):
+        job.schedule_removal()
+    ticker_of(application)
+    interval = application.bot_data["services"].settings.reminder_tick_seconds
+    return job_queue.run_repeating(
+        _tick_job,
+        interval=interval,
+        # Let the update backlog drain before the first tick.
+        first=min(30, interval),
+        name=_JOB_NAME,
+        job_kwargs={
+            # APScheduler's default grace is 1 s: a tick late behind a busy loop would be silently dropped.
+            "misfire_grace_time": None,
+            # Ticks missed while the loop was blocked run once, not once each.
+            "coalesce": True,
+            "max_instances": 1,
+        },
+    )

@@ -1,0 +1,196 @@
+"""Fixtures for end-to-end runs: the fake Bot API on loopback and the real bot as a subprocess.
+
+The bot is started exactly as an operator starts it (``python -m bot run``) with
+``TELEGRAM_API_URL`` pointing at ``bot.fakeserver``; it shares nothing with the
+test but the database and the HTTP socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.clock import SystemClock
+from bot.fakeapi import FakeTelegram
+from bot.fakeserver import FakeBotApiServer
+from bot.services.registration import issue_invites
+from storage.db import Database
+from storage.schools import ensure_district, upsert_school
+from tests.conftest import wipe
+
+TOKEN = "123456:TEST-TOKEN"
+BOT_USERNAME = "schoolbot_e2e_bot"
+ADMIN_ID = 900
+T = TypeVar("T")
+
+# Bot API methods (https://core.telegram.org/bots/api) the bot is allowed to call. Anything
+# else, or any path outside /bot<token>/ and /file/bot<token>/, fails the run: the product
+# is checked against independent Bot API servers that know only the documented API.
+DOCUMENTED_METHODS = frozenset(
+    {
+        "getMe",
+        "logOut",
+        "close",
+        "getUpdates",
+        "setWebhook",
+        "deleteWebhook",
+        "getWebhookInfo",
+        "sendMessage",
+        "forwardMessage",
+        "copyMessage",
+        "sendPhoto",
+        "sendDocument",
+        "sendMediaGroup",
+        "sendChatAction",
+        "getFile",
+        "answerCallbackQuery",
+        "setMyCommands",
+        "deleteMyCommands",
+        "getMyCommands",
+        "setChatMenuButton",
+        "editMessageText",
+        "editMessageCaption",
+        "editMessageReplyMarkup",
+        "deleteMessage",
+        "deleteMessages",
+        "getChat",
+    }
+)
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeBotApiServer]:
+    """The fake Bot API server, listening on an ephemeral loopback port."""
+    async with FakeBotApiServer(FakeTelegram(BOT_USERNAME), token=TOKEN) as server:
+        yield server
+
+
+@pytest.fixture
+async def e2e_db(db_url: str) -> AsyncIterator[Database]:
+    """The migrated test database (both backends), empty at start and end."""
+    database = Database(db_url)
+    await wipe(database)
+    yield database
+    await wipe(database)
+    await database.dispose()
+
+
+async def seed_school_invite(
+    db: Database, code: str = "HB001", name: str = "邹圩小学", district: str = "濉溪县"
+) -> str:
+    """A school and a principal invite for it; returns the invite code.
+
+    The bot process keeps wall-clock time, so the invite is issued at the real now.
+    """
+    now = SystemClock(ZoneInfo("Asia/Shanghai")).now()
+    async with db.session() as session:
+        d = await ensure_district(session, district)
+        await upsert_school(session, now, code=code, name=name, district=d, area="rural", programmes=("milk",))
+        (invite,) = await issue_invites(session, now, school_codes=[code])
+    return invite.code
+
+
+@dataclass
+class BotProcess:
+    """``python -m bot run`` in a subprocess, its output captured to files."""
+
+    proc: asyncio.subprocess.Process
+    stdout_path: Path
+    stderr_path: Path
+
+    def output(self) -> str:
+        return self.stdout_path.read_text(errors="replace") + self.stderr_path.read_text(errors="replace")
+
+    def check_alive(self) -> None:
+        """Raise (ending any wait at once) if the bot has exited."""
+        if self.proc.returncode is not None:
+            raise AssertionError(f"the bot exited with {self.proc.returncode}:\n{self.output()[-3000:]}")
+
+    async def until(
+        self, server: FakeBotApiServer, predicate: Callable[[], T], timeout: float = 10.0, what: str | None = None
+    ) -> T:
+        """``server.wait_for`` that fails at once, with the bot's output, if the bot dies."""
+
+        def check() -> T:
+            self.check_alive()
+            return predicate()
+
+        try:
+            return await server.wait_for(check, timeout, what)
+        except AssertionError as exc:
+            if self.proc.returncode is None:
+                raise AssertionError(f"{exc}\n--- bot output ---\n{self.output()[-3000:]}") from None
+            raise
+
+    async def terminate(self, timeout: float = 15.0) -> int:
+        """SIGTERM, as a process manager stops the bot; the exit code."""
+        if self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return await asyncio.wait_for(self.proc.wait(), timeout)
+        except TimeoutError:
+            raise AssertionError(f"the bot ignored SIGTERM for {timeout}s:\n{self.output()[-3000:]}") from None
+
+
+StartBot = Callable[..., Awaitable[BotProcess]]
+
+
+@pytest.fixture
+async def start_bot(tmp_path: Path) -> AsyncIterator[StartBot]:
+    """Start the real bot against a server; every process started is killed at teardown."""
+    started: list[BotProcess] = []
+
+    async def start(server: FakeBotApiServer, database_url: str, **extra_env: str) -> BotProcess:
+        n = len(started)
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            # Nothing from the developer's shell may steer the bot under test.
+            if not key.startswith(("BOT_", "TELEGRAM_", "DATABASE_", "ADMIN_", "WEBHOOK_", "CATALOGUE_"))
+        }
+        env.update(
+            BOT_TOKEN=server.token,
+            TELEGRAM_API_URL=server.url,
+            DATABASE_URL=database_url,
+            ADMIN_IDS=str(ADMIN_ID),
+            BOT_USERNAME=BOT_USERNAME,
+            PYTHONUNBUFFERED="1",
+        )
+        env.update(extra_env)
+        stdout_path, stderr_path = tmp_path / f"bot{n}.out", tmp_path / f"bot{n}.err"
+        with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
+            # cwd is empty so no stray .env file is read.
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bot", "run", env=env, cwd=tmp_path, stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=err
+            )
+        process = BotProcess(proc, stdout_path, stderr_path)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.proc.returncode is None:
+            process.proc.kill()
+            await process.proc.wait()
+
+
+def undocumented_requests(server: FakeBotApiServer) -> list[Any]:
+    """Requests that were not a documented Bot API method (or a file download) under the token."""
+    bad = []
+    for request in server.requests:
+        prefix, _, rest = request.path.partition(f"/bot{server.token}/")
+        if prefix == "" and rest in DOCUMENTED_METHODS:
+            continue
+        if request.path.startswith(f"/file/bot{server.token}/"):
+            continue
+        bad.append((request.http_method, request.path, request.status))
+    return bad
