@@ -205,8 +205,6 @@ def test_run_with_token_long_polls_and_answers(tmp_path: Path, bot_api: Loopback
         sqlite_url(tmp_path),
         BOT_TOKEN=TOKEN,
         TELEGRAM_API_URL=bot_api.url,
-        WEBHOOK_URL="https://example.org/hook",
-        WEBHOOK_SECRET="s3cret-header-value",
         LOG_LEVEL="DEBUG",
     )
     process = Process(env, tmp_path)
@@ -217,7 +215,6 @@ def test_run_with_token_long_polls_and_answers(tmp_path: Path, bot_api: Loopback
     assert status == 0, process.output
     assert "4242" in bot_api.fake.texts(4242)[0]
     assert f"/bot{TOKEN}/getUpdates" in bot_api.paths
-    assert t("en", "run.webhook_later") in process.output
     assert TOKEN not in process.output
 
 

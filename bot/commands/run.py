@@ -1,9 +1,9 @@
 """``schoolbot run``: migrate the database, then run the bot.
 
-With ``BOT_TOKEN`` the bot long-polls ``TELEGRAM_API_URL``; without one it
-says so and starts the offline console on the demo data, as the demo
-principal, instead of failing. ``WEBHOOK_URL`` is noted but polling is used
-until webhook mode lands (see ``serve``).
+With ``BOT_TOKEN`` the bot long-polls ``TELEGRAM_API_URL``, or serves a
+webhook when ``WEBHOOK_URL`` is set (``bot.webhook``); without a token it says
+so and starts the offline console on the demo data, as the demo principal,
+instead of failing.
 
 The token is part of every Bot API URL, so nothing may log URLs: httpx is
 lowered in ``bot.cli`` and every log record is passed through
@@ -25,6 +25,7 @@ from bot.commands.migrate import migrate
 from bot.console import quiet_logging, run_console
 from bot.i18n import t
 from bot.settings import Settings
+from bot.webhook import serve_webhook
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +57,25 @@ def serve(settings: Settings) -> int:
     assert settings.token is not None
     redact_token(settings.token)
     if settings.webhook_url:
-        # Seam for webhook mode (a later release): it will call serve_webhook(settings) here.
-        print(t("en", "run.webhook_later"), flush=True)
+        return serve_webhook_mode(settings)
     return serve_polling(settings)
+
+
+def serve_webhook_mode(settings: Settings) -> int:
+    """Webhook: wait until the Bot API answers, register the webhook and serve it until SIGTERM."""
+    application = build_application(settings)
+
+    async def main() -> int:
+        if not await wait_for_api(application, settings.telegram_api_url):
+            await stop_services(application)
+            return 2
+        await serve_webhook(application)
+        return 0
+
+    try:
+        return asyncio.run(main())
+    except KeyboardInterrupt:
+        return 130
 
 
 def serve_polling(settings: Settings) -> int:
