@@ -75,9 +75,9 @@ async def language_chosen(update: Update, context: Context) -> None:
     """Store the chosen language and confirm in it."""
     query = update.callback_query
     assert query is not None and query.data is not None
-    lang = query.data.split(":", 1)[1]
+    lang = query.data.partition(":")[2]
     if lang not in LANGUAGES:
-        await query.answer()
+        await query.answer(t(context.lang, "core.stale_button"), show_alert=True)
         return
     who = context.who
     if who.is_known:
