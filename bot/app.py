@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 from telegram import Update
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseRateLimiter, ContextTypes, Defaults
 from telegram.request import BaseRequest
 
 from bot.catalogue import Catalogue, load_catalogue
@@ -49,6 +49,7 @@ def build_application(
     db: Database | None = None,
     clock: Clock | None = None,
     catalogue: Catalogue | None = None,
+    rate_limiter: BaseRateLimiter[Any] | None = None,
 ) -> App:
     """Build the bot: transport, services, and every handler in its group."""
     api = settings.telegram_api_url
@@ -61,7 +62,7 @@ def build_application(
         .context_types(ContextTypes(context=BotContext))
         .defaults(Defaults(tzinfo=settings.timezone))
         # Retries RetryAfter answers instead of re-raising them (max_retries defaults to 0).
-        .rate_limiter(AIORateLimiter(max_retries=3))
+        .rate_limiter(rate_limiter or AIORateLimiter(max_retries=3))
         .post_init(start_services)
         # Sends in flight finish while the bot can still talk to Telegram (post_shutdown is too late).
         .post_stop(stop_sender)

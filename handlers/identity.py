@@ -15,7 +15,7 @@ from bot.i18n import normalise_language, t
 from bot.observability import note_role
 from bot.services.registration import ensure_admin
 from storage.models import Role
-from storage.people import person_by_telegram_id
+from storage.people import identity_row, set_blocked
 
 
 async def identify(update: Update, context: Context) -> None:
@@ -26,28 +26,32 @@ async def identify(update: Update, context: Context) -> None:
         raise ApplicationHandlerStop
     services = context.services
     lang = normalise_language(user.language_code)
-    async with services.db.session() as session:
-        person = await person_by_telegram_id(session, user.id)
-        if user.id in services.settings.admin_ids and (person is None or person.role != Role.ADMIN):
-            person = await ensure_admin(
-                session, services.clock.now(), telegram_id=user.id, name=user.full_name, language=lang
-            )
-        if person is not None and person.blocked and chat is not None and chat.type == ChatType.PRIVATE:
-            # They write to us again, so they have unblocked the bot.
-            person.blocked = False
-        identity = Identity(telegram_id=user.id, language=lang)
-        if person is not None:
-            identity = Identity(
-                telegram_id=user.id,
-                language=person.language or lang,
-                role=Role(person.role),
-                person_id=person.id,
-                name=person.name,
-                school_id=person.school_id,
-                school_code=person.school.code if person.school else None,
-                school_name=person.school.name if person.school else None,
-                district_id=person.school.district_id if person.school else person.district_id,
-            )
+    async with services.db.engine.connect() as conn:
+        row = await identity_row(conn, user.id)
+    is_private = chat is not None and chat.type == ChatType.PRIVATE
+    needs_admin = user.id in services.settings.admin_ids and (row is None or row.role != Role.ADMIN)
+    if needs_admin or (row is not None and row.blocked and is_private):
+        # Rare writes: bootstrap an admin from ADMIN_IDS, or note that a blocked user wrote again.
+        async with services.db.session() as session:
+            if needs_admin:
+                await ensure_admin(session, services.clock.now(), telegram_id=user.id, name=user.full_name, language=lang)
+            if is_private:
+                await set_blocked(session, user.id, False)
+        async with services.db.engine.connect() as conn:
+            row = await identity_row(conn, user.id)
+    identity = Identity(telegram_id=user.id, language=lang)
+    if row is not None:
+        identity = Identity(
+            telegram_id=user.id,
+            language=row.language or lang,
+            role=Role(row.role),
+            person_id=row.id,
+            name=row.name,
+            school_id=row.school_id,
+            school_code=row.school_code,
+            school_name=row.school_name,
+            district_id=row.school_district_id if row.school_id else row.district_id,
+        )
     context.identity = identity
     note_role(identity.role.value if identity.role else "unknown")
     if chat is not None and chat.type != ChatType.PRIVATE:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.context import Context
@@ -151,7 +152,12 @@ async def staff_button(update: Update, context: Context) -> None:
         if removed:
             await set_menu(context.application, int(parts[2]), None)
         text, markup = await _staff_view(context)
-        await query.edit_message_text(text, reply_markup=markup)
+        try:
+            await query.edit_message_text(text, reply_markup=markup)
+        except BadRequest as exc:
+            # Pressed on a list that is already current (e.g. removing someone twice).
+            if "not modified" not in str(exc).lower():
+                raise
         return
     await query.answer()
 

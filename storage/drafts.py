@@ -29,10 +29,12 @@ async def claim_draft(session: AsyncSession, person_id: int) -> Draft | None:
     read would later fail to upgrade to a write if another process wrote in
     between. ``populate_existing`` makes sure we read what the last holder wrote.
     """
-    await session.execute(update(Draft).where(Draft.person_id == person_id).values(token=Draft.token))
-    return await session.scalar(
-        select(Draft).where(Draft.person_id == person_id).execution_options(populate_existing=True)
+    # One statement: the lock and the read (UPDATE ... RETURNING), not an UPDATE then a SELECT.
+    claimed = await session.scalars(
+        update(Draft).where(Draft.person_id == person_id).values(token=Draft.token).returning(Draft),
+        execution_options={"populate_existing": True},
     )
+    return claimed.one_or_none()
 
 
 async def draft_of(session: AsyncSession, person_id: int) -> Draft | None:

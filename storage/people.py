@@ -5,14 +5,38 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from typing import Any
 
-from storage.models import AuditEntry, Person, Role
+from sqlalchemy import Row, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from storage.models import AuditEntry, Person, Role, School
 
 
 async def person_by_telegram_id(session: AsyncSession, telegram_id: int) -> Person | None:
     return await session.scalar(select(Person).where(Person.telegram_id == telegram_id, Person.active.is_(True)))
+
+
+async def identity_row(conn: AsyncConnection, telegram_id: int) -> Row[Any] | None:
+    """Who someone is, in one small query: read on every update, so no ORM objects and no joins it
+    does not need (the per-update cost is measured in benchmarks/updates.py)."""
+    query = (
+        select(
+            Person.id,
+            Person.role,
+            Person.name,
+            Person.language,
+            Person.blocked,
+            Person.school_id,
+            Person.district_id,
+            School.code.label("school_code"),
+            School.name.label("school_name"),
+            School.district_id.label("school_district_id"),
+        )
+        .outerjoin(School, School.id == Person.school_id)
+        .where(Person.telegram_id == telegram_id, Person.active.is_(True))
+    )
+    return (await conn.execute(query)).first()
 
 
 async def any_person_by_telegram_id(session: AsyncSession, telegram_id: int) -> Person | None:

@@ -98,3 +98,31 @@ async def test_staff_invite_makes_staff(sim: Simulator, db: Database, clock: Fix
     code = await invite_code(db, clock)
     replies = await sim.user(2001, "李老师").send(f"/start {code}")
     assert "办公室工作人员" in replies[0].text
+
+
+async def test_admin_removes_staff_and_a_second_press_is_harmless(sim: Simulator, db: Database, clock: FixedClock) -> None:
+    from tests.factories import register_staff
+
+    await register_staff(sim, db, clock, 2001)
+    admin = sim.user(900, "陈主任")
+    listing = await admin.send("/staff")
+    assert "李老师" in listing[0].text
+    remove = next(b for row in listing[0].buttons for b in row if "李老师" in b["text"])
+    message = sim.fake.last(900)
+    await admin.press_data(remove["callback_data"], message)
+    again = await admin.press_data(remove["callback_data"], message)
+    assert not any("临时故障" in r.text for r in again)
+    async with db.session() as session:
+        person = await session.scalar(select(Person).where(Person.telegram_id == 2001))
+    assert person is not None and person.active is False
+    replies = await sim.user(2001, "李老师").send("/overdue")
+    assert "没有使用这个命令的权限" in replies[0].text
+
+
+async def test_non_admin_cannot_open_the_staff_list(sim: Simulator, db: Database, clock: FixedClock) -> None:
+    await add_school(db, clock)
+    chat = await register_principal(sim, db, clock)
+    replies = await chat.send("/staff")
+    assert "没有使用这个命令的权限" in replies[0].text
+    replies = await chat.press_data("staff:invite")
+    assert not sim.fake.calls_to("sendMessage")[-1].params["text"].startswith("工作人员邀请链接")

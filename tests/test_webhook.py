@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.app import build_application
 from bot.clock import FixedClock
@@ -94,16 +95,15 @@ async def test_database_failure_asks_telegram_to_redeliver(
     webhook: tuple[str, Any], fake: FakeTelegram, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     base, application = webhook
-    services = application.bot_data["services"]
-
-    def down(*_args: Any, **_kwargs: Any) -> Any:
-        raise OperationalError("SELECT 1", {}, ConnectionRefusedError("database is down"))
-
-    monkeypatch.setattr(services.db, "session", down)
+    db = application.bot_data["services"].db
+    unreachable = make_engine("postgresql+asyncpg://postgres@127.0.0.1:1/nowhere")
+    monkeypatch.setattr(db, "engine", unreachable)
+    monkeypatch.setattr(db, "sessions", async_sessionmaker(unreachable, expire_on_commit=False))
     async with httpx.AsyncClient(base_url=base) as client:
         failed = await client.post("/tg/hook", json=_update(4, 78, "/start"), headers={SECRET_HEADER: SECRET})
         monkeypatch.undo()
         redelivered = await client.post("/tg/hook", json=_update(4, 78, "/start"), headers={SECRET_HEADER: SECRET})
+    await unreachable.dispose()
     assert failed.status_code == 503
     assert redelivered.status_code == 200
     assert "临时故障" in fake.texts(78)[0] and "78" in fake.texts(78)[-1]
