@@ -23,19 +23,16 @@ from bot.catalogue import Cadence, Form
 from bot.context import Context
 from bot.i18n import t
 from bot.periods import Period, local_date, parse_period
-from bot.render.annual import render_annual_docx, render_annual_text
-from bot.render.chart import render_chart
-from bot.render.table import render_summary_text, split_message
-from bot.render.xlsx import export_filename, render_xlsx
 from bot.render import span_label
+from bot.render.table import render_summary_text, split_message
 from bot.services.summary import (
+    Summary,
     annual_figures,
     find_form,
     gather_export,
     last_finished_period,
     read_period,
     started_periods_of_year,
-    Summary,
     summarise,
 )
 from handlers.guards import staff_only
@@ -131,12 +128,16 @@ async def _send_chart(update: Update, context: Context, summary: Summary) -> Non
     chat = update.effective_chat
     assert chat is not None
     form, period, lang = summary.form, summary.period, context.lang
+    # matplotlib, openpyxl and python-docx are imported on first use: they cost seconds of
+    # start-up and tens of MB that the bot does not need until an office asks for a file.
+    from bot.render.chart import render_chart
     png = await asyncio.to_thread(render_chart, summary.current, lang)
     main = form.main_field
+    names = {"form": form.short.get(lang), "period": period.label(lang)}
     if main is not None:
-        caption = t(lang, "summary.chart_caption", form=form.short.get(lang), period=period.label(lang), field=main.label.get(lang))
+        caption = t(lang, "summary.chart_caption", field=main.label.get(lang), **names)
     else:
-        caption = t(lang, "summary.chart_caption_plain", form=form.short.get(lang), period=period.label(lang))
+        caption = t(lang, "summary.chart_caption_plain", **names)
     await context.bot.send_photo(chat.id, InputFile(png, filename=f"summary-{form.key}-{period.key}.png"), caption=caption)
 
 
@@ -145,6 +146,7 @@ async def _send_export(update: Update, context: Context, form: Form, periods: li
     assert chat is not None
     services, lang = context.services, context.lang
     data = await gather_export(services.db, form, periods, district_id=context.who.district_id)
+    from bot.render.xlsx import export_filename, render_xlsx
     workbook = await asyncio.to_thread(render_xlsx, data, lang, services.settings.timezone)
     caption = t(
         lang,
@@ -159,7 +161,7 @@ async def _send_export(update: Update, context: Context, form: Form, periods: li
 
 @staff_only
 async def summary_command(update: Update, context: Context) -> None:
-    """Show the summary table for the form and period named (or the defaults), then its chart."""
+    """Show the chart and the summary table for the form and period named (or the defaults)."""
     message = update.effective_message
     assert message is not None
     args = context.args or []
@@ -170,8 +172,9 @@ async def summary_command(update: Update, context: Context) -> None:
         await message.reply_text(refusal.text)
         return
     summary = await _summary(context, form, period)
-    await message.reply_text(_text(context, summary), reply_markup=_keyboard(context, form, period))
+    # Chart first, table last: the buttons then sit in the newest message, under the thumb.
     await _send_chart(update, context, summary)
+    await message.reply_text(_text(context, summary), reply_markup=_keyboard(context, form, period))
 
 
 @staff_only
@@ -224,9 +227,9 @@ async def export_command(update: Update, context: Context) -> None:
             if MIN_YEAR <= year <= MAX_YEAR:
                 periods = started_periods_of_year(form, year, services.clock.now(), services.settings.timezone)
             if not periods:
-                raise _Refusal(
-                    t(context.lang, "summary.bad_period", text=span, form=form.short.get(context.lang), example=_default_period(context, form).key)
-                )
+                example = _default_period(context, form).key
+                name = form.short.get(context.lang)
+                raise _Refusal(t(context.lang, "summary.bad_period", text=span, form=name, example=example))
         else:
             periods = [_period_arg(context, form, span)]
     except _Refusal as refusal:
@@ -250,6 +253,7 @@ async def annual_command(update: Update, context: Context) -> None:
     annual = await annual_figures(
         services.db, services.catalogue, year, now, services.settings.timezone, district_id=context.who.district_id
     )
+    from bot.render.annual import render_annual_docx, render_annual_text
     for chunk in split_message(render_annual_text(annual, lang)):
         await message.reply_text(chunk)
     document = await asyncio.to_thread(render_annual_docx, annual, lang)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from bot.commands.doctor import diagnose
 from tests.conftest import make_settings
 
@@ -13,6 +15,7 @@ async def test_doctor_passes_on_a_migrated_database(db_url: str) -> None:
     failed = [(name, detail) for name, ok, detail in rows if not ok]
     assert failed == []
     assert any(name == "migrations" and "newest" in detail for name, _, detail in rows)
+    assert any(name == "cjk font" and "Hei" in detail for name, _, detail in rows), rows
 
 
 async def test_doctor_reports_missing_migrations(tmp_path: Path) -> None:
@@ -53,3 +56,12 @@ async def test_doctor_never_prints_the_token(db_url: str) -> None:
     text = repr(rows)
     assert token not in text and "SECRET" not in text
     assert next(r for r in rows if r[0] == "bot token")[1] is False
+
+
+async def test_doctor_fails_without_a_cjk_font(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import bot.render.fonts
+
+    monkeypatch.setattr(bot.render.fonts, "cjk_font", lambda: None)
+    rows = await diagnose(make_settings(db_url))
+    font = next(r for r in rows if r[0] == "cjk font")
+    assert font[1] is False and "fonts-wqy-microhei" in font[2]

@@ -61,14 +61,12 @@ async def diagnose(settings: Settings, *, offline: bool = False) -> list[tuple[s
         return f"{len(forms)} forms: " + ", ".join(f"{f.key} v{f.version}" for f in forms)
 
     async def font() -> str:
-        try:
-            from bot.render.fonts import find_cjk_font
-        except ImportError:
-            return "charts not installed"
-        found = find_cjk_font()
-        if not found:
+        from bot.render.fonts import cjk_font
+
+        found = cjk_font()
+        if found is None:
             raise CheckFailed("no CJK font: charts would draw Chinese as boxes (install fonts-wqy-microhei)")
-        return str(found)
+        return f"{found.family} ({found.path})"
 
     async def token() -> str:
         if not settings.token:
