@@ -10,7 +10,7 @@ liability insurance, the pilots run farms. It goes through the same
 
 Usage::
 
-    await load_demo(db, now)                # roster + people (+ a year of reports, when built)
+    await load_demo(db, now)                # roster + people + a year of reports
     user = demo_user("principal")           # who to be in ``schoolbot console --as principal``
 
 Everything here is idempotent: loading twice changes nothing the second time.
@@ -18,12 +18,12 @@ Everything here is idempotent: loading twice changes nothing the second time.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from bot.roster import ImportResult, RosterRow, import_roster, parse_roster
+from bot.catalogue import Catalogue, load_catalogue
 from storage.db import Database
 from storage.models import Person, Role
 from storage.people import any_person_by_telegram_id
@@ -32,7 +32,6 @@ from storage.schools import school_by_code
 __all__ = [
     "DEMO_ROSTER",
     "DEMO_USERS",
-    "REPORTS_MODULE",
     "DemoLoad",
     "DemoRoster",
     "DemoUser",
@@ -43,12 +42,6 @@ __all__ = [
 ]
 
 DEMO_ROSTER = Path(__file__).with_name("demo") / "roster.csv"
-
-# The year of demo reports lives in this module, written separately; ``load_demo``
-# calls its ``async def load_demo_reports(db, now, roster: DemoRoster) -> str``
-# (the returned line is printed by ``schoolbot demo``) when it exists.
-REPORTS_MODULE = "bot.demo_reports"
-
 
 @dataclass(frozen=True)
 class DemoUser:
@@ -138,17 +131,15 @@ async def load_demo_people(db: Database, now: datetime) -> tuple[DemoUser, ...]:
     return DEMO_USERS
 
 
-async def load_demo(db: Database, now: datetime, *, reports: bool = True) -> DemoLoad:
-    """Everything ``schoolbot demo`` loads: roster, people and, if built, a year of reports."""
+async def load_demo(
+    db: Database, now: datetime, *, reports: bool = True, catalogue: Catalogue | None = None
+) -> DemoLoad:
+    """Everything ``schoolbot demo`` loads: roster, people and about a year of reports."""
+    from bot.demo_reports import load_demo_reports
+
     roster = await load_demo_roster(db, now)
     people = await load_demo_people(db, now)
     summary = None
     if reports:
-        try:
-            module = importlib.import_module(REPORTS_MODULE)
-        except ModuleNotFoundError as exc:
-            if exc.name != REPORTS_MODULE:
-                raise
-        else:
-            summary = str(await module.load_demo_reports(db, now, roster))
+        summary = await load_demo_reports(db, now, catalogue or load_catalogue())
     return DemoLoad(roster, people, summary)

@@ -27,7 +27,7 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from bot.catalogue import Answer, Catalogue, Form, load_catalogue
+from bot.catalogue import Catalogue, Form
 from bot.periods import DEFAULT_TZ, Period, due_date, is_late, local_date, periods_between
 from storage.db import Database
 from storage.models import Person, Report, Role, School
@@ -40,10 +40,18 @@ _SEED = "schoolbot-demo-reports-v1"
 
 # School days with milk served, by month: winter break from mid-January to
 # mid-February, summer break July–August, the October national holiday.
-_SCHOOL_DAYS = {1: (12, 15), 2: (8, 13), 3: (21, 23), 4: (20, 22), 5: (18, 21), 6: (19, 21), 7: (4, 7), 8: (0, 0), 9: (19, 22), 10: (15, 17), 11: (20, 22), 12: (20, 22)}
+_SCHOOL_DAYS = {
+    1: (12, 15), 2: (8, 13), 3: (21, 23), 4: (20, 22), 5: (18, 21), 6: (19, 21),
+    7: (4, 7), 8: (0, 0), 9: (19, 22), 10: (15, 17), 11: (20, 22), 12: (20, 22),
+}  # fmt: skip
 _SUPPLIERS = ("yili", "mengniu", "bright", "junlebao")
 # Crops harvested per quarter, the way a north-Anhui school farm runs its year.
-_CROPS = {1: ("vegetables",), 2: ("vegetables", "vegetables", "fruit", "flowers"), 3: ("fruit", "fruit", "vegetables"), 4: ("trees", "nursery", "vegetables", "flowers")}
+_CROPS = {
+    1: ("vegetables",),
+    2: ("vegetables", "vegetables", "fruit", "flowers"),
+    3: ("fruit", "fruit", "vegetables"),
+    4: ("trees", "nursery", "vegetables", "flowers"),
+}
 _NOTES = ("销往学校食堂", "部分分给学生家庭", "由镇农贸市场收购", "西瓜义卖", "")
 
 
@@ -67,7 +75,7 @@ class _Tally:
     late: int = 0
 
 
-def _values(form: Form, answers: dict[str, Answer | None]) -> dict[str, tuple[Decimal | None, str | None]]:
+def _values(form: Form, answers: dict[str, object]) -> dict[str, tuple[Decimal | None, str | None]]:
     """Store answers through the catalogue's own parser, so demo data obeys every field rule."""
     stored: dict[str, tuple[Decimal | None, str | None]] = {}
     for field in form.fields:
@@ -82,7 +90,7 @@ def _at(day: date, rng: random.Random) -> datetime:
     return datetime.combine(day, time(rng.randint(8, 17), rng.randint(0, 59)), DEFAULT_TZ)
 
 
-def _milk(school: _School, period: Period, rng: random.Random) -> dict[str, Answer | None]:
+def _milk(school: _School, period: Period, rng: random.Random) -> dict[str, object]:
     low, high = _SCHOOL_DAYS[period.start.month]
     days = rng.randint(low, high)
     drinkers = 0 if days == 0 else round(school.pupils * rng.uniform(0.45, 0.7))
@@ -94,7 +102,7 @@ def _milk(school: _School, period: Period, rng: random.Random) -> dict[str, Answ
     }
 
 
-def _insurance(school: _School, rng: random.Random) -> dict[str, Answer | None]:
+def _insurance(school: _School, rng: random.Random) -> dict[str, object]:
     enrolled = round(school.pupils * rng.uniform(0.97, 1.03))
     insured = round(enrolled * rng.uniform(0.9, 1.0))
     return {
@@ -105,7 +113,7 @@ def _insurance(school: _School, rng: random.Random) -> dict[str, Answer | None]:
     }
 
 
-def _harvest(crop: str, rng: random.Random) -> dict[str, Answer | None]:
+def _harvest(crop: str, rng: random.Random) -> dict[str, object]:
     area = Decimal(rng.randint(5, 120)) / 10
     quantity: Decimal | None = None
     if crop in ("vegetables", "fruit"):
@@ -253,17 +261,13 @@ def _corrected(new: NewReport, form: Form, period: Period, now: datetime, rng: r
     return replace(new, values=values, submitted_at=at, is_late=late)
 
 
-async def load_demo_reports(db: Database, now: datetime, catalogue: object = None) -> str:
-    """Fill about a year of reports before ``now``; a line saying what was loaded.
-
-    The third argument may be the ``Catalogue`` to use (``bot.demo`` passes its
-    roster instead; then the shipped catalogue is used).
-    """
+async def load_demo_reports(db: Database, now: datetime, catalogue: Catalogue) -> str:
+    """Fill about a year of reports before ``now``; a line saying what was loaded."""
     async with db.session() as session:
         existing = await session.scalar(select(func.count()).select_from(Report).where(Report.source == DEMO_SOURCE))
     if existing:
         return f"demo reports: already loaded ({existing} report versions), nothing added"
-    forms = catalogue if isinstance(catalogue, Catalogue) else load_catalogue()
+    forms = catalogue
     rng = random.Random(_SEED)
     schools = await _schools(db, rng)
     tally = _Tally()

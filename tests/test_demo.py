@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sys
-import types
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -15,7 +13,7 @@ from sqlalchemy import func, select
 
 from bot.cli import main
 from bot.clock import FixedClock
-from bot.demo import DEMO_USERS, REPORTS_MODULE, DemoRoster, demo_user, load_demo, load_demo_people, load_demo_roster
+from bot.demo import DEMO_USERS, demo_user, load_demo, load_demo_people, load_demo_roster
 from bot.simulator import Simulator
 from storage.db import Database
 from storage.models import District, Person, School, SchoolProgramme
@@ -115,24 +113,19 @@ async def test_demo_principal_is_greeted_as_the_schools_reporter(sim: Simulator,
     assert "双堆集镇邹圩小学" in replies[-1].text
 
 
-async def test_load_demo_calls_the_reports_filler_when_there_is_one(
-    db: Database, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    seen: list[tuple[datetime, DemoRoster]] = []
+async def test_load_demo_fills_reports_from_the_given_catalogue(db: Database, clock: FixedClock) -> None:
+    from sqlalchemy import distinct, select
 
-    async def load_demo_reports(database: Database, now: datetime, roster: DemoRoster) -> str:
-        seen.append((now, roster))
-        return "demo reports: 12 months"
+    from bot.catalogue import load_catalogue
+    from storage.models import Report
 
-    module: Any = types.ModuleType(REPORTS_MODULE)
-    module.load_demo_reports = load_demo_reports
-    monkeypatch.setitem(sys.modules, REPORTS_MODULE, module)
-
-    loaded = await load_demo(db, clock.now())
-    assert loaded.reports == "demo reports: 12 months"
-    assert seen and seen[0][1].schools == loaded.roster.schools
-    seen.clear()
-    assert (await load_demo(db, clock.now(), reports=False)).reports is None and seen == []
+    catalogue = load_catalogue()
+    loaded = await load_demo(db, clock.now(), catalogue=catalogue)
+    assert loaded.reports is not None and "demo reports" in loaded.reports
+    async with db.session() as session:
+        forms = set((await session.scalars(select(distinct(Report.form_key)))).all())
+    assert forms == {form.key for form in catalogue}
+    assert (await load_demo(db, clock.now(), reports=False)).reports is None
 
 
 # --- the CLI -------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 
+from bot.catalogue import load_catalogue
 from bot.clock import SystemClock
 from bot.demo import DemoLoad, load_demo
 from bot.settings import Settings
@@ -25,7 +26,8 @@ async def demo(settings: Settings, *, reports: bool) -> DemoLoad:
     db = Database(settings.database_url)
     try:
         await db.migrate()
-        return await load_demo(db, SystemClock(settings.timezone).now(), reports=reports)
+        now = SystemClock(settings.timezone).now()
+        return await load_demo(db, now, reports=reports, catalogue=load_catalogue(settings.catalogue_path))
     finally:
         await db.dispose()
 
