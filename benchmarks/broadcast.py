@@ -48,6 +48,7 @@ if __package__ in (None, ""):
 
 from sqlalchemy import insert, select  # noqa: E402
 from telegram.error import TimedOut  # noqa: E402
+from telegram.request import RequestData  # noqa: E402
 
 from bot.app import build_application  # noqa: E402
 from bot.clock import SystemClock  # noqa: E402
@@ -114,10 +115,19 @@ class SlowRequest(FakeRequest):
         self.latency = latency
         self.rng = random.Random(seed)
 
-    async def do_request(self, url: str, method: str, request_data: Any = None, **kwargs: Any) -> tuple[int, bytes]:
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = None,
+        write_timeout: Any = None,
+        connect_timeout: Any = None,
+        pool_timeout: Any = None,
+    ) -> tuple[int, bytes]:
         await asyncio.sleep(self.latency / 2)
         try:
-            return await super().do_request(url, method, request_data, **kwargs)
+            return await super().do_request(url, method, request_data)
         finally:
             await asyncio.sleep(self.latency / 2 * self.rng.uniform(0.5, 1.5))
 
@@ -182,7 +192,7 @@ async def run(backend: str, url: str, args: argparse.Namespace) -> Figures:
     rng = random.Random(args.seed)
     fake.blocked.update(rng.sample(chats, args.blocked))
     settings = Settings(
-        database_url=url, telegram_api_url="http://fake.invalid", admin_ids=frozenset({STAFF}), _env_file=None  # type: ignore[call-arg]
+        database_url=url, telegram_api_url="http://fake.invalid", admin_ids=frozenset({STAFF}), _env_file=None
     )
     app = build_application(settings, request=SlowRequest(fake, args.latency, args.seed), db=db, clock=clock)
     async with app:
@@ -228,7 +238,7 @@ async def run(backend: str, url: str, args: argparse.Namespace) -> Figures:
 
 
 async def _pg_admin(server: str, sql: str) -> None:
-    import asyncpg
+    import asyncpg  # type: ignore[import-untyped]
 
     conn = await asyncpg.connect(server.replace("postgresql+asyncpg://", "postgresql://") + "/postgres", timeout=5)
     try:

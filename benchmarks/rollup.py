@@ -43,7 +43,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import text
+from sqlalchemy import insert, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -78,8 +78,8 @@ async def generate(db: Database, schools: int, years: int, first_year: int) -> C
     started = time.perf_counter()
     created = datetime(first_year, 1, 1, tzinfo=timezone.utc)
     district_rows = [{"id": i, "name": f"区县{i:02d}"} for i in range(1, 11)]
-    school_rows = []
-    programme_rows = []
+    school_rows: list[dict[str, Any]] = []
+    programme_rows: list[dict[str, Any]] = []
     for i in range(1, schools + 1):
         school_rows.append(
             {
@@ -106,8 +106,8 @@ async def generate(db: Database, schools: int, years: int, first_year: int) -> C
 
     async def flush(conn: Any, force: bool = False) -> None:
         if reports and (force or len(values) >= CHUNK):
-            await conn.execute(Report.__table__.insert(), reports)
-            await conn.execute(ReportValue.__table__.insert(), values)
+            await conn.execute(insert(Report), reports)
+            await conn.execute(insert(ReportValue), values)
             counts.reports += len(reports)
             counts.values += len(values)
             reports.clear()
@@ -145,9 +145,9 @@ async def generate(db: Database, schools: int, years: int, first_year: int) -> C
             next_id += 1
 
     async with db.engine.begin() as conn:
-        await conn.execute(District.__table__.insert(), district_rows)
-        await conn.execute(School.__table__.insert(), school_rows)
-        await conn.execute(SchoolProgramme.__table__.insert(), programme_rows)
+        await conn.execute(insert(District), district_rows)
+        await conn.execute(insert(School), school_rows)
+        await conn.execute(insert(SchoolProgramme), programme_rows)
         for year in range(first_year, first_year + years):
             for period in year_periods(MILK.period_cadence, year):
                 for school in sorted(milk_schools):
@@ -201,9 +201,9 @@ def _in(prefix: str, items: list[str]) -> tuple[str, dict[str, str]]:
 
 def rollup_sql(form: Form, periods: list[str]) -> tuple[str, dict[str, Any]]:
     """One statement: expected, reported, on time, reports and field aggregates by district and period."""
-    period_list, params = _in("p", periods)
+    period_list, period_params = _in("p", periods)
     field_list, field_params = _in("f", [f.key for f in form.numeric_fields])
-    params.update(field_params, form=form.key, programme=form.programme)
+    params: dict[str, Any] = {**period_params, **field_params, "form": form.key, "programme": form.programme}
     sql = f"""
     WITH cur AS (
         SELECT r.id, r.school_id, r.period, r.is_late FROM reports r
@@ -405,7 +405,7 @@ async def run_sqlite(args: argparse.Namespace) -> Result:
 
 
 async def _pg_admin(sql: str) -> None:
-    import asyncpg
+    import asyncpg  # type: ignore[import-untyped]
 
     conn = await asyncpg.connect(PG_SERVER.replace("postgresql+asyncpg://", "postgresql://") + "/postgres", timeout=5)
     try:

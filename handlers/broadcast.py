@@ -8,8 +8,8 @@ the consumers). The draft lives in SQL, not in ``user_data``.
 
 from __future__ import annotations
 
-from telegram import Message, Update
-from telegram.error import TelegramError
+from telegram import CallbackQuery, Message, Update
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.context import Context
@@ -38,10 +38,10 @@ async def composer_button(update: Update, context: Context) -> None:
         await query.answer(result.text, show_alert=True)
     elif isinstance(result, svc.Closed):
         await query.answer()
-        await query.edit_message_text(result.text)
+        await _show(query, svc.Panel(result.text))
     elif isinstance(result, svc.Edit):
         await query.answer()
-        await query.edit_message_text(result.panel.text, reply_markup=panel_markup(result.panel))
+        await _show(query, result.panel)
     else:
         await query.answer(t(context.lang, "broadcast.queued"))
         edited = await query.edit_message_text(result.panel.text, reply_markup=panel_markup(result.panel))
@@ -106,8 +106,18 @@ async def stop_button(update: Update, context: Context) -> None:
         except TelegramError:
             pass  # the progress message may be gone; the list below still updates
     if pressed != outcome.progress_message_id:
-        panel = await svc.list_recent(context.services, context.lang)
+        await _show(query, await svc.list_recent(context.services, context.lang))
+
+
+async def _show(query: CallbackQuery, panel: svc.Panel) -> None:
+    """Show ``panel`` in the pressed message (or anew if that one cannot be edited any more)."""
+    try:
         await query.edit_message_text(panel.text, reply_markup=panel_markup(panel))
+    except BadRequest as exc:
+        if "not modified" in str(exc).lower():
+            return  # a button of the screen already shown: nothing changes
+        # Deleted, too old to edit, or never ours (a forged press): the screen still has to appear.
+        await query.get_bot().send_message(query.from_user.id, panel.text, reply_markup=panel_markup(panel))
 
 
 def build_broadcast_handlers() -> list[BaseHandler[Update, Context, None]]:

@@ -20,6 +20,7 @@ import logging
 import re
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.catalogue import Form
@@ -105,8 +106,10 @@ async def _overdue(
 
 
 def _forms_hint(context: Context) -> str:
+    """The forms /overdue takes, e.g. ``milk（学生奶）、insurance（校方责任险）``."""
     lang = context.lang
-    return t(lang, "digest.names_sep").join(f"{form.key}（{form.short.get(lang)}）" if lang == "zh" else f"{form.key} ({form.short.get(lang)})" for form in _due_forms(context))
+    hints = (t(lang, "overdue.form_hint", key=form.key, name=form.short.get(lang)) for form in _due_forms(context))
+    return t(lang, "digest.names_sep").join(hints)
 
 
 @staff_only
@@ -316,11 +319,10 @@ async def send_now_button(update: Update, context: Context) -> None:
     slot = f"{MANUAL_PREFIX}{parts[4]}"
     moved = await send_queued_now(services, slot=slot, now=now, school_id=school_id, form_key=form_key, period=period_key)
     await query.answer()
+    await _drop_buttons(update)
     if not moved:
-        await query.edit_message_reply_markup(None)
         await _reply(update, t(lang, "overdue.nothing_queued"))
         return
-    await query.edit_message_reply_markup(None)
     ticker = ticker_of(context.application)
     if school_id is not None:
         report = await ticker.send_manual(slot=slot, school_id=school_id)
@@ -343,6 +345,16 @@ async def _school_name(context: Context, school_id: int | None) -> str:
     async with context.services.db.session() as session:
         school = await visible_school(session, school_id, context.who.district_id)
     return school.name if school is not None else ""
+
+
+async def _drop_buttons(update: Update) -> None:
+    """Take the "send now" button off the message it was pressed on, so it is not pressed twice."""
+    query = update.callback_query
+    assert query is not None
+    try:
+        await query.edit_message_reply_markup(None)
+    except BadRequest:
+        pass  # already gone, or a message the bot no longer has: nothing to take off
 
 
 async def _reply(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:

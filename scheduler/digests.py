@@ -17,6 +17,7 @@ Staff limited to a district (``people.district_id``) see only that district.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -250,14 +251,14 @@ def render_school(school: OverdueSchool, lang: str | None) -> list[str]:
 def render_overdue_lines(schools: Sequence[OverdueSchool], lang: str | None) -> list[str]:
     """Schools grouped by district, a heading per district, a blank line between blocks."""
     lines: list[str] = []
+    counts = Counter(school.district_id for school in schools)
     district: int | None = None
     for school in schools:
         if school.district_id != district:
             district = school.district_id
-            count = sum(1 for s in schools if s.district_id == district)
             if lines:
                 lines.append("")
-            lines.append(t(lang, "digest.district", district=school.district_name, count=count))
+            lines.append(t(lang, "digest.district", district=school.district_name, count=counts[district]))
         lines.extend(render_school(school, lang))
     return lines
 

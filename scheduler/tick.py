@@ -78,6 +78,7 @@ from storage.models import Person, SendStatus
 from storage.people import audit, set_blocked
 from storage.reminders import (
     ManualRow,
+    Target,
     claim_digests,
     claim_manual,
     finish_digest,
@@ -87,7 +88,6 @@ from storage.reminders import (
     reclaim_reminders,
     release_digests,
     release_reminders,
-    Target,
     reminder_candidates,
     skip_superseded,
     staff_without_digests,
@@ -160,6 +160,8 @@ def reminder_text(
 
 @dataclass(frozen=True)
 class Recipient:
+    """Who a reminder or digest goes to."""
+
     person_id: int
     telegram_id: int
     name: str
@@ -195,7 +197,6 @@ class PlannedReminder:
     school_code: str
     school_name: str
     recipient: Recipient
-    # "send"; "blocked": recorded, not sent; "busy": a draft in progress, left for a later tick.
     action: Action
     # An existing row to take again (retry or dead claim); None for a new claim.
     send_id: int | None = None
@@ -579,7 +580,7 @@ class ReminderTicker:
                 lang = row.language or "zh"
                 text = reminder_text(school=row.school_name, form=form, period=period, today=today, lang=lang, manual=True)
                 payload = Payload(text=text, reply_markup=report_now_markup(form, period, lang))
-                jobs.append(_Job("reminder", row.send_id, row.telegram_id, row.person_id, payload, 0, manual=True))
+                jobs.append(_Job("reminder", row.send_id, row.telegram_id, row.person_id, payload, row.attempts, manual=True))
         if finals:
             async with self.services.db.session() as session:
                 for row_id, status, error in finals:
@@ -632,11 +633,11 @@ class ReminderTicker:
                         lease_cutoff=now - LEASE,
                     )
                     for d in with_text:
-                        row_id = won.get(d.recipient.person_id)
-                        if row_id is not None and d.text is not None:
-                            jobs.append(
-                                _Job("digest", row_id, d.recipient.telegram_id, d.recipient.person_id, Payload(text=d.text), 0)
-                            )
+                        claim = won.get(d.recipient.person_id)
+                        if claim is not None and d.text is not None:
+                            row_id, attempts = claim
+                            payload = Payload(text=d.text)
+                            jobs.append(_Job("digest", row_id, d.recipient.telegram_id, d.recipient.person_id, payload, attempts))
         report.merge(await self._deliver_all(jobs))
         return report
 

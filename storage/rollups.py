@@ -27,10 +27,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from functools import cache
+from typing import Any, TypeVar, Unpack
 
 from sqlalchemy import (
     ColumnElement,
@@ -51,8 +51,8 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.engine import Row
-from sqlalchemy.sql.selectable import CompoundSelect
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.selectable import CompoundSelect
 
 from storage.models import District, Person, Report, ReportValue, School, SchoolProgramme
 
@@ -147,11 +147,16 @@ class DistrictRow:
     fields: Mapping[str, FieldAggregate] = field(default_factory=dict)
 
 
-def _scoped(stmt: Select[Any], district_id: int | None) -> Select[Any]:
+AnySelect = Select[Unpack[tuple[Any, ...]]]
+AnyRow = Row[Unpack[tuple[Any, ...]]]
+_S = TypeVar("_S", bound=AnySelect)
+
+
+def _scoped(stmt: _S, district_id: int | None) -> _S:
     return stmt if district_id is None else stmt.where(School.district_id == district_id)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _rollup_statement(*, programme: bool, scoped: bool, by_period: bool, several_per_period: bool) -> CompoundSelect[Any]:
     """The roll-up as one statement with named parameters, built once per shape.
 
@@ -174,7 +179,7 @@ def _rollup_statement(*, programme: bool, scoped: bool, by_period: bool, several
         Report.is_current.is_(True),
     )
 
-    def in_scope(stmt: Select[Any]) -> Select[Any]:
+    def in_scope(stmt: _S) -> _S:
         return stmt.where(School.district_id == bindparam("district")) if scoped else stmt
 
     def member(school_id: Any) -> ColumnElement[bool]:
@@ -541,15 +546,17 @@ async def current_report_rows(
 
 
 async def _core(
-    session: AsyncSession, stmt: Select[Any] | CompoundSelect[Any], params: dict[str, Any] | None = None
-) -> Sequence[Row[Any]]:
+    session: AsyncSession, stmt: AnySelect | CompoundSelect[Unpack[tuple[Any, ...]]], params: dict[str, Any] | None = None
+) -> Sequence[AnyRow]:
     """Run a column SELECT on the session's connection, skipping the ORM's result machinery.
 
     Rows of plain columns need no identity map; for a year's export the ORM's
     per-row processing costs more than the query itself.
     """
     connection = await session.connection()
-    return (await connection.execute(stmt, params or {})).all()
+    result = await connection.execute(stmt, params or {})
+    rows: Sequence[AnyRow] = result.all()
+    return rows
 
 
 @dataclass(frozen=True)

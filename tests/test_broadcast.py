@@ -207,6 +207,36 @@ async def test_forged_broadcast_buttons_are_refused(sim: Simulator, db: Database
     assert draft.status == "draft" and await rows_of(db) == []
 
 
+async def test_pressing_a_button_of_the_screen_already_shown_is_harmless(
+    sim: Simulator, db: Database, clock: FixedClock
+) -> None:
+    await three_schools(db, clock)
+    staff = sim.user(ADMIN)
+    await staff.send("/broadcast")
+    await staff.press("按区县")
+    replies = await staff.press("重新选择对象")
+    menu = replies[-1]
+    back = next(b["callback_data"] for b in sim.fake.buttons(ADMIN, menu.message_id) if b["text"] == "取消")
+    back = back.rsplit(":", 1)[0] + ":back"
+    replies = await staff.press_data(back, sim.fake.messages[ADMIN][menu.message_id])
+    assert not any("临时故障" in r.text for r in replies)
+    assert "请选择发送对象" in sim.fake.messages[ADMIN][menu.message_id]["text"]
+
+
+async def test_a_button_on_a_message_that_cannot_be_edited_answers_with_a_new_message(
+    sim: Simulator, db: Database, clock: FixedClock
+) -> None:
+    await three_schools(db, clock)
+    staff = sim.user(ADMIN)
+    replies = await staff.send("/broadcast")
+    menu = sim.fake.messages[ADMIN][replies[-1].message_id]
+    data = next(b["callback_data"] for b in sim.fake.buttons(ADMIN) if b["text"] == "全部校长")
+    del sim.fake.messages[ADMIN][menu["message_id"]]  # the staff member deleted it
+    replies = await staff.press_data(data, menu)
+    assert not any("临时故障" in r.text for r in replies)
+    assert "收件人：4 人（3 所学校）" in sim.fake.last(ADMIN)["text"]
+
+
 async def test_confirming_twice_queues_once(sim: Simulator, db: Database, clock: FixedClock) -> None:
     await three_schools(db, clock)
     staff = sim.user(ADMIN)

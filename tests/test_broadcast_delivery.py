@@ -143,3 +143,17 @@ async def test_bulk_pacer_never_puts_more_than_29_sends_in_one_second() -> None:
     # No burst: 40 sends take about 40 / BULK_RATE seconds, not a second and a bit.
     assert times[-1] - times[0] >= (40 - BULK_BURST) / BULK_RATE - 0.02
     assert min(b - a for a, b in zip(times, times[1:])) >= (1 - (BULK_BURST - 1)) / BULK_RATE - 0.005
+
+
+async def test_bulk_sends_wait_out_the_rate_limiters_pause_before_taking_a_slot() -> None:
+    """After a 429 PTB pauses every request; bulk sends queue before the pacer so they resume paced, not in a herd."""
+    import asyncio
+
+    bot = StubBot(1)
+    paused = asyncio.Event()
+    bot.rate_limiter = type("Limiter", (), {"_retry_after_event": paused})()  # type: ignore[attr-defined]
+    sending = asyncio.create_task(deliver(bot, 5, "hi", pacer=bulk_pacer({})))  # type: ignore[arg-type]
+    await asyncio.sleep(0.05)
+    assert bot.calls == [], "nothing goes out while the limiter pauses"
+    paused.set()
+    assert (await sending).outcome is Outcome.SENT and len(bot.calls) == 1

@@ -114,7 +114,7 @@ async def test_demo_principal_is_greeted_as_the_schools_reporter(sim: Simulator,
 
 
 async def test_load_demo_fills_reports_from_the_given_catalogue(db: Database, clock: FixedClock) -> None:
-    from sqlalchemy import distinct, select
+    from sqlalchemy import select
 
     from bot.catalogue import load_catalogue
     from storage.models import Report
@@ -123,7 +123,7 @@ async def test_load_demo_fills_reports_from_the_given_catalogue(db: Database, cl
     loaded = await load_demo(db, clock.now(), catalogue=catalogue)
     assert loaded.reports is not None and "demo reports" in loaded.reports
     async with db.session() as session:
-        forms = set((await session.scalars(select(distinct(Report.form_key)))).all())
+        forms = set((await session.scalars(select(Report.form_key).distinct())).all())
     assert forms == {form.key for form in catalogue}
     assert (await load_demo(db, clock.now(), reports=False)).reports is None
 

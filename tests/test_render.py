@@ -197,8 +197,14 @@ def test_xlsx_has_typed_cells_chinese_headers_frozen_rows_and_widths() -> None:
 def test_xlsx_writes_date_fields_as_dates() -> None:
     catalogue = load_catalogue()
     form = catalogue.get("harvest")
-    report = ReportRow(1, "2026-Q3", "ab12", 1, False, datetime(2026, 9, 1, tzinfo=timezone.utc), "chat", "HB001", "邹圩小学", "濉溪县", None,
-                       {"crop": (None, "fruit"), "area_mu": (Decimal("3.5"), None), "income": (Decimal("12000.5"), None), "participants": (Decimal(40), None)})
+    values = {
+        "crop": (None, "fruit"),
+        "area_mu": (Decimal("3.5"), None),
+        "income": (Decimal("12000.5"), None),
+        "participants": (Decimal(40), None),
+    }
+    submitted = datetime(2026, 9, 1, tzinfo=timezone.utc)
+    report = ReportRow(1, "2026-Q3", "ab12", 1, False, submitted, "chat", "HB001", "邹圩小学", "濉溪县", None, values)
     rollup = Rollup(form, (parse_period(form.period_cadence, "2026-Q3"),), Stats.combine("", []), ())
     workbook = load_workbook(io.BytesIO(render_xlsx(ExportData(rollup, [report], []), "zh")))
     details = workbook["报表明细"]
@@ -234,7 +240,11 @@ def annual(**overrides: object) -> Annual:
         ),
         "milk": MilkFigures(schools=36, daily_drinkers=Decimal(12345), months=10, reports=300),
         "insurance": InsuranceFigures(
-            schools=213, insured=Decimal(125000), premium=Decimal(625000), basis=parse_period(CATALOGUE.get("insurance").period_cadence, "2026-S2"), reports=400
+            schools=213,
+            insured=Decimal(125000),
+            premium=Decimal(625000),
+            basis=parse_period(CATALOGUE.get("insurance").period_cadence, "2026-S2"),
+            reports=400,
         ),
     }
     values.update(overrides)

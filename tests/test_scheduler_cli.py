@@ -15,7 +15,7 @@ from bot.demo import demo_user, load_demo
 from bot.fakeapi import FakeRequest, FakeTelegram
 from storage.db import Database
 from storage.reminders import reminder_rows
-from tests.conftest import SHANGHAI, make_settings, wipe
+from tests.conftest import BACKENDS, SHANGHAI, make_settings, wipe
 from tests.test_invite_cli import on_db
 
 DEMO_NOW = datetime(2026, 11, 28, 10, 0, tzinfo=SHANGHAI)
@@ -31,16 +31,28 @@ async def _sends(db: Database) -> list[tuple[str, str, str, str]]:
         return [(r.form_key, r.period, r.slot, r.status) for r in await reminder_rows(session)]
 
 
+@pytest.fixture(scope="module", params=BACKENDS)
+def demo_url(request: pytest.FixtureRequest, database_urls: dict[str, str | None]) -> Iterator[str]:
+    """A test database holding the demo (roster, people, a year of reports), loaded once per backend.
+
+    The tests below only read it, except the last one, which sends.
+    """
+    url = database_urls[request.param]
+    if url is None:
+        pytest.skip("no PostgreSQL server reachable (set SCHOOLBOT_TEST_PG)")
+    on_db(url, wipe)
+    on_db(url, _load)
+    yield url
+    on_db(url, wipe)
+
+
 @pytest.fixture
-def demo_db(db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
-    """The configured database (DATABASE_URL) holding the demo: roster, people, a year of reports."""
+def demo_db(demo_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+    """``schoolbot`` configured (DATABASE_URL) for the demo database."""
     monkeypatch.chdir(tmp_path)  # no stray .env
-    monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.setenv("DATABASE_URL", demo_url)
     monkeypatch.delenv("BOT_TOKEN", raising=False)
-    on_db(db_url, wipe)
-    on_db(db_url, _load)
-    yield db_url
-    on_db(db_url, wipe)
+    return demo_url
 
 
 def test_dry_run_lists_reminders_and_digests_and_sends_nothing(

@@ -132,7 +132,7 @@ async def test_blocked_staff_member_gets_no_digest_and_is_marked(
 async def test_digest_long_enough_to_split_arrives_in_parts(
     app: App, db: Database, clock: FixedClock, fake: FakeTelegram
 ) -> None:
-    for n in range(120):
+    for n in range(70):
         await add_school(db, clock, code=f"HB{n:03d}", name=f"第{n}号乡村中心小学附属幼儿园", programmes=("milk",))
     await add_person(db, clock, 2001, "张老师", role="staff")
     clock.set(at(11, 13, 9, 5))
@@ -140,4 +140,21 @@ async def test_digest_long_enough_to_split_arrives_in_parts(
     assert report.digests_sent == 1
     texts = fake.texts(2001)
     assert len(texts) > 1 and all(len(text) <= 4096 for text in texts)
-    assert sum(text.count("• 第") for text in texts) == 120
+    assert sum(text.count("• 第") for text in texts) == 70
+
+
+async def test_failing_digest_is_retried_then_given_up(app: App, db: Database, clock: FixedClock, fake: FakeTelegram) -> None:
+    from scheduler.tick import MAX_ATTEMPTS
+
+    await two_districts(db, clock)
+    fake.fail("sendMessage", "server_error", times=1000, chat_id=2001)
+    clock.set(at(11, 13, 9, 5))
+    for _ in range(MAX_ATTEMPTS + 3):
+        await tick(app)
+        clock.advance(timedelta(minutes=5))
+    attempts = [call for call in fake.calls_to("sendMessage") if call.chat_id == 2001]
+    assert len(attempts) == MAX_ATTEMPTS  # a Friday: only the escalation digest is due
+    async with db.session() as session:
+        staff_id = await session.scalar(select(Person.id).where(Person.telegram_id == 2001))
+        rows = await digest_rows(session, recipient_id=staff_id)
+    assert [(r.kind, r.status, r.attempts) for r in rows] == [("escalation", "failed", MAX_ATTEMPTS)]

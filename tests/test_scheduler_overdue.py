@@ -250,3 +250,37 @@ async def test_principal_cannot_press_a_nudge_button(app: App, db: Database, clo
     await principal.press_data("nudgeall:*:*")
     assert "没有使用这个命令的权限" in last_alert(fake)
     assert await rows(db) == []
+
+
+async def test_failing_nudge_is_retried_by_the_tick_then_given_up(
+    app: App, db: Database, clock: FixedClock, fake: FakeTelegram
+) -> None:
+    from scheduler.tick import MAX_ATTEMPTS
+
+    await two_districts(db, clock)
+    clock.set(at(11, 13, 10))
+    chat = await office(app, fake)
+    await chat.send("/overdue")
+    fake.fail("sendMessage", "server_error", times=1000, chat_id=1001)
+    replies = await chat.press("提醒 HB001小学")
+    assert "未能全部送达" in replies[-1].text
+    for _ in range(MAX_ATTEMPTS + 2):
+        clock.advance(timedelta(minutes=5))
+        await tick(app)
+    (row,) = [r for r in await rows(db) if r.slot.startswith("manual-")]
+    assert (row.status, row.attempts) == ("failed", MAX_ATTEMPTS)
+
+
+async def test_send_now_pressed_on_a_message_the_bot_no_longer_has_still_answers(
+    app: App, db: Database, clock: FixedClock, fake: FakeTelegram
+) -> None:
+    await two_districts(db, clock)
+    clock.set(at(11, 13, 22, 30))
+    chat = await office(app, fake)
+    await chat.send("/overdue")
+    queued = await chat.press("提醒 HB001小学")
+    (send_now,) = [b["callback_data"] for row in queued[-1].buttons for b in row]
+    gone = {"message_id": 999999, "date": 0, "chat": {"id": ADMIN, "type": "private"}, "text": "old"}
+    replies = await chat.press_data(send_now, gone)
+    assert replies[-1].text == "✅ 已立即发送 1 条提醒。"
+    assert len(fake.sent(1001)) == 1

@@ -94,7 +94,8 @@ def _period(form: Form, text: str | None, settings: Settings) -> Period:
         return read_period(form, text)
     except ValueError:
         example = last_finished_period(form, SystemClock(settings.timezone).now(), settings.timezone).key
-        raise UsageError(f"{text!r} is not a period of form {form.key!r} (files per {form.period_cadence.value}; e.g. {example})") from None
+        cadence = form.period_cadence.value
+        raise UsageError(f"{text!r} is not a period of form {form.key!r} (filed per {cadence}; e.g. {example})") from None
 
 
 async def _district(db: Database, name: str | None) -> int | None:

@@ -50,10 +50,14 @@ def render_chart(rollup: Rollup, lang: str) -> bytes:
     axes = fig.subplots(panels, 1, squeeze=False)[:, 0]
     label_font, small, title_font = _font(10), _font(8.5), _font(12)
 
-    fig.suptitle(
-        t(lang, "summary.chart_title", form=form.title.get(lang), period=span_label(rollup.periods, lang), scope=scope_label(rollup.scope, lang)),
-        fontproperties=title_font,
+    title = t(
+        lang,
+        "summary.chart_title",
+        form=form.title.get(lang),
+        period=span_label(rollup.periods, lang),
+        scope=scope_label(rollup.scope, lang),
     )
+    fig.suptitle(title, fontproperties=title_font)
 
     ax = axes[0]
     completeness = [s.completeness * 100 for s in rows]

@@ -84,7 +84,6 @@ class Edit:
     """Show ``panel`` in place of the pressed message."""
 
     panel: Panel
-    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -205,7 +204,7 @@ async def press(services: Services, who: Identity, data: str) -> PressResult:
         if verb == "edit" and draft.step == "preview":
             draft.step = "message"
             size = await store.audience_size(session, _audience_of(services, draft))
-            return Edit(_ask_message(services, lang, draft, size))
+            return Edit(_ask_message(lang, draft, size))
         if verb == "ok" and draft.step == "preview":
             return await _confirm(services, session, draft, lang)
     return Alert(t(lang, "broadcast.stale"))
@@ -245,13 +244,13 @@ async def _audience_chosen(services: Services, session: AsyncSession, draft: Bro
         draft.step = "audience"
         draft.audience, draft.audience_args = None, {}
         menu = _audience_menu(lang, draft)
-        return Edit(Panel(note + "\n\n" + menu.text, menu.rows), note=note)
+        return Edit(Panel(note + "\n\n" + menu.text, menu.rows))
     draft.step = "message"
     draft.audience_args = {**draft.audience_args, "label": await describe_audience(services, session, lang, draft)}
-    return Edit(_ask_message(services, lang, draft, size))
+    return Edit(_ask_message(lang, draft, size))
 
 
-def _ask_message(services: Services, lang: str, draft: Broadcast, size: AudienceSize) -> Panel:
+def _ask_message(lang: str, draft: Broadcast, size: AudienceSize) -> Panel:
     lines = [t(lang, "broadcast.audience_count", audience=draft.audience_args.get("label", ""), people=size.reachable, schools=size.schools)]
     if size.blocked:
         lines.append(t(lang, "broadcast.audience_blocked", blocked=size.blocked))
@@ -320,8 +319,12 @@ async def _confirm(services: Services, session: AsyncSession, draft: Broadcast, 
 
 
 def payload_of(broadcast: Broadcast) -> Payload:
-    kind = broadcast.kind if broadcast.kind in ("photo", "document") else "text"
-    return Payload(kind=kind, text=broadcast.text, file_id=broadcast.file_id)  # type: ignore[arg-type]
+    """The message a broadcast sends, as ``bot.delivery`` takes it."""
+    if broadcast.kind == "photo":
+        return Payload("photo", broadcast.text, broadcast.file_id)
+    if broadcast.kind == "document":
+        return Payload("document", broadcast.text, broadcast.file_id)
+    return Payload("text", broadcast.text)
 
 
 # --- audiences ------------------------------------------------------------------

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 
-from bot.catalogue import Catalogue, Cadence, Form
+from bot.catalogue import Cadence, Catalogue, Form
 from bot.periods import DEFAULT_TZ, Period, local_date, parse_period, period_of, year_periods
 from storage.db import Database
 from storage.rollups import (
@@ -196,7 +196,9 @@ async def _scope_name(db: Database, district_id: int | None) -> str | None:
         return await district_name(session, district_id) or "?"
 
 
-def _rollup(form: Form, periods: Sequence[Period], rows: Iterable[DistrictRow], district_id: int | None, scope: str | None) -> Rollup:
+def _rollup(
+    form: Form, periods: Sequence[Period], rows: Iterable[DistrictRow], district_id: int | None, scope: str | None
+) -> Rollup:
     districts = tuple(Stats.of(row) for row in rows)
     return Rollup(
         form=form,

@@ -43,7 +43,9 @@ class ReminderSend(Base):
 
     __tablename__ = "reminder_sends"
     __table_args__ = (
-        UniqueConstraint("school_id", "form_key", "period", "slot", "recipient_id", name="uq_reminder_sends_key"),
+        # Form, period and slot first: the tick looks up "who already has this slot" for one
+        # (form, period, slot) across all schools, and the unique index serves that lookup too.
+        UniqueConstraint("form_key", "period", "slot", "school_id", "recipient_id", name="uq_reminder_sends_key"),
         CheckConstraint(f"status IN ({_STATUSES})", name="status"),
         # The tick looks for work by status (retries, stale claims, pending nudges).
         Index("ix_reminder_sends_status", "status"),

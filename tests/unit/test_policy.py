@@ -204,3 +204,26 @@ def test_quiet_hours_covering_every_moment_is_reported() -> None:
     r = Rules(TZ, QuietHours.parse("00:00-23:59"), (), time(9))
     # 23:59 is the only minute allowed: a reminder goes then, not never.
     assert schedule(MILK, NOV, r)[0].moment == at(date(2026, 12, 2), 23, 59)
+
+
+def test_every_reminder_text_key_used_exists_in_both_languages() -> None:
+    import re
+    from pathlib import Path
+
+    from bot.i18n import messages
+
+    root = Path(__file__).resolve().parents[2]
+    sources = [
+        *sorted((root / "scheduler").glob("*.py")),
+        root / "handlers" / "overdue.py",
+        root / "bot" / "commands" / "reminders.py",
+    ]
+    used = {
+        key
+        for path in sources
+        for key in re.findall(r"\"((?:reminders|digest|overdue|remcli)\.[a-z_]+)\"", path.read_text(encoding="utf-8"))
+    }
+    assert len(used) > 40
+    known = messages()
+    assert sorted(key for key in used if key not in known) == []
+    assert all(known[key]["zh"] and known[key]["en"] for key in used)

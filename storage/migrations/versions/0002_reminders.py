@@ -42,7 +42,7 @@ def upgrade() -> None:
             ["school_id"], ["schools.id"], name=op.f("fk_reminder_sends_school_id_schools"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_reminder_sends")),
-        sa.UniqueConstraint("school_id", "form_key", "period", "slot", "recipient_id", name="uq_reminder_sends_key"),
+        sa.UniqueConstraint("form_key", "period", "slot", "school_id", "recipient_id", name="uq_reminder_sends_key"),
     )
     with op.batch_alter_table("reminder_sends", schema=None) as batch_op:
         batch_op.create_index("ix_reminder_sends_status", ["status"], unique=False)
