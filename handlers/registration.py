@@ -155,8 +155,9 @@ async def staff_button(update: Update, context: Context) -> None:
         try:
             await query.edit_message_text(text, reply_markup=markup)
         except BadRequest as exc:
-            # Pressed on a list that is already current (e.g. removing someone twice).
-            if "not modified" not in str(exc).lower():
+            # Pressed on a list that is already current (removing someone twice), or on a
+            # message that cannot be edited (old, or a forged press): the answer above suffices.
+            if not any(reason in str(exc).lower() for reason in ("not modified", "message to edit not found")):
                 raise
         return
     await query.answer()

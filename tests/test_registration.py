@@ -126,3 +126,13 @@ async def test_non_admin_cannot_open_the_staff_list(sim: Simulator, db: Database
     assert "没有使用这个命令的权限" in replies[0].text
     replies = await chat.press_data("staff:invite")
     assert not sim.fake.calls_to("sendMessage")[-1].params["text"].startswith("工作人员邀请链接")
+
+
+async def test_forged_staff_removal_on_an_uneditable_message_is_harmless(sim: Simulator, db: Database, clock: FixedClock) -> None:
+    from tests.factories import register_staff
+
+    await register_staff(sim, db, clock, 2001)
+    admin = sim.user(900, "陈主任")
+    ghost = {"message_id": 424242, "date": 1_700_000_000, "chat": {"id": 900, "type": "private"}, "text": "?"}
+    replies = await admin.press_data("staff:rm:2001", ghost)
+    assert not any("临时故障" in r.text for r in replies)
