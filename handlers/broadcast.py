@@ -44,9 +44,9 @@ async def composer_button(update: Update, context: Context) -> None:
         await _show(query, result.panel)
     else:
         await query.answer(t(context.lang, "broadcast.queued"))
-        edited = await query.edit_message_text(result.panel.text, reply_markup=panel_markup(result.panel))
-        if isinstance(edited, Message):
-            await svc.set_progress_message(context.services, result.broadcast_id, edited.message_id)
+        shown = await _show(query, result.panel)
+        if shown is not None:
+            await svc.set_progress_message(context.services, result.broadcast_id, shown)
         sender_of(context.application).wake()
 
 
@@ -109,15 +109,18 @@ async def stop_button(update: Update, context: Context) -> None:
         await _show(query, await svc.list_recent(context.services, context.lang))
 
 
-async def _show(query: CallbackQuery, panel: svc.Panel) -> None:
-    """Show ``panel`` in the pressed message (or anew if that one cannot be edited any more)."""
+async def _show(query: CallbackQuery, panel: svc.Panel) -> int | None:
+    """Show ``panel`` in the pressed message (or anew if that one cannot be edited); return its message id."""
     try:
-        await query.edit_message_text(panel.text, reply_markup=panel_markup(panel))
+        edited = await query.edit_message_text(panel.text, reply_markup=panel_markup(panel))
     except BadRequest as exc:
         if "not modified" in str(exc).lower():
-            return  # a button of the screen already shown: nothing changes
+            # A button of the screen already shown: nothing changes.
+            return query.message.message_id if query.message is not None else None
         # Deleted, too old to edit, or never ours (a forged press): the screen still has to appear.
-        await query.get_bot().send_message(query.from_user.id, panel.text, reply_markup=panel_markup(panel))
+        sent = await query.get_bot().send_message(query.from_user.id, panel.text, reply_markup=panel_markup(panel))
+        return sent.message_id
+    return edited.message_id if isinstance(edited, Message) else None
 
 
 def build_broadcast_handlers() -> list[BaseHandler[Update, Context, None]]:

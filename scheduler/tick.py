@@ -2,9 +2,10 @@
 
 PTB's JobQueue runs :meth:`ReminderTicker.tick` every ``REMINDER_TICK_SECONDS``
 (registered by :func:`start_reminders` from ``start_services``). The JobQueue
-itself persists nothing, so the tick keeps no state in memory: each run
-computes from the database and the injected clock what is due, which makes a
-missed tick, a restart or a clock jump harmless.
+itself persists nothing, so the tick relies on nothing in memory (it only
+caches which of today's digests everyone has had): each run computes from the
+database and the injected clock what is due, which makes a missed tick, a
+restart or a clock jump harmless.
 
 One tick:
 
@@ -15,7 +16,10 @@ One tick:
    for that slot is missing (or marked for retry). Reporters who blocked the
    bot are recorded as ``blocked`` without a send; reporters with a draft
    touched in the last ``DRAFT_IDLE_MINUTES`` are left for a later tick.
-   Manual nudges whose time has come, and the staff digests, are planned too.
+   Manual nudges whose time has come, and the staff digests, are planned too;
+   a scheduled reminder for a report an office nudge covers in the same tick
+   is recorded as skipped, so nobody gets both at once. At night (quiet hours)
+   the plan is empty without a query.
 2. **Claim** before sending, in one committed transaction:
    ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` on the unique key (school,
    form, period, slot, recipient); only rows returned are ours. Older slots
@@ -24,8 +28,9 @@ One tick:
    shared bulk pacer) and record each outcome at once: sent; blocked (the person
    is marked blocked); failed for good; or ``retry`` for a later tick.
 
-Exactly once. On PostgreSQL only one tick runs at a time across processes
-(``pg_try_advisory_xact_lock``; a tick that does not get it does nothing), but
+Exactly once. On PostgreSQL only one tick with work to do runs at a time
+across processes (``pg_try_advisory_xact_lock``, taken after the read-only
+plan found something; a tick that does not get it does nothing), but
 the unique claims alone already keep two ticks from sending the same reminder
 (tested with the lock off). If a tick dies after claiming, the claims it never
 attempted are handed back for the next tick; the one in flight stays

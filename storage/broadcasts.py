@@ -40,12 +40,12 @@ from storage.models import (
     OutboxRow,
     OutboxStatus,
     Person,
-    Report,
     Role,
     School,
     SchoolProgramme,
 )
 from storage.models.broadcasts import OPEN_STATUSES
+from storage.reports import expected_schools, has_current_report
 
 DEFAULT_LEASE = timedelta(minutes=5)
 SEGMENTS = ("all", "districts", "programme", "area", "overdue", "staff")
@@ -148,41 +148,14 @@ async def _school_condition(session: AsyncSession, audience: Audience) -> Column
         case "area":
             return School.area == audience.area
         case "overdue":
-            return School.id.in_(await overdue_school_ids(session, audience))
+            # The reminders' rule: expected for the form's programme, no current report for the period.
+            # Whether the due date has passed is the caller's business (bot.services.broadcast).
+            assert audience.form_key is not None and audience.period is not None
+            overdue = expected_schools(select(School.id), audience.programme).where(
+                ~has_current_report(audience.form_key, audience.period)
+            )
+            return School.id.in_(overdue)
     raise ValueError(f"{audience.kind!r} is not a school segment")
-
-
-async def overdue_school_ids(session: AsyncSession, audience: Audience) -> list[int]:
-    """Schools expected to report ``audience.form_key`` for its period that have no current report.
-
-    The reminders (issue 4) own that definition in ``storage.reminders.missing_reports``;
-    it is imported lazily so this module also works where reminders are not installed,
-    falling back to :func:`overdue_school_ids_own`, the same rule written here.
-    Whether the due date has passed is the caller's business (``bot.services.broadcast``).
-    """
-    assert audience.form_key is not None and audience.period is not None
-    try:
-        from storage.reminders import missing_reports
-    except ImportError:
-        return await overdue_school_ids_own(session, audience)
-    rows = await missing_reports(
-        session, form_key=audience.form_key, programme=audience.programme, period=audience.period
-    )
-    return sorted({int(row.school_id) for row in rows})
-
-
-async def overdue_school_ids_own(session: AsyncSession, audience: Audience) -> list[int]:
-    """Expected (enrolled in the form's programme, or every school) and no current report for the period."""
-    expected: ColumnElement[bool] = true()
-    if audience.programme is not None:
-        expected = School.id.in_(select(SchoolProgramme.school_id).where(SchoolProgramme.programme == audience.programme))
-    reported = exists().where(
-        Report.school_id == School.id,
-        Report.form_key == audience.form_key,
-        Report.period == audience.period,
-        Report.is_current.is_(True),
-    )
-    return list((await session.scalars(select(School.id).where(expected, ~reported).order_by(School.id))).all())
 
 
 async def recipients(session: AsyncSession, audience: Audience) -> list[Recipient]:

@@ -7,7 +7,7 @@ several processes.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -101,3 +101,14 @@ def head_revision() -> str | None:
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def include_for_dialect(dialect: str) -> Callable[..., bool]:
+    """Alembic ``include_object``: leave out what the models create on another dialect only
+    (``Index(...).ddl_if(dialect=...)``), so comparing models and database stays exact."""
+
+    def include(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+        wanted = getattr(getattr(obj, "_ddl_if", None), "dialect", None)
+        return wanted is None or wanted == dialect
+
+    return include

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import date, datetime
-from typing import Any
+from functools import lru_cache
+from typing import Any, Unpack
 
 from sqlalchemy import (
     Integer,
@@ -30,7 +30,6 @@ from sqlalchemy import (
     exists,
     func,
     literal,
-    literal_column,
     null,
     or_,
     select,
@@ -39,10 +38,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
-from storage.models import District, DigestSend, Draft, Person, ReminderSend, Report, Role, School, SchoolProgramme
+from storage.models import District, DigestSend, Draft, Person, ReminderSend, Report, Role, School
 from storage.models.reminders import SendStatus
+from storage.reports import IS_CURRENT, expected_schools, has_current_report
 
 __all__ = [
     "CHUNK",
@@ -72,6 +72,8 @@ __all__ = [
     "start_manual_now",
 ]
 
+AnySelect = Select[Unpack[tuple[Any, ...]]]
+
 # Rows per multi-row INSERT: far below SQLite's 32,766 bound parameters.
 CHUNK = 500
 
@@ -82,33 +84,6 @@ def _insert(session: AsyncSession, table: Any) -> Any:
     if bind is not None and bind.dialect.name == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
-
-
-# Written bare on purpose. SQLite uses the partial unique index ``uq_reports_current``
-# (school, form, period ... WHERE is_current) only when the query says exactly
-# ``is_current``; SQLAlchemy writes a Boolean as ``is_current = 1`` / ``IS 1``, which
-# sends SQLite to the (form, period, is_current) index instead, and the anti-join
-# over every school turns quadratic (minutes at 10,000 schools, instead of milliseconds).
-_IS_CURRENT: ColumnElement[Any] = literal_column(f"{Report.__tablename__}.is_current")
-
-
-def _reported(form_key: Any, period: Any) -> ColumnElement[bool]:
-    """EXISTS a current report of ``form_key`` for ``period`` by the school in the outer query."""
-    return exists().where(
-        Report.school_id == School.id,
-        Report.form_key == form_key,
-        Report.period == period,
-        _IS_CURRENT,
-    )
-
-
-def _expected(stmt: Select[Any], programme: Any) -> Select[Any]:
-    """Limit ``stmt`` to schools enrolled in ``programme`` (all schools for None)."""
-    if programme is None:
-        return stmt
-    return stmt.join(
-        SchoolProgramme, and_(SchoolProgramme.school_id == School.id, SchoolProgramme.programme == programme)
-    )
 
 
 def _principal_of_school() -> ColumnElement[bool]:
@@ -165,7 +140,7 @@ def _candidates_statement(with_programme: tuple[bool, ...]) -> Any:
     ``programme_0``, ... and ``lease_cutoff``): the tick runs every few minutes
     and need not rebuild and re-key the same statement each time.
     """
-    lease_cutoff = bindparam("lease_cutoff")
+    lease_cutoff: BindParameter[Any] = bindparam("lease_cutoff")
     parts = [
         part
         for i, has_programme in enumerate(with_programme)
@@ -182,7 +157,7 @@ def _candidates_statement(with_programme: tuple[bool, ...]) -> Any:
 
 def _candidates_of(
     form_key: Any, period: Any, slot: Any, programme: Any, lease_cutoff: Any
-) -> tuple[Select[Any], Select[Any]]:
+) -> tuple[AnySelect, AnySelect]:
     """Two selects for one target: reporters without any row for the slot, and rows to try again.
 
     Written as anti-joins (NOT EXISTS), not as an outer join filtered on NULL,
@@ -190,7 +165,7 @@ def _candidates_of(
     bare "who has not reported" query costs.
     """
 
-    def columns(send_id: Any, attempts: Any) -> Select[Any]:
+    def columns(send_id: Any, attempts: Any) -> AnySelect:
         return select(
             form_key.label("form_key"),
             period.label("period"),
@@ -220,7 +195,7 @@ def _candidates_of(
         .select_from(School)
         .join(Person, _principal_of_school())
         .outerjoin(Draft, Draft.person_id == Person.id)
-        .where(~_reported(form_key, period), ~any_row)
+        .where(~has_current_report(form_key, period), ~any_row)
     )
     again = (
         columns(ReminderSend.id, ReminderSend.attempts)
@@ -233,10 +208,10 @@ def _candidates_of(
             ReminderSend.period == period,
             ReminderSend.slot == slot,
             _claimable(lease_cutoff),
-            ~_reported(form_key, period),
+            ~has_current_report(form_key, period),
         )
     )
-    return _expected(fresh, programme), _expected(again, programme)
+    return expected_schools(fresh, programme), expected_schools(again, programme)
 
 
 async def reminder_candidates(
@@ -435,7 +410,7 @@ async def manual_rows(
         Report.school_id == ReminderSend.school_id,
         Report.form_key == ReminderSend.form_key,
         Report.period == ReminderSend.period,
-        _IS_CURRENT,
+        IS_CURRENT,
     )
     stmt = (
         select(
@@ -570,7 +545,7 @@ async def missing_reports(
 
     One row per (school, reporter); a school without reporters appears once with person None.
     """
-    stmt = (
+    stmt: AnySelect = (
         select(
             School.id,
             School.code,
@@ -584,10 +559,10 @@ async def missing_reports(
         .select_from(School)
         .join(District, District.id == School.district_id)
         .outerjoin(Person, _principal_of_school())
-        .where(~_reported(form_key, period))
+        .where(~has_current_report(form_key, period))
         .order_by(District.name, School.code, Person.id)
     )
-    stmt = _expected(stmt, programme)
+    stmt = expected_schools(stmt, programme)
     if district_id is not None:
         stmt = stmt.where(School.district_id == district_id)
     if school_id is not None:
@@ -622,7 +597,7 @@ async def completeness(
     session: AsyncSession, *, form_key: str, programme: str | None, period: str, district_id: int | None = None
 ) -> list[Completeness]:
     """Expected and reported schools per district for one form and period (a GROUP BY, not a loop)."""
-    reported = case((_reported(form_key, period), 1), else_=0)
+    reported = case((has_current_report(form_key, period), 1), else_=0)
     stmt = (
         select(District.id, District.name, func.count(School.id), func.coalesce(func.sum(reported), 0))
         .select_from(School)
@@ -630,7 +605,7 @@ async def completeness(
         .group_by(District.id, District.name)
         .order_by(District.name)
     )
-    stmt = _expected(stmt, programme)
+    stmt = expected_schools(stmt, programme)
     if district_id is not None:
         stmt = stmt.where(School.district_id == district_id)
     rows = await session.execute(stmt)

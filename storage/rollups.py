@@ -55,6 +55,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.selectable import CompoundSelect
 
 from storage.models import District, Person, Report, ReportValue, School, SchoolProgramme
+from storage.reports import IS_CURRENT, expected_schools, has_current_report
 
 __all__ = [
     "DistrictRow",
@@ -66,7 +67,7 @@ __all__ = [
     "current_report_rows",
     "district_name",
     "district_rollup",
-    "missing_reports",
+    "unreported_by_period",
     "top_schools",
     "totals_by_choice",
 ]
@@ -176,7 +177,7 @@ def _rollup_statement(*, programme: bool, scoped: bool, by_period: bool, several
     current = (
         Report.form_key == bindparam("form"),
         Report.period.in_(bindparam("periods", expanding=True)),
-        Report.is_current.is_(True),
+        IS_CURRENT,
     )
 
     def in_scope(stmt: _S) -> _S:
@@ -398,7 +399,7 @@ async def top_schools(
         .where(
             Report.form_key == form_key,
             Report.period.in_(list(periods)),
-            Report.is_current.is_(True),
+            IS_CURRENT,
             ReportValue.num_value.is_not(None),
         )
         .group_by(School.id, School.code, School.name, District.name)
@@ -441,7 +442,7 @@ async def totals_by_choice(
         .where(
             Report.form_key == form_key,
             Report.period.in_(list(periods)),
-            Report.is_current.is_(True),
+            IS_CURRENT,
             value.c.num_value.is_not(None),
         )
         .group_by(choice.c.text_value)
@@ -512,7 +513,7 @@ async def current_report_rows(
         .join(District, District.id == School.district_id)
         .outerjoin(Person, Person.id == Report.reporter_id)
         .outerjoin(ReportValue, ReportValue.report_id == Report.id)
-        .where(Report.form_key == form_key, Report.period.in_(list(periods)), Report.is_current.is_(True))
+        .where(Report.form_key == form_key, Report.period.in_(list(periods)), IS_CURRENT)
         .group_by(*report_columns),
         district_id,
     ).order_by(District.name, School.code, Report.period, Report.submitted_at, Report.id)
@@ -569,7 +570,7 @@ class MissingReport:
     district: str
 
 
-async def missing_reports(
+async def unreported_by_period(
     session: AsyncSession,
     form_key: str,
     programme: str | None,
@@ -582,27 +583,14 @@ async def missing_reports(
         return []
     each = [select(literal(key, String).label("period")) for key in periods]
     asked = (union_all(*each) if len(each) > 1 else each[0]).subquery("asked")
-    filed = (
-        select(Report.id)
-        .where(
-            Report.school_id == School.id,
-            Report.form_key == form_key,
-            Report.period == asked.c.period,
-            Report.is_current.is_(True),
-        )
-        .exists()
-    )
     stmt = (
         select(asked.c.period, School.code, School.name, District.name)
         .select_from(asked)
         .join(School, true())
         .join(District, District.id == School.district_id)
-        .where(~filed)
+        .where(~has_current_report(form_key, asked.c.period))
     )
-    if programme is not None:
-        stmt = stmt.join(
-            SchoolProgramme, and_(SchoolProgramme.school_id == School.id, SchoolProgramme.programme == programme)
-        )
+    stmt = expected_schools(stmt, programme)
     stmt = _scoped(stmt, district_id).order_by(asked.c.period, District.name, School.code)
     return [
         MissingReport(period=period, school_code=code, school_name=name, district=district)

@@ -342,9 +342,10 @@ async def test_overdue_segment_reaches_expected_schools_without_a_current_report
     assert [received(sim.fake, c) for c in (1001, 1002, 1003)] == [[], ["请尽快补报10月牛奶数据"], []]
 
 
-async def test_overdue_fallback_query_agrees_with_reminders(db: Database, clock: FixedClock) -> None:
-    """The segment's own SQL (used when storage.reminders is absent) gives the same schools."""
-    from storage.broadcasts import Audience, overdue_school_ids, overdue_school_ids_own
+async def test_overdue_segment_matches_the_reminders_missing_list(db: Database, clock: FixedClock) -> None:
+    """The broadcast segment and the reminders' list of missing reports name the same schools."""
+    from storage.broadcasts import Audience, recipients
+    from storage.reminders import missing_reports
 
     done = await principals(db, clock, "HB001", [1001], programmes=("milk",))
     await principals(db, clock, "HB002", [1002], programmes=("milk",))
@@ -358,9 +359,9 @@ async def test_overdue_fallback_query_agrees_with_reminders(db: Database, clock:
         )
     audience = Audience("overdue", programme="milk", form_key="milk", period="2026-10")
     async with db.session() as session:
-        ours = await overdue_school_ids_own(session, audience)
-        used = await overdue_school_ids(session, audience)
-    assert ours == used and len(ours) == 1 and done not in ours
+        segment = {r.school_id for r in await recipients(session, audience)}
+        missing = {r.school_id for r in await missing_reports(session, form_key="milk", programme="milk", period="2026-10")}
+    assert segment == missing and len(segment) == 1 and done not in segment
 
 
 async def test_5000_character_text_is_split_into_two_messages(sim: Simulator, db: Database, clock: FixedClock) -> None:

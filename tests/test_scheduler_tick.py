@@ -407,3 +407,12 @@ async def test_start_reminders_registers_a_repeating_job_that_survives_lateness(
     assert again is not None
     assert [j.name for j in app.job_queue.jobs() if j.name == "reminder-tick" and not j.removed] == ["reminder-tick"]
     assert isinstance(ticker_of(app), ReminderTicker)
+
+
+async def test_the_job_queue_job_runs_a_tick(app: App, db: Database, clock: FixedClock, fake: FakeTelegram) -> None:
+    await milk_school(db, clock, "HB001", {1001: "王校长"})
+    clock.set(at(12, 2, 9, 5))
+    job = start_reminders(app)
+    assert job is not None
+    await job.run(app)  # what APScheduler does every REMINDER_TICK_SECONDS
+    assert reminders_to(fake, 1001) == ["milk:2026-11"]

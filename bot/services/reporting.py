@@ -30,7 +30,7 @@ review, ``e:<i>`` edit a field from the review, ``ok`` submit, ``x`` cancel,
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal

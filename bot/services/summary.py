@@ -36,7 +36,7 @@ from storage.rollups import (
     current_report_rows,
     district_name,
     district_rollup,
-    missing_reports,
+    unreported_by_period,
     top_schools,
     totals_by_choice,
 )
@@ -262,7 +262,7 @@ async def gather_export(db: Database, form: Form, periods: Sequence[Period], *, 
     async with db.session() as session:
         rows = await district_rollup(session, _query(form, periods, district_id))
         reports = await current_report_rows(session, form.key, keys, [f.key for f in form.fields], district_id=district_id)
-        missing = await missing_reports(session, form.key, form.programme, keys, district_id=district_id)
+        missing = await unreported_by_period(session, form.key, form.programme, keys, district_id=district_id)
     return ExportData(rollup=_rollup(form, periods, rows, district_id, scope), reports=reports, missing=missing)
 
 

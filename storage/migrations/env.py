@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
+from storage.db import include_for_dialect
 from storage.models import Base
 
 target_metadata = Base.metadata
@@ -14,6 +15,7 @@ def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
+        include_object=include_for_dialect(connection.dialect.name),
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
     )

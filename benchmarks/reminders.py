@@ -1,0 +1,156 @@
+"""The reminder tick over 10,000 schools × 3 forms vs the raw SQL anti-join.
+
+Generates 10,000 schools enrolled in every programme, one principal each, and
+current reports for about half of them, then, at a moment when several
+reminders are due (2026-08-15 09:30 Shanghai: milk for June and July, insurance
+for the spring semester), times side by side in one run:
+
+* the tick's planning (``scheduler.tick.plan_tick``: open periods, slots, claims,
+  drafts, blocked people — everything it reads before sending);
+* the single hand-written anti-join that finds the same (school, principal)
+  pairs without a current report.
+
+Both must return the same pairs (checked before printing). Prints the median of
+several runs and the ratio (aim ≤ 2×), on SQLite and, with ``--pg``, PostgreSQL.
+
+Run: ``.venv/bin/python -m benchmarks.reminders [--schools N] [--pg]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import insert, text
+
+from bot.catalogue import load_catalogue
+from bot.clock import FixedClock
+from bot.context import Services
+from bot.settings import Settings
+from scheduler.tick import plan_tick
+from storage.db import Database
+from storage.models import District, Person, Report, School, SchoolProgramme
+
+PG_SERVER = "postgresql+asyncpg://postgres@127.0.0.1:5432"
+NOW = datetime(2026, 8, 15, 9, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
+RUNS = 7
+
+RAW_ANTI_JOIN = """
+SELECT s.id, p.id
+FROM schools s
+JOIN school_programmes sp ON sp.school_id = s.id AND sp.programme = :programme
+JOIN people p ON p.school_id = s.id AND p.role = 'principal' AND p.active
+WHERE NOT EXISTS (
+    SELECT 1 FROM reports r
+    WHERE r.school_id = s.id AND r.form_key = :form AND r.period = :period AND r.is_current
+)
+"""
+
+
+async def populate(db: Database, schools: int) -> None:
+    utc = datetime.now(timezone.utc)
+    async with db.engine.begin() as conn:
+        await conn.execute(insert(District), [{"id": 1, "name": "濉溪县"}])
+        await conn.execute(
+            insert(School),
+            [
+                {"id": i, "code": f"S{i:05d}", "name": f"学校{i}", "district_id": 1, "area": "rural", "created_at": utc, "updated_at": utc}
+                for i in range(1, schools + 1)
+            ],
+        )
+        await conn.execute(
+            insert(SchoolProgramme),
+            [{"school_id": i, "programme": p} for i in range(1, schools + 1) for p in ("milk", "insurance", "farm")],
+        )
+        await conn.execute(
+            insert(Person),
+            [
+                {
+                    "id": i, "telegram_id": 1_000_000 + i, "name": f"校长{i}", "role": "principal", "school_id": i,
+                    "language": "zh", "blocked": False, "active": True, "created_at": utc,
+                }
+                for i in range(1, schools + 1)
+            ],
+        )
+        reports = []
+        for i in range(1, schools + 1):
+            for form, period in (("milk", "2026-06"), ("milk", "2026-07"), ("insurance", "2026-S1")):
+                if (i * 7 + len(period)) % 2:  # about half the schools reported each
+                    reports.append(
+                        {
+                            "school_id": i, "form_key": form, "form_version": 1, "period": period, "series": "",
+                            "version": 1, "is_current": True, "reporter_id": i, "submitted_at": utc,
+                            "is_late": False, "source": "bench",
+                        }
+                    )
+        await conn.execute(insert(Report), reports)
+
+
+async def measure(url: str, schools: int) -> tuple[float, float, int]:
+    db = Database(url)
+    await db.migrate()
+    await populate(db, schools)
+    settings = Settings(  # type: ignore[call-arg]
+        database_url=url, daily_digest_at="off", weekly_digest="off", _env_file=None
+    )
+    services = Services(settings=settings, db=db, clock=FixedClock(NOW), catalogue=load_catalogue())
+    plan = await plan_tick(services, NOW)
+    ours = {(r.school_id, r.recipient.person_id) for r in plan.reminders if r.action == "send"}
+    targets = sorted({(r.form.key, r.form.programme, r.period.key) for r in plan.reminders})
+
+    async def raw() -> set[tuple[int, int]]:
+        found: set[tuple[int, int]] = set()
+        async with db.engine.connect() as conn:
+            for form, programme, period in targets:
+                rows = await conn.execute(text(RAW_ANTI_JOIN), {"form": form, "programme": programme, "period": period})
+                found |= {(int(s), int(p)) for s, p in rows}
+        return found
+
+    if await raw() != ours:
+        raise SystemExit("benchmark broken: the tick and the anti-join disagree")
+    tick_times, raw_times = [], []
+    for _ in range(RUNS):
+        started = time.perf_counter()
+        await plan_tick(services, NOW)
+        tick_times.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        await raw()
+        raw_times.append(time.perf_counter() - started)
+    await db.dispose()
+    return statistics.median(tick_times), statistics.median(raw_times), len(ours)
+
+
+async def main(schools: int, pg: bool) -> None:
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        rows.append(("sqlite", await measure(f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}", schools)))
+    if pg:
+        import asyncpg
+
+        name = f"schoolbot_bench_{uuid.uuid4().hex[:8]}"
+        admin = await asyncpg.connect(PG_SERVER.replace("+asyncpg", "") + "/postgres")
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            rows.append(("postgresql", await measure(f"{PG_SERVER}/{name}", schools)))
+        finally:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await admin.close()
+    print(f"{schools} schools x 3 forms, reminders due at {NOW:%Y-%m-%d %H:%M} Asia/Shanghai")
+    print(f"{'database':<11} {'due':>6} {'tick ms':>8} {'anti-join ms':>13} {'ratio':>6}  (aim <= 2.0)")
+    for name, (tick, raw, due) in rows:
+        print(f"{name:<11} {due:>6} {tick * 1000:>8.1f} {raw * 1000:>13.1f} {tick / raw:>6.2f}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--schools", type=int, default=10_000)
+    parser.add_argument("--pg", action="store_true", help="also measure on the local PostgreSQL server")
+    args = parser.parse_args()
+    asyncio.run(main(args.schools, args.pg))
