@@ -106,6 +106,7 @@ def _wrap(callback: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[An
             entry.handlers.append(name)
         return await callback(*args, **kwargs)
 
+    noted._schoolbot_noted = True  # type: ignore[attr-defined]
     return noted
 
 
@@ -115,5 +116,6 @@ def instrument_handlers(application: Application) -> None:  # type: ignore[type-
         if group < 0:
             continue
         for handler in handlers:
-            if not getattr(handler.callback, "__wrapped__", None):
+            # A marker of our own: functools.wraps (used by the role guards) also sets __wrapped__.
+            if not getattr(handler.callback, "_schoolbot_noted", False):
                 handler.callback = _wrap(handler.callback)

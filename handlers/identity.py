@@ -53,6 +53,7 @@ async def identify(update: Update, context: Context) -> None:
             district_id=row.school_district_id if row.school_id else row.district_id,
         )
     context.identity = identity
+    context.update_id = update.update_id
     note_role(identity.role.value if identity.role else "unknown")
     if chat is not None and chat.type != ChatType.PRIVATE:
         message = update.effective_message

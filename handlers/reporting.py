@@ -58,7 +58,13 @@ def reporting_for(context: Context) -> Reporting:
     """The use cases for the principal who sent this update."""
     who = context.who
     assert who.person_id is not None and who.school_id is not None  # principal_only let them in
-    reporter = Reporter(person_id=who.person_id, telegram_id=who.telegram_id, school_id=who.school_id, lang=who.language)
+    reporter = Reporter(
+        person_id=who.person_id,
+        telegram_id=who.telegram_id,
+        school_id=who.school_id,
+        lang=who.language,
+        update_id=context.update_id,
+    )
     return Reporting(context.services, reporter)
 
 

@@ -42,3 +42,12 @@ async def test_failed_update_is_logged_as_error(
     line = next(r.getMessage() for r in caplog.records if r.name == "schoolbot.updates")
     assert "outcome=error" in line
     assert "临时故障" in replies[-1].text
+
+
+async def test_guarded_office_commands_are_named_in_the_log(
+    sim: Simulator, db: Database, clock: FixedClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="schoolbot.updates"):
+        await sim.user(900, "陈主任").send("/staff")
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "schoolbot.updates"]
+    assert "role=admin" in line and "handler=registration.staff_list" in line

@@ -214,3 +214,40 @@ async def test_a_fourth_form_added_by_catalogue_text_only_can_be_filed(
         "price": Decimal(280),
         "delivered_on": "2026-12-01",
     }
+
+
+async def test_a_redelivered_answer_is_not_applied_to_the_next_question(
+    sim: Simulator, db: Database, clock: FixedClock
+) -> None:
+    """A poller killed before confirming an update gets it again after the restart."""
+    from telegram import Update
+
+    from tests.factories import add_school, register_principal
+
+    await add_school(db, clock, programmes=("milk",))
+    chat = await register_principal(sim, db, clock)
+    await chat.send("/milk")
+    await chat.press("2026年11月")
+    answer = {
+        "update_id": 10_000,
+        "message": {
+            "message_id": 99,
+            "date": 1_700_000_000,
+            "chat": chat.chat,
+            "from": chat.user,
+            "text": "20",  # valid for this question and the next: a second application would go unnoticed
+        },
+    }
+    for _ in range(2):  # the original delivery, then the redelivery
+        await sim.app.process_update(Update.de_json(answer, sim.app.bot))
+    from sqlalchemy import select
+
+    from storage.models import Draft
+
+    async with db.session() as session:
+        draft = await session.scalar(select(Draft))
+    assert draft is not None
+    assert draft.answers.get("daily_drinkers") == "20"
+    assert "days_served" not in draft.answers or draft.answers["days_served"] is None
+    assert draft.step == "days_served"
+    assert "供奶天数" in sim.fake.texts(chat.user_id)[-1], "the redelivery shows the pending question again"

@@ -131,6 +131,8 @@ class Reporter:
     telegram_id: int
     school_id: int
     lang: str
+    # Telegram's id of the update being handled: a draft remembers the last one it applied.
+    update_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -247,7 +249,7 @@ class Reporting:
         self.lang = reporter.lang
         # One instant per update, so every check in it agrees.
         self.now = services.clock.now()
-        self._migrated = False
+        self._resume_only = False
 
     # ----- entry points ------------------------------------------------------------
     async def start(self, start: Start) -> Outcome:
@@ -276,7 +278,7 @@ class Reporting:
             if draft is None or len(parts) < 3 or draft.token != parts[1]:
                 out.alert = t(self.lang, "core.stale_button")
                 return out
-            if self._migrated:
+            if self._resume_only:
                 out.screens.append(await self._screen(session, draft))
                 return out
             action, arg = parts[2], parts[3] if len(parts) > 3 else ""
@@ -302,7 +304,7 @@ class Reporting:
             if draft is None:
                 out.consumed = False
                 return out
-            if self._migrated:
+            if self._resume_only:
                 out.screens.append(await self._screen(session, draft))
                 return out
             item = self._asked_field(draft)
@@ -329,7 +331,7 @@ class Reporting:
                 return out
             screen = await self._screen(session, draft)
             item = self._asked_field(draft)
-            if self._migrated:
+            if self._resume_only:
                 out.screens.append(screen)
             elif item is None:
                 out.say(t(self.lang, "report.use_buttons"), screen.buttons)
@@ -363,7 +365,7 @@ class Reporting:
                 out.say(t(self.lang, "report.nothing_to_skip"))
                 return out
             form = self.catalogue.get(draft.form_key)
-            if self._migrated:
+            if self._resume_only:
                 out.screens.append(await self._screen(session, draft))
             elif item.required:
                 reason = t(self.lang, "report.cannot_skip", field=item.label.get(self.lang))
@@ -526,7 +528,24 @@ class Reporting:
         if form.version != draft.form_version:
             self._follow_new_version(form, draft)
             out.say(t(self.lang, "report.form_changed", form=form.title.get(self.lang)))
+        self._note_update(draft)
         return draft
+
+    def _note_update(self, draft: Draft) -> None:
+        """Apply each update to a draft once.
+
+        A poller that stops before confirming an update gets it again after a restart
+        (and a webhook may be retried): applied twice, an answer would land on the
+        next question. The id is stored in the transaction that applies the update, so
+        a redelivery is recognised exactly and only shows where the principal is.
+        """
+        update_id = self.reporter.update_id
+        if update_id is None:
+            return
+        if draft.last_update_id is not None and update_id <= draft.last_update_id:
+            self._resume_only = True
+        else:
+            draft.last_update_id = update_id
 
     def _expired(self, draft: Draft) -> bool:
         return draft.updated_at < self.now - timedelta(days=self.ttl_days)
@@ -539,7 +558,7 @@ class Reporting:
         if draft.step != STEP_PERIOD:
             draft.step = _next_step(form, draft.answers)
         draft.updated_at = self.now
-        self._migrated = True
+        self._resume_only = True
 
     # ----- starting --------------------------------------------------------------------
     def _is_target(self, draft: Draft, start: Start) -> bool:

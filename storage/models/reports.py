@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from storage.models.base import Base, UTCDateTime
@@ -31,6 +31,8 @@ class Draft(Base):
     # Set while a field is re-asked from the review screen: answer it, then back to review.
     editing: Mapped[bool] = mapped_column(Boolean, default=False)
     correction_of: Mapped[int | None] = mapped_column(ForeignKey("reports.id"))
+    # The last Telegram update applied to this draft: a redelivered update is not applied twice.
+    last_update_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
