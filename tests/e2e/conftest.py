@@ -194,3 +194,17 @@ def undocumented_requests(server: FakeBotApiServer) -> list[Any]:
             continue
         bad.append((request.http_method, request.path, request.status))
     return bad
+
+
+@pytest.fixture
+async def pg_db(database_urls: dict[str, str | None]) -> AsyncIterator[tuple[str, Database]]:
+    """The PostgreSQL test database alone, for scenarios only a database server has
+    (several processes, a server outage). Fails under CI when there is no server."""
+    url = database_urls["postgresql"]
+    if url is None:
+        pytest.skip("several instances need PostgreSQL (no server reachable)")
+    database = Database(url)
+    await wipe(database)
+    yield url, database
+    await wipe(database)
+    await database.dispose()

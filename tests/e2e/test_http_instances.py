@@ -16,7 +16,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-import pytest
 import tornado.httpserver
 import tornado.web
 from sqlalchemy import select
@@ -24,7 +23,6 @@ from sqlalchemy import select
 from bot.fakeserver import FakeBotApiServer
 from storage.db import Database
 from storage.models import Report
-from tests.conftest import wipe
 from tests.e2e.conftest import ADMIN_ID, StartBot, seed_school_invite, undocumented_requests
 
 SECRET = "two-instances-secret"
@@ -54,18 +52,6 @@ class RoundRobin(tornado.web.RequestHandler):
         self.served.append(port)
         self.set_status(answer.status_code)
         self.finish(answer.content)
-
-
-@pytest.fixture
-async def pg_db(database_urls: dict[str, str | None]) -> AsyncIterator[tuple[str, Database]]:
-    url = database_urls["postgresql"]
-    if url is None:
-        pytest.skip("several instances need PostgreSQL (no server reachable)")
-    database = Database(url)
-    await wipe(database)
-    yield url, database
-    await wipe(database)
-    await database.dispose()
 
 
 async def test_two_processes_share_conversations_reminders_and_broadcasts(
