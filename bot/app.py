@@ -100,7 +100,7 @@ def build_application(
     consumers.append(draft_input)
     application.add_handlers(build_input_router(consumers))
     application.add_handlers(build_fallback_handlers())
-    application.add_error_handler(on_error)  # type: ignore[arg-type]
+    application.add_error_handler(on_error)
     instrument_handlers(application)
     return application
 

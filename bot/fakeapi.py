@@ -335,7 +335,8 @@ class FakeRequest(BaseRequest):
         if request_data is not None and request_data.contains_files:
             for name, part in (request_data.multipart_data or {}).items():
                 if isinstance(part, tuple):
-                    files[str(part[0] or name)] = part[1] if isinstance(part[1], bytes) else bytes(part[1])
+                    content = part[1]
+                    files[str(part[0] or name)] = content if isinstance(content, bytes) else content.read()
         status, body = self.fake.answer(api_method, params, files)
         # Yield to the loop as a network round trip would, so concurrency bugs can show.
         await asyncio.sleep(0)

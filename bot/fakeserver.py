@@ -380,7 +380,7 @@ class FakeBotApiServer:
         except TimeoutError:
             pass
 
-    async def wait_for(self, predicate: Callable[[], T], timeout: float = 10.0, what: str | None = None) -> T:
+    async def wait_for(self, predicate: Callable[[], T | None], timeout: float = 10.0, what: str | None = None) -> T:
         """Wait until ``predicate()`` is truthy (re-checked on every request); return its value.
 
         Raises ``AssertionError`` after ``timeout`` seconds, naming the last Bot API calls.
@@ -435,7 +435,7 @@ def _error(status: int, description: str) -> tuple[int, dict[str, Any]]:
 class _BaseHandler(RequestHandler):
     server: FakeBotApiServer
 
-    def initialize(self, server: FakeBotApiServer) -> None:  # type: ignore[override]
+    def initialize(self, server: FakeBotApiServer) -> None:
         self.server = server
 
     def check_xsrf_cookie(self) -> None:

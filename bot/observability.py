@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -96,7 +96,7 @@ class InstrumentedApplication(Application):  # type: ignore[type-arg]
                 )
 
 
-def _wrap(callback: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+def _wrap(callback: Callable[..., Coroutine[Any, Any, Any]]) -> Callable[..., Coroutine[Any, Any, Any]]:
     name = f"{callback.__module__.rsplit('.', 1)[-1]}.{getattr(callback, '__name__', 'callback')}"
 
     @functools.wraps(callback)

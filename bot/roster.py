@@ -271,7 +271,7 @@ def _cell_text(value: object) -> str:
 
 
 def _read_xlsx(data: bytes) -> list[tuple[int, list[str]]]:
-    import openpyxl
+    import openpyxl  # type: ignore[import-untyped]
 
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)

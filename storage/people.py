@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from typing import Any
+from typing import NamedTuple
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from storage.models import AuditEntry, Person, Role, School
@@ -17,7 +17,22 @@ async def person_by_telegram_id(session: AsyncSession, telegram_id: int) -> Pers
     return await session.scalar(select(Person).where(Person.telegram_id == telegram_id, Person.active.is_(True)))
 
 
-async def identity_row(conn: AsyncConnection, telegram_id: int) -> Row[Any] | None:
+class IdentityRow(NamedTuple):
+    """The columns ``identity_row`` reads."""
+
+    id: int
+    role: str
+    name: str
+    language: str | None
+    blocked: bool
+    school_id: int | None
+    district_id: int | None
+    school_code: str | None
+    school_name: str | None
+    school_district_id: int | None
+
+
+async def identity_row(conn: AsyncConnection, telegram_id: int) -> IdentityRow | None:
     """Who someone is, in one small query: read on every update, so no ORM objects and no joins it
     does not need (the per-update cost is measured in benchmarks/updates.py)."""
     query = (
@@ -36,7 +51,8 @@ async def identity_row(conn: AsyncConnection, telegram_id: int) -> Row[Any] | No
         .outerjoin(School, School.id == Person.school_id)
         .where(Person.telegram_id == telegram_id, Person.active.is_(True))
     )
-    return (await conn.execute(query)).first()
+    row = (await conn.execute(query)).first()
+    return IdentityRow._make(row) if row is not None else None
 
 
 async def any_person_by_telegram_id(session: AsyncSession, telegram_id: int) -> Person | None:

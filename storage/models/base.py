@@ -41,9 +41,10 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+        stored: datetime = value
+        if stored.tzinfo is None:
+            return stored.replace(tzinfo=timezone.utc)
+        return stored.astimezone(timezone.utc)
 
 
 class Base(DeclarativeBase):
