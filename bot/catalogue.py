@@ -198,6 +198,10 @@ def _fold(text: str) -> str:
 _DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?|(\d{4})(\d{2})(\d{2})", re.ASCII)
 
 
+def _shorten(shown: str, limit: int = 40) -> str:
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
+
+
 class Field(BaseModel):
     """One question of a form."""
 
@@ -271,8 +275,12 @@ class Field(BaseModel):
         return params
 
     def _quantity(self, value: Decimal) -> Text:
-        """A bound or an answer with its unit, in both languages, for messages."""
-        return Text(zh=self.format(value, "zh"), en=self.format(value, "en"))
+        """A bound or an answer with its unit, in both languages, for messages.
+
+        A pasted thousand-digit number is shown shortened: echoed whole, the re-ask
+        would itself exceed Telegram's 4,096-character limit.
+        """
+        return Text(zh=_shorten(self.format(value, "zh")), en=_shorten(self.format(value, "en")))
 
     def parse(self, raw: str) -> Answer:
         """Turn what the principal typed into a value, or raise ``InvalidAnswer``.

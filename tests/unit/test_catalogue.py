@@ -596,3 +596,11 @@ def test_every_command_the_bot_wires_is_reserved_from_forms() -> None:
     form_commands = {form.command for form in application.bot_data["services"].catalogue}
     own = (wired_commands(application) - form_commands) | {c.name for c in COMMANDS}
     assert own <= catalogue_module.RESERVED_COMMANDS, own - catalogue_module.RESERVED_COMMANDS
+
+
+def test_a_huge_pasted_number_is_echoed_shortened_in_the_re_ask() -> None:
+    field = load_catalogue().get("milk").field("days_served")
+    with pytest.raises(InvalidAnswer) as caught:
+        field.parse("9" * 5000)
+    message = caught.value.message("zh")
+    assert len(message) < 200 and "…" in message
