@@ -8,6 +8,7 @@ pass ``request=FakeRequest(...)``.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from telegram import Update
@@ -79,7 +80,7 @@ def build_application(
     )
     application.bot_data["services"] = services
     # Drains the broadcast outbox; started by start_services, or driven directly by tests.
-    services.extra[SENDER_KEY] = BroadcastSender(application)
+    services.extra[SENDER_KEY] = BroadcastSender(application, lease=timedelta(seconds=settings.send_lease_seconds))
 
     # Group -1: who is writing, once per update; stops group chats here.
     application.add_handlers(build_identity_handlers(), group=-1)

@@ -103,6 +103,8 @@ class Settings(BaseSettings):
     weekly_digest: Annotated[WeeklyAt | None, NoDecode] = Field(default_factory=lambda: WeeklyAt.parse("MON 09:00"))
     reminder_tick_seconds: int = Field(default=300, ge=5)
     draft_idle_minutes: int = Field(default=10, ge=0)
+    # A reminder or broadcast row claimed by a process that died unsent is taken again after this.
+    send_lease_seconds: int = Field(default=300, ge=1)
 
     @field_validator("admin_ids", mode="before")
     @classmethod

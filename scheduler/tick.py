@@ -106,7 +106,7 @@ __all__ = [
     "ADVISORY_LOCK_KEY",
     "DIGEST_ESCALATION",
     "DIGEST_WEEKLY",
-    "LEASE",
+    "lease_of",
     "MAX_ATTEMPTS",
     "NudgeOutcome",
     "Plan",
@@ -124,8 +124,12 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# A claim older than this whose process never recorded an outcome is taken again.
-LEASE = timedelta(minutes=10)
+
+
+def lease_of(settings: Any) -> timedelta:
+    """How old a claim whose process never recorded an outcome must be to be taken again."""
+    return timedelta(seconds=settings.send_lease_seconds)
+
 # After this many failed tries a reminder is recorded as failed for good.
 MAX_ATTEMPTS = 5
 # pg_try_advisory_xact_lock key: "one reminder tick at a time" across processes on one database.
@@ -256,7 +260,7 @@ async def plan_tick(services: "Services", now: datetime, *, digests_done: Mappin
     if rules.is_quiet(now):
         # Nothing goes out unasked at night; a nudge confirmed for "now" was sent when confirmed.
         return plan
-    lease_cutoff = now - LEASE
+    lease_cutoff = now - lease_of(settings)
     idle_cutoff = now - timedelta(minutes=settings.draft_idle_minutes)
     async with services.db.session() as session:
         if rules.may_send(now):
@@ -448,7 +452,7 @@ class ReminderTicker:
         """Send the manual nudges whose time has come now (optionally only some: slot, school_id, form_key, period)."""
         now = self.services.clock.now()
         async with self.services.db.session() as session:
-            rows = await manual_rows(session, now, now - LEASE, **filters)
+            rows = await manual_rows(session, now, now - lease_of(self.services.settings), **filters)
         return await self._run_manual(rows, now)
 
     def kick(self) -> None:
@@ -509,7 +513,7 @@ class ReminderTicker:
                 again = [p for p in wanted if p.send_id is not None and p.action == action]
                 if again:
                     taken = await reclaim_reminders(
-                        session, [p.send_id for p in again if p.send_id], now, now - LEASE, status=status.value
+                        session, [p.send_id for p in again if p.send_id], now, now - lease_of(self.services.settings), status=status.value
                     )
                     won.extend((p.send_id, p) for p in again if p.send_id in taken)
             # Older slots passed unsent never fire later, not even after a clock jump back.
@@ -565,7 +569,7 @@ class ReminderTicker:
             return report
         today = Rules.from_settings(self.services.settings).local(now).date()
         async with self.services.db.session() as session:
-            taken = await claim_manual(session, [row.send_id for row in rows], now, now - LEASE)
+            taken = await claim_manual(session, [row.send_id for row in rows], now, now - lease_of(self.services.settings))
         jobs: list[_Job] = []
         finals: list[tuple[int, str, str]] = []
         for row in rows:
@@ -624,7 +628,7 @@ class ReminderTicker:
                         day=day,
                         recipient_ids=[d.recipient.person_id for d in digests if d.text is None],
                         now=now,
-                        lease_cutoff=now - LEASE,
+                        lease_cutoff=now - lease_of(self.services.settings),
                         status=SendStatus.SKIPPED.value,
                         error="nothing to report",
                     )
@@ -635,7 +639,7 @@ class ReminderTicker:
                         day=day,
                         recipient_ids=[d.recipient.person_id for d in with_text],
                         now=now,
-                        lease_cutoff=now - LEASE,
+                        lease_cutoff=now - lease_of(self.services.settings),
                     )
                     for d in with_text:
                         claim = won.get(d.recipient.person_id)
