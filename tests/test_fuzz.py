@@ -14,7 +14,7 @@ group messages, from registered and unregistered users. Whatever arrives:
 from __future__ import annotations
 
 import logging
-import random
+import os
 from typing import Any
 
 import pytest
@@ -145,16 +145,18 @@ async def world(sim: Simulator, db: Database, clock: FixedClock) -> dict[int, Us
     return {
         PRINCIPAL: await register_principal(sim, db, clock, PRINCIPAL),
         STAFF: await register_staff(sim, db, clock, STAFF),
-        STRANGER: sim.user(STRANGER, "路人", language_code=random.choice(["zh", "en", None])),
+        STRANGER: sim.user(STRANGER, "路人", language_code="en"),
         ADMIN: sim.user(ADMIN, "管理员"),
     }
 
 
 # No shrinking: a failure names the action that broke, and shrinking a long walk through a real
-# bot takes minutes.
+# bot takes minutes. Under CI the examples are fixed (derandomized) so a run is repeatable; on a
+# developer's machine each run explores new ones.
 @settings(
     max_examples=60,
     deadline=None,
+    derandomize=bool(os.environ.get("CI")),
     phases=[Phase.explicit, Phase.reuse, Phase.generate],
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
