@@ -264,15 +264,18 @@ async def plan_tick(services: "Services", now: datetime, *, digests_done: Mappin
     idle_cutoff = now - timedelta(minutes=settings.draft_idle_minutes)
     async with services.db.session() as session:
         if rules.may_send(now):
-            due: dict[tuple[str, str], tuple[Form, Period, Decision]] = {}
+            # Per report (form, period): the decision and the names of the slots it skips, worked
+            # out once here rather than for each of possibly thousands of recipients.
+            due: dict[tuple[str, str], tuple[Form, Period, Decision, tuple[str, ...]]] = {}
             for form in services.catalogue:
                 for period, slots in open_periods(form, now, rules):
                     decision = decide(slots, now, (), rules)
                     if decision is not None:
-                        due[(form.key, period.key)] = (form, period, decision)
+                        skipped = tuple(slot.name for slot in decision.skip)
+                        due[(form.key, period.key)] = (form, period, decision, skipped)
             targets = [
                 Target(form.key, form.programme, period.key, decision.send.name)
-                for form, period, decision in due.values()
+                for form, period, decision, _ in due.values()
             ]
             # An office nudge for the same report going out now stands in for the scheduled reminder.
             plan.manual = await manual_rows(session, now, lease_cutoff)
@@ -282,7 +285,7 @@ async def plan_tick(services: "Services", now: datetime, *, digests_done: Mappin
                 if not (row.reported or row.blocked or not row.active)
             }
             for c in await reminder_candidates(session, targets, lease_cutoff=lease_cutoff):
-                form, period, decision = due[(c.form_key, c.period)]
+                form, period, decision, skipped = due[(c.form_key, c.period)]
                 action: Action = "send"
                 if c.blocked:
                     action = "blocked"
@@ -295,7 +298,7 @@ async def plan_tick(services: "Services", now: datetime, *, digests_done: Mappin
                         form=form,
                         period=period,
                         slot=decision.send,
-                        skip=tuple(slot.name for slot in decision.skip),
+                        skip=skipped,
                         school_id=c.school_id,
                         school_code=c.school_code,
                         school_name=c.school_name,
