@@ -11,7 +11,6 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from telegram import Update
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseRateLimiter, ContextTypes, Defaults
 from telegram.request import BaseRequest
 
@@ -107,7 +106,7 @@ def build_application(
 
 
 async def start_services(application: App) -> None:
-    """Start what runs beside the handlers (menus now; sender and scheduler as they land)."""
+    """Start what runs beside the handlers: per-role menus, the broadcast sender, the reminder tick."""
     services: Services = application.bot_data["services"]
     await set_menu(application, None, None)
     async with services.db.session() as session:
@@ -133,4 +132,4 @@ def services_of(application: App) -> Services:
     return services
 
 
-__all__ = ["App", "OFFLINE_TOKEN", "Update", "build_application", "services_of", "start_services", "stop_services"]
+__all__ = ["App", "OFFLINE_TOKEN", "build_application", "services_of", "start_services", "stop_services"]
