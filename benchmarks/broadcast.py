@@ -30,11 +30,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
-import secrets
 import sys
-import tempfile
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -47,6 +44,8 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import insert, select  # noqa: E402
+
+from benchmarks.scratch import scratch_database  # noqa: E402
 from telegram.error import TimedOut  # noqa: E402
 from telegram.request import RequestData  # noqa: E402
 
@@ -237,28 +236,11 @@ async def run(backend: str, url: str, args: argparse.Namespace) -> Figures:
     )
 
 
-async def _pg_admin(server: str, sql: str) -> None:
-    import asyncpg  # type: ignore[import-untyped]
-
-    conn = await asyncpg.connect(server.replace("postgresql+asyncpg://", "postgresql://") + "/postgres", timeout=5)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 async def main(args: argparse.Namespace) -> int:
     results: list[Figures] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        results.append(await run("sqlite", f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}", args))
-    if args.pg:
-        server = os.environ.get("SCHOOLBOT_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432")
-        name = f"schoolbot_bench_{secrets.token_hex(3)}"
-        await _pg_admin(server, f'CREATE DATABASE "{name}"')
-        try:
-            results.append(await run("postgresql", f"{server}/{name}", args))
-        finally:
-            await _pg_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    for backend in ("sqlite", "postgresql") if args.pg else ("sqlite",):
+        async with scratch_database(backend) as url:
+            results.append(await run(backend, url, args))
     for figures in results:
         figures.print()
     return 0 if all(f.lost == 0 and f.duplicated == 0 for f in results) else 1

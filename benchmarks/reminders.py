@@ -21,15 +21,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import tempfile
 import time
-import uuid
 from datetime import datetime, timezone
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, text
 
+from benchmarks.scratch import scratch_database
 from bot.catalogue import load_catalogue
 from bot.clock import FixedClock
 from bot.context import Services
@@ -38,7 +36,6 @@ from scheduler.tick import plan_tick
 from storage.db import Database
 from storage.models import District, Person, Report, School, SchoolProgramme
 
-PG_SERVER = "postgresql+asyncpg://postgres@127.0.0.1:5432"
 NOW = datetime(2026, 8, 15, 9, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
 RUNS = 7
 
@@ -129,19 +126,9 @@ async def measure(url: str, schools: int) -> tuple[float, float, int]:
 
 async def main(schools: int, pg: bool) -> None:
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        rows.append(("sqlite", await measure(f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}", schools)))
-    if pg:
-        import asyncpg
-
-        name = f"schoolbot_bench_{uuid.uuid4().hex[:8]}"
-        admin = await asyncpg.connect(PG_SERVER.replace("+asyncpg", "") + "/postgres")
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            rows.append(("postgresql", await measure(f"{PG_SERVER}/{name}", schools)))
-        finally:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            await admin.close()
+    for backend in ("sqlite", "postgresql") if pg else ("sqlite",):
+        async with scratch_database(backend) as url:
+            rows.append((backend, await measure(url, schools)))
     print(f"{schools} schools x 3 forms, reminders due at {NOW:%Y-%m-%d %H:%M} Asia/Shanghai")
     print(f"{'database':<11} {'due':>6} {'tick ms':>8} {'anti-join ms':>13} {'ratio':>6}  (aim <= 2.0)")
     for name, (tick, raw, due) in rows:

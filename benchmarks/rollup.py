@@ -5,7 +5,7 @@ Usage::
     .venv/bin/python benchmarks/rollup.py            # SQLite (a temporary file)
     .venv/bin/python benchmarks/rollup.py --pg       # SQLite and PostgreSQL side by side
 
-PostgreSQL: a database of its own is created on ``SCHOOLBOT_BENCH_PG``
+PostgreSQL: a database of its own is created on ``SCHOOLBOT_TEST_PG``
 (default ``postgresql+asyncpg://postgres@127.0.0.1:5432``) and dropped at the end.
 
 It generates ``--years`` (10) years of the three shipped forms for ``--schools``
@@ -29,9 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
-import secrets
 import statistics
 import sys
 import tempfile
@@ -47,6 +45,7 @@ from sqlalchemy import insert, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.scratch import scratch_database  # noqa: E402
 from bot.catalogue import Form, load_catalogue  # noqa: E402
 from bot.periods import Period, due_date, parse_period, year_periods  # noqa: E402
 from bot.services.summary import Summary, gather_export, summarise  # noqa: E402
@@ -55,7 +54,6 @@ from storage.models import District, Report, ReportValue, School, SchoolProgramm
 
 T = TypeVar("T")
 U = TypeVar("U")
-PG_SERVER = os.environ.get("SCHOOLBOT_BENCH_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432")
 CATALOGUE = load_catalogue()
 MILK, HARVEST, INSURANCE = (CATALOGUE.get(k) for k in ("milk", "harvest", "insurance"))
 CHUNK = 20_000
@@ -404,25 +402,13 @@ async def run_sqlite(args: argparse.Namespace) -> Result:
             await db.dispose()
 
 
-async def _pg_admin(sql: str) -> None:
-    import asyncpg  # type: ignore[import-untyped]
-
-    conn = await asyncpg.connect(PG_SERVER.replace("postgresql+asyncpg://", "postgresql://") + "/postgres", timeout=5)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 async def run_pg(args: argparse.Namespace) -> Result:
-    name = f"schoolbot_bench_{os.getpid()}_{secrets.token_hex(3)}"
-    await _pg_admin(f'CREATE DATABASE "{name}"')
-    db = Database(f"{PG_SERVER}/{name}")
-    try:
-        return await bench(db, "postgresql", args)
-    finally:
-        await db.dispose()
-        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    async with scratch_database("postgresql") as url:
+        db = Database(url)
+        try:
+            return await bench(db, "postgresql", args)
+        finally:
+            await db.dispose()
 
 
 def report(results: list[Result], runs: int) -> None:

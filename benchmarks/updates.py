@@ -21,17 +21,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import tempfile
 import time
-import uuid
 from datetime import datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 from telegram import Update
 from telegram.ext import AIORateLimiter, MessageHandler, filters
 
+from benchmarks.scratch import scratch_database
 from bot.app import build_application
 from bot.clock import FixedClock
 from bot.context import Context
@@ -43,7 +41,6 @@ from storage.db import Database
 from storage.models import AuditEntry
 from storage.schools import ensure_district, upsert_school
 
-PG_SERVER = "postgresql+asyncpg://postgres@127.0.0.1:5432"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
@@ -123,19 +120,9 @@ async def measure(url: str, rounds: int) -> tuple[float, float]:
 
 async def main(rounds: int, pg: bool) -> None:
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        rows.append(("sqlite", await measure(f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}", rounds)))
-    if pg:
-        import asyncpg
-
-        name = f"schoolbot_bench_{uuid.uuid4().hex[:8]}"
-        admin = await asyncpg.connect(PG_SERVER.replace("+asyncpg", "") + "/postgres")
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            rows.append(("postgresql", await measure(f"{PG_SERVER}/{name}", rounds)))
-        finally:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            await admin.close()
+    for backend in ("sqlite", "postgresql") if pg else ("sqlite",):
+        async with scratch_database(backend) as url:
+            rows.append((backend, await measure(url, rounds)))
     print(f"{'database':<11} {'report µs/update':>17} {'floor µs/update':>16} {'ratio':>6}  (aim <= 2.0)")
     for name, (report, floor) in rows:
         print(f"{name:<11} {report * 1e6:>17.0f} {floor * 1e6:>16.0f} {report / floor:>6.2f}")
