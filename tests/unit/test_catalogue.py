@@ -543,25 +543,7 @@ def test_every_answer_message_renders_with_all_params(key: str, lang: str) -> No
 
 
 def test_a_forms_own_unit_is_accepted_after_the_number() -> None:
-    catalogue = load_catalogue_text(
-        """
-[[forms]]
-key = "uniform"
-version = 1
-title = { zh = "校服征订", en = "Uniform orders" }
-short = { zh = "校服", en = "Uniforms" }
-cadence = "yearly"
-due_days = 30
-
-[[forms.fields]]
-key = "sets"
-label = { zh = "征订套数", en = "Sets ordered" }
-type = "integer"
-unit = { zh = "套", en = "sets" }
-max = 100000
-"""
-    )
-    field = catalogue.get("uniform").field("sets")
+    field = load_catalogue_text(UNIFORM_FORM).get("uniform").field("sets_ordered")
     assert field.parse("1,150套") == Decimal(1150)
     assert field.parse("1150 sets") == Decimal(1150)
     assert field.parse("一千一百五十套") == Decimal(1150)
