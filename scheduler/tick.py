@@ -70,7 +70,6 @@ from scheduler.digests import (
     when_text,
 )
 from scheduler.policy import (
-    Decision,
     Rules,
     Slot,
     daily_digest_day,
@@ -82,6 +81,7 @@ from scheduler.policy import (
 from storage.models import Person, SendStatus
 from storage.people import audit, set_blocked
 from storage.reminders import (
+    Candidate,
     ManualRow,
     Target,
     claim_digests,
@@ -111,7 +111,7 @@ __all__ = [
     "NudgeOutcome",
     "Plan",
     "PlannedDigest",
-    "PlannedReminder",
+    "DueReminders",
     "ReminderTicker",
     "TickReport",
     "plan_tick",
@@ -194,22 +194,22 @@ _ROW_STATUS: dict[str, tuple[SendStatus, str | None]] = {
 
 
 @dataclass(frozen=True)
-class PlannedReminder:
-    """One reporter's reminder for one form and period at this tick."""
+class DueReminders:
+    """One report's reminder due at this tick (a slot of a form and period) and who gets it.
+
+    Columns per report rather than an object per recipient: what all recipients
+    share is here once, and each recipient is the ``Candidate`` row as fetched
+    (a tick over thousands of schools would otherwise spend most of its time
+    building objects).
+    """
 
     form: Form
     period: Period
     slot: Slot
     # Older slots passed unsent: recorded as skipped when this one is claimed.
     skip: tuple[str, ...]
-    school_id: int
-    school_code: str
-    school_name: str
-    recipient: Recipient
-    action: Action
-    # An existing row to take again (retry or dead claim); None for a new claim.
-    send_id: int | None = None
-    attempts: int = 0
+    # In (school, person) order; ``action`` is one of ``Action``.
+    candidates: list[Candidate]
 
 
 @dataclass(frozen=True)
@@ -230,7 +230,7 @@ class Plan:
 
     now: datetime
     rules: Rules
-    reminders: list[PlannedReminder] = field(default_factory=list)
+    reminders: list[DueReminders] = field(default_factory=list)
     manual: list[ManualRow] = field(default_factory=list)
     digests: list[PlannedDigest] = field(default_factory=list)
     # Digest kinds due now (kind → day), whether or not anyone still needs them.
@@ -242,10 +242,10 @@ class Plan:
 
     @property
     def empty(self) -> bool:
-        return not (self.reminders or self.manual or self.digests)
+        return not (any(due.candidates for due in self.reminders) or self.manual or self.digests)
 
-    def by_action(self, action: str) -> list[PlannedReminder]:
-        return [p for p in self.reminders if p.action == action]
+    def by_action(self, action: str) -> list[tuple[DueReminders, Candidate]]:
+        return [(due, c) for due in self.reminders for c in due.candidates if c.action == action]
 
 
 async def plan_tick(services: "Services", now: datetime, *, digests_done: Mapping[str, date] | None = None) -> Plan:
@@ -266,17 +266,14 @@ async def plan_tick(services: "Services", now: datetime, *, digests_done: Mappin
         if rules.may_send(now):
             # Per report (form, period): the decision and the names of the slots it skips, worked
             # out once here rather than for each of possibly thousands of recipients.
-            due: dict[tuple[str, str], tuple[Form, Period, Decision, tuple[str, ...]]] = {}
+            due: list[DueReminders] = []
             for form in services.catalogue:
                 for period, slots in open_periods(form, now, rules):
                     decision = decide(slots, now, (), rules)
                     if decision is not None:
                         skipped = tuple(slot.name for slot in decision.skip)
-                        due[(form.key, period.key)] = (form, period, decision, skipped)
-            targets = [
-                Target(form.key, form.programme, period.key, decision.send.name)
-                for form, period, decision, _ in due.values()
-            ]
+                        due.append(DueReminders(form, period, decision.send, skipped, []))
+            targets = [Target(d.form.key, d.form.programme, d.period.key, d.slot.name) for d in due]
             # An office nudge for the same report going out now stands in for the scheduled reminder.
             plan.manual = await manual_rows(session, now, lease_cutoff)
             nudged = {
@@ -284,30 +281,17 @@ async def plan_tick(services: "Services", now: datetime, *, digests_done: Mappin
                 for row in plan.manual
                 if not (row.reported or row.blocked or not row.active)
             }
-            for c in await reminder_candidates(session, targets, lease_cutoff=lease_cutoff):
-                form, period, decision, skipped = due[(c.form_key, c.period)]
-                action: Action = "send"
-                if c.blocked:
-                    action = "blocked"
-                elif c.draft_updated_at is not None and c.draft_updated_at > idle_cutoff:
-                    action = "busy"
-                elif (c.school_id, c.form_key, c.period, c.person_id) in nudged:
-                    action = "covered"
-                plan.reminders.append(
-                    PlannedReminder(
-                        form=form,
-                        period=period,
-                        slot=decision.send,
-                        skip=skipped,
-                        school_id=c.school_id,
-                        school_code=c.school_code,
-                        school_name=c.school_name,
-                        recipient=Recipient(c.person_id, c.telegram_id, c.person_name, c.language),
-                        action=action,
-                        send_id=c.send_id,
-                        attempts=c.attempts,
-                    )
-                )
+            found = await reminder_candidates(session, targets, lease_cutoff=lease_cutoff, idle_cutoff=idle_cutoff)
+            for d, candidates in zip(due, found):
+                if nudged:
+                    candidates = [
+                        c._replace(action="covered")
+                        if c.action == "send" and (c.school_id, d.form.key, d.period.key, c.person_id) in nudged
+                        else c
+                        for c in candidates
+                    ]
+                d.candidates.extend(candidates)
+            plan.reminders = [d for d in due if d.candidates]
         else:
             # Staff nudges go out on holidays too: someone at the office asked for them.
             plan.manual = await manual_rows(session, now, lease_cutoff)
@@ -486,80 +470,80 @@ class ReminderTicker:
 
     async def _run_reminders(self, plan: Plan) -> TickReport:
         report = TickReport(deferred=len(plan.by_action("busy")))
-        wanted = [p for p in plan.reminders if p.action != "busy"]
+        wanted = [(due, c) for due in plan.reminders for c in due.candidates if c.action != "busy"]
         if not wanted:
             return report
         now = plan.now
         today = plan.rules.local(now).date()
-        won: list[tuple[int, PlannedReminder]] = []
+        won: list[tuple[int, DueReminders, Candidate]] = []
         async with self.services.db.session() as session:
-            fresh = [p for p in wanted if p.send_id is None]
+            fresh = [(due, c) for due, c in wanted if c.send_id is None]
             rows = [
                 {
-                    "school_id": p.school_id,
-                    "form_key": p.form.key,
-                    "period": p.period.key,
-                    "slot": p.slot.name,
-                    "recipient_id": p.recipient.person_id,
-                    "status": _ROW_STATUS[p.action][0].value,
-                    "error": _ROW_STATUS[p.action][1],
+                    "school_id": c.school_id,
+                    "form_key": due.form.key,
+                    "period": due.period.key,
+                    "slot": due.slot.name,
+                    "recipient_id": c.person_id,
+                    "status": _ROW_STATUS[c.action][0].value,
+                    "error": _ROW_STATUS[c.action][1],
                     "claimed_at": now,
                 }
-                for p in fresh
+                for due, c in fresh
             ]
             inserted = await insert_reminders(session, rows)
-            for p in fresh:
-                row_id = inserted.get((p.school_id, p.form.key, p.period.key, p.slot.name, p.recipient.person_id))
+            for due, c in fresh:
+                row_id = inserted.get((c.school_id, due.form.key, due.period.key, due.slot.name, c.person_id))
                 if row_id is not None:
-                    won.append((row_id, p))
+                    won.append((row_id, due, c))
             for action, (status, _) in _ROW_STATUS.items():
-                again = [p for p in wanted if p.send_id is not None and p.action == action]
+                again = [(c.send_id, due, c) for due, c in wanted if c.send_id is not None and c.action == action]
                 if again:
                     taken = await reclaim_reminders(
-                        session, [p.send_id for p in again if p.send_id], now, now - lease_of(self.services.settings), status=status.value
+                        session, [send_id for send_id, _, _ in again], now, now - lease_of(self.services.settings), status=status.value
                     )
-                    won.extend((p.send_id, p) for p in again if p.send_id in taken)
+                    won.extend(item for item in again if item[0] in taken)
             # Older slots passed unsent never fire later, not even after a clock jump back.
             skipped = [
                 {
-                    "school_id": p.school_id,
-                    "form_key": p.form.key,
-                    "period": p.period.key,
+                    "school_id": c.school_id,
+                    "form_key": due.form.key,
+                    "period": due.period.key,
                     "slot": name,
-                    "recipient_id": p.recipient.person_id,
+                    "recipient_id": c.person_id,
                     "status": SendStatus.SKIPPED.value,
-                    "error": f"missed; {p.slot.name} sent instead",
+                    "error": f"missed; {due.slot.name} sent instead",
                     "claimed_at": now,
                 }
-                for _, p in won
-                for name in p.skip
+                for _, due, c in won
+                for name in due.skip
             ]
             report.skipped += len(await insert_reminders(session, skipped))
-            by_form_period: dict[tuple[str, str], tuple[list[str], list[int]]] = defaultdict(lambda: ([], []))
-            for _, p in won:
-                slots, people = by_form_period[(p.form.key, p.period.key)]
-                slots.extend(name for name in p.skip if name not in slots)
-                people.append(p.recipient.person_id)
-            for (form_key, period_key), (slots, people) in by_form_period.items():
-                await skip_superseded(session, form_key=form_key, period=period_key, slots=slots, recipient_ids=people)
-        report.blocked += sum(1 for _, p in won if p.action == "blocked")
-        report.skipped += sum(1 for _, p in won if p.action == "covered")
+            superseded: dict[int, list[int]] = defaultdict(list)
+            for _, due, c in won:
+                if due.skip:
+                    superseded[id(due)].append(c.person_id)
+            for due in plan.reminders:
+                if superseded.get(id(due)):
+                    await skip_superseded(
+                        session, form_key=due.form.key, period=due.period.key, slots=due.skip, recipient_ids=superseded[id(due)]
+                    )
+        report.blocked += sum(1 for _, _, c in won if c.action == "blocked")
+        report.skipped += sum(1 for _, _, c in won if c.action == "covered")
         jobs = [
             _Job(
                 "reminder",
                 row_id,
-                p.recipient.telegram_id,
-                p.recipient.person_id,
+                c.telegram_id,
+                c.person_id,
                 Payload(
-                    text=reminder_text(
-                        school=p.school_name, form=p.form, period=p.period, today=today, lang=p.recipient.lang
-                    ),
-                    reply_markup=report_now_markup(p.form, p.period, p.recipient.lang),
+                    text=reminder_text(school=c.school_name, form=due.form, period=due.period, today=today, lang=c.lang),
+                    reply_markup=report_now_markup(due.form, due.period, c.lang),
                 ),
-                p.attempts,
+                c.attempts,
             )
-            for row_id, p in won
-            if p.action == "send"
+            for row_id, due, c in won
+            if c.action == "send"
         ]
         report.merge(await self._deliver_all(jobs))
         return report

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
-from typing import Any, Unpack
+from typing import Any, NamedTuple, Unpack
 
 from sqlalchemy import (
     Integer,
@@ -40,7 +40,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
-from storage.models import District, DigestSend, Draft, Person, ReminderSend, Report, Role, School
+from storage.models import District, DigestSend, Draft, Person, ReminderSend, Report, Role, School, SchoolProgramme
 from storage.models.reminders import SendStatus
 from storage.reports import IS_CURRENT, expected_schools, has_current_report
 
@@ -111,150 +111,177 @@ class Target:
     slot: str
 
 
-@dataclass(frozen=True)
-class Candidate:
-    """A reporter of a school that owes a report, without the slot in question done."""
+class Candidate(NamedTuple):
+    """A reporter of a school that owes a report, without the slot in question done.
 
-    form_key: str
-    period: str
+    A named tuple, not a dataclass: a tick over thousands of schools makes one
+    per reporter, and ``_make`` on the fetched row is the cheapest object Python has.
+    """
+
     school_id: int
     school_code: str
     school_name: str
-    district_id: int
     person_id: int
     telegram_id: int
     person_name: str
     language: str | None
-    blocked: bool
-    draft_updated_at: datetime | None
+    # "blocked" (blocked the bot), "busy" (a draft touched since the idle cut-off), or "send".
+    action: str
     # An existing row for this slot to take again (a retry, or a claim whose lease ran out).
     send_id: int | None
     attempts: int
 
+    @property
+    def lang(self) -> str:
+        return self.language or "zh"
 
-@lru_cache(maxsize=64)
-def _candidates_statement(with_programme: tuple[bool, ...]) -> Any:
-    """The UNION ALL for targets shaped like this (which ones filter by programme), built once.
 
-    Values come as bind parameters (``form_0``, ``period_0``, ``slot_0``,
-    ``programme_0``, ... and ``lease_cutoff``): the tick runs every few minutes
-    and need not rebuild and re-key the same statement each time.
+_WIDTH = len(Candidate._fields)
+
+
+def _candidate_columns(send_id: Any, attempts: Any, idle_cutoff: Any) -> list[Any]:
+    """The columns of ``Candidate``, in its order, over schools ⋈ people ⟕ drafts.
+
+    What to do with each reporter is decided here (a CASE costs the database
+    nothing next to a Python branch per row).
     """
-    lease_cutoff: BindParameter[Any] = bindparam("lease_cutoff")
-    parts = [
-        part
-        for i, has_programme in enumerate(with_programme)
-        for part in _candidates_of(
-            bindparam(f"form_{i}", type_=String),
-            bindparam(f"period_{i}", type_=String),
-            bindparam(f"slot_{i}", type_=String),
-            bindparam(f"programme_{i}", type_=String) if has_programme else None,
-            lease_cutoff,
-        )
+    action = case(
+        (Person.blocked.is_(True), literal("blocked")),
+        (Draft.updated_at > idle_cutoff, literal("busy")),
+        else_=literal("send"),
+    )
+    return [
+        School.id.label("school_id"),
+        School.code.label("school_code"),
+        School.name.label("school_name"),
+        Person.id.label("person_id"),
+        Person.telegram_id,
+        Person.name.label("person_name"),
+        Person.language,
+        action.label("action"),
+        send_id.label("send_id"),
+        attempts.label("attempts"),
     ]
-    return union_all(*parts)
 
 
-def _candidates_of(
-    form_key: Any, period: Any, slot: Any, programme: Any, lease_cutoff: Any
-) -> tuple[AnySelect, AnySelect]:
-    """Two selects for one target: reporters without any row for the slot, and rows to try again.
+def _target_params(i: int, has_programme: bool) -> tuple[Any, Any, Any, Any]:
+    """Bind parameters of target ``i``: form, period, slot and (when the form has one) programme."""
+    return (
+        bindparam(f"form_{i}", type_=String),
+        bindparam(f"period_{i}", type_=String),
+        bindparam(f"slot_{i}", type_=String),
+        bindparam(f"programme_{i}", type_=String) if has_programme else None,
+    )
 
-    Written as anti-joins (NOT EXISTS), not as an outer join filtered on NULL,
-    so the planner can hash both anti-joins and the tick costs about what the
-    bare "who has not reported" query costs.
-    """
 
-    def columns(send_id: Any, attempts: Any) -> AnySelect:
-        return select(
-            form_key.label("form_key"),
-            period.label("period"),
-            School.id,
-            School.code,
-            School.name,
-            School.district_id,
-            Person.id.label("person_id"),
-            Person.telegram_id,
-            Person.name.label("person_name"),
-            Person.language,
-            Person.blocked,
-            Draft.updated_at,
-            send_id.label("send_id"),
-            attempts.label("attempts"),
-        )
-
-    any_row = exists().where(
+def _has_slot_row(form_key: Any, period: Any, slot: Any) -> Any:
+    """EXISTS a send row of the slot for the school and person of the outer query."""
+    return exists().where(
         ReminderSend.form_key == form_key,
         ReminderSend.period == period,
         ReminderSend.slot == slot,
         ReminderSend.school_id == School.id,
         ReminderSend.recipient_id == Person.id,
     )
-    fresh = (
-        columns(cast(null(), Integer), literal(0, Integer))
+
+
+@lru_cache(maxsize=64)
+def _fresh_statement(with_programme: tuple[bool, ...]) -> Any:
+    """Reporters owing at least one target without any row for its slot: one row each, one flag per target.
+
+    Columns per report rather than a row per (report, reporter): a school late
+    with three reports is read once, not three times, which on SQLite is what
+    makes the difference (its cost is per column fetched). Each flag is an
+    anti-join (NOT EXISTS) on an index, like the bare "who has not reported"
+    query. Built once per shape; values come as bind parameters (``form_0``,
+    ``period_0``, ``slot_0``, ``programme_0``, ... and ``idle_cutoff``).
+    """
+    idle_cutoff: BindParameter[Any] = bindparam("idle_cutoff", type_=Draft.updated_at.type)
+    flags = []
+    for i, has_programme in enumerate(with_programme):
+        form_key, period, slot, programme = _target_params(i, has_programme)
+        owes = and_(~has_current_report(form_key, period), ~_has_slot_row(form_key, period, slot))
+        if programme is not None:
+            enrolled = exists().where(SchoolProgramme.school_id == School.id, SchoolProgramme.programme == programme)
+            owes = and_(enrolled, owes)
+        flags.append(owes.label(f"due_{i}"))
+    # MATERIALIZED: the flags are worked out once per reporter, not again for the WHERE.
+    reporters = (
+        select(*_candidate_columns(cast(null(), Integer), literal(0, Integer), idle_cutoff), *flags)
         .select_from(School)
         .join(Person, _principal_of_school())
         .outerjoin(Draft, Draft.person_id == Person.id)
-        .where(~has_current_report(form_key, period), ~any_row)
+        .cte("reporters")
+        .prefix_with("MATERIALIZED")
     )
-    again = (
-        columns(ReminderSend.id, ReminderSend.attempts)
-        .select_from(ReminderSend)
-        .join(School, School.id == ReminderSend.school_id)
-        .join(Person, and_(Person.id == ReminderSend.recipient_id, _principal_of_school()))
-        .outerjoin(Draft, Draft.person_id == Person.id)
-        .where(
-            ReminderSend.form_key == form_key,
-            ReminderSend.period == period,
-            ReminderSend.slot == slot,
-            _claimable(lease_cutoff),
-            ~has_current_report(form_key, period),
+    return (
+        select(reporters)
+        .where(or_(*(reporters.c[f"due_{i}"] for i in range(len(with_programme)))))
+        # Claims are taken in this order everywhere, so two processes never deadlock on each other's rows.
+        .order_by(reporters.c.school_id, reporters.c.person_id)
+    )
+
+
+@lru_cache(maxsize=64)
+def _again_statement(with_programme: tuple[bool, ...]) -> Any:
+    """Send rows of the targets' slots that may be taken again, with their reporter: a UNION ALL, one part per target.
+
+    Few rows (retries and dead claims), found through the send rows' unique index.
+    """
+    lease_cutoff: BindParameter[Any] = bindparam("lease_cutoff")
+    idle_cutoff: BindParameter[Any] = bindparam("idle_cutoff", type_=Draft.updated_at.type)
+    parts = []
+    for i, has_programme in enumerate(with_programme):
+        form_key, period, slot, programme = _target_params(i, has_programme)
+        part = (
+            select(literal(i, Integer).label("target"), *_candidate_columns(ReminderSend.id, ReminderSend.attempts, idle_cutoff))
+            .select_from(ReminderSend)
+            .join(School, School.id == ReminderSend.school_id)
+            .join(Person, and_(Person.id == ReminderSend.recipient_id, _principal_of_school()))
+            .outerjoin(Draft, Draft.person_id == Person.id)
+            .where(
+                ReminderSend.form_key == form_key,
+                ReminderSend.period == period,
+                ReminderSend.slot == slot,
+                _claimable(lease_cutoff),
+                ~has_current_report(form_key, period),
+            )
         )
-    )
-    return expected_schools(fresh, programme), expected_schools(again, programme)
+        parts.append(expected_schools(part, programme))
+    return union_all(*parts).order_by("target", "school_id", "person_id")
 
 
 async def reminder_candidates(
-    session: AsyncSession, targets: Sequence[Target], *, lease_cutoff: datetime
-) -> list[Candidate]:
-    """Reporters of schools without a current report whose target slot is not done (or may be retried).
+    session: AsyncSession, targets: Sequence[Target], *, lease_cutoff: datetime, idle_cutoff: datetime
+) -> list[list[Candidate]]:
+    """For each target (in order), reporters of schools without a current report whose slot is not done.
 
-    One query for every due (form, period, slot): a UNION ALL of anti-joins. In
-    steady state (every reminder of the slot sent) it returns nothing and costs
-    about as much as the anti-join itself: each send row is found through its
-    unique index.
+    Each list holds first the reporters without any row for the slot, in
+    (school, person) order, then the rows to take again (``send_id`` set), in
+    the same order. A reporter whose draft was touched after ``idle_cutoff``
+    has action "busy". Two queries for all targets; in steady state (every
+    reminder of the slot sent) they return nothing and cost about as much as
+    the anti-join itself.
     """
+    out: list[list[Candidate]] = [[] for _ in targets]
     if not targets:
-        return []
-    stmt = _candidates_statement(tuple(target.programme is not None for target in targets))
-    params: dict[str, Any] = {"lease_cutoff": lease_cutoff}
+        return out
+    shape = tuple(target.programme is not None for target in targets)
+    params: dict[str, Any] = {"lease_cutoff": lease_cutoff, "idle_cutoff": idle_cutoff}
     for i, target in enumerate(targets):
         params.update({f"form_{i}": target.form_key, f"period_{i}": target.period, f"slot_{i}": target.slot})
         if target.programme is not None:
             params[f"programme_{i}"] = target.programme
-    rows = await session.execute(stmt, params)
-    out = [
-        Candidate(
-            form_key=r[0],
-            period=r[1],
-            school_id=r[2],
-            school_code=r[3],
-            school_name=r[4],
-            district_id=r[5],
-            person_id=r[6],
-            telegram_id=r[7],
-            person_name=r[8],
-            language=r[9],
-            blocked=bool(r[10]),
-            draft_updated_at=r[11],
-            send_id=r[12],
-            attempts=r[13] or 0,
-        )
-        for r in rows
-    ]
-    # Claims are taken in one order everywhere, so two processes never deadlock on each other's rows.
-    order = {(t.form_key, t.period): i for i, t in enumerate(targets)}
-    return sorted(out, key=lambda c: (order[(c.form_key, c.period)], c.school_id, c.person_id))
+    make = Candidate._make
+    for row in await session.execute(_fresh_statement(shape), params):
+        # One object per reporter, shared by every target the reporter owes.
+        candidate = make(row[:_WIDTH])
+        for i, owes in enumerate(row[_WIDTH:]):
+            if owes:
+                out[i].append(candidate)
+    for row in await session.execute(_again_statement(shape), params):
+        out[row[0]].append(make(row[1:]))
+    return out
 
 
 SendKey = tuple[int, str, str, str, int]

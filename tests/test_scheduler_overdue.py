@@ -154,6 +154,31 @@ async def test_nudge_at_night_waits_for_the_morning(app: App, db: Database, cloc
     assert fake.sent(1001)[0]["text"].startswith("📣")
 
 
+async def test_night_nudge_stands_in_for_the_scheduled_reminder_due_in_the_same_tick(
+    app: App, db: Database, clock: FixedClock, fake: FakeTelegram
+) -> None:
+    await two_districts(db, clock)
+    clock.set(at(11, 11, 22, 30))
+    chat = await office(app, fake)
+    await chat.send("/overdue")
+    await chat.press("提醒 HB001小学")
+    clock.set(at(11, 12, 9, 5))  # the nudge's morning is also October's d+7 reminder slot
+    report = await tick(app)
+    assert report.nudges_sent == 1
+    (only,) = fake.sent(1001)  # one message, not a nudge and a reminder for the same report
+    assert only["text"].startswith("📣")
+    assert reminders_to(fake, 1101) == ["milk:2026-10"]  # not nudged: the scheduled reminder
+    hb001 = await rows_school(db, "HB001")
+    scheduled = sorted((r.status, r.error) for r in await rows(db, school_id=hb001, slot="d+7"))
+    assert scheduled == [
+        ("blocked", "blocked the bot before the slot"),  # 陈老师
+        ("skipped", "an office nudge for the same report went out instead"),  # 王校长
+    ]
+    clock.advance(timedelta(minutes=5))
+    await tick(app)
+    assert len(fake.sent(1001)) == 1
+
+
 async def test_send_now_at_night_after_confirmation(app: App, db: Database, clock: FixedClock, fake: FakeTelegram) -> None:
     await two_districts(db, clock)
     clock.set(at(11, 13, 22, 30))

@@ -416,3 +416,46 @@ async def test_the_job_queue_job_runs_a_tick(app: App, db: Database, clock: Fixe
     assert job is not None
     await job.run(app)  # what APScheduler does every REMINDER_TICK_SECONDS
     assert reminders_to(fake, 1001) == ["milk:2026-11"]
+
+
+async def test_candidates_per_target_mix_programmes_reports_drafts_and_retries(db: Database, clock: FixedClock) -> None:
+    """Who is owed what, per target, straight from the query the tick plans with."""
+    from storage.models import SendStatus
+    from storage.reminders import Target, insert_reminders, reminder_candidates
+
+    milk_only = await add_school(db, clock, code="HB001", programmes=("milk",))
+    no_milk = await add_school(db, clock, code="HB002", programmes=("farm",))
+    both = await add_school(db, clock, code="HB003", programmes=("milk",))
+    wang = await add_person(db, clock, 1001, "王校长", school_code="HB001")
+    await add_person(db, clock, 1002, "李校长", school_code="HB002", blocked=True)
+    zhao = await add_person(db, clock, 1003, "赵校长", school_code="HB003", language="en")
+    qian = await add_person(db, clock, 1013, "钱老师", school_code="HB003")
+    await file_report(db, milk_only.id, "insurance", "2026-S2", clock.now())
+    now = clock.now()
+    async with db.session() as session:
+        session.add(
+            Draft(person_id=qian.id, token="t0k3n", form_key="milk", form_version=1, period="2026-11", step="daily_drinkers",
+                  answers={}, editing=False, created_at=now, updated_at=now - timedelta(minutes=2))
+        )
+        # 赵校长's milk reminder failed once and waits for another try; 王校长's went out.
+        await insert_reminders(session, [
+            {"school_id": both.id, "form_key": "milk", "period": "2026-11", "slot": "d-3", "recipient_id": zhao.id,
+             "status": SendStatus.RETRY.value, "claimed_at": now},
+            {"school_id": milk_only.id, "form_key": "milk", "period": "2026-11", "slot": "d-3", "recipient_id": wang.id,
+             "status": SendStatus.SENT.value, "claimed_at": now},
+        ])
+    targets = [Target("milk", "milk", "2026-11", "d-3"), Target("insurance", None, "2026-S2", "d+0")]
+    async with db.session() as session:
+        milk, insurance = await reminder_candidates(
+            session, targets, lease_cutoff=now - timedelta(minutes=5), idle_cutoff=now - timedelta(minutes=10)
+        )
+    # Milk: only schools in the programme; 王校长 already has the slot; 赵校长 comes back as a retry, after the new ones.
+    assert [(c.person_name, c.action, c.send_id is not None) for c in milk] == [("钱老师", "busy", False), ("赵校长", "send", True)]
+    # Insurance (no programme): every school but the one that filed, blocked reporters flagged; in school order.
+    assert [(c.school_code, c.person_name, c.action, c.lang) for c in insurance] == [
+        ("HB002", "李校长", "blocked", "zh"),
+        ("HB003", "赵校长", "send", "en"),
+        ("HB003", "钱老师", "busy", "zh"),
+    ]
+    assert all(c.school_name and c.telegram_id and c.attempts == 0 for c in insurance)
+    assert no_milk.id not in {c.school_id for c in milk}

@@ -31,8 +31,9 @@ from bot.i18n import LANGUAGES, t
 from bot.periods import due_date
 from bot.settings import Settings
 from scheduler.digests import fmt_date
-from scheduler.tick import DIGEST_ESCALATION, Plan, PlannedReminder, TickReport, plan_tick
+from scheduler.tick import DIGEST_ESCALATION, Plan, TickReport, plan_tick
 from storage.db import Database, head_revision
+from storage.reminders import Candidate
 
 _FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S")
 
@@ -134,35 +135,31 @@ def print_plan(plan: Plan, settings: Settings, lang: str) -> None:
         key = "remcli.quiet" if rules.is_quiet(plan.now) else "remcli.holiday"
         quiet = settings.quiet_hours
         print(t(lang, key, quiet=f"{quiet.start:%H:%M}–{quiet.end:%H:%M}", next=f"{following:%Y-%m-%d %H:%M}"))
-    reminders = [p for p in plan.reminders if p.action == "send"]
+    reminders = plan.by_action("send")
     print()
     print(t(lang, "remcli.reminders_title"))
     if not plan.reminders:
         print("  " + t(lang, "remcli.no_reminders"))
-    groups: dict[tuple[str, str, str], list[PlannedReminder]] = defaultdict(list)
-    for planned in plan.reminders:
-        groups[(planned.form.key, planned.period.key, planned.slot.name)].append(planned)
-    for items in groups.values():
-        first = items[0]
-        due = due_date(first.form, first.period)
+    for due in plan.reminders:
+        deadline = due_date(due.form, due.period)
         print(
             t(
                 lang,
                 "remcli.group",
-                form=first.form.title.get(lang),
-                period=first.period.label(lang),
-                due=fmt_date(due, lang) if due else "-",
-                slot=first.slot.name,
-                slot_when=f"{first.slot.moment.astimezone(tz):%Y-%m-%d %H:%M}",
+                form=due.form.title.get(lang),
+                period=due.period.label(lang),
+                due=fmt_date(deadline, lang) if deadline else "-",
+                slot=due.slot.name,
+                slot_when=f"{due.slot.moment.astimezone(tz):%Y-%m-%d %H:%M}",
             )
         )
         for action, key in (("send", "remcli.school"), ("busy", "remcli.busy"), ("blocked", "remcli.blocked")):
-            by_school: dict[int, list[PlannedReminder]] = defaultdict(list)
-            for planned in items:
-                if planned.action == action:
-                    by_school[planned.school_id].append(planned)
+            by_school: dict[int, list[Candidate]] = defaultdict(list)
+            for candidate in due.candidates:
+                if candidate.action == action:
+                    by_school[candidate.school_id].append(candidate)
             for school_items in by_school.values():
-                names = t(lang, "digest.names_sep").join(p.recipient.name for p in school_items)
+                names = t(lang, "digest.names_sep").join(c.person_name for c in school_items)
                 print(
                     t(
                         lang,
@@ -173,8 +170,8 @@ def print_plan(plan: Plan, settings: Settings, lang: str) -> None:
                         minutes=settings.draft_idle_minutes,
                     )
                 )
-        if first.skip:
-            print(t(lang, "remcli.skips", slots=", ".join(first.skip)))
+        if due.skip:
+            print(t(lang, "remcli.skips", slots=", ".join(due.skip)))
     if plan.manual:
         print()
         print(t(lang, "remcli.nudges_title"))
