@@ -7,11 +7,13 @@ the same SQLAlchemy engine, side by side in one run:
 * floor — one handler that replies and commits one row (the least any bot
   that records something must do per update);
 * report — a principal files the milk report end to end (``/milk``, the
-  period, four answers, submit), the draft read and written in SQL on every
-  update, the report saved with its values.
+  period, two typed answers, two buttons, submit; a new school each round),
+  the draft read and written in SQL on every update, the report saved with
+  its values.
 
-Prints microseconds per update and the ratio (aim ≤ 2×), on SQLite and, with
-``--pg``, on PostgreSQL (a scratch database created and dropped here).
+Prints microseconds per update and the ratio (aim ≤ 2×), then each kind of
+update against the floor, on SQLite and, with ``--pg``, on PostgreSQL (a
+scratch database created and dropped here).
 
 Run: ``.venv/bin/python -m benchmarks.updates [--rounds N] [--pg]``
 """
@@ -22,6 +24,9 @@ import argparse
 import asyncio
 import statistics
 import time
+from collections import defaultdict
+from collections.abc import Awaitable
+from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -56,15 +61,29 @@ async def floor_reply(update: Update, context: Context) -> None:
     await update.effective_message.reply_text("ok")  # type: ignore[union-attr]
 
 
-async def measure(url: str, rounds: int) -> tuple[float, float]:
+STEPS = ("command", "period", "typed answer", "button answer", "submit")
+
+
+@dataclass
+class Measured:
+    report: float  # seconds per update, median over rounds
+    floor: float
+    steps: dict[str, float]  # seconds per update of each kind, median
+
+
+async def measure(url: str, rounds: int) -> Measured:
     db = Database(url)
     await db.migrate()
     clock = FixedClock(datetime(2026, 11, 26, 10, 0, tzinfo=SHANGHAI))
     settings = Settings(database_url=url, bot_username="bench_bot", _env_file=None)  # type: ignore[call-arg]
+    # One school and principal per round, so every round is a whole first report (a correction
+    # would skip the questions and measure only the heaviest steps).
+    codes = [f"B{i}" for i in range(rounds)]
     async with db.session() as session:
         district = await ensure_district(session, "濉溪县")
-        await upsert_school(session, clock.now(), code="B1", name="邹圩小学", district=district, area="rural", programmes=["milk"])
-        (invite,) = await issue_invites(session, clock.now(), school_codes=["B1"])
+        for code in codes:
+            await upsert_school(session, clock.now(), code=code, name=f"{code}小学", district=district, area="rural", programmes=["milk"])
+        invites = await issue_invites(session, clock.now(), school_codes=codes)
 
     fake = FakeTelegram()
     # Telegram's 30 messages/s would pace the side that sends more; processing cost is what is
@@ -76,32 +95,42 @@ async def measure(url: str, rounds: int) -> tuple[float, float]:
 
     report_times: list[float] = []
     floor_times: list[float] = []
+    step_times: dict[str, list[float]] = defaultdict(list)
     async with report_app, floor_app:
         report_sim, floor_sim = Simulator(report_app, fake), Simulator(floor_app, fake)
-        principal = report_sim.user(1001, "王校长")
-        await principal.send(f"/start {invite.code}")
+        principals = [report_sim.user(1001 + i, f"校长{i}") for i in range(rounds)]
+        for principal, invite in zip(principals, invites):
+            await principal.send(f"/start {invite.code}")
         floor_user = floor_sim.user(5001, "floor")
-        for round_ in range(rounds):
-            # One report per round (a correction of it after the first), driven by what the
-            # newest message shows: buttons are pressed, questions answered.
-            started = time.perf_counter()
-            await principal.send("/milk")
-            updates = 1
+        for principal in principals:
+            # One report per round, driven by what the newest message shows: buttons are
+            # pressed, questions answered.
+            round_time = 0.0
+            updates = 0
+
+            async def step(kind: str, update: Awaitable[object]) -> None:
+                nonlocal round_time, updates
+                started = time.perf_counter()
+                await update
+                took = time.perf_counter() - started
+                step_times[kind].append(took)
+                round_time += took
+                updates += 1
+
+            await step("command", principal.send("/milk"))
             for _ in range(15):
                 newest = fake.last(principal.user_id)
                 labels = [b["text"] for row in (newest.get("reply_markup") or {}).get("inline_keyboard", []) for b in row]
-                updates += 1
                 if any("提交" in label for label in labels):
-                    await principal.press("提交")
+                    await step("submit", principal.press("提交"))
                     break
                 if labels:
-                    correct = [label for label in labels if "更正" in label]
-                    await principal.press(correct[0] if correct else labels[0])
+                    await step("period" if updates == 1 else "button answer", principal.press(labels[0]))
                 else:
-                    await principal.send("20")
+                    await step("typed answer", principal.send("20"))
             else:
                 raise SystemExit("benchmark broken: the conversation never reached its review")
-            report_times.append((time.perf_counter() - started) / updates)
+            report_times.append(round_time / updates)
 
             started = time.perf_counter()
             for _ in range(updates):
@@ -115,7 +144,11 @@ async def measure(url: str, rounds: int) -> tuple[float, float]:
     await db.dispose()
     if saved != rounds:
         raise SystemExit(f"benchmark broken: {saved} reports saved for {rounds} rounds")
-    return statistics.median(report_times), statistics.median(floor_times)
+    return Measured(
+        statistics.median(report_times),
+        statistics.median(floor_times),
+        {kind: statistics.median(step_times[kind]) for kind in STEPS},
+    )
 
 
 async def main(rounds: int, pg: bool) -> None:
@@ -124,8 +157,13 @@ async def main(rounds: int, pg: bool) -> None:
         async with scratch_database(backend) as url:
             rows.append((backend, await measure(url, rounds)))
     print(f"{'database':<11} {'report µs/update':>17} {'floor µs/update':>16} {'ratio':>6}  (aim <= 2.0)")
-    for name, (report, floor) in rows:
-        print(f"{name:<11} {report * 1e6:>17.0f} {floor * 1e6:>16.0f} {report / floor:>6.2f}")
+    for name, m in rows:
+        print(f"{name:<11} {m.report * 1e6:>17.0f} {m.floor * 1e6:>16.0f} {m.report / m.floor:>6.2f}")
+    print()
+    print("each kind of update of the conversation / the floor (median):")
+    print(f"{'database':<11} " + " ".join(f"{kind:>14}" for kind in STEPS))
+    for name, m in rows:
+        print(f"{name:<11} " + " ".join(f"{m.steps[kind] / m.floor:>13.2f}x" for kind in STEPS))
 
 
 if __name__ == "__main__":

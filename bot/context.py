@@ -7,6 +7,7 @@ per update by the group -1 handler in ``handlers/identity.py``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +47,10 @@ class Identity:
     school_code: str | None = None
     school_name: str | None = None
     district_id: int | None = None
+    # The person's draft as read with the identity (column -> value), when ``draft_read``;
+    # the report conversation continues from it instead of reading it again.
+    draft: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
+    draft_read: bool = field(default=False, compare=False, repr=False)
 
     @property
     def is_principal(self) -> bool:

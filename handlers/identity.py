@@ -26,7 +26,7 @@ async def identify(update: Update, context: Context) -> None:
         raise ApplicationHandlerStop
     services = context.services
     lang = normalise_language(user.language_code)
-    async with services.db.engine.connect() as conn:
+    async with services.db.reader() as conn:
         row = await identity_row(conn, user.id)
     is_private = chat is not None and chat.type == ChatType.PRIVATE
     needs_admin = user.id in services.settings.admin_ids and (row is None or row.role != Role.ADMIN)
@@ -37,7 +37,7 @@ async def identify(update: Update, context: Context) -> None:
                 await ensure_admin(session, services.clock.now(), telegram_id=user.id, name=user.full_name, language=lang)
             if is_private:
                 await set_blocked(session, user.id, False)
-        async with services.db.engine.connect() as conn:
+        async with services.db.reader() as conn:
             row = await identity_row(conn, user.id)
     identity = Identity(telegram_id=user.id, language=lang)
     if row is not None:
@@ -51,6 +51,8 @@ async def identify(update: Update, context: Context) -> None:
             school_code=row.school_code,
             school_name=row.school_name,
             district_id=row.school_district_id if row.school_id else row.district_id,
+            draft=row.draft,
+            draft_read=True,
         )
     context.identity = identity
     context.update_id = update.update_id

@@ -16,6 +16,7 @@ message gets the generic reply.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -64,7 +65,11 @@ def reporting_for(context: Context) -> Reporting:
         school_id=who.school_id,
         lang=who.language,
         update_id=context.update_id,
+        draft=who.draft,
+        draft_read=who.draft_read,
     )
+    # The draft read with the identity describes the draft before this update: good once.
+    context.identity = dataclasses.replace(who, draft=None, draft_read=False)
     return Reporting(context.services, reporter)
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -59,6 +59,20 @@ class Database:
         """A session whose transaction commits on success and rolls back on error."""
         async with self.sessions() as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def reader(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for a single read, outside any transaction.
+
+        On PostgreSQL it is in autocommit mode, which spares the BEGIN and
+        ROLLBACK round trips a transaction costs (one statement is atomic on its
+        own). SQLite's driver runs reads outside a transaction anyway, and
+        switching its mode would cost two trips to aiosqlite's thread.
+        """
+        async with self.engine.connect() as conn:
+            if self.engine.dialect.name == "postgresql":
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+            yield conn
 
     async def migrate(self) -> None:
         """Bring the schema to the newest Alembic revision."""

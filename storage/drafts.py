@@ -3,9 +3,15 @@
 The conversation's whole state (form, version, period, step, answers) lives
 here rather than in process memory, so a restart or a second bot process
 carries on exactly where the principal stopped (see REFERENCE.md on
-ConversationHandler). Every update claims the row first (``claim_draft``), so
-two processes handling the same person take turns instead of overwriting each
-other's answers.
+ConversationHandler).
+
+Two processes handling the same person must never overwrite each other's
+answers. An update continues the draft read with the sender's identity
+(``attach_draft``): every ORM write of a draft checks its ``revision`` (the
+mapper's version counter), so a draft changed meanwhile is not overwritten but
+raises ``StaleDataError``, and the update is then done again on the draft
+claimed under a lock (``claim_draft``). The common case costs one read and one
+write; the race costs one more round.
 """
 
 from __future__ import annotations
@@ -13,12 +19,28 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
+from typing import Any
+
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
 
 from storage.models import Draft
 
-__all__ = ["claim_draft", "delete_draft", "draft_of", "start_draft"]
+__all__ = ["attach_draft", "claim_draft", "delete_draft", "draft_of", "start_draft"]
+
+
+def attach_draft(session: AsyncSession, values: Mapping[str, Any]) -> Draft:
+    """A draft read earlier without a lock (every column, as stored), made part of ``session``.
+
+    No statement is sent: the object is set up as if just loaded. Writing it
+    (an UPDATE or DELETE through the ORM) checks that its revision is still the
+    one read, and raises ``sqlalchemy.orm.exc.StaleDataError`` if not.
+    """
+    draft = Draft(**values)
+    make_transient_to_detached(draft)
+    session.add(draft)
+    return draft
 
 
 async def claim_draft(session: AsyncSession, person_id: int) -> Draft | None:
@@ -75,11 +97,11 @@ async def start_draft(
     return draft
 
 
-async def delete_draft(session: AsyncSession, draft_id: int, token: str | None = None) -> bool:
-    """Delete a draft; with ``token``, only if it is still that draft. True if a row went."""
+async def delete_draft(session: AsyncSession, draft_id: int, *, revision: int | None = None) -> bool:
+    """Delete a draft; with ``revision``, only if nobody changed it since it was read at that
+    revision. True if a row went."""
     statement = delete(Draft).where(Draft.id == draft_id)
-    if token is not None:
-        statement = statement.where(Draft.token == token)
+    if revision is not None:
+        statement = statement.where(Draft.revision == revision)
     result = await session.execute(statement.returning(Draft.id))
     return result.first() is not None
-

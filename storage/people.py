@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from storage.models import AuditEntry, Person, Role, School
+from storage.models import AuditEntry, Draft, Person, Role, School
 
 
 async def person_by_telegram_id(session: AsyncSession, telegram_id: int) -> Person | None:
@@ -30,29 +30,51 @@ class IdentityRow(NamedTuple):
     school_code: str | None
     school_name: str | None
     school_district_id: int | None
+    # The person's draft as stored (column name -> value), or None without one.
+    draft: dict[str, Any] | None
+
+
+_PERSON_COLUMNS = (
+    Person.id,
+    Person.role,
+    Person.name,
+    Person.language,
+    Person.blocked,
+    Person.school_id,
+    Person.district_id,
+    School.code.label("school_code"),
+    School.name.label("school_name"),
+    School.district_id.label("school_district_id"),
+)
+_DRAFT_COLUMNS = tuple(Draft.__table__.columns)
+_DRAFT_NAMES = tuple(column.name for column in _DRAFT_COLUMNS)
+_DRAFT_START = len(_PERSON_COLUMNS)
+_DRAFT_ID = _DRAFT_START + _DRAFT_NAMES.index("id")  # NULL when the person has no draft
+
+# Built once: the statement runs on every update, and a prebuilt one skips SQLAlchemy's
+# per-call construction and cache-key work.
+_IDENTITY = (
+    select(*_PERSON_COLUMNS, *(column.label(f"draft_{column.name}") for column in _DRAFT_COLUMNS))
+    .outerjoin(School, School.id == Person.school_id)
+    .outerjoin(Draft, Draft.person_id == Person.id)
+    .where(Person.telegram_id == bindparam("telegram_id"), Person.active.is_(True))
+)
 
 
 async def identity_row(conn: AsyncConnection, telegram_id: int) -> IdentityRow | None:
-    """Who someone is, in one small query: read on every update, so no ORM objects and no joins it
-    does not need (the per-update cost is measured in benchmarks/updates.py)."""
-    query = (
-        select(
-            Person.id,
-            Person.role,
-            Person.name,
-            Person.language,
-            Person.blocked,
-            Person.school_id,
-            Person.district_id,
-            School.code.label("school_code"),
-            School.name.label("school_name"),
-            School.district_id.label("school_district_id"),
-        )
-        .outerjoin(School, School.id == Person.school_id)
-        .where(Person.telegram_id == telegram_id, Person.active.is_(True))
-    )
-    row = (await conn.execute(query)).first()
-    return IdentityRow._make(row) if row is not None else None
+    """Who someone is, and their draft if any, in one small query.
+
+    Read on every update, so no ORM objects. The draft comes along because a
+    principal's update nearly always continues it: reading it here saves the
+    conversation a statement (it is written back with a revision check, see
+    ``storage.drafts.attach_draft``); the per-update cost is measured in
+    benchmarks/updates.py.
+    """
+    row = (await conn.execute(_IDENTITY, {"telegram_id": telegram_id})).first()
+    if row is None:
+        return None
+    draft = dict(zip(_DRAFT_NAMES, row[_DRAFT_START:])) if row[_DRAFT_ID] is not None else None
+    return IdentityRow._make((*row[:_DRAFT_START], draft))
 
 
 async def any_person_by_telegram_id(session: AsyncSession, telegram_id: int) -> Person | None:

@@ -57,6 +57,11 @@ async def school_by_code(session: AsyncSession, code: str) -> School | None:
     return await session.scalar(select(School).where(School.code == code))
 
 
+async def programmes_of(session: AsyncSession, school_id: int) -> set[str]:
+    """The programmes a school is enrolled in (one small query; no School object needed)."""
+    return set(await session.scalars(select(SchoolProgramme.programme).where(SchoolProgramme.school_id == school_id)))
+
+
 async def all_schools(session: AsyncSession) -> Sequence[School]:
     return (await session.scalars(select(School).order_by(School.code))).all()
 

@@ -29,14 +29,18 @@ review, ``e:<i>`` edit a field from the review, ``ok`` submit, ``x`` cancel,
 
 from __future__ import annotations
 
+import functools
+import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
 
 from bot.catalogue import Answer, Field, FieldType, Form, InvalidAnswer
 from bot.i18n import t
@@ -50,7 +54,7 @@ from bot.periods import (
     period_of,
     reportable_periods,
 )
-from storage.drafts import claim_draft, delete_draft, draft_of, start_draft
+from storage.drafts import attach_draft, claim_draft, delete_draft, draft_of, start_draft
 from storage.models import Draft, Report, ReportValue, School
 from storage.people import audit
 from storage.reports import (
@@ -62,9 +66,12 @@ from storage.reports import (
     reported_periods,
     save_report_retrying,
 )
+from storage.schools import programmes_of
 
 if TYPE_CHECKING:
     from bot.context import Services
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "Button",
@@ -133,6 +140,10 @@ class Reporter:
     lang: str
     # Telegram's id of the update being handled: a draft remembers the last one it applied.
     update_id: int | None = None
+    # The draft as read with the identity at the start of this update (None: no draft), when
+    # ``draft_read``; otherwise the conversation reads it itself.
+    draft: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
+    draft_read: bool = False
 
 
 @dataclass(frozen=True)
@@ -236,6 +247,29 @@ class _DraftChanged(Exception):
     """The draft was submitted, cancelled or edited elsewhere while we were saving it."""
 
 
+_P = ParamSpec("_P")
+
+
+def _redo_under_lock_if_raced(
+    method: Callable[Concatenate["Reporting", _P], Coroutine[Any, Any, Outcome]],
+) -> Callable[Concatenate["Reporting", _P], Coroutine[Any, Any, Outcome]]:
+    """Run a use case on the draft read with the identity; if another process changed the draft
+    meanwhile (its revision moved on, so nothing was written), run it again on the draft claimed
+    under a lock. Use cases only compute an ``Outcome``: nothing was sent the first time."""
+
+    @functools.wraps(method)
+    async def run(self: "Reporting", /, *args: _P.args, **kwargs: _P.kwargs) -> Outcome:
+        try:
+            return await method(self, *args, **kwargs)
+        except StaleDataError:
+            log.info("draft changed since it was read; doing the update again under the lock")
+            self._snapshot_usable = False
+            self._resume_only = False
+            return await method(self, *args, **kwargs)
+
+    return run
+
+
 # --- the use cases -------------------------------------------------------------------
 class Reporting:
     """The reporting conversation and the principal's self-service, for one update."""
@@ -250,12 +284,16 @@ class Reporting:
         # One instant per update, so every check in it agrees.
         self.now = services.clock.now()
         self._resume_only = False
+        # The draft read with the identity is good for the first load of this update only.
+        self._snapshot_usable = reporter.draft_read
+        self._forms: list[Form] | None = None
 
     # ----- entry points ------------------------------------------------------------
+    @_redo_under_lock_if_raced
     async def start(self, start: Start) -> Outcome:
         """/report, a form's shortcut, a go: or fix: button: begin, or ask about the draft in the way."""
         out = Outcome()
-        async with self.db.session() as session:
+        async with self._session() as session:
             draft = await self._load(session, out)
             if draft is not None and self._is_target(draft, start):
                 out.screens.append(await self._screen(session, draft))
@@ -268,12 +306,13 @@ class Reporting:
                 await self._begin(session, start, out)
         return out
 
+    @_redo_under_lock_if_raced
     async def press(self, data: str) -> Outcome:
         """A button of the draft (``r:...``) was pressed."""
         out = Outcome()
         parts = data.split(":", 3)
         submit: Draft | None = None
-        async with self.db.session() as session:
+        async with self._session() as session:
             draft = await self._load(session, out)
             if draft is None or len(parts) < 3 or draft.token != parts[1]:
                 out.alert = t(self.lang, "core.stale_button")
@@ -286,6 +325,9 @@ class Reporting:
                 if action == "ok":
                     if draft.step != STEP_REVIEW:
                         raise _Stale
+                    # Nothing is written here: the submission ends the draft in the report's own
+                    # transaction, if it is still the draft read (its revision unchanged).
+                    session.expunge(draft)
                     submit = draft
                 else:
                     await self._act(session, draft, action, arg, out)
@@ -296,10 +338,11 @@ class Reporting:
             await self._submit(submit, out)
         return out
 
+    @_redo_under_lock_if_raced
     async def text(self, text: str) -> Outcome:
         """Typed text while a draft may be waiting for an answer."""
         out = Outcome()
-        async with self.db.session() as session:
+        async with self._session() as session:
             draft = await self._load(session, out)
             if draft is None:
                 out.consumed = False
@@ -321,10 +364,11 @@ class Reporting:
             out.screens.append(await self._answer(session, form, draft, item, value))
         return out
 
+    @_redo_under_lock_if_raced
     async def media(self) -> Outcome:
         """A sticker, photo, voice note or file while a draft may be waiting for an answer."""
         out = Outcome()
-        async with self.db.session() as session:
+        async with self._session() as session:
             draft = await self._load(session, out)
             if draft is None:
                 out.consumed = False
@@ -344,10 +388,11 @@ class Reporting:
                 )
         return out
 
+    @_redo_under_lock_if_raced
     async def edited(self) -> Outcome:
         """An earlier message was edited: it changes no answer, so say how to change one."""
         out = Outcome()
-        async with self.db.session() as session:
+        async with self._session() as session:
             draft = await self._load(session, out)
             if draft is None:
                 out.consumed = False
@@ -355,10 +400,11 @@ class Reporting:
             out.say(t(self.lang, "report.edited_message"))
         return out
 
+    @_redo_under_lock_if_raced
     async def skip(self) -> Outcome:
         """/skip: leave the optional question unanswered."""
         out = Outcome()
-        async with self.db.session() as session:
+        async with self._session() as session:
             draft = await self._load(session, out)
             item = self._asked_field(draft) if draft is not None else None
             if draft is None or item is None:
@@ -374,10 +420,11 @@ class Reporting:
                 out.screens.append(await self._answer(session, form, draft, item, None))
         return out
 
+    @_redo_under_lock_if_raced
     async def cancel(self) -> Outcome:
         """/cancel: throw the draft away, at any step."""
         out = Outcome()
-        async with self.db.session() as session:
+        async with self._session() as session:
             draft = await self._load(session, out)
             if draft is None:
                 if not out.screens:  # an expiry notice already says the draft is gone
@@ -390,7 +437,7 @@ class Reporting:
     async def corrections(self) -> Outcome:
         """/correct: the school's recent reports whose period is still open, as buttons."""
         out = Outcome()
-        async with self.db.session() as session:
+        async with self._session() as session:
             reports = await recent_reports(session, self.reporter.school_id, limit=RECENT_LIMIT)
         rows: list[list[Button]] = []
         for report in reports:
@@ -417,7 +464,7 @@ class Reporting:
         today = local_date(self.now, self.tz)
         lines: list[str] = []
         rows: list[list[Button]] = []
-        async with self.db.session() as session:
+        async with self._session() as session:
             school = await self._school(session)
             forms = self.catalogue.forms_for(school.programme_set)
             for form in forms:
@@ -472,7 +519,7 @@ class Reporting:
     async def history(self) -> Outcome:
         """/history: the school's recent current reports with their key figures."""
         out = Outcome()
-        async with self.db.session() as session:
+        async with self._session() as session:
             school = await self._school(session)
             reports = await recent_reports(session, school.id, limit=RECENT_LIMIT)
         if not reports:
@@ -500,9 +547,24 @@ class Reporting:
         return out
 
     # ----- loading the draft ---------------------------------------------------------
+    @asynccontextmanager
+    async def _session(self) -> AsyncIterator[AsyncSession]:
+        """One step's transaction, with autoflush off: the step's changes to the draft go out as
+        one UPDATE at commit instead of before each query the step makes (none reads the draft
+        back; where order matters, as in ``start_draft``, the code flushes itself)."""
+        async with self.db.session() as session:
+            session.autoflush = False
+            yield session
+
     async def _load(self, session: AsyncSession, out: Outcome) -> Draft | None:
-        """Claim the draft; drop it if expired, follow the catalogue if the form changed."""
-        draft = await claim_draft(session, self.reporter.person_id)
+        """The draft (as read with the identity, else claimed); drop it if expired, follow the
+        catalogue if the form changed."""
+        if self._snapshot_usable:
+            self._snapshot_usable = False
+            snapshot = self.reporter.draft
+            draft = attach_draft(session, snapshot) if snapshot is not None else None
+        else:
+            draft = await claim_draft(session, self.reporter.person_id)
         if draft is None:
             return None
         if self._expired(draft):
@@ -818,8 +880,8 @@ class Reporting:
         answers = dict(draft.answers)
         if not self._open(form, period):
             figures = self._figures_from_answers(form, answers)
-            async with self.db.session() as session:
-                await delete_draft(session, draft.id, draft.token)
+            async with self._session() as session:
+                await delete_draft(session, draft.id, revision=draft.revision)
             out.say(self._locked_text(form, period) + "\n\n" + t(self.lang, "report.locked_answers", figures=figures))
             out.used_up = True
             return
@@ -833,7 +895,7 @@ class Reporting:
         series = ""
         late = is_late(form, period, self.now, self.tz)
         if draft.correction_of is not None:
-            async with self.db.session() as session:
+            async with self._session() as session:
                 original = await report_by_id(session, draft.correction_of)
             if original is not None:
                 # A correction stays in its series (a harvest keeps its own), and fixing a
@@ -855,11 +917,9 @@ class Reporting:
 
         async def end_draft(session: AsyncSession, report: Report) -> None:
             # Only the draft exactly as reviewed may become a report: a second press, or
-            # another process that cancelled or edited it meanwhile, finds it changed.
-            current = await claim_draft(session, self.reporter.person_id)
-            if current is None or current.token != draft.token or current.step != STEP_REVIEW or current.answers != answers:
+            # another process that cancelled or edited it meanwhile, moved its revision on.
+            if not await delete_draft(session, draft.id, revision=draft.revision):
                 raise _DraftChanged
-            await session.delete(current)
             if report.version > 1:
                 audit(
                     session,
@@ -896,7 +956,7 @@ class Reporting:
             due = due_date(form, period)
             lines.append(t(self.lang, "report.saved_late", due=due.isoformat() if due else ""))
         if form.is_event:
-            async with self.db.session() as session:
+            async with self._session() as session:
                 count = await count_current_reports(session, report.school_id, form.key, period.key)
             lines.append(t(self.lang, "report.saved_event", count=count))
         out.say("\n".join(lines))
@@ -1136,8 +1196,10 @@ class Reporting:
         return school
 
     async def _school_forms(self, session: AsyncSession) -> list[Form]:
-        school = await self._school(session)
-        return self.catalogue.forms_for(school.programme_set)
+        """The forms this school reports (read once per update: several checks ask)."""
+        if self._forms is None:
+            self._forms = self.catalogue.forms_for(await programmes_of(session, self.reporter.school_id))
+        return self._forms
 
     async def _allowed_form(self, session: AsyncSession, key: str, out: Outcome) -> Form | None:
         """The form if this school must or may report it; else say why not."""

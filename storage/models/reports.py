@@ -35,6 +35,11 @@ class Draft(Base):
     last_update_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Bumped by every ORM write (SQLAlchemy's version counter): a draft read without a lock is
+    # written back only if nobody changed it meanwhile, else the write raises StaleDataError.
+    revision: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+
+    __mapper_args__ = {"version_id_col": revision}
 
 
 class Report(Base):

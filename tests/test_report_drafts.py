@@ -1,0 +1,111 @@
+"""The draft read with the identity: one read and one write per answer, and a draft changed
+meanwhile by another process is never overwritten (the update is done again under the lock)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import event, select
+
+import bot.services.reporting as reporting_module
+from bot.clock import FixedClock
+from bot.simulator import Simulator
+from storage.db import Database
+from storage.models import Draft
+from tests.factories import add_school, register_principal, saved_reports, values_of
+
+
+@contextmanager
+def statements(db: Database) -> Iterator[list[str]]:
+    """The SQL statements the application sends while inside, as their first word and table."""
+    seen: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        words = statement.split()
+        table = next((w for before, w in zip(words, words[1:]) if before.upper() in ("FROM", "INTO", "UPDATE")), "")
+        seen.append(f"{words[0].upper()} {table}")
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", note)
+
+
+async def test_an_answer_costs_one_read_and_one_write(sim: Simulator, db: Database, clock: FixedClock) -> None:
+    await add_school(db, clock)
+    chat = await register_principal(sim, db, clock)
+    await chat.send("/milk")
+    await chat.press("★")
+    with statements(db) as typed:
+        await chat.send("856")
+    # Who is writing, with their draft, in one read; the answer in one write.
+    assert typed == ["SELECT people", "UPDATE drafts"]
+    await chat.send("21")
+    with statements(db) as pressed:
+        await chat.press("伊利")
+    assert pressed == ["SELECT people", "UPDATE drafts"]
+
+
+async def test_submitting_writes_the_report_and_ends_the_draft_in_one_transaction(
+    sim: Simulator, db: Database, clock: FixedClock
+) -> None:
+    await add_school(db, clock)
+    chat = await register_principal(sim, db, clock)
+    await chat.send("/milk")
+    await chat.press("★")
+    for answer in ("856", "21"):
+        await chat.send(answer)
+    await chat.press("伊利")
+    await chat.send("0")
+    with statements(db) as submitted:
+        await chat.press("提交")
+    lock = ["SELECT schools"] if db.dialect == "postgresql" else []  # saves for one school take turns
+    assert submitted == [
+        "SELECT people",
+        *lock,
+        "SELECT reports",  # the newest version, and the current one to supersede
+        "INSERT reports",
+        "INSERT report_values",
+        "DELETE drafts",  # only if it is still the draft reviewed
+    ]
+    (report,) = await saved_reports(db, "milk")
+    assert values_of(report)["daily_drinkers"] == Decimal(856)
+
+
+async def test_a_draft_changed_by_another_process_meanwhile_is_not_overwritten(
+    sim: Simulator, db: Database, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await add_school(db, clock)
+    chat = await register_principal(sim, db, clock)
+    await chat.send("/milk")
+    await chat.press("★")
+    real_load = reporting_module.Reporting._load
+    other = Database(db.url)
+
+    async def load_after_another_process_answered(self: Any, session: Any, out: Any) -> Any:
+        # Between this update's read (with the identity) and its write, another process takes
+        # the first answer.
+        monkeypatch.setattr(reporting_module.Reporting, "_load", real_load)
+        async with other.session() as elsewhere:
+            draft = await elsewhere.scalar(select(Draft))
+            assert draft is not None
+            draft.answers = {"daily_drinkers": "856"}
+            draft.step = "days_served"
+        return await real_load(self, session, out)
+
+    monkeypatch.setattr(reporting_module.Reporting, "_load", load_after_another_process_answered)
+    try:
+        replies = await chat.send("21")
+    finally:
+        await other.dispose()
+    # Done again on the draft as it now is: 21 is the days served, and 856 is kept.
+    assert len(replies) == 1 and "供奶企业" in replies[0].text
+    async with db.session() as session:
+        draft = await session.scalar(select(Draft))
+    assert draft is not None
+    assert draft.answers == {"daily_drinkers": "856", "days_served": "21"} and draft.step == "supplier"
