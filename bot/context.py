@@ -47,6 +47,8 @@ class Identity:
     school_code: str | None = None
     school_name: str | None = None
     district_id: int | None = None
+    # The programmes the person's school is enrolled in (principals; None when not read).
+    programmes: frozenset[str] | None = None
     # The person's draft as read with the identity (column -> value), when ``draft_read``;
     # the report conversation continues from it instead of reading it again.
     draft: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)

@@ -51,6 +51,7 @@ async def identify(update: Update, context: Context) -> None:
             school_code=row.school_code,
             school_name=row.school_name,
             district_id=row.school_district_id if row.school_id else row.district_id,
+            programmes=frozenset(row.school_programmes.split(",")) if row.school_programmes else frozenset(),
             draft=row.draft,
             draft_read=True,
         )

@@ -65,6 +65,7 @@ def reporting_for(context: Context) -> Reporting:
         school_id=who.school_id,
         lang=who.language,
         update_id=context.update_id,
+        programmes=who.programmes,
         draft=who.draft,
         draft_read=who.draft_read,
     )

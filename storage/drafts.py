@@ -22,12 +22,17 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
 from storage.models import Draft
 
-__all__ = ["attach_draft", "claim_draft", "delete_draft", "draft_of", "start_draft"]
+__all__ = ["DraftRaced", "attach_draft", "claim_draft", "delete_draft", "draft_of", "start_draft"]
+
+
+class DraftRaced(Exception):
+    """Another process started a draft for the person after this update read that there was none."""
 
 
 def attach_draft(session: AsyncSession, values: Mapping[str, Any]) -> Draft:
@@ -76,9 +81,17 @@ async def start_draft(
     period: str | None = None,
     answers: Mapping[str, str | None] | None = None,
     correction_of: int | None = None,
+    replace: bool = True,
 ) -> Draft:
-    """Replace whatever draft the person had with a new one (one draft per person)."""
-    await session.execute(delete(Draft).where(Draft.person_id == person_id))
+    """Replace whatever draft the person had with a new one (one draft per person).
+
+    ``replace=False`` when the caller knows the person has no draft (read at
+    the start of the update): then nothing is deleted first, and a draft that
+    appeared meanwhile (another process) raises ``DraftRaced`` instead of
+    being replaced unseen.
+    """
+    if replace:
+        await session.execute(delete(Draft).where(Draft.person_id == person_id))
     draft = Draft(
         person_id=person_id,
         token=token,
@@ -93,7 +106,12 @@ async def start_draft(
         updated_at=now,
     )
     session.add(draft)
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        if replace:
+            raise
+        raise DraftRaced(person_id) from exc
     return draft
 
 

@@ -7,10 +7,10 @@ from datetime import datetime
 
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from storage.models import AuditEntry, Draft, Person, Role, School
+from storage.models import AuditEntry, Draft, Person, Role, School, SchoolProgramme
 
 
 async def person_by_telegram_id(session: AsyncSession, telegram_id: int) -> Person | None:
@@ -30,6 +30,8 @@ class IdentityRow(NamedTuple):
     school_code: str | None
     school_name: str | None
     school_district_id: int | None
+    # The school's programmes, comma-separated (None without a school or programmes).
+    school_programmes: str | None
     # The person's draft as stored (column name -> value), or None without one.
     draft: dict[str, Any] | None
 
@@ -45,6 +47,10 @@ _PERSON_COLUMNS = (
     School.code.label("school_code"),
     School.name.label("school_name"),
     School.district_id.label("school_district_id"),
+    select(func.aggregate_strings(SchoolProgramme.programme, ","))
+    .where(SchoolProgramme.school_id == Person.school_id)
+    .scalar_subquery()
+    .label("school_programmes"),
 )
 _DRAFT_COLUMNS = tuple(Draft.__table__.columns)
 _DRAFT_NAMES = tuple(column.name for column in _DRAFT_COLUMNS)

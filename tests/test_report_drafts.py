@@ -3,6 +3,7 @@ meanwhile by another process is never overwritten (the update is done again unde
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -15,6 +16,7 @@ import bot.services.reporting as reporting_module
 from bot.clock import FixedClock
 from bot.simulator import Simulator
 from storage.db import Database
+from storage.drafts import start_draft
 from storage.models import Draft
 from tests.factories import add_school, register_principal, saved_reports, values_of
 
@@ -25,7 +27,12 @@ def statements(db: Database) -> Iterator[list[str]]:
     seen: list[str] = []
 
     def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        words = statement.split()
+        # The table after the statement's own FROM / INTO / UPDATE, not a subquery's.
+        depth, words = 0, []
+        for token in re.findall(r"[()]|[^\s()]+", statement):
+            depth += {"(": 1, ")": -1}.get(token, 0)
+            if depth == 0 and token not in "()":
+                words.append(token)
         table = next((w for before, w in zip(words, words[1:]) if before.upper() in ("FROM", "INTO", "UPDATE")), "")
         seen.append(f"{words[0].upper()} {table}")
 
@@ -109,3 +116,42 @@ async def test_a_draft_changed_by_another_process_meanwhile_is_not_overwritten(
         draft = await session.scalar(select(Draft))
     assert draft is not None
     assert draft.answers == {"daily_drinkers": "856", "days_served": "21"} and draft.step == "supplier"
+
+
+async def test_starting_a_form_costs_a_read_a_write_and_the_periods_filed(sim: Simulator, db: Database, clock: FixedClock) -> None:
+    await add_school(db, clock)
+    chat = await register_principal(sim, db, clock)
+    with statements(db) as started:
+        await chat.send("/milk")
+    # No draft came with the identity, so none is deleted first; the school's programmes came too.
+    assert started == ["SELECT people", "INSERT drafts", "SELECT reports"]
+
+
+async def test_a_draft_started_by_another_process_meanwhile_is_continued_not_replaced(
+    sim: Simulator, db: Database, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await add_school(db, clock)
+    chat = await register_principal(sim, db, clock)
+    real_load = reporting_module.Reporting._load
+    other = Database(db.url)
+
+    async def load_after_another_process_started(self: Any, session: Any, out: Any) -> Any:
+        # After this update read "no draft", another process starts one and takes an answer.
+        monkeypatch.setattr(reporting_module.Reporting, "_load", real_load)
+        async with other.session() as elsewhere:
+            await start_draft(
+                elsewhere, person_id=self.reporter.person_id, token="elsewhere", now=clock.now(), form_key="milk",
+                form_version=1, step="days_served", period="2026-11", answers={"daily_drinkers": "856"},
+            )
+        return await real_load(self, session, out)
+
+    monkeypatch.setattr(reporting_module.Reporting, "_load", load_after_another_process_started)
+    try:
+        replies = await chat.send("/milk")
+    finally:
+        await other.dispose()
+    # The draft found under the lock is the form asked for: it carries on where it is.
+    assert "供奶天数" in replies[-1].text
+    async with db.session() as session:
+        drafts = list(await session.scalars(select(Draft)))
+    assert [(d.token, d.answers) for d in drafts] == [("elsewhere", {"daily_drinkers": "856"})]

@@ -54,7 +54,7 @@ from bot.periods import (
     period_of,
     reportable_periods,
 )
-from storage.drafts import attach_draft, claim_draft, delete_draft, draft_of, start_draft
+from storage.drafts import DraftRaced, attach_draft, claim_draft, delete_draft, draft_of, start_draft
 from storage.models import Draft, Report, ReportValue, School
 from storage.people import audit
 from storage.reports import (
@@ -140,6 +140,8 @@ class Reporter:
     lang: str
     # Telegram's id of the update being handled: a draft remembers the last one it applied.
     update_id: int | None = None
+    # The school's programmes as read with the identity (None: the conversation reads them).
+    programmes: frozenset[str] | None = None
     # The draft as read with the identity at the start of this update (None: no draft), when
     # ``draft_read``; otherwise the conversation reads it itself.
     draft: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
@@ -261,7 +263,7 @@ def _redo_under_lock_if_raced(
     async def run(self: "Reporting", /, *args: _P.args, **kwargs: _P.kwargs) -> Outcome:
         try:
             return await method(self, *args, **kwargs)
-        except StaleDataError:
+        except (StaleDataError, DraftRaced):
             log.info("draft changed since it was read; doing the update again under the lock")
             self._snapshot_usable = False
             self._resume_only = False
@@ -287,6 +289,9 @@ class Reporting:
         # The draft read with the identity is good for the first load of this update only.
         self._snapshot_usable = reporter.draft_read
         self._forms: list[Form] | None = None
+        # Whether the person's draft row exists in this step's transaction (as far as we know:
+        # True until a load says otherwise), so a new draft need not delete one first.
+        self._draft_row = True
 
     # ----- entry points ------------------------------------------------------------
     @_redo_under_lock_if_raced
@@ -565,6 +570,7 @@ class Reporting:
             draft = attach_draft(session, snapshot) if snapshot is not None else None
         else:
             draft = await claim_draft(session, self.reporter.person_id)
+        self._draft_row = draft is not None
         if draft is None:
             return None
         if self._expired(draft):
@@ -578,6 +584,7 @@ class Reporting:
             out.say(notice)
             await session.delete(draft)
             await session.flush()
+            self._draft_row = False
             return None
         if not draft.form_key:
             return draft
@@ -586,6 +593,7 @@ class Reporting:
             out.say(t(self.lang, "report.form_gone", form=draft.form_key))
             await session.delete(draft)
             await session.flush()
+            self._draft_row = False
             return None
         if form.version != draft.form_version:
             self._follow_new_version(form, draft)
@@ -766,7 +774,7 @@ class Reporting:
         answers: Mapping[str, str | None] | None = None,
         correction_of: int | None = None,
     ) -> Draft:
-        return await start_draft(
+        draft = await start_draft(
             session,
             person_id=self.reporter.person_id,
             # A fresh token per draft makes every button of the previous one stale.
@@ -778,7 +786,10 @@ class Reporting:
             period=period,
             answers=answers,
             correction_of=correction_of,
+            replace=self._draft_row,
         )
+        self._draft_row = True
+        return draft
 
     # ----- acting on a press -------------------------------------------------------------
     async def _act(self, session: AsyncSession, draft: Draft, action: str, arg: str, out: Outcome) -> None:
@@ -799,6 +810,7 @@ class Reporting:
             out.used_up = True
             await session.delete(draft)
             await session.flush()
+            self._draft_row = False
             await self._begin(session, start, out)
             return
         if action == "f":
@@ -1196,9 +1208,12 @@ class Reporting:
         return school
 
     async def _school_forms(self, session: AsyncSession) -> list[Form]:
-        """The forms this school reports (read once per update: several checks ask)."""
+        """The forms this school reports (its programmes come with the identity)."""
         if self._forms is None:
-            self._forms = self.catalogue.forms_for(await programmes_of(session, self.reporter.school_id))
+            programmes = self.reporter.programmes
+            if programmes is None:
+                programmes = frozenset(await programmes_of(session, self.reporter.school_id))
+            self._forms = self.catalogue.forms_for(programmes)
         return self._forms
 
     async def _allowed_form(self, session: AsyncSession, key: str, out: Outcome) -> Form | None:
