@@ -68,11 +68,11 @@ _IDENTITY = (
 
 
 async def identity_row(conn: AsyncConnection, telegram_id: int) -> IdentityRow | None:
-    """Who someone is, and their draft if any, in one small query.
+    """Who someone is, their school's programmes and their draft if any, in one small query.
 
-    Read on every update, so no ORM objects. The draft comes along because a
-    principal's update nearly always continues it: reading it here saves the
-    conversation a statement (it is written back with a revision check, see
+    Read on every update, so no ORM objects. The programmes and the draft come
+    along because a principal's update nearly always needs them: reading them
+    here saves the conversation a statement each (it is written back with a revision check, see
     ``storage.drafts.attach_draft``); the per-update cost is measured in
     benchmarks/updates.py.
     """
