@@ -208,7 +208,7 @@ class DueReminders:
     slot: Slot
     # Older slots passed unsent: recorded as skipped when this one is claimed.
     skip: tuple[str, ...]
-    # In (school, person) order; ``action`` is one of ``Action``.
+    # New reporters in (school, person) order, then rows to take again; ``action`` is an ``Action``.
     candidates: list[Candidate]
 
 
@@ -519,15 +519,15 @@ class ReminderTicker:
                 for name in due.skip
             ]
             report.skipped += len(await insert_reminders(session, skipped))
-            superseded: dict[int, list[int]] = defaultdict(list)
+            # Per report, the reporters whose older slots are now superseded.
+            superseded: dict[tuple[str, str], list[int]] = defaultdict(list)
             for _, due, c in won:
                 if due.skip:
-                    superseded[id(due)].append(c.person_id)
+                    superseded[(due.form.key, due.period.key)].append(c.person_id)
             for due in plan.reminders:
-                if superseded.get(id(due)):
-                    await skip_superseded(
-                        session, form_key=due.form.key, period=due.period.key, slots=due.skip, recipient_ids=superseded[id(due)]
-                    )
+                people = superseded.get((due.form.key, due.period.key))
+                if people:
+                    await skip_superseded(session, form_key=due.form.key, period=due.period.key, slots=due.skip, recipient_ids=people)
         report.blocked += sum(1 for _, _, c in won if c.action == "blocked")
         report.skipped += sum(1 for _, _, c in won if c.action == "covered")
         jobs = [
