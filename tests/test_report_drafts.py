@@ -19,6 +19,7 @@ from storage.db import Database
 from storage.drafts import start_draft
 from storage.models import Draft
 from tests.factories import add_school, register_principal, saved_reports, values_of
+from tests.test_report_stale import milk_at_review
 
 
 @contextmanager
@@ -63,12 +64,7 @@ async def test_submitting_writes_the_report_and_ends_the_draft_in_one_transactio
 ) -> None:
     await add_school(db, clock)
     chat = await register_principal(sim, db, clock)
-    await chat.send("/milk")
-    await chat.press("★")
-    for answer in ("856", "21"):
-        await chat.send(answer)
-    await chat.press("伊利")
-    await chat.send("0")
+    await milk_at_review(chat)
     with statements(db) as submitted:
         await chat.press("提交")
     lock = ["SELECT schools"] if db.dialect == "postgresql" else []  # saves for one school take turns

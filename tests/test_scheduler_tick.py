@@ -16,8 +16,8 @@ from bot.fakeapi import FakeRequest, FakeTelegram
 from bot.settings import Settings
 from scheduler.tick import ReminderTicker, TickReport, start_reminders, ticker_of
 from storage.db import Database
-from storage.models import Draft, Person, ReminderSend
-from storage.reminders import reminder_rows
+from storage.models import Draft, Person, ReminderSend, SendStatus
+from storage.reminders import Target, insert_reminders, reminder_candidates, reminder_rows
 from storage.reports import NewReport, save_report_retrying
 from tests.conftest import SHANGHAI, make_settings
 from tests.factories import add_person, add_school
@@ -420,9 +420,6 @@ async def test_the_job_queue_job_runs_a_tick(app: App, db: Database, clock: Fixe
 
 async def test_candidates_per_target_mix_programmes_reports_drafts_and_retries(db: Database, clock: FixedClock) -> None:
     """Who is owed what, per target, straight from the query the tick plans with."""
-    from storage.models import SendStatus
-    from storage.reminders import Target, insert_reminders, reminder_candidates
-
     milk_only = await add_school(db, clock, code="HB001", programmes=("milk",))
     no_milk = await add_school(db, clock, code="HB002", programmes=("farm",))
     both = await add_school(db, clock, code="HB003", programmes=("milk",))

@@ -47,7 +47,7 @@ async def webhook(db_url: str, db: Database, clock: FixedClock, fake: FakeTelegr
     settings = make_settings(
         db_url,
         bot_token="123:TEST",
-        webhook_url=f"https://bot.example.org/tg/hook",
+        webhook_url="https://bot.example.org/tg/hook",
         webhook_secret=SECRET,
         webhook_listen="127.0.0.1",
         webhook_port=port,
