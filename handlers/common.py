@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from telegram import Update
+from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
@@ -12,11 +12,26 @@ from bot.context import Context
 from bot.i18n import t
 from bot.menus import help_text, wired_commands
 from bot.observability import note_failure
+from bot.textsplit import split_text
 
 log = logging.getLogger(__name__)
 
 # Telegram refuses longer texts; a message this long was pasted by mistake.
 MAX_TEXT = 4096
+
+
+async def reply_long(message: Message, text: str, reply_markup: InlineKeyboardMarkup | None = None) -> list[Message]:
+    """Reply with ``text`` in as many messages as Telegram's 4,096-unit limit needs.
+
+    Lists that grow with the roster (invites, staff, overdue schools) use this; the
+    buttons, if any, go under the last piece, where the reader's eye ends.
+    """
+    parts = split_text(text)
+    sent = []
+    for index, part in enumerate(parts):
+        last = index == len(parts) - 1
+        sent.append(await message.reply_text(part, reply_markup=reply_markup if last else None))
+    return sent
 
 
 async def help_command(update: Update, context: Context) -> None:
