@@ -517,6 +517,9 @@ class Reporting:
                         continue  # a later period, not due yet
                     rows.append([report_now(form, period, self.lang)])
             draft = await draft_of(session, self.reporter.person_id)
+            if draft is not None and draft.correction_of is not None and not await self._same_school(session, draft, out):
+                await delete_draft(session, draft.id, revision=draft.revision)  # started for the school left
+                draft = None
             if draft is not None and draft.form_key and not self._expired(draft):
                 lines.append(t(self.lang, "report.status.draft", what=self._what(draft)))
         text = [t(self.lang, "report.status.title", school=school.name, today=today.isoformat())]
@@ -623,8 +626,11 @@ class Reporting:
         self._original = original = await session.get(Report, draft.correction_of)
         if original is not None and original.school_id == self.reporter.school_id:
             return True
-        school = original.school.name if original is not None else ""
-        out.say(t(self.lang, "report.moved_school", what=self._what(draft), school=school))
+        if original is None:
+            out.say(t(self.lang, "report.correct_gone"))
+            return False
+        what = t(self.lang, "report.what_correction", what=self._what(draft))
+        out.say(t(self.lang, "report.moved_school", what=what, school=original.school.name))
         return False
 
     def _note_update(self, draft: Draft) -> None:
