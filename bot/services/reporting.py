@@ -7,6 +7,14 @@ reads back. Every update runs the same way: claim the draft, act, write it
 back, commit, then hand the handler the ``Screen``s to send. Nothing lives in
 process memory, so a restart or a second process resumes mid-form.
 
+A submission never silently overwrites: it is saved only on top of the version
+its principal saw (the report a correction was opened on, or none for a first
+report; ``NewReport.based_on``). If another reporter of the school filed or
+corrected it meanwhile, nothing is saved, the draft ends, and the principal
+sees the report as it is now, their own answers, and a button to correct the
+current version. Every version saved writes one audit row (``report.submitted``
+or ``report.corrected``, subject the school's code) in the report's transaction.
+
 Buttons carry compact data (≤ 64 bytes):
 
 - ``r:<token>:<action>[:<arg>...]`` acts on the current draft. ``token`` is
