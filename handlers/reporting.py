@@ -64,6 +64,7 @@ def reporting_for(context: Context) -> Reporting:
         telegram_id=who.telegram_id,
         school_id=who.school_id,
         lang=who.language,
+        school_code=who.school_code or "",
         update_id=context.update_id,
         programmes=who.programmes,
         draft=who.draft,

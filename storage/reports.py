@@ -6,6 +6,14 @@ index ``uq_reports_current`` (see ``storage.models.reports``) makes it a
 schema fact, so when two reporters of one school submit the same period at
 the same instant, one transaction fails on the index and ``save_report_retrying``
 runs it again on top of the winner: one ends current, the other is history.
+
+A submission from the conversation says which version it was made against
+(``NewReport.check_based_on``): the current version it corrects, or none for a
+first report. If the series' current version is another one by the time the
+save runs (someone else filed or corrected it meanwhile, in any process), the
+save writes nothing and raises ``CurrentChanged``. The check reads the current
+version in the transaction that writes the next one, and the unique indexes
+make a concurrent writer fail and re-read, so it holds across processes.
 """
 
 from __future__ import annotations
@@ -80,10 +88,26 @@ class NewReport:
     is_late: bool
     series: str = ""
     source: str = "chat"
+    # Compare-and-set: when ``check_based_on``, the save happens only if the series' current
+    # version is ``based_on`` (a report id; None: there is none, this is the first report).
+    based_on: int | None = None
+    check_based_on: bool = False
+
+
+class CurrentChanged(Exception):
+    """The series' current version is no longer the one the submission was made against."""
+
+    def __init__(self, current_id: int | None) -> None:
+        super().__init__(current_id)
+        self.current_id = current_id
 
 
 async def save_report(session: AsyncSession, new: NewReport) -> Report:
-    """Supersede the current version (if any) and insert the next, in the caller's transaction."""
+    """Supersede the current version (if any) and insert the next, in the caller's transaction.
+
+    Raises ``CurrentChanged`` (having written nothing) when ``new.check_based_on`` and the
+    current version is not ``new.based_on``.
+    """
     # Saves for one school take turns on PostgreSQL, so racing reporters queue instead of
     # colliding in the unique indexes, where PostgreSQL can deadlock. NO KEY UPDATE does not block
     # other tables' foreign-key checks on the school. SQLite serialises writers anyway (and has no
@@ -102,6 +126,8 @@ async def save_report(session: AsyncSession, new: NewReport) -> Report:
     latest, superseded = (
         await session.execute(select(func.max(Report.version), func.max(case((IS_CURRENT, Report.id)))).where(*key))
     ).one()
+    if new.check_based_on and superseded != new.based_on:
+        raise CurrentChanged(superseded)
     if superseded is not None:
         await session.execute(update(Report).where(Report.id == superseded).values(is_current=False))
     report = Report(
@@ -133,9 +159,10 @@ async def save_report_retrying(
     """Save in its own transaction, re-running it when a concurrent save won the race.
 
     ``also`` runs in the same transaction after the report is written (and again
-    on every retry): the conversation deletes its draft there, so a report and
-    the end of its draft commit together or not at all. Returns only after the
-    commit, so the caller may say "saved".
+    on every retry): the conversation deletes its draft and writes the audit row
+    there, so a report, its audit row and the end of its draft commit together
+    or not at all. Returns only after the commit, so the caller may say "saved".
+    ``CurrentChanged`` is not retried: on top of the winner the answer is the same.
     """
     for attempt in range(MAX_ATTEMPTS):
         try:

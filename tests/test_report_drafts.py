@@ -75,6 +75,7 @@ async def test_submitting_writes_the_report_and_ends_the_draft_in_one_transactio
         "INSERT reports",
         "INSERT report_values",
         "DELETE drafts",  # only if it is still the draft reviewed
+        "INSERT audit_log",  # every version is audited, the first too
     ]
     (report,) = await saved_reports(db, "milk")
     assert values_of(report)["daily_drinkers"] == Decimal(856)

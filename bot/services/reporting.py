@@ -7,6 +7,14 @@ reads back. Every update runs the same way: claim the draft, act, write it
 back, commit, then hand the handler the ``Screen``s to send. Nothing lives in
 process memory, so a restart or a second process resumes mid-form.
 
+A submission never silently overwrites: it is saved only on top of the version
+its principal saw (the report a correction was opened on, or none for a first
+report; ``NewReport.based_on``). If another reporter of the school filed or
+corrected it meanwhile, nothing is saved, the draft ends, and the principal
+sees the report as it is now, their own answers, and a button to correct the
+current version. Every version saved writes one audit row (``report.submitted``
+or ``report.corrected``, subject the school's code) in the report's transaction.
+
 Buttons carry compact data (≤ 64 bytes):
 
 - ``r:<token>:<action>[:<arg>...]`` acts on the current draft. ``token`` is
@@ -58,6 +66,7 @@ from storage.drafts import DraftRaced, attach_draft, claim_draft, delete_draft, 
 from storage.models import Draft, Report, ReportValue, School
 from storage.people import audit
 from storage.reports import (
+    CurrentChanged,
     NewReport,
     count_current_reports,
     current_report,
@@ -138,6 +147,8 @@ class Reporter:
     telegram_id: int
     school_id: int
     lang: str
+    # The school's code (the audit log names a school by it).
+    school_code: str = ""
     # Telegram's id of the update being handled: a draft remembers the last one it applied.
     update_id: int | None = None
     # The school's programmes as read with the identity (None: the conversation reads them).
@@ -292,6 +303,8 @@ class Reporting:
         # Whether the person's draft row exists in this step's transaction (as far as we know:
         # True until a load says otherwise), so a new draft need not delete one first.
         self._draft_row = True
+        # The report a correction draft corrects, as read by this update's load.
+        self._original: Report | None = None
 
     # ----- entry points ------------------------------------------------------------
     @_redo_under_lock_if_raced
@@ -512,6 +525,9 @@ class Reporting:
                         continue  # a later period, not due yet
                     rows.append([report_now(form, period, self.lang)])
             draft = await draft_of(session, self.reporter.person_id)
+            if draft is not None and draft.correction_of is not None and not await self._same_school(session, draft, out):
+                await delete_draft(session, draft.id, revision=draft.revision)  # started for the school left
+                draft = None
             if draft is not None and draft.form_key and not self._expired(draft):
                 lines.append(t(self.lang, "report.status.draft", what=self._what(draft)))
         text = [t(self.lang, "report.status.title", school=school.name, today=today.isoformat())]
@@ -586,6 +602,11 @@ class Reporting:
             await session.flush()
             self._draft_row = False
             return None
+        if draft.correction_of is not None and not await self._same_school(session, draft, out):
+            await session.delete(draft)
+            await session.flush()
+            self._draft_row = False
+            return None
         if not draft.form_key:
             return draft
         form = self._form_or_none(draft.form_key)
@@ -600,6 +621,25 @@ class Reporting:
             out.say(t(self.lang, "report.form_changed", form=form.title.get(self.lang)))
         self._note_update(draft)
         return draft
+
+    async def _same_school(self, session: AsyncSession, draft: Draft, out: Outcome) -> bool:
+        """True if a correction draft corrects a report of the principal's school as it is now.
+
+        A draft belongs to the school it was started for: a principal moved to another
+        school meanwhile must not file it there. The school of a correction is that of the
+        report it corrects; a fresh draft does not record its school (no column for it).
+        """
+        assert draft.correction_of is not None
+        # Kept for the rest of the update: the review screen and the submission need it too.
+        self._original = original = await session.get(Report, draft.correction_of)
+        if original is not None and original.school_id == self.reporter.school_id:
+            return True
+        if original is None:
+            out.say(t(self.lang, "report.correct_gone"))
+            return False
+        what = t(self.lang, "report.what_correction", what=self._what(draft))
+        out.say(t(self.lang, "report.moved_school", what=what, school=original.school.name))
+        return False
 
     def _note_update(self, draft: Draft) -> None:
         """Apply each update to a draft once.
@@ -739,18 +779,7 @@ class Reporting:
         if not self._open(form, period):
             out.say(self._locked_text(form, period))
             return
-        saved: dict[str, str | None] = {}
-        for value in report.values:
-            try:
-                item = form.field(value.field_key)
-            except KeyError:
-                continue  # a field the current version no longer asks
-            answer = item.from_storage(value.num_value, value.text_value)
-            saved[item.key] = None if answer is None else encode_answer(answer)
-        for item in form.fields:
-            if not item.required and item.key not in saved:
-                saved[item.key] = None  # skipped when it was filed
-        answers = _still_valid(form, saved)
+        answers = _still_valid(form, self._saved_answers(form, report))
         draft = await self._new_draft(
             session,
             form_key=form.key,
@@ -906,9 +935,12 @@ class Reporting:
                 values[item.key] = item.to_storage(_decode(item, stored))
         series = ""
         late = is_late(form, period, self.now, self.tz)
+        original: Report | None = None
         if draft.correction_of is not None:
-            async with self._session() as session:
-                original = await report_by_id(session, draft.correction_of)
+            original = self._original
+            if original is None or original.id != draft.correction_of:
+                async with self._session() as session:
+                    original = await report_by_id(session, draft.correction_of)
             if original is not None:
                 # A correction stays in its series (a harvest keeps its own), and fixing a
                 # typo after the deadline does not make an on-time report late.
@@ -925,30 +957,38 @@ class Reporting:
             submitted_at=self.now,
             is_late=late,
             series=series,
+            # Saved only on top of the version the principal saw: the one corrected, or none.
+            based_on=draft.correction_of,
+            check_based_on=True,
         )
+        changed = self._changes(form, original, answers) if original is not None else None
 
         async def end_draft(session: AsyncSession, report: Report) -> None:
             # Only the draft exactly as reviewed may become a report: a second press, or
             # another process that cancelled or edited it meanwhile, moved its revision on.
             if not await delete_draft(session, draft.id, revision=draft.revision):
                 raise _DraftChanged
-            if report.version > 1:
-                audit(
-                    session,
-                    self.now,
-                    self.reporter.telegram_id,
-                    "report.corrected",
-                    f"{form.key}/{period.key}",
-                    report_id=report.id,
-                    version=report.version,
-                    supersedes=report.supersedes_id,
-                    school_id=report.school_id,
-                )
+            detail: dict[str, object] = {
+                "form": form.key,
+                "period": period.key,
+                "version": report.version,
+                "report_id": report.id,
+                "supersedes": report.supersedes_id,
+            }
+            if report.series:
+                detail["series"] = report.series
+            if changed is not None:
+                detail["changed"] = changed
+            action = "report.corrected" if report.version > 1 else "report.submitted"
+            audit(session, self.now, self.reporter.telegram_id, action, self.reporter.school_code, **detail)
 
         try:
             report = await save_report_retrying(self.db, new, also=end_draft)
         except _DraftChanged:
             out.alert = t(self.lang, "core.stale_button")
+            return
+        except CurrentChanged as exc:
+            await self._changed_meanwhile(draft, form, period, answers, exc.current_id, out)
             return
         out.used_up = True
         lines = [
@@ -972,6 +1012,52 @@ class Reporting:
                 count = await count_current_reports(session, report.school_id, form.key, period.key)
             lines.append(t(self.lang, "report.saved_event", count=count))
         out.say("\n".join(lines))
+
+    async def _changed_meanwhile(
+        self, draft: Draft, form: Form, period: Period, answers: Mapping[str, str | None], current_id: int | None, out: Outcome
+    ) -> None:
+        """Someone else filed or corrected the report since this draft saw it: nothing was
+        saved. End the draft, show the report as it is now and the principal's own answers,
+        and offer to correct the current version."""
+        async with self._session() as session:
+            if not await delete_draft(session, draft.id, revision=draft.revision):
+                out.alert = t(self.lang, "core.stale_button")  # changed elsewhere too: that one wins
+                return
+            current = await report_by_id(session, current_id) if current_id is not None else None
+        out.used_up = True
+        unsaved = t(self.lang, "report.unsaved_answers", figures=self._figures_from_answers(form, answers))
+        if current is None:
+            out.say(t(self.lang, "report.correct_gone") + "\n\n" + unsaved)
+            return
+        text = t(
+            self.lang,
+            "report.corrected_meanwhile" if current.version > 1 else "report.filed_meanwhile",
+            form=form.title.get(self.lang),
+            period=period.label(self.lang),
+            who=current.reporter.name if current.reporter else t(self.lang, "report.history.office"),
+            when=self._moment(current.submitted_at),
+            version=current.version,
+            figures=self._figures(form, current),
+        )
+        again = Button(
+            t(self.lang, "report.correct_again_button", version=current.version),
+            _data(Start("fix", report_id=current.id).encode()),
+        )
+        out.say("\n\n".join([text, unsaved, t(self.lang, "report.correct_again_hint")]), [[again]])
+
+    def _changes(self, form: Form, original: Report, answers: Mapping[str, str | None]) -> dict[str, dict[str, str | None]]:
+        """For the audit log: each answer the correction changes, ``{"before": ..., "after": ...}``
+        as stored in drafts (a field the form no longer asks counts as dropped)."""
+        before = self._saved_answers(form, original)
+        for value in original.values:
+            if value.field_key not in before:
+                before[value.field_key] = value.text_value if value.num_value is None else format(value.num_value, "f")
+        changed: dict[str, dict[str, str | None]] = {}
+        for key in [item.key for item in form.fields] + [k for k in before if k not in answers]:
+            old, new = before.get(key), answers.get(key)
+            if old != new:
+                changed[key] = {"before": old, "after": new}
+        return changed
 
     # ----- screens -----------------------------------------------------------------------
     async def _screen(self, session: AsyncSession, draft: Draft) -> Screen:
@@ -1159,6 +1245,22 @@ class Reporting:
             if item.key in stored
         )
 
+    @staticmethod
+    def _saved_answers(form: Form, report: Report) -> dict[str, str | None]:
+        """A saved report's answers to ``form``'s fields, as a draft keeps them (skipped: None)."""
+        saved: dict[str, str | None] = {}
+        for value in report.values:
+            try:
+                item = form.field(value.field_key)
+            except KeyError:
+                continue  # a field the current version no longer asks
+            answer = item.from_storage(value.num_value, value.text_value)
+            saved[item.key] = None if answer is None else encode_answer(answer)
+        for item in form.fields:
+            if not item.required and item.key not in saved:
+                saved[item.key] = None  # skipped when it was filed
+        return saved
+
     def _key_figures(self, form: Form, report: Report, limit: int, *, labels: bool = True) -> str:
         """The first ``limit`` answers on one line, the form's headline figure first."""
         stored = {value.field_key: value for value in report.values}
@@ -1200,6 +1302,14 @@ class Reporting:
 
     def _when(self, moment: datetime) -> str:
         return moment.astimezone(self.tz).strftime("%Y-%m-%d %H:%M")
+
+    def _moment(self, moment: datetime) -> str:
+        """"11月26日 10:05" (local time): when something just happened."""
+        local = moment.astimezone(self.tz)
+        month_name = t(self.lang, "period.month_names").split(",")[local.month - 1]
+        return t(
+            self.lang, "report.moment", month=local.month, month_name=month_name, day=local.day, time=local.strftime("%H:%M")
+        )
 
     async def _school(self, session: AsyncSession) -> School:
         school = await session.get(School, self.reporter.school_id)
