@@ -108,6 +108,10 @@ async def staff_list(update: Update, context: Context) -> None:
     await reply_long(update.effective_message, text, reply_markup=markup)
 
 
+# Two buttons per staff member, plus the invite button, stay under Telegram's 100.
+MAX_STAFF_BUTTON_ROWS = 49
+
+
 def scope_label(lang: str, district: str | None) -> str:
     """A staff member's scope as the office says it: the district, or 全市."""
     return district or t(lang, "people.city_wide")
@@ -129,7 +133,8 @@ async def _staff_view(context: Context) -> tuple[str, InlineKeyboardMarkup]:
                 scope=scope_label(lang, person.district),
             )
         )
-        if person.role == Role.STAFF:
+        # Telegram takes at most 100 buttons a message: past that, /addstaff and /deactivate still work.
+        if person.role == Role.STAFF and len(buttons) < MAX_STAFF_BUTTON_ROWS:
             buttons.append(
                 [
                     InlineKeyboardButton(
