@@ -122,7 +122,7 @@ async def _staff_view(context: Context) -> tuple[str, InlineKeyboardMarkup]:
     async with context.services.db.session() as session:
         people = await list_people(session, roles=(Role.ADMIN, Role.STAFF))
     lines = [t(lang, "staff.title")]
-    buttons = []
+    buttons: list[list[InlineKeyboardButton]] = []
     for person in people:
         lines.append(
             t(
