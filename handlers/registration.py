@@ -287,7 +287,7 @@ async def _set_scope(query: CallbackQuery, context: Context, telegram_id: int, d
 
 @staff_only
 async def invite_command(update: Update, context: Context) -> None:
-    """``/invite <school code>...``: staff issue invite links for schools of their scope from chat."""
+    """``/invite <school code>...`` or ``/invite all``: staff issue invite links for schools of their scope."""
     message = update.effective_message
     assert message is not None
     codes = [normalise_code(code) for code in context.args or []]
@@ -296,17 +296,23 @@ async def invite_command(update: Update, context: Context) -> None:
         return
     services = context.services
     who = context.who
+    # "/invite all": every school of the sender's scope that has no registered reporter yet.
+    every = codes == ["ALL"]
     try:
         async with services.db.session() as session:
             issued = await issue_invites(
                 session,
                 services.clock.now(),
-                school_codes=codes,
+                school_codes=[] if every else codes,
+                all_unregistered=every,
                 created_by=who.telegram_id,
                 scope_district_id=None if who.is_admin else who.district_id,
             )
     except UnknownSchools as exc:
         await message.reply_text(t(context.lang, "invite.unknown_schools", codes=", ".join(exc.codes)))
+        return
+    if not issued:
+        await message.reply_text(t(context.lang, "invite.all_registered"))
         return
     username = await _username(context)
     lines = [t(context.lang, "invite.header", days=DEFAULT_EXPIRES_DAYS)]

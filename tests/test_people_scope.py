@@ -525,3 +525,31 @@ async def test_person_deactivated_by_the_cli_is_unknown_in_chat(sim: Simulator, 
         await deactivate_person(session, clock.now(), actor=None, telegram_id=1001, admin_ids=frozenset({900}))
     replies = await principal.send("/status")
     assert replies[0].text == t("zh", "core.not_registered", user_id=1001)
+
+
+async def test_invite_all_covers_only_unregistered_schools_of_the_district(
+    sim: Simulator, db: Database, clock: FixedClock
+) -> None:
+    await seed(db, clock)
+    await add_person(db, clock, 1001, "王校长", school_code="HB001")
+    await add_person(db, clock, 2001, "李老师", role="staff", district="濉溪县")
+    staff = sim.user(2001, "李老师")
+    replies = await staff.send("/invite all")
+    text = "\n".join(r.text for r in replies)
+    assert "HB002" in text and "HB001" not in text and "XS001" not in text
+    assert len(LINK.findall(text)) == 1
+    await add_person(db, clock, 1002, "孙校长", school_code="HB002")
+    assert (await staff.send("/invite all"))[0].text == t("zh", "invite.all_registered")
+
+
+async def test_staff_invite_for_another_district_is_refused_to_district_scope(db: Database, clock: FixedClock) -> None:
+    from bot.services.registration import UnknownDistrict, issue_invites
+
+    await seed(db, clock)
+    async with db.session() as session:
+        own = await session.scalar(select(District).where(District.name == "濉溪县"))
+        assert own is not None
+        with pytest.raises(UnknownDistrict):
+            await issue_invites(session, clock.now(), staff=True, district="相山区", scope_district_id=own.id)
+        (invite,) = await issue_invites(session, clock.now(), staff=True, scope_district_id=own.id)
+    assert invite.district == "濉溪县"

@@ -101,9 +101,13 @@ async def issue_invites(
     if staff:
         if district is not None:
             bound = await district_named(session, district)
-        if scope_district_id is not None and (bound is None or bound.id != scope_district_id):
-            # District staff cannot create staff wider than, or outside, their own district.
-            bound = await session.get(District, scope_district_id)
+        if scope_district_id is not None:
+            # District staff create staff of their own district only: never wider, never elsewhere.
+            own = await session.get(District, scope_district_id)
+            assert own is not None
+            if bound is not None and bound.id != own.id:
+                raise UnknownDistrict(bound.name, [own.name])
+            bound = own
         targets = [None] * count
     elif all_unregistered:
         registered = select(Person.school_id).where(
