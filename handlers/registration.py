@@ -222,6 +222,7 @@ async def staff_button(update: Update, context: Context) -> None:
 
 
 async def _refresh_staff_list(query: CallbackQuery, context: Context) -> None:
+    """Show the staff list as it is now, in place of the one pressed."""
     text, markup = await _staff_view(context)
     if len(split_text(text)) > 1:
         # Too long for one message now: a fresh list, in pieces, rather than a failing edit.
@@ -260,6 +261,7 @@ async def _offer_scopes(query: CallbackQuery, context: Context, telegram_id: int
 
 
 async def _set_scope(query: CallbackQuery, context: Context, telegram_id: int, district_id: int | None) -> None:
+    """Apply a scope picked in the picker (0 in the data: city-wide), and say what it is now."""
     lang = context.lang
     services = context.services
     try:
