@@ -7,7 +7,9 @@ Usage::
     schoolbot demo                # load the demo roster (and reports)
     schoolbot migrate             # apply database migrations
     schoolbot import-roster FILE  # schools from CSV/XLSX
-    schoolbot invite CODE... | --all-unregistered [--staff] [--json]
+    schoolbot invite CODE... | --all-unregistered | --staff [--district NAME] [--json]
+    schoolbot people [--role R] [--district NAME] [--inactive] [--json] | --deactivate ID
+    schoolbot audit [--since YYYY-MM-DD] [--actor ID] [--school CODE] [--limit N] [--json]
 
 Each subcommand lives in ``bot/commands/<name>.py`` with ``register(subparsers)``
 and a ``run(args, settings) -> int``.
@@ -31,6 +33,8 @@ COMMAND_MODULES = (
     "migrate",
     "import_roster",
     "invite",
+    "people",
+    "audit",
     "reminders",
     "summary",
     "doctor",

@@ -49,6 +49,8 @@ COMMANDS: list[Command] = [
     Command("broadcasts", _OFFICE),
     Command("invite", _OFFICE),
     Command("staff", _ADMIN),
+    Command("people", _ADMIN),
+    Command("deactivate", _ADMIN),
     Command("language", _ALL),
 ]
 

@@ -13,7 +13,7 @@ from telegram.ext import ApplicationHandlerStop, BaseHandler, TypeHandler
 from bot.context import Context, Identity
 from bot.i18n import normalise_language, t
 from bot.observability import note_role
-from bot.services.registration import ensure_admin
+from bot.services.registration import ensure_admin, revoke_admin
 from storage.models import Role
 from storage.people import identity_row, set_blocked
 
@@ -30,15 +30,23 @@ async def identify(update: Update, context: Context) -> None:
         row = await identity_row(conn, user.id)
     is_private = chat is not None and chat.type == ChatType.PRIVATE
     needs_admin = user.id in services.settings.admin_ids and (row is None or row.role != Role.ADMIN)
-    if needs_admin or (row is not None and row.blocked and is_private):
-        # Rare writes: bootstrap an admin from ADMIN_IDS, or note that a blocked user wrote again.
+    # An admin row whose id left ADMIN_IDS: that list is the source of admins, so the row goes.
+    revoked = row is not None and row.role == Role.ADMIN and user.id not in services.settings.admin_ids
+    if needs_admin or revoked or (row is not None and row.blocked and is_private):
+        # Rare writes: bootstrap an admin from ADMIN_IDS, revoke a removed one, or note
+        # that a blocked user wrote again.
         async with services.db.session() as session:
             if needs_admin:
                 await ensure_admin(session, services.clock.now(), telegram_id=user.id, name=user.full_name, language=lang)
+            elif revoked:
+                await revoke_admin(session, services.clock.now(), telegram_id=user.id)
             if is_private:
                 await set_blocked(session, user.id, False)
-        async with services.db.reader() as conn:
-            row = await identity_row(conn, user.id)
+        if revoked:
+            row = None  # deactivated: from now on somebody the bot does not know
+        else:
+            async with services.db.reader() as conn:
+                row = await identity_row(conn, user.id)
     identity = Identity(telegram_id=user.id, language=lang)
     if row is not None:
         identity = Identity(

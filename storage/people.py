@@ -7,10 +7,10 @@ from datetime import datetime
 
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from storage.models import AuditEntry, Draft, Person, Role, School, SchoolProgramme
+from storage.models import AuditEntry, District, Draft, Person, Role, School, SchoolProgramme
 
 
 async def person_by_telegram_id(session: AsyncSession, telegram_id: int) -> Person | None:
@@ -106,6 +106,66 @@ async def staff_members(session: AsyncSession) -> Sequence[Person]:
             .order_by(Person.role, Person.name)
         )
     ).all()
+
+
+class PersonListing(NamedTuple):
+    """One person as the office lists them: who, role, and where they belong."""
+
+    telegram_id: int
+    name: str
+    role: str
+    active: bool
+    school_code: str | None
+    school_name: str | None
+    # A principal's school's district, or a staff member's own district; None = city-wide.
+    district: str | None
+
+
+async def list_people(
+    session: AsyncSession,
+    *,
+    roles: Sequence[str] = (),
+    district_id: int | None = None,
+    school_id: int | None = None,
+    telegram_id: int | None = None,
+    include_inactive: bool = False,
+) -> list[PersonListing]:
+    """People by role, then school code or district, then name; filters combine.
+
+    ``district_id`` keeps principals of that district's schools and staff of that
+    district (city staff and admins have no district, so they drop out).
+    """
+    own_district = District.__table__.alias("own_district")
+    school_district = District.__table__.alias("school_district")
+    query = (
+        select(
+            Person.telegram_id,
+            Person.name,
+            Person.role,
+            Person.active,
+            School.code,
+            School.name,
+            func.coalesce(school_district.c.name, own_district.c.name),
+        )
+        .outerjoin(School, School.id == Person.school_id)
+        .outerjoin(school_district, school_district.c.id == School.district_id)
+        .outerjoin(own_district, own_district.c.id == Person.district_id)
+    )
+    if roles:
+        query = query.where(Person.role.in_(list(roles)))
+    if not include_inactive:
+        query = query.where(Person.active.is_(True))
+    if district_id is not None:
+        query = query.where(
+            (School.district_id == district_id) | (Person.school_id.is_(None) & (Person.district_id == district_id))
+        )
+    if school_id is not None:
+        query = query.where(Person.school_id == school_id)
+    if telegram_id is not None:
+        query = query.where(Person.telegram_id == telegram_id)
+    order = case({Role.ADMIN.value: 0, Role.STAFF.value: 1}, value=Person.role, else_=2)
+    query = query.order_by(order, School.code, own_district.c.name, Person.name, Person.telegram_id)
+    return [PersonListing._make(row) for row in (await session.execute(query)).all()]
 
 
 async def set_blocked(session: AsyncSession, telegram_id: int, blocked: bool) -> None:

@@ -148,8 +148,14 @@ def test_without_bot_username_or_token_it_refuses_before_issuing(
 
 @pytest.mark.parametrize(
     "args",
-    [[], ["HB-SX-001", "--staff"], ["--all-unregistered", "--staff"], ["HB-SX-001", "--count", "2"]],
-    ids=["nothing", "codes-and-staff", "all-and-staff", "count-without-staff"],
+    [
+        [],
+        ["HB-SX-001", "--staff"],
+        ["--all-unregistered", "--staff"],
+        ["HB-SX-001", "--count", "2"],
+        ["HB-SX-001", "--district", "濉溪县"],
+    ],
+    ids=["nothing", "codes-and-staff", "all-and-staff", "count-without-staff", "district-without-staff"],
 )
 def test_contradictory_arguments_are_refused(
     args: list[str], cli_db: str, capsys: pytest.CaptureFixture[str]
@@ -196,3 +202,46 @@ def test_issued_code_registers_a_principal(cli_db: str, capsys: pytest.CaptureFi
             return result.outcome, school.code if school else None
 
     assert on_db(cli_db, redeem) == (Outcome.REGISTERED, "HB-DJ-001")
+
+
+def test_district_staff_invite_redeems_to_staff_of_that_district(cli_db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.services.registration import Outcome, redeem_invite
+    from storage.models import AuditEntry, District
+
+    records = invite_json(capsys, "--staff", "--district", "濉溪县", "--count", "2")
+    assert len(records) == 2 and all(r["district"] == "濉溪县" and r["school"] is None for r in records)
+
+    async def redeem(db: Database) -> tuple[Outcome, str, str | None, list[AuditEntry]]:
+        async with db.session() as session:
+            result = await redeem_invite(
+                session, NOW, telegram_id=88, name="李老师", username=None, language="zh", code=records[0]["code"]
+            )
+            assert result.person is not None
+            district = await session.get(District, result.person.district_id) if result.person.district_id else None
+            rows = (await session.scalars(select(AuditEntry).order_by(AuditEntry.id))).all()
+            return result.outcome, result.person.role, district.name if district else None, list(rows)
+
+    outcome, role, district, rows = on_db(cli_db, redeem)
+    assert (outcome, role, district) == (Outcome.REGISTERED, "staff", "濉溪县")
+    issued = [r for r in rows if r.action == "invite.issued"]
+    assert len(issued) == 1 and issued[0].detail is not None
+    assert (issued[0].detail["district"], issued[0].detail["count"]) == ("濉溪县", 2)
+    (redeemed,) = [r for r in rows if r.action == "invite.redeemed"]
+    assert redeemed.subject == "person:88" and redeemed.detail is not None and redeemed.detail["district"] == "濉溪县"
+
+
+def test_plain_staff_invite_says_its_scope(cli_db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["invite", "--staff"]) == 0
+    assert main(["invite", "--staff", "--district", "濉溪县"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("staff:全市 ") and lines[1].startswith("staff:濉溪县 ")
+
+
+def test_staff_invite_for_an_unknown_district_names_the_known_ones_and_issues_nothing(
+    cli_db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["invite", "--staff", "--district", "火星区", "--json"]) == 1
+    out = capsys.readouterr()
+    assert out.out == ""
+    assert "unknown district '火星区'" in out.err and "known districts: 濉溪县" in out.err
+    assert on_db(cli_db, invites) == []

@@ -136,3 +136,49 @@ async def test_forged_staff_removal_on_an_uneditable_message_is_harmless(sim: Si
     ghost = {"message_id": 424242, "date": 1_700_000_000, "chat": {"id": 900, "type": "private"}, "text": "?"}
     replies = await admin.press_data("staff:rm:2001", ghost)
     assert not any("临时故障" in r.text for r in replies)
+
+
+async def test_repeated_throttled_starts_write_at_most_one_throttle_row(
+    sim: Simulator, db: Database, clock: FixedClock
+) -> None:
+    from storage.models import AuditEntry
+
+    await add_school(db, clock)
+    chat = sim.user(1001)
+    for i in range(5):
+        await chat.send(f"/start forged{i:011d}")
+    good = await invite_code(db, clock, "HB001")
+    for _ in range(10):
+        replies = await chat.send(f"/start {good}")
+        assert "尝试次数过多" in replies[0].text
+    async with db.session() as session:
+        actions = list((await session.scalars(select(AuditEntry.action).where(AuditEntry.actor == 1001))).all())
+    assert actions.count("invite.refused") == 5
+    assert actions.count("invite.throttled") <= 1
+    # The throttle still lifts once the refusals age out of the window.
+    clock.advance(timedelta(minutes=11))
+    assert "邹圩小学" in (await chat.send(f"/start {good}"))[0].text
+
+
+async def test_registration_is_audited_with_the_school_code(sim: Simulator, db: Database, clock: FixedClock) -> None:
+    from storage.models import AuditEntry
+
+    await add_school(db, clock)
+    await register_principal(sim, db, clock, 1001)
+    async with db.session() as session:
+        rows = (await session.scalars(select(AuditEntry).where(AuditEntry.action.like("invite.%")).order_by(AuditEntry.id))).all()
+    assert [(r.action, r.subject) for r in rows] == [("invite.issued", "HB001"), ("invite.redeemed", "HB001")]
+    assert rows[1].actor == 1001 and rows[1].detail is not None and rows[1].detail["role"] == "principal"
+
+
+async def test_staff_list_is_split_when_long_with_buttons_under_the_last_piece(
+    sim: Simulator, db: Database, clock: FixedClock
+) -> None:
+    from bot.textsplit import utf16_len
+    from tests.factories import add_person
+
+    for n in range(45):
+        await add_person(db, clock, 3000 + n, f"工作人员{n:02d}号（淮北市教育局勤工俭学管理办公室城区组与农村组联络）" * 3, role="staff")
+    replies = await sim.user(900, "陈主任").send("/staff")
+    assert len(replies) > 1 and all(utf16_len(r.text) <= 4096 for r in replies)
+    assert not any(r.buttons for r in replies[:-1]) and replies[-1].buttons

@@ -4,7 +4,8 @@ Usage::
 
     schoolbot invite HB-SX-001 HB-SX-002       # one principal invite per school
     schoolbot invite --all-unregistered         # every school without a registered reporter
-    schoolbot invite --staff --count 2          # two office-staff invites
+    schoolbot invite --staff --count 2          # two office-staff invites (city-wide)
+    schoolbot invite --staff --district 濉溪县    # a staff invite for that district only
     schoolbot invite HB-SX-001 --json           # [{"school": "HB-SX-001", "code": "...", "link": "..."}]
 
 Links need the bot's username: ``BOT_USERNAME``, else asked from Telegram with
@@ -25,7 +26,14 @@ from telegram.request import BaseRequest
 
 from bot.clock import SystemClock
 from bot.roster import normalise_code
-from bot.services.registration import DEFAULT_EXPIRES_DAYS, IssuedInvite, UnknownSchools, deep_link, issue_invites
+from bot.services.registration import (
+    DEFAULT_EXPIRES_DAYS,
+    IssuedInvite,
+    UnknownDistrict,
+    UnknownSchools,
+    deep_link,
+    issue_invites,
+)
 from bot.settings import Settings
 from storage.db import Database
 
@@ -55,6 +63,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--all-unregistered", action="store_true", help="one invite for every school without a registered reporter"
     )
     parser.add_argument("--staff", action="store_true", help="invites that make office staff, not principals")
+    parser.add_argument(
+        "--district", metavar="NAME", help="with --staff: the invitee becomes staff of this district only (default: city-wide)"
+    )
     parser.add_argument("--count", type=_positive, default=1, help="how many staff invites (with --staff; default 1)")
     parser.add_argument(
         "--expires-days",
@@ -89,6 +100,7 @@ async def issue(
     staff: bool,
     count: int,
     expires_days: int,
+    district: str | None = None,
     request: BaseRequest | None = None,
 ) -> tuple[str, list[IssuedInvite]]:
     """Issue the invites (all or none) and return them with the bot username for their links."""
@@ -104,6 +116,7 @@ async def issue(
                 school_codes=[normalise_code(code) for code in school_codes],
                 all_unregistered=all_unregistered,
                 staff=staff,
+                district=district,
                 count=count,
                 expires_days=expires_days,
             )
@@ -120,6 +133,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.count != 1 and not args.staff:
         print("schoolbot invite: --count goes with --staff (schools get one invite each)", file=sys.stderr)
         return 2
+    if args.district is not None and not args.staff:
+        print("schoolbot invite: --district goes with --staff (a school invite's district is the school's)", file=sys.stderr)
+        return 2
     try:
         username, invites = asyncio.run(
             issue(
@@ -129,6 +145,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 staff=args.staff,
                 count=args.count,
                 expires_days=args.expires_days,
+                district=args.district,
             )
         )
     except NoBotUsername as exc:
@@ -137,12 +154,19 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     except UnknownSchools as exc:
         print(f"schoolbot invite: unknown school code(s): {', '.join(exc.codes)}; no invites issued", file=sys.stderr)
         return 1
+    except UnknownDistrict as exc:
+        known = ", ".join(exc.known) or "none yet (import the roster first)"
+        print(f"schoolbot invite: unknown district {exc.name!r}; known districts: {known}; no invites issued", file=sys.stderr)
+        return 1
     if args.json:
         records = [{"school": i.school_code, "code": i.code, "link": deep_link(username, i.code)} for i in invites]
+        if args.staff:
+            # Staff records also say the scope the invite gives (None: city-wide).
+            records = [{**r, "district": i.district} for r, i in zip(records, invites)]
         print(json.dumps(records, ensure_ascii=False, indent=2))
     else:
         for invite in invites:
-            who = f"{invite.school_code}  {invite.school_name}" if invite.school_code else "staff"
+            who = f"{invite.school_code}  {invite.school_name}" if invite.school_code else f"staff:{invite.district or '全市'}"
             print(f"{who}  {invite.code}  {deep_link(username, invite.code)}")
     if invites:
         until = invites[0].expires_at.astimezone(settings.timezone)

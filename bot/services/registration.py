@@ -19,7 +19,7 @@ from enum import StrEnum
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import AuditEntry, Invite, Person, Role, School
+from storage.models import AuditEntry, District, Invite, Person, Role, School
 from storage.people import any_person_by_telegram_id, audit
 
 MAX_BAD_CODES = 5
@@ -46,12 +46,32 @@ class IssuedInvite:
     role: str
     code: str
     expires_at: datetime
+    # The district a staff invite is bound to (None: city-wide staff, or a school invite).
+    district: str | None = None
 
 
 class UnknownSchools(ValueError):
     def __init__(self, codes: Sequence[str]) -> None:
         super().__init__(", ".join(codes))
         self.codes = list(codes)
+
+
+class UnknownDistrict(ValueError):
+    """A district name the roster does not have; ``known`` lists the ones it has."""
+
+    def __init__(self, name: str, known: Sequence[str]) -> None:
+        super().__init__(name)
+        self.name = name
+        self.known = list(known)
+
+
+async def district_named(session: AsyncSession, name: str) -> District:
+    """The district called ``name``, or ``UnknownDistrict`` naming the known ones."""
+    found = await session.scalar(select(District).where(District.name == name.strip()))
+    if found is None:
+        known = (await session.scalars(select(District.name).order_by(District.name))).all()
+        raise UnknownDistrict(name.strip(), known)
+    return found
 
 
 async def issue_invites(
@@ -61,27 +81,48 @@ async def issue_invites(
     school_codes: Sequence[str] = (),
     all_unregistered: bool = False,
     staff: bool = False,
+    district: str | None = None,
     count: int = 1,
     expires_days: int = DEFAULT_EXPIRES_DAYS,
     created_by: int | None = None,
+    scope_district_id: int | None = None,
 ) -> list[IssuedInvite]:
-    """Create invites: one per named (or unregistered) school, or ``count`` staff invites."""
+    """Create invites: one per named (or unregistered) school, or ``count`` staff invites.
+
+    ``scope_district_id`` is the actor's scope (district staff): schools outside it
+    are refused exactly as unknown codes are, so the refusal does not reveal that
+    they exist. Staff invites may name a ``district``; the invitee becomes staff of it.
+    """
     if expires_days < 1:
         raise ValueError("expires_days must be at least 1")
     expires_at = now + timedelta(days=expires_days)
     targets: list[School | None]
+    bound: District | None = None
     if staff:
+        if district is not None:
+            bound = await district_named(session, district)
+        if scope_district_id is not None:
+            # District staff create staff of their own district only: never wider, never elsewhere.
+            own = await session.get(District, scope_district_id)
+            assert own is not None
+            if bound is not None and bound.id != own.id:
+                raise UnknownDistrict(bound.name, [own.name])
+            bound = own
         targets = [None] * count
     elif all_unregistered:
         registered = select(Person.school_id).where(
             Person.role == Role.PRINCIPAL, Person.active.is_(True), Person.school_id.is_not(None)
         )
-        targets = list(
-            (await session.scalars(select(School).where(School.id.not_in(registered)).order_by(School.code))).all()
-        )
+        query = select(School).where(School.id.not_in(registered)).order_by(School.code)
+        if scope_district_id is not None:
+            query = query.where(School.district_id == scope_district_id)
+        targets = list((await session.scalars(query)).all())
     else:
         wanted = list(dict.fromkeys(c.strip() for c in school_codes if c.strip()))
-        found = {s.code: s for s in (await session.scalars(select(School).where(School.code.in_(wanted)))).all()}
+        query = select(School).where(School.code.in_(wanted))
+        if scope_district_id is not None:
+            query = query.where(School.district_id == scope_district_id)
+        found = {s.code: s for s in (await session.scalars(query)).all()}
         missing = [c for c in wanted if c not in found]
         if missing:
             raise UnknownSchools(missing)
@@ -95,15 +136,36 @@ async def issue_invites(
                 code_hash=hash_code(code),
                 role=role,
                 school_id=school.id if school else None,
+                district_id=bound.id if bound else None,
                 created_at=now,
                 expires_at=expires_at,
                 created_by=created_by,
             )
         )
         issued.append(
-            IssuedInvite(school.code if school else None, school.name if school else None, role, code, expires_at)
+            IssuedInvite(
+                school.code if school else None,
+                school.name if school else None,
+                role,
+                code,
+                expires_at,
+                bound.name if bound else None,
+            )
         )
-    audit(session, now, created_by, "invite.issued", None, count=len(issued), staff=staff)
+        if school is not None:
+            audit(session, now, created_by, "invite.issued", school.code, role=role.value, expires_days=expires_days)
+    if staff:
+        audit(
+            session,
+            now,
+            created_by,
+            "invite.issued",
+            None,
+            role=Role.STAFF.value,
+            count=count,
+            district=bound.name if bound else None,
+            expires_days=expires_days,
+        )
     return issued
 
 
@@ -120,19 +182,19 @@ class Redemption:
     person: Person | None = None
 
 
-async def _recent_refusals(session: AsyncSession, telegram_id: int, now: datetime) -> int:
-    return int(
-        await session.scalar(
-            select(func.count())
-            .select_from(AuditEntry)
-            .where(
-                AuditEntry.actor == telegram_id,
-                AuditEntry.action == "invite.refused",
-                AuditEntry.at > now - THROTTLE_WINDOW,
-            )
+async def _recent_attempts(session: AsyncSession, telegram_id: int, now: datetime) -> tuple[int, bool]:
+    """Refused codes in the throttle window, and whether a throttle was already recorded in it."""
+    result = await session.execute(
+        select(AuditEntry.action, func.count())
+        .where(
+            AuditEntry.actor == telegram_id,
+            AuditEntry.action.in_(["invite.refused", "invite.throttled"]),
+            AuditEntry.at > now - THROTTLE_WINDOW,
         )
-        or 0
+        .group_by(AuditEntry.action)
     )
+    counts = {action: int(count) for action, count in result}
+    return int(counts.get("invite.refused", 0)), bool(counts.get("invite.throttled"))
 
 
 async def redeem_invite(
@@ -145,16 +207,19 @@ async def redeem_invite(
     language: str,
     code: str,
 ) -> Redemption:
-    """Bind the sender to the invite's school (or make them staff), once."""
-    if await _recent_refusals(session, telegram_id, now) >= MAX_BAD_CODES:
-        audit(session, now, telegram_id, "invite.throttled")
+    """Bind the sender to the invite's school (or make them staff, of its district if any), once."""
+    refusals, throttle_noted = await _recent_attempts(session, telegram_id, now)
+    if refusals >= MAX_BAD_CODES:
+        # One row per throttle window, not per attempt: a script hammering /start cannot flood the log.
+        if not throttle_noted:
+            audit(session, now, telegram_id, "invite.throttled", person_subject(telegram_id), refusals=refusals)
         return Redemption(Outcome.THROTTLED)
     # Claim the invite atomically: of two people racing for one code, exactly one wins.
     claimed = await session.execute(
         update(Invite)
         .where(Invite.code_hash == hash_code(code), Invite.used_at.is_(None), Invite.expires_at > now)
         .values(used_at=now, used_by=telegram_id)
-        .returning(Invite.id, Invite.role, Invite.school_id)
+        .returning(Invite.id, Invite.role, Invite.school_id, Invite.district_id)
     )
     row = claimed.first()
     if row is None:
@@ -164,7 +229,7 @@ async def redeem_invite(
     role = Role(row.role)
     if person is not None and person.active and person.role == Role.ADMIN:
         # Admins are office people: the invite is spent, their role stays.
-        audit(session, now, telegram_id, "invite.redeemed_by_admin", str(row.id))
+        audit(session, now, telegram_id, "invite.redeemed_by_admin", person_subject(telegram_id), invite=row.id)
         return Redemption(Outcome.ALREADY, person)
     if person is None:
         person = Person(telegram_id=telegram_id, name=name, created_at=now, blocked=False, active=True)
@@ -174,13 +239,33 @@ async def redeem_invite(
     person.language = person.language or language
     person.role = role
     person.school_id = row.school_id
+    # A principal's district is their school's; staff keep the invite's (None: city-wide).
+    person.district_id = row.district_id if role == Role.STAFF else None
     person.active = True
     person.blocked = False
     await session.flush()
     # Load the school now: lazy loading is not available in async code.
     await session.refresh(person, ["school"])
-    audit(session, now, telegram_id, "invite.redeemed", str(row.school_id or "staff"), role=role.value)
+    if person.school is not None:
+        audit(session, now, telegram_id, "invite.redeemed", person.school.code, role=role.value, invite=row.id)
+    else:
+        district = await session.get(District, row.district_id) if row.district_id is not None else None
+        audit(
+            session,
+            now,
+            telegram_id,
+            "invite.redeemed",
+            person_subject(telegram_id),
+            role=role.value,
+            district=district.name if district else None,
+            invite=row.id,
+        )
     return Redemption(Outcome.REGISTERED, person)
+
+
+def person_subject(telegram_id: int) -> str:
+    """The audit subject for changes to one person (the convention: ``person:<telegram id>``)."""
+    return f"person:{telegram_id}"
 
 
 async def ensure_admin(session: AsyncSession, now: datetime, *, telegram_id: int, name: str, language: str) -> Person:
@@ -191,27 +276,146 @@ async def ensure_admin(session: AsyncSession, now: datetime, *, telegram_id: int
             telegram_id=telegram_id, name=name, role=Role.ADMIN, language=language, created_at=now, blocked=False, active=True
         )
         session.add(person)
-        audit(session, now, telegram_id, "admin.bootstrapped")
+        audit(session, now, telegram_id, "admin.bootstrapped", person_subject(telegram_id))
     elif person.role != Role.ADMIN or not person.active:
-        person.role, person.active, person.school_id = Role.ADMIN, True, None
-        audit(session, now, telegram_id, "admin.bootstrapped")
+        before = person.role if person.active else None
+        person.role, person.active, person.school_id, person.district_id = Role.ADMIN, True, None, None
+        audit(session, now, telegram_id, "admin.bootstrapped", person_subject(telegram_id), before=before)
     await session.flush()
     return person
 
 
-async def add_staff(session: AsyncSession, now: datetime, *, actor: int, telegram_id: int, name: str) -> Person:
-    """Make a Telegram user office staff (an admin's action in chat)."""
+async def revoke_admin(session: AsyncSession, now: datetime, *, telegram_id: int) -> None:
+    """An admin row whose id left ADMIN_IDS: deactivate it (history kept), once."""
+    result = await session.execute(
+        update(Person)
+        .where(Person.telegram_id == telegram_id, Person.role == Role.ADMIN, Person.active.is_(True))
+        .values(active=False)
+    )
+    if getattr(result, "rowcount", 0):
+        audit(session, now, None, "admin.revoked", person_subject(telegram_id))
+
+
+MAX_TELEGRAM_ID = 2**63 - 1  # people.telegram_id is a signed 64-bit column
+
+
+def parse_telegram_id(text: str) -> int | None:
+    """A Telegram user id typed by someone: ASCII digits, positive, within signed 64 bits."""
+    text = text.strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 19:
+        return None
+    value = int(text)
+    return value if 0 < value <= MAX_TELEGRAM_ID else None
+
+
+async def add_staff(
+    session: AsyncSession,
+    now: datetime,
+    *,
+    actor: int,
+    telegram_id: int,
+    name: str,
+    district: District | None = None,
+) -> Person:
+    """Make a Telegram user office staff (an admin's action in chat): of ``district``, or city-wide."""
     person = await any_person_by_telegram_id(session, telegram_id)
     if person is None:
         person = Person(telegram_id=telegram_id, name=name, created_at=now, blocked=False)
         session.add(person)
     if person.role == Role.ADMIN and person.active:
         return person
+    before = person.role if person.active and person.role else None
     person.role, person.school_id, person.active = Role.STAFF, None, True
+    person.district_id = district.id if district else None
     person.name = name or person.name
     await session.flush()
-    audit(session, now, actor, "staff.added", str(telegram_id))
+    audit(
+        session,
+        now,
+        actor,
+        "staff.added",
+        person_subject(telegram_id),
+        district=district.name if district else None,
+        before=before,
+    )
     return person
+
+
+class ScopeChange(StrEnum):
+    CHANGED = "changed"
+    UNCHANGED = "unchanged"
+    NOT_STAFF = "not_staff"
+
+
+async def set_staff_scope(
+    session: AsyncSession, now: datetime, *, actor: int, telegram_id: int, district_id: int | None
+) -> tuple[ScopeChange, Person | None, District | None]:
+    """Move a staff member to one district's scope, or city-wide (``district_id`` None)."""
+    person = await any_person_by_telegram_id(session, telegram_id)
+    if person is None or not person.active or person.role != Role.STAFF:
+        return ScopeChange.NOT_STAFF, person, None
+    target = await session.get(District, district_id) if district_id is not None else None
+    if district_id is not None and target is None:
+        raise UnknownDistrict(str(district_id), [])
+    if person.district_id == district_id:
+        return ScopeChange.UNCHANGED, person, target
+    before = await session.get(District, person.district_id) if person.district_id is not None else None
+    person.district_id = district_id
+    audit(
+        session,
+        now,
+        actor,
+        "staff.scope_changed",
+        person_subject(telegram_id),
+        before=before.name if before else None,
+        after=target.name if target else None,
+    )
+    return ScopeChange.CHANGED, person, target
+
+
+class Deactivation(StrEnum):
+    DONE = "done"
+    ALREADY = "already"
+    UNKNOWN = "unknown"
+    SELF = "self"
+    PROTECTED = "protected"
+
+
+async def deactivate_person(
+    session: AsyncSession,
+    now: datetime,
+    *,
+    actor: int | None,
+    telegram_id: int,
+    admin_ids: frozenset[int],
+) -> tuple[Deactivation, Person | None]:
+    """Deactivate a principal or staff member (the row and its history stay).
+
+    Nobody deactivates themself, nor an admin listed in ADMIN_IDS: that list is
+    the source of admins, and ``ensure_admin`` would only bring them back.
+    """
+    person = await any_person_by_telegram_id(session, telegram_id)
+    if person is None:
+        return Deactivation.UNKNOWN, None
+    if actor is not None and telegram_id == actor:
+        return Deactivation.SELF, person
+    if telegram_id in admin_ids:
+        return Deactivation.PROTECTED, person
+    if not person.active:
+        return Deactivation.ALREADY, person
+    person.active = False
+    district = await session.get(District, person.district_id) if person.district_id is not None else None
+    audit(
+        session,
+        now,
+        actor,
+        "person.deactivated",
+        person_subject(telegram_id),
+        role=person.role,
+        school=person.school.code if person.school else None,
+        district=district.name if district else None,
+    )
+    return Deactivation.DONE, person
 
 
 async def remove_staff(session: AsyncSession, now: datetime, *, actor: int, telegram_id: int) -> bool:
@@ -220,5 +424,5 @@ async def remove_staff(session: AsyncSession, now: datetime, *, actor: int, tele
     if person is None or not person.active or person.role != Role.STAFF:
         return False
     person.active = False
-    audit(session, now, actor, "staff.removed", str(telegram_id))
+    audit(session, now, actor, "staff.removed", person_subject(telegram_id))
     return True

@@ -99,6 +99,8 @@ class Invite(Base):
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)
     role: Mapped[str] = mapped_column(String(16))
     school_id: Mapped[int | None] = mapped_column(ForeignKey("schools.id"), index=True)
+    # A staff invite bound to a district makes district staff (None: city-wide staff).
+    district_id: Mapped[int | None] = mapped_column(ForeignKey("districts.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
