@@ -81,6 +81,7 @@ async def start_draft(
     period: str | None = None,
     answers: Mapping[str, str | None] | None = None,
     correction_of: int | None = None,
+    school_id: int | None = None,
     replace: bool = True,
 ) -> Draft:
     """Replace whatever draft the person had with a new one (one draft per person).
@@ -102,6 +103,7 @@ async def start_draft(
         answers=dict(answers or {}),
         editing=False,
         correction_of=correction_of,
+        school_id=school_id,
         created_at=now,
         updated_at=now,
     )

@@ -210,6 +210,30 @@ async def test_a_correction_draft_is_discarded_when_its_principal_moves_to_anoth
     assert await drafts(db) == []
 
 
+@pytest.mark.parametrize("next_update", ["submit", "answer", "status"])
+async def test_a_new_report_draft_is_discarded_when_its_principal_moves_to_another_school(
+    sim: Simulator, db: Database, clock: FixedClock, next_update: str
+) -> None:
+    await add_school(db, clock)
+    await add_school(db, clock, code="HB002", name="城关小学")
+    chat = await register_principal(sim, db, clock)
+    if next_update == "answer":
+        await chat.send("/milk")
+        await chat.press("★")  # November chosen, the first question asked
+    else:
+        await milk_at_review(chat)
+    (draft,) = await drafts(db)
+    assert draft.school_id is not None, "a draft records the school it was started for"
+    await move_to(db, 1001, "HB002")  # reassigned by the office while the draft is open
+
+    sent = {"submit": lambda: chat.press("提交"), "answer": lambda: chat.send("856"), "status": lambda: chat.send("/status")}
+    replies = await sent[next_update]()
+    texts = [reply.text for reply in replies if reply.text]
+    assert any("你已不再是邹圩小学的填报人" in text and "已作废" in text for text in texts), texts
+    assert await saved_reports(db) == [], "nothing saved under the old school nor the new one"
+    assert await drafts(db) == []
+
+
 async def test_every_version_is_audited_under_the_school_code_with_the_changed_fields(
     sim: Simulator, db: Database, clock: FixedClock
 ) -> None:

@@ -525,7 +525,7 @@ class Reporting:
                         continue  # a later period, not due yet
                     rows.append([report_now(form, period, self.lang)])
             draft = await draft_of(session, self.reporter.person_id)
-            if draft is not None and draft.correction_of is not None and not await self._same_school(session, draft, out):
+            if draft is not None and not await self._belongs_here(session, draft, out):
                 await delete_draft(session, draft.id, revision=draft.revision)  # started for the school left
                 draft = None
             if draft is not None and draft.form_key and not self._expired(draft):
@@ -602,7 +602,7 @@ class Reporting:
             await session.flush()
             self._draft_row = False
             return None
-        if draft.correction_of is not None and not await self._same_school(session, draft, out):
+        if not await self._belongs_here(session, draft, out):
             await session.delete(draft)
             await session.flush()
             self._draft_row = False
@@ -622,14 +622,23 @@ class Reporting:
         self._note_update(draft)
         return draft
 
-    async def _same_school(self, session: AsyncSession, draft: Draft, out: Outcome) -> bool:
-        """True if a correction draft corrects a report of the principal's school as it is now.
+    async def _belongs_here(self, session: AsyncSession, draft: Draft, out: Outcome) -> bool:
+        """True if the draft was started for the principal's school as it is now.
 
         A draft belongs to the school it was started for: a principal moved to another
-        school meanwhile must not file it there. The school of a correction is that of the
-        report it corrects; a fresh draft does not record its school (no column for it).
+        school meanwhile must not file it there. A draft records its school; a correction's
+        school is also that of the report it corrects (the only clue for drafts older than
+        migration 0008, which have no school recorded).
         """
-        assert draft.correction_of is not None
+        if draft.school_id is not None and draft.school_id != self.reporter.school_id:
+            left = await session.get(School, draft.school_id)
+            what = self._what(draft)
+            if draft.correction_of is not None:
+                what = t(self.lang, "report.what_correction", what=what)
+            out.say(t(self.lang, "report.moved_school", what=what, school=left.name if left else "?"))
+            return False
+        if draft.correction_of is None:
+            return True
         # Kept for the rest of the update: the review screen and the submission need it too.
         self._original = original = await session.get(Report, draft.correction_of)
         if original is not None and original.school_id == self.reporter.school_id:
@@ -815,6 +824,7 @@ class Reporting:
             period=period,
             answers=answers,
             correction_of=correction_of,
+            school_id=self.reporter.school_id,
             replace=self._draft_row,
         )
         self._draft_row = True

@@ -31,6 +31,9 @@ class Draft(Base):
     # Set while a field is re-asked from the review screen: answer it, then back to review.
     editing: Mapped[bool] = mapped_column(Boolean, default=False)
     correction_of: Mapped[int | None] = mapped_column(ForeignKey("reports.id"))
+    # The school the draft was started for: a principal moved to another school meanwhile
+    # must never file it there (None only for drafts older than migration 0008).
+    school_id: Mapped[int | None] = mapped_column(ForeignKey("schools.id", ondelete="CASCADE"))
     # The last Telegram update applied to this draft: a redelivered update is not applied twice.
     last_update_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
