@@ -324,3 +324,38 @@ async def test_260_simultaneous_updates_with_a_slow_bot_api_on_postgresql_are_20
     finally:
         await wipe(db)
         await db.dispose()
+
+
+# --- the settings behind the 503s ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "named"),
+    [
+        ("DATABASE_POOL_SIZE", "0", "DATABASE_POOL_SIZE:"),
+        ("DATABASE_POOL_SIZE", "many", "DATABASE_POOL_SIZE:"),
+        ("DATABASE_POOL_TIMEOUT", "-1", "DATABASE_POOL_TIMEOUT:"),
+        ("USER_LOCK_TIMEOUT", "0", "USER_LOCK_TIMEOUT:"),
+        ("USER_LOCK_TIMEOUT", "soon", "USER_LOCK_TIMEOUT:"),
+    ],
+)
+def test_bad_pool_and_lock_settings_stop_with_one_line_naming_the_variable(
+    variable: str, value: str, named: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.settings import SettingsError, load_settings
+
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError) as refused:
+        load_settings(_env_file=None)
+    assert str(refused.value).startswith(named) and "\n" not in str(refused.value)
+
+
+def test_pool_settings_size_the_database_pool(tmp_path: Any) -> None:
+    settings = make_settings(f"sqlite+aiosqlite:///{tmp_path / 'p.db'}", database_pool_size=3, database_pool_timeout=1.5)
+    assert (settings.user_lock_timeout, settings.database_pool_size) == (10.0, 3)
+    db = Database(settings.database_url, **settings.database_options())
+    pool: Any = db.engine.pool
+    assert pool.size() == 3 and pool._max_overflow == 0 and pool._timeout == 1.5
+    pg = Database("postgresql+asyncpg://postgres@127.0.0.1:5432/x", **settings.database_options())
+    pool = pg.engine.pool
+    assert pool.size() == 3 and pool._timeout == 1.5

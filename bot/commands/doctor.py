@@ -35,7 +35,9 @@ def describe_settings(settings: Settings) -> str:
     mode = "webhook" if settings.webhook_url else ("polling" if settings.token else "offline console")
     return (
         f"database {url}; timezone {settings.timezone.key}; quiet hours {settings.quiet_hours.start:%H:%M}-"
-        f"{settings.quiet_hours.end:%H:%M}; {len(settings.admin_ids)} admin(s); mode {mode}"
+        f"{settings.quiet_hours.end:%H:%M}; {len(settings.admin_ids)} admin(s); mode {mode}; "
+        f"pool {settings.database_pool_size} (wait {settings.database_pool_timeout:g}s), "
+        f"user lock wait {settings.user_lock_timeout:g}s"
     )
 
 
