@@ -159,9 +159,8 @@ class UpdateHandler(_Handler):
             log.warning("webhook: refused a body of %s bytes (limit %s)", declared[:20], MAX_BODY)
             self.refuse(413, "request entity too large")
             return
-        # A chunked body declares no length: data_received counts. The connection's own
-        # limit (above ours) only stops a single chunk that announces itself as huge.
-        self.request.connection.set_max_body_size(CONNECTION_MAX_BODY)  # type: ignore[union-attr]
+        # A chunked body declares no length: data_received counts. The server's own limit
+        # (CONNECTION_MAX_BODY, above ours) stops a single chunk announcing itself as huge.
 
     def data_received(self, chunk: bytes) -> None:
         if self._finished:
