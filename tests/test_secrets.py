@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import os
@@ -161,38 +162,31 @@ def test_redactor_cleans_a_token_it_was_not_told_about() -> None:
 
 
 @pytest.mark.parametrize("level", ["INFO", "DEBUG"])
-def test_cli_installs_the_filter_before_the_command_runs(level: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_cli_redacts_what_any_command_logs_or_prints_before_it_runs(
+    level: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
     from bot import cli
 
-    seen: list[str] = []
+    def probe(args: argparse.Namespace, settings: object) -> int:
+        """A command written without a thought for secrets."""
+        print(f"calling https://api.telegram.org/bot{TOKEN}/getMe with {SECRET}")
+        print(f"failed: token {TOKEN}", file=sys.stderr)
+        logging.getLogger("probe").error("token %s secret %s", TOKEN, SECRET)
+        raise RuntimeError(f"The token `{TOKEN}` was rejected by the server.")
 
-    def command(args: object, settings: object) -> int:
-        handler = logging.Handler()
-        handler.emit = lambda record: seen.append(handler.format(record))  # type: ignore[method-assign]
-        root = logging.getLogger()
-        filters = [f for h in root.handlers for f in h.filters if isinstance(f, SecretRedactor)]
-        assert filters, "no redactor on the root handlers"
-        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "token %s secret %s", (TOKEN, SECRET), None)
-        for f in filters[:1]:
-            f.filter(record)
-        seen.append(record.getMessage())
-        return 0
-
-    monkeypatch.setenv("BOT_TOKEN", TOKEN)
-    monkeypatch.setenv("WEBHOOK_SECRET", SECRET)
-    monkeypatch.setenv("LOG_LEVEL", level)
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    sub.add_parser("probe").set_defaults(handler=probe)
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    for name, value in (("BOT_TOKEN", TOKEN), ("WEBHOOK_SECRET", SECRET), ("LOG_LEVEL", level)):
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'x.db'}")
     monkeypatch.chdir(tmp_path)
-    parser = cli.build_parser()
-    monkeypatch.setattr(cli, "build_parser", lambda: _with_command(parser, command))
-    assert cli.main(["probe"]) == 0
-    assert seen == ["token <redacted> secret <redacted>"]
-
-
-def _with_command(parser: object, command: object) -> object:
-    import argparse
-
-    assert isinstance(parser, argparse.ArgumentParser)
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    sub.add_parser("probe").set_defaults(handler=command)
-    return parser
+    caplog.set_level(logging.DEBUG)
+    assert cli.main(["probe"]) == 1  # the escaping exception is logged, not printed raw
+    out, err = capsys.readouterr()
+    logged = caplog.text
+    for text in (out, err, logged):
+        assert TOKEN not in text and SECRET not in text
+    assert "bot<redacted>/getMe with <redacted>" in out and "failed: token <redacted>" in err
+    assert "token <redacted> secret <redacted>" in logged and "The token `<redacted>` was rejected" in logged
