@@ -73,7 +73,7 @@ def build_application(
     application: App = builder.build()
     services = Services(
         settings=settings,
-        db=db or Database(settings.database_url),
+        db=db or Database(settings.database_url, **settings.database_options()),
         clock=clock or SystemClock(settings.timezone),
         catalogue=catalogue or load_catalogue(settings.catalogue_path),
     )

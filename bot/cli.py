@@ -22,8 +22,10 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from typing import TextIO, cast
 
-from bot.settings import SettingsError, load_settings
+from bot.observability import RedactingStream, install_redaction
+from bot.settings import Settings, SettingsError, load_settings
 
 # Module per subcommand, in the order ``--help`` lists them.
 COMMAND_MODULES = (
@@ -66,12 +68,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"schoolbot: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=getattr(logging, settings.log_level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
-    # httpx logs every request URL, and the URL carries the bot token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # Before any command runs, whatever it is: the token and the webhook secret never reach
+    # a log line (messages, arguments, tracebacks) nor what a command prints itself.
+    streams = sys.stdout, sys.stderr
+    sys.stdout = cast(TextIO, RedactingStream(sys.stdout))
+    sys.stderr = cast(TextIO, RedactingStream(sys.stderr))
+    try:
+        return _run_command(args, settings)
+    finally:
+        sys.stdout, sys.stderr = streams
+
+
+def _run_command(args: argparse.Namespace, settings: Settings) -> int:
+    level = getattr(logging, settings.log_level.upper(), logging.INFO)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    install_redaction([settings.token, settings.webhook_secret.get_secret_value() if settings.webhook_secret else None])
+    # Warnings go through logging, hence through the same filter.
+    logging.captureWarnings(True)
+    if level > logging.DEBUG:
+        # httpx logs every request URL at INFO (redacted, but noise); DEBUG shows them.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
     # Alembic narrates every migration context at INFO; `migrate` prints its own summary.
     logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
@@ -80,4 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # `schoolbot invite --all-unregistered | head`: the reader left; that is not an error.
         sys.stderr.close()
         return 0
+    except Exception:
+        # Python's own traceback printer would bypass the redaction; log it instead.
+        logging.getLogger("schoolbot").critical("schoolbot %s failed", args.command, exc_info=True)
+        return 1
     return result

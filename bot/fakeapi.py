@@ -8,13 +8,23 @@ also be served over loopback HTTP for end-to-end tests.
 
 Faults are injected on demand: ``fake.fail("sendMessage", "forbidden")``, or
 ``fake.blocked.add(chat_id)`` for users who blocked the bot.
+
+Telegram's limits are enforced, answered with the 400 Bad Request Telegram
+sends, so a test sees what Telegram would refuse: a text of more than 4,096
+UTF-16 code units ("message is too long") or an empty one, a caption over 1,024,
+callback data over 64 bytes (``BUTTON_DATA_INVALID``) and more than 100 buttons
+in an inline keyboard ("reply markup is too long"), in ``sendMessage``,
+``editMessageText``, ``sendPhoto``/``sendDocument``, ``editMessageCaption`` and
+``editMessageReplyMarkup``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import html
 import itertools
 import json
+import re
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -24,7 +34,12 @@ from typing import Any
 from telegram.error import TimedOut
 from telegram.request import BaseRequest, RequestData
 
+from bot.textsplit import MAX_CAPTION, MAX_MESSAGE, utf16_len
+
 BOT_ID = 7_000_000_001
+MAX_CALLBACK_DATA = 64  # bytes of UTF-8
+MAX_BUTTONS = 100  # in one inline keyboard
+_TAG = re.compile(r"<[^>]*>")
 FAULTS = ("forbidden", "retry_after", "server_error", "timeout", "bad_request", "garbage")
 _SENDING = {
     "sendMessage",
@@ -58,6 +73,50 @@ class Fault:
     times: int
     chat_id: int | None
     retry_after: int
+
+
+def bad_request(description: str) -> tuple[int, dict[str, Any]]:
+    """Telegram's answer to a request it refuses: 400 and ``Bad Request: <description>``."""
+    return 400, {"ok": False, "error_code": 400, "description": f"Bad Request: {description}"}
+
+
+def _visible(text: str, parse_mode: Any) -> str:
+    # Telegram counts the text after entity parsing: HTML tags do not count, entities count once.
+    if str(parse_mode).upper() == "HTML":
+        return html.unescape(_TAG.sub("", text))
+    return text
+
+
+def text_error(text: Any, parse_mode: Any = None) -> tuple[int, dict[str, Any]] | None:
+    """What Telegram says of a message text: empty, or over 4,096 UTF-16 code units (None when fine)."""
+    visible = _visible(str(text) if text is not None else "", parse_mode)
+    if not visible.strip():
+        return bad_request("message text is empty")
+    if utf16_len(visible) > MAX_MESSAGE:
+        return bad_request("message is too long")
+    return None
+
+
+def caption_error(caption: Any, parse_mode: Any = None) -> tuple[int, dict[str, Any]] | None:
+    """A caption over 1,024 UTF-16 code units (None when fine or absent)."""
+    if caption is not None and utf16_len(_visible(str(caption), parse_mode)) > MAX_CAPTION:
+        return bad_request("message caption is too long")
+    return None
+
+
+def markup_error(markup: Any) -> tuple[int, dict[str, Any]] | None:
+    """An inline keyboard Telegram refuses: over 100 buttons, or callback data not 1-64 bytes."""
+    if not isinstance(markup, dict) or "inline_keyboard" not in markup:
+        return None
+    rows = markup["inline_keyboard"]
+    buttons = [button for row in rows for button in row] if isinstance(rows, list) else []
+    if len(buttons) > MAX_BUTTONS:
+        return bad_request("reply markup is too long")
+    for button in buttons:
+        data = button.get("callback_data") if isinstance(button, dict) else None
+        if data is not None and not 1 <= len(str(data).encode("utf-8")) <= MAX_CALLBACK_DATA:
+            return bad_request("BUTTON_DATA_INVALID")
+    return None
 
 
 class FakeTelegram:
@@ -182,24 +241,26 @@ class FakeTelegram:
     def _api_sendMessage(self, call: Call) -> Any:
         p = call.params
         text = str(p.get("text", ""))
-        if not text.strip():
-            return 400, {"ok": False, "error_code": 400, "description": "Bad Request: message text is empty"}
-        if len(text) > 4096:
-            return 400, {"ok": False, "error_code": 400, "description": "Bad Request: message is too long"}
-        return self._new_message(int(p["chat_id"]), text=text, reply_markup=self._markup(p))
+        markup = self._markup(p)
+        refused = text_error(text, p.get("parse_mode")) or markup_error(markup)
+        if refused is not None:
+            return refused
+        return self._new_message(int(p["chat_id"]), text=text, reply_markup=markup)
 
     def _media(self, call: Call, kind: str) -> Any:
         p = call.params
         caption = p.get("caption")
-        if caption is not None and len(str(caption)) > 1024:
-            return 400, {"ok": False, "error_code": 400, "description": "Bad Request: message caption is too long"}
+        markup = self._markup(p)
+        refused = caption_error(caption, p.get("parse_mode")) or markup_error(markup)
+        if refused is not None:
+            return refused
         uid = f"{kind}-{len(self.calls)}"
         media: Any = {"file_id": uid, "file_unique_id": uid, "file_size": sum(map(len, call.files.values()))}
         if kind == "photo":
             media = [{**media, "width": 800, "height": 600}]
         else:
             media["file_name"] = next(iter(call.files), "file")
-        return self._new_message(int(p["chat_id"]), caption=caption, reply_markup=self._markup(p), **{kind: media})
+        return self._new_message(int(p["chat_id"]), caption=caption, reply_markup=markup, **{kind: media})
 
     def _api_sendPhoto(self, call: Call) -> Any:
         return self._media(call, "photo")
@@ -213,6 +274,9 @@ class FakeTelegram:
         if message is None:
             return 400, {"ok": False, "error_code": 400, "description": "Bad Request: message to edit not found"}
         markup = self._markup(p)
+        refused = text_error(p.get("text"), p.get("parse_mode")) or markup_error(markup)
+        if refused is not None:
+            return refused
         if message.get("text") == p.get("text") and message.get("reply_markup") == markup:
             return 400, {
                 "ok": False,
@@ -233,6 +297,26 @@ class FakeTelegram:
         if message is None:
             return 400, {"ok": False, "error_code": 400, "description": "Bad Request: message to edit not found"}
         markup = self._markup(p)
+        refused = markup_error(markup)
+        if refused is not None:
+            return refused
+        if markup is None:
+            message.pop("reply_markup", None)
+        else:
+            message["reply_markup"] = markup
+        return message
+
+    def _api_editMessageCaption(self, call: Call) -> Any:
+        p = call.params
+        message = self.messages.get(int(p.get("chat_id", 0)), {}).get(int(p.get("message_id", 0)))
+        if message is None:
+            return bad_request("message to edit not found")
+        markup = self._markup(p)
+        refused = caption_error(p.get("caption"), p.get("parse_mode")) or markup_error(markup)
+        if refused is not None:
+            return refused
+        message["caption"] = p.get("caption")
+        message["edit_date"] = int(time.time())
         if markup is None:
             message.pop("reply_markup", None)
         else:

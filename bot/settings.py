@@ -96,6 +96,11 @@ class Settings(BaseSettings):
     webhook_listen: str = "0.0.0.0"
     webhook_port: int = Field(default=8443, ge=1, le=65535)
     log_level: str = "INFO"
+    # Under load a webhook update that cannot get a database connection or its user's lock
+    # within these many seconds is answered 503, and Telegram delivers it again later.
+    database_pool_size: int = Field(default=10, ge=1, le=1000)
+    database_pool_timeout: float = Field(default=10.0, gt=0, le=600)
+    user_lock_timeout: float = Field(default=10.0, gt=0, le=600)
     # Reminders and digests (scheduler/): when slots fire, when the office hears of it.
     reminder_at: Annotated[time, NoDecode] = time(9, 0)
     escalate_after_days: int = Field(default=7, ge=0)
@@ -211,6 +216,10 @@ class Settings(BaseSettings):
     def token(self) -> str | None:
         """The bot token, or None when running offline."""
         return self.bot_token.get_secret_value() if self.bot_token else None
+
+    def database_options(self) -> dict[str, Any]:
+        """Keyword arguments for ``storage.db.Database``: the connection pool's size and wait."""
+        return {"pool_size": self.database_pool_size, "pool_timeout": self.database_pool_timeout}
 
     def is_holiday(self, day: date) -> bool:
         return any(start <= day <= end for start, end in self.holidays)

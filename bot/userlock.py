@@ -7,6 +7,11 @@ principal could otherwise race on one draft. Within a process an
 session-level advisory lock keyed by the user id does. The advisory locks use
 their own small engine so that lock holders can never starve the handlers of
 pool connections. SQLite means one process, where the asyncio lock suffices.
+
+Waiting is bounded by ``timeout`` (``USER_LOCK_TIMEOUT``): for the user's lock
+in this process, for a connection of the lock engine, and for the advisory lock
+(PostgreSQL's ``lock_timeout``). Past it ``hold`` raises ``LockUnavailable``,
+which the webhook answers with 503 so Telegram delivers the update again.
 """
 
 from __future__ import annotations
@@ -17,23 +22,43 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.db import make_engine
 
 # Advisory lock keys are one bigint space shared with anything else using them; a fixed
 # high tag keeps ours apart from the scheduler's tick lock.
 _USER_LOCK_TAG = 0x5C << 48
+# PostgreSQL's SQLSTATE for "lock_timeout expired" (lock_not_available).
+_LOCK_NOT_AVAILABLE = "55P03"
+
+
+class LockUnavailable(Exception):
+    """The user's lock could not be had within the timeout (another update of theirs is slow)."""
+
+
+def _sqlstate(error: DBAPIError) -> str | None:
+    orig = error.orig
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return str(code) if code is not None else None
 
 
 class UserLocks:
     """``async with locks.hold(user_id):`` around processing one update."""
 
-    def __init__(self, database_url: str, *, max_parallel: int = 16) -> None:
+    def __init__(self, database_url: str, *, max_parallel: int = 16, timeout: float = 10.0) -> None:
         self._local: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
         self._engine: AsyncEngine | None = None
+        self.timeout = timeout
         if database_url.startswith("postgresql"):
-            self._engine = make_engine(database_url, pool_size=max_parallel, max_overflow=0)
+            self._engine = make_engine(
+                database_url,
+                pool_size=max_parallel,
+                pool_timeout=timeout,
+                connect_args={"server_settings": {"lock_timeout": str(max(int(timeout * 1000), 1))}},
+            )
 
     @asynccontextmanager
     async def hold(self, user_id: int | None) -> AsyncIterator[None]:
@@ -44,18 +69,41 @@ class UserLocks:
         if lock is None:
             lock = asyncio.Lock()
             self._local[user_id] = lock
-        async with lock:
+        try:
+            await asyncio.wait_for(lock.acquire(), self.timeout)
+        except TimeoutError:
+            raise LockUnavailable(f"user {user_id}: another update still holds the lock") from None
+        try:
             if self._engine is None:
                 yield
                 return
-            async with self._engine.connect() as conn:
+            async with self._connect(user_id) as conn:
                 key = _USER_LOCK_TAG | user_id
-                await conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+                try:
+                    await conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+                except DBAPIError as exc:
+                    if _sqlstate(exc) == _LOCK_NOT_AVAILABLE:
+                        raise LockUnavailable(f"user {user_id}: another process still holds the lock") from None
+                    raise
                 try:
                     yield
                 finally:
                     await conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
                     await conn.commit()
+        finally:
+            lock.release()
+
+    @asynccontextmanager
+    async def _connect(self, user_id: int) -> AsyncIterator[AsyncConnection]:
+        assert self._engine is not None
+        try:
+            conn = await self._engine.connect()
+        except PoolTimeout:
+            raise LockUnavailable(f"user {user_id}: no lock connection free") from None
+        try:
+            yield conn
+        finally:
+            await conn.close()
 
     async def dispose(self) -> None:
         if self._engine is not None:

@@ -5,14 +5,21 @@ so an update whose processing fails is lost. We serve the webhook ourselves
 (tornado, which PTB's ``webhooks`` extra already installs) and process each
 update before answering:
 
-* wrong or missing ``X-Telegram-Bot-Api-Secret-Token`` → 403, nothing processed;
-* processing failed because the database was unreachable → 503, so Telegram
-  delivers the update again later (nothing was committed, so a redelivery is
-  safe);
+* wrong or missing ``X-Telegram-Bot-Api-Secret-Token`` → 403, checked before
+  the body is read;
+* a body over 1 MiB (declared, or counted while streaming) → 413, unread;
+* a body that is not a JSON object of an update (``null``, ``[]``, ``42``,
+  invalid or too deeply nested JSON, an id beyond 64 bits) → 400 and one
+  WARNING line, no traceback;
+* processing failed because the database was unreachable, no pool connection
+  came within ``DATABASE_POOL_TIMEOUT``, or the user's lock not within
+  ``USER_LOCK_TIMEOUT`` → 503, so Telegram delivers the update again later
+  (nothing was committed, so a redelivery is safe);
 * any other failure (a bug, a Telegram error while replying) → 200: the user
   was told, and redelivering would replay an answer the draft already moved past
   or loop on a poison update forever;
-* ``GET /healthz`` checks the database: 200 when it answers, 503 otherwise.
+* ``GET /healthz`` checks the database: 200 ``{"ok": true}`` when it answers,
+  503 ``{"ok": false}`` otherwise; no response carries a ``Server`` banner.
 
 Updates of one user are processed one at a time, even across processes
 (``bot.userlock``), so a principal's draft never sees two answers at once.
@@ -37,10 +44,15 @@ from telegram import Update
 
 from bot.context import Services
 from bot.observability import InstrumentedApplication
-from bot.userlock import UserLocks
+from bot.userlock import LockUnavailable, UserLocks
 
 log = logging.getLogger(__name__)
+access_log = logging.getLogger("schoolbot.webhook.access")
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+# Telegram's updates are a few KiB; anything past this is refused (413) unread.
+MAX_BODY = 1 << 20
+# The connection-level ceiling tornado enforces itself (a lone chunk announcing more).
+CONNECTION_MAX_BODY = 4 * MAX_BODY
 
 
 def is_transient(error: BaseException | None) -> bool:
@@ -54,41 +66,151 @@ def is_transient(error: BaseException | None) -> bool:
     return False
 
 
-class UpdateHandler(tornado.web.RequestHandler):
-    """POST /<path>: one update from Telegram."""
+class BadUpdate(ValueError):
+    """A webhook body that is not a Telegram update; the message says why, in one line."""
+
+
+def _int64(literal: str) -> int:
+    # Every id Telegram sends fits a signed 64-bit integer (the database's BIGINT);
+    # anything larger is not from Telegram and would only fail deeper down.
+    value = int(literal)
+    if not -(2**63) <= value < 2**63:
+        raise BadUpdate(f"integer {literal[:24]}{'...' if len(literal) > 24 else ''} out of range")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise BadUpdate(f"{name} is not JSON")
+
+
+def parse_update(body: bytes, bot: Any) -> Update:
+    """Decode a webhook body into an Update, or raise ``BadUpdate``.
+
+    Refused: invalid JSON, anything but a JSON object (``null``, ``[]``, ``42``,
+    a string), nesting too deep for the decoder, integers outside 64 bits, and
+    objects that are not updates.
+    """
+    try:
+        payload = json.loads(body, parse_int=_int64, parse_constant=_no_constant)
+    except BadUpdate:
+        raise
+    except RecursionError:
+        raise BadUpdate("nested too deeply") from None
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError among them
+        raise BadUpdate(f"not JSON ({type(exc).__name__})") from None
+    if not isinstance(payload, dict):
+        raise BadUpdate(f"a JSON {type(payload).__name__}, not an object")
+    if not isinstance(payload.get("update_id"), int):
+        raise BadUpdate("no update_id")
+    try:
+        return Update.de_json(payload, bot)
+    except RecursionError:
+        raise BadUpdate("nested too deeply") from None
+    except Exception as exc:  # noqa: BLE001 - whatever PTB trips on, the body is not an update
+        raise BadUpdate(f"not an update ({type(exc).__name__})") from None
+
+
+class _Handler(tornado.web.RequestHandler):
+    """No ``Server`` banner, and errors as a short JSON body (never tornado's HTML page)."""
+
+    def set_default_headers(self) -> None:
+        self.clear_header("Server")
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        self.finish({"ok": False, "description": self._reason.lower()})
+
+    def refuse(self, status: int, description: str) -> None:
+        self.set_status(status)
+        self.finish({"ok": False, "description": description})
+
+
+class NotFoundHandler(_Handler):
+    """Any other path: 404, with no hint of what is served here."""
+
+    def prepare(self) -> None:
+        self.refuse(404, "not found")
+
+
+@tornado.web.stream_request_body
+class UpdateHandler(_Handler):
+    """POST /<path>: one update from Telegram.
+
+    The body is streamed: the secret header and the declared length are
+    checked before a byte of it is read, and reading stops past ``MAX_BODY``
+    (a refused request's connection is closed rather than drained).
+    """
 
     def initialize(self, bot_app: InstrumentedApplication, secret: str | None, locks: UserLocks) -> None:
         self.bot_app = bot_app
         self.secret = secret
         self.locks = locks
+        self.chunks: list[bytes] = []
+        self.received = 0
 
-    async def post(self) -> None:
+    def prepare(self) -> None:
         if self.secret is not None:
             given = self.request.headers.get(SECRET_HEADER, "")
             if not hmac.compare_digest(given.encode(), self.secret.encode()):
-                self.set_status(403)
-                self.finish({"ok": False, "description": "forbidden"})
+                log.warning("webhook: refused a request without the right secret header from %s", self.request.remote_ip)
+                self.refuse(403, "forbidden")
                 return
-        try:
-            payload = json.loads(self.request.body)
-            update = Update.de_json(payload, self.bot_app.bot)
-        except (ValueError, TypeError, KeyError):
-            self.set_status(400)
-            self.finish({"ok": False, "description": "not an update"})
+        declared = self.request.headers.get("Content-Length")
+        if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
+            log.warning("webhook: refused a body of %s bytes (limit %s)", declared[:20], MAX_BODY)
+            self.refuse(413, "request entity too large")
             return
+        # A chunked body declares no length: data_received counts. The server's own limit
+        # (CONNECTION_MAX_BODY, above ours) stops a single chunk announcing itself as huge.
+
+    def data_received(self, chunk: bytes) -> None:
+        if self._finished:
+            return
+        self.received += len(chunk)
+        if self.received > MAX_BODY:
+            self.chunks.clear()
+            log.warning("webhook: refused a chunked body past %s bytes", MAX_BODY)
+            self.refuse(413, "request entity too large")
+            return
+        self.chunks.append(chunk)
+
+    async def post(self) -> None:
+        if self._finished:
+            return
+        try:
+            update = parse_update(b"".join(self.chunks), self.bot_app.bot)
+        except BadUpdate as exc:
+            log.warning("webhook: refused a body that is not an update: %s", exc)
+            self.refuse(400, "not an update")
+            return
+        finally:
+            self.chunks.clear()
         user = update.effective_user
-        async with self.locks.hold(user.id if user else None):
-            entry = await self.bot_app.process_update_reporting(update)
+        try:
+            async with self.locks.hold(user.id if user else None):
+                entry = await self.bot_app.process_update_reporting(update)
+        except LockUnavailable as exc:
+            log.warning("update %s waited too long for its user's lock (%s); asking Telegram to redeliver", update.update_id, exc)
+            self.refuse(503, "temporary failure, retry")
+            return
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            log.warning("update %s: the lock's database failed (%s); asking Telegram to redeliver", update.update_id, type(exc).__name__)
+            self.refuse(503, "temporary failure, retry")
+            return
         if entry.failed and is_transient(entry.error):
-            log.warning("update %s failed on the database; asking Telegram to redeliver", update.update_id)
-            self.set_status(503)
-            self.finish({"ok": False, "description": "temporary failure, retry"})
+            log.warning(
+                "update %s failed on the database (%s); asking Telegram to redeliver",
+                update.update_id,
+                type(entry.error).__name__,
+            )
+            self.refuse(503, "temporary failure, retry")
             return
         self.finish({"ok": True})
 
 
-class HealthHandler(tornado.web.RequestHandler):
-    """GET /healthz: is the database reachable?"""
+class HealthHandler(_Handler):
+    """GET /healthz: is the database reachable? ``{"ok": true}`` or ``{"ok": false}``, nothing more."""
 
     def initialize(self, services: Services) -> None:
         self.services = services
@@ -98,10 +220,22 @@ class HealthHandler(tornado.web.RequestHandler):
             async with self.services.db.engine.connect() as conn:
                 await asyncio.wait_for(conn.execute(text("SELECT 1")), timeout=5)
         except Exception as exc:  # noqa: BLE001 - any failure means unhealthy
+            log.warning("healthz: database unreachable (%s)", type(exc).__name__)
             self.set_status(503)
-            self.finish({"ok": False, "database": type(exc).__name__})
+            self.finish({"ok": False})
             return
-        self.finish({"ok": True, "database": self.services.db.dialect})
+        self.finish({"ok": True})
+
+
+def _access_log(handler: tornado.web.RequestHandler) -> None:
+    # Tornado's access log would add a second line (WARNING for every 4xx) to ours.
+    access_log.debug(
+        "%s %s %s %.1fms",
+        handler.get_status(),
+        handler.request.method,
+        handler.request.path,
+        1000 * handler.request.request_time(),
+    )
 
 
 def webhook_path(webhook_url: str) -> str:
@@ -118,7 +252,9 @@ def make_web_app(application: InstrumentedApplication, services: Services, locks
         [
             (webhook_path(settings.webhook_url), UpdateHandler, {"bot_app": application, "secret": secret, "locks": locks}),
             ("/healthz", HealthHandler, {"services": services}),
-        ]
+        ],
+        default_handler_class=NotFoundHandler,
+        log_function=_access_log,
     )
 
 
@@ -138,8 +274,10 @@ async def serve_webhook(application: Any, *, register: bool = True, stop: asynci
     if application.post_init:
         await application.post_init(application)
     await application.start()
-    locks = UserLocks(settings.database_url)
-    server = tornado.httpserver.HTTPServer(make_web_app(application, services, locks), xheaders=True)
+    locks = UserLocks(settings.database_url, timeout=settings.user_lock_timeout)
+    server = tornado.httpserver.HTTPServer(
+        make_web_app(application, services, locks), xheaders=True, max_body_size=CONNECTION_MAX_BODY
+    )
     server.listen(settings.webhook_port, address=settings.webhook_listen)
     try:
         if register:

@@ -24,8 +24,19 @@ if TYPE_CHECKING:
 _HERE = Path(__file__).resolve().parent
 
 
-def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """Create the engine, with SQLite tuned for a bot that writes on most updates."""
+def make_engine(url: str, *, pool_size: int | None = None, pool_timeout: float | None = None, **kwargs: Any) -> AsyncEngine:
+    """Create the engine, with SQLite tuned for a bot that writes on most updates.
+
+    ``pool_size`` caps the connections (no overflow beyond it) and ``pool_timeout``
+    is how long a checkout waits before ``sqlalchemy.exc.TimeoutError``, which the
+    webhook answers with 503. An in-memory SQLite database has a single shared
+    connection and no pool to size.
+    """
+    if pool_size is not None and not _in_memory(url):
+        kwargs.setdefault("pool_size", pool_size)
+        kwargs.setdefault("max_overflow", 0)
+    if pool_timeout is not None and not _in_memory(url):
+        kwargs.setdefault("pool_timeout", pool_timeout)
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
 
@@ -40,6 +51,10 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
         return engine
     return create_async_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def _in_memory(url: str) -> bool:
+    return url.startswith("sqlite") and (":memory:" in url or url.rstrip("/").endswith(":"))
 
 
 class Database:

@@ -19,9 +19,9 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from bot.commands.run import TokenRedactor
 from bot.fakeapi import FakeTelegram
 from bot.i18n import t
+from bot.observability import SecretRedactor
 
 TOKEN = "123456789:AAtopSECRETtokenDoNotLog_xyz"
 # Variables of the developer's shell that would change what ``run`` does.
@@ -229,11 +229,11 @@ def test_refused_token_stops_with_one_clear_line(tmp_path: Path, bot_api: Loopba
 
 
 def test_token_redactor_cleans_messages_and_tracebacks() -> None:
-    redactor = TokenRedactor(TOKEN)
+    redactor = SecretRedactor([TOKEN])
     try:
         raise RuntimeError(f"POST https://api.telegram.org/bot{TOKEN}/getMe failed")
     except RuntimeError:
         record = logging.LogRecord("x", logging.ERROR, __file__, 1, "calling %s", (f"/bot{TOKEN}/x",), sys.exc_info())
     assert redactor.filter(record)
     formatted = logging.Formatter().format(record)
-    assert TOKEN not in formatted and "<BOT_TOKEN>" in formatted and "getMe failed" in formatted
+    assert TOKEN not in formatted and "bot<redacted>/getMe" in formatted and "getMe failed" in formatted

@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from bot.catalogue import CatalogueInvalid, load_catalogue
+from bot.observability import REDACTED, redact
 from bot.settings import Settings
 from storage.db import Database, head_revision
 
@@ -34,7 +35,9 @@ def describe_settings(settings: Settings) -> str:
     mode = "webhook" if settings.webhook_url else ("polling" if settings.token else "offline console")
     return (
         f"database {url}; timezone {settings.timezone.key}; quiet hours {settings.quiet_hours.start:%H:%M}-"
-        f"{settings.quiet_hours.end:%H:%M}; {len(settings.admin_ids)} admin(s); mode {mode}"
+        f"{settings.quiet_hours.end:%H:%M}; {len(settings.admin_ids)} admin(s); mode {mode}; "
+        f"pool {settings.database_pool_size} (wait {settings.database_pool_timeout:g}s), "
+        f"user lock wait {settings.user_lock_timeout:g}s"
     )
 
 
@@ -84,7 +87,7 @@ async def diagnose(settings: Settings, *, offline: bool = False) -> list[tuple[s
             async with bot:
                 me = await asyncio.wait_for(bot.get_me(), timeout=15)
         except Exception as exc:  # noqa: BLE001 - every failure is reported, none is fatal to the doctor
-            raise CheckFailed(f"{type(exc).__name__}: {exc}".replace(settings.token, "<token>")) from None
+            raise CheckFailed(redact(f"{type(exc).__name__}: {exc}".replace(settings.token, REDACTED))) from None
         return f"valid, bot @{me.username}"
 
     checks: list[tuple[str, Check]] = [
@@ -111,5 +114,6 @@ async def diagnose(settings: Settings, *, offline: bool = False) -> list[tuple[s
 def run(args: argparse.Namespace, settings: Settings) -> int:
     rows = asyncio.run(diagnose(settings, offline=args.offline))
     for name, ok, detail in rows:
-        print(f"{'ok ' if ok else 'FAIL'} {name:<11} {detail}")
+        # Printed, not logged: an error quoting the token or a URL must be cleaned here too.
+        print(f"{'ok ' if ok else 'FAIL'} {name:<11} {redact(detail)}")
     return 0 if all(ok for _, ok, _ in rows) else 1

@@ -5,9 +5,9 @@ webhook when ``WEBHOOK_URL`` is set (``bot.webhook``); without a token it says
 so and starts the offline console on the demo data, as the demo principal,
 instead of failing.
 
-The token is part of every Bot API URL, so nothing may log URLs: httpx is
-lowered in ``bot.cli`` and every log record is passed through
-``TokenRedactor`` as a second line of defence.
+The token is part of every Bot API URL: ``bot.cli`` installs
+``bot.observability.SecretRedactor`` before any command runs, so every log
+record (and traceback) shows ``bot<redacted>`` instead.
 """
 
 from __future__ import annotations
@@ -55,7 +55,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 def serve(settings: Settings) -> int:
     """Run the bot against Telegram until stopped; the choice of transport is made here."""
     assert settings.token is not None
-    redact_token(settings.token)
     if settings.webhook_url:
         return serve_webhook_mode(settings)
     return serve_polling(settings)
@@ -115,31 +114,3 @@ async def wait_for_api(application: App, api: str) -> bool:
             log.warning(t("en", "run.unreachable", api=api, error=exc, delay=int(delay)))
             await asyncio.sleep(delay)
             delay = min(delay * 2, MAX_RETRY_SECONDS)
-
-
-class TokenRedactor(logging.Filter):
-    """Replace the bot token in a log record (message and traceback) before any handler writes it."""
-
-    def __init__(self, secret: str) -> None:
-        super().__init__()
-        self.secret = secret
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if self.secret in message:
-            record.msg, record.args = message.replace(self.secret, "<BOT_TOKEN>"), None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text and self.secret in record.exc_text:
-            record.exc_text = record.exc_text.replace(self.secret, "<BOT_TOKEN>")
-        return True
-
-
-def redact_token(token: str) -> None:
-    """Attach a ``TokenRedactor`` to every handler of the root logger."""
-    redactor = TokenRedactor(token)
-    root = logging.getLogger()
-    if not root.handlers:
-        logging.basicConfig()
-    for handler in root.handlers:
-        handler.addFilter(redactor)

@@ -3,6 +3,11 @@
 Numbers are written as numbers and dates as dates (never as text), so the
 office can sum and filter in Excel/WPS; headers are the catalogue's Chinese
 labels; the header row is frozen and columns are sized to their content.
+
+Text is never a formula: a school name, a person's name or a note that starts
+with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return (OWASP formula
+injection) is written as a string cell with Excel's quote prefix, so Excel, WPS
+and LibreOffice show it unchanged and never evaluate it.
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ _FORMATS = {
 _PERCENT = "0.0%"
 _DATE = "yyyy-mm-dd"
 _DATETIME = "yyyy-mm-dd hh:mm"
+# What spreadsheet programs read as the start of a formula (or DDE), in any text cell.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _width(value: Any) -> int:
@@ -56,15 +63,31 @@ def _width(value: Any) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
+def _defuse(ws: Worksheet) -> None:
+    """Make every text cell of the last appended row that looks like a formula plain text.
+
+    openpyxl turns a string starting with ``=`` into a formula; the other
+    starters stay strings but Excel re-reads them as formulas once a user edits
+    the cell. The quote prefix (Excel's leading apostrophe) keeps them text.
+    """
+    for cell in ws[ws.max_row]:
+        value = cell.value
+        if isinstance(value, str) and value.startswith(_FORMULA_START):
+            cell.data_type = "s"
+            cell.quotePrefix = True
+
+
 def _sheet(ws: Worksheet, header: Sequence[str], rows: Sequence[Sequence[Any]], formats: Sequence[str | None]) -> None:
     """Fill a sheet: styled, frozen header, typed cells with formats, sized columns, a filter."""
     ws.append(list(header))
+    _defuse(ws)
     for cell in ws[1]:
         cell.font = _HEADER_FONT
         cell.fill = _HEADER_FILL
     widths = [_width(h) for h in header]
     for row in rows:
         ws.append(list(row))
+        _defuse(ws)
         for i, value in enumerate(row):
             widths[i] = max(widths[i], _width(value))
     for i, fmt in enumerate(formats, start=1):
