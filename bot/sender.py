@@ -223,6 +223,11 @@ class BroadcastSender:
     async def _claim(self, limit: int) -> list[ClaimedRow]:
         async with self.services.db.session() as session:
             rows = await store.claim_rows(session, self.now(), limit=limit, worker=self.worker, lease=self.lease)
+            # Queued earlier: someone deactivated, moved or given another role since gets nothing.
+            dropped = await store.drop_stale_recipients(session, rows)
+            if dropped:
+                log.info("%d outbox rows dropped: recipient no longer in the audience", len(dropped))
+                rows = [row for row in rows if row.id not in dropped]
             missing = {row.broadcast_id for row in rows} - set(self._jobs)
             if missing:
                 result = await session.execute(

@@ -242,7 +242,9 @@ async def nudge_button(update: Update, context: Context) -> None:
         await query.answer()
         await _reply(update, t(lang, key, school=await _school_name(context, school_id)))
         return
-    outcome = await queue_nudges(services, schools, actor=context.who.telegram_id, now=now)
+    outcome = await queue_nudges(
+        services, schools, actor=context.who.telegram_id, now=now, district_id=context.who.district_id
+    )
     await query.answer()
     lines: list[str] = []
     if school_id is not None and outcome.unreachable:
@@ -317,7 +319,16 @@ async def send_now_button(update: Update, context: Context) -> None:
     services = context.services
     now = services.clock.now()
     slot = f"{MANUAL_PREFIX}{parts[4]}"
-    moved = await send_queued_now(services, slot=slot, now=now, school_id=school_id, form_key=form_key, period=period_key)
+    moved = await send_queued_now(
+        services,
+        slot=slot,
+        now=now,
+        actor=context.who.telegram_id,
+        district_id=context.who.district_id,
+        school_id=school_id,
+        form_key=form_key,
+        period=period_key,
+    )
     await query.answer()
     await _drop_buttons(update)
     if not moved:
