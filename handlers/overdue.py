@@ -25,9 +25,9 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.catalogue import Form
 from bot.context import Context
-from bot.delivery import split_text
 from bot.i18n import t
 from bot.periods import due_date, parse_period
+from handlers.common import reply_long
 from handlers.guards import staff_only
 from scheduler.digests import (
     OverdueSchool,
@@ -180,9 +180,8 @@ async def overdue_command(update: Update, context: Context) -> None:
         nudgeable = [school for school in schools if not school.unreachable]
         if len(nudgeable) > MAX_SCHOOL_BUTTONS:
             lines.append(t(lang, "overdue.more_buttons", shown=MAX_SCHOOL_BUTTONS, count=len(nudgeable)))
-    parts = split_text("\n".join(lines))
-    for index, part in enumerate(parts):
-        await message.reply_text(part, reply_markup=markup if index == len(parts) - 1 else None)
+    # A few hundred schools run past one message: pieces at line breaks, the buttons under the last.
+    await reply_long(message, "\n".join(lines), reply_markup=markup)
 
 
 def _nudge_keyboard(

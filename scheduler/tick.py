@@ -56,7 +56,7 @@ from telegram import InlineKeyboardMarkup
 from telegram.ext import Application, Job
 
 from bot.catalogue import Form
-from bot.delivery import DeliveryResult, Outcome, Payload, bulk_pacer, deliver
+from bot.delivery import PER_CHAT_INTERVAL, DeliveryResult, Outcome, Payload, bulk_pacer, deliver
 from bot.i18n import t
 from bot.periods import Period, due_date, parse_period
 from handlers.reporting import report_now_button
@@ -404,6 +404,8 @@ class ReminderTicker:
         self.application = application
         # False only in tests that prove the unique claims alone prevent duplicates.
         self.advisory_lock = advisory_lock
+        # Pause between the pieces of a split text in one chat (Telegram: about one message a second).
+        self.part_interval = PER_CHAT_INTERVAL
         # One tick at a time in this process; the advisory lock does the same across processes.
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -673,7 +675,9 @@ class ReminderTicker:
             for job in ordered:
                 # From here on this row is in flight: if we die now it waits for its lease.
                 untried.discard((job.table, job.row_id))
-                result = await deliver(self.application.bot, job.chat_id, job.payload, pacer=pacer)
+                result = await deliver(
+                    self.application.bot, job.chat_id, job.payload, pacer=pacer, part_interval=self.part_interval
+                )
                 await self._record(job, result, report)
         except BaseException:
             if untried:

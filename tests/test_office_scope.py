@@ -361,7 +361,7 @@ async def test_principal_moved_after_the_reminder_was_planned_gets_no_reminder_f
 # --- long lists ----------------------------------------------------------------------------
 
 
-async def many_overdue_schools(db: Database, clock: FixedClock, count: int = 300) -> list[str]:
+async def many_overdue_schools(db: Database, clock: FixedClock, count: int = 300, *, blocked: bool = False) -> list[str]:
     """``count`` milk schools in two districts, each with one reporter and nothing filed."""
     codes = [f"MX{i:03d}" for i in range(count)]
     await add_person(db, clock, CITY_STAFF, "张老师", role="staff")
@@ -376,7 +376,7 @@ async def many_overdue_schools(db: Database, clock: FixedClock, count: int = 300
                 programmes=("milk",),
             )
             session.add(Person(telegram_id=50_000 + i, name=f"校长{i}", role="principal", school_id=school.id,
-                               language="zh", blocked=False, active=True, created_at=clock.now()))
+                               language="zh", blocked=blocked, active=True, created_at=clock.now()))
     return codes
 
 
@@ -406,8 +406,10 @@ async def test_overdue_list_of_300_schools_arrives_in_pieces_with_every_school_a
 async def test_digest_of_300_schools_is_split_recorded_once_and_not_resent(
     app: App, db: Database, clock: FixedClock, fake: FakeTelegram
 ) -> None:
-    codes = await many_overdue_schools(db, clock)
+    # Reporters who blocked the bot: the tick's 300 reminders are recorded, not sent, so only digests go out.
+    codes = await many_overdue_schools(db, clock, blocked=True)
     clock.set(at(11, 13, 9, 5))
+    ticker_of(app).part_interval = 0  # the pieces' one-second pause is Telegram's, not this test's
     report = await tick(app)
     assert report.digests_sent == 2
     city = [t for t in fake.texts(CITY_STAFF)]
@@ -423,3 +425,35 @@ async def test_digest_of_300_schools_is_split_recorded_once_and_not_resent(
     clock.advance(timedelta(minutes=5))
     await tick(app)
     assert fake.texts(CITY_STAFF) == city
+
+
+# --- summaries and exports -----------------------------------------------------------------
+
+
+async def test_district_summary_and_export_contain_no_other_districts_schools(
+    sim: Simulator, db: Database, clock: FixedClock
+) -> None:
+    import io
+
+    from openpyxl import load_workbook
+
+    from tests.test_rollups import milk
+    from tests.test_rollups import three_schools as rollup_schools
+    from tests.test_summary_handlers import last_file
+
+    a, b, _ = await rollup_schools(db, clock)  # HB001 邹圩小学 (濉溪县), HB002 张庄中学 and HB003 (杜集区)
+    await milk(db, a, "2026-10", 300)  # 濉溪县 reported; 杜集区's milk school did not
+    await add_person(db, clock, 2003, "杜集区干事", role="staff", district="杜集区")
+    staff = sim.user(2003, "杜集区干事")
+    text = (await staff.send("/summary milk 2026-10"))[-1].text
+    assert "邹圩小学" not in text and "HB001" not in text and "濉溪县" not in text and "300" not in text
+    await staff.send("/export milk 2026-10")
+    _, data = last_file(sim, "sendDocument")
+    book = load_workbook(io.BytesIO(data))
+    cells = {str(cell.value) for sheet in book.worksheets for row in sheet.iter_rows() for cell in row if cell.value is not None}
+    assert not any("邹圩小学" in c or "HB001" in c or "濉溪县" in c for c in cells)
+    missing = [[cell.value for cell in row] for row in book["未报学校"].iter_rows(min_row=2)]
+    assert [row[2] for row in missing] == ["HB002"]
+    assert [row for row in book["报表明细"].iter_rows(min_row=2)] == []
+    annual = "\n".join(r.text for r in await staff.send("/annual 2026"))
+    assert "邹圩小学" not in annual and "濉溪县" not in annual

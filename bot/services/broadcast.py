@@ -190,7 +190,9 @@ async def press(services: Services, who: Identity, data: str) -> PressResult:
             draft.audience_args = {"districts": sorted(chosen)}
             return Edit(await _district_menu(session, lang, draft, scope))
         if verb == "dd" and draft.step == "districts":
-            if not draft.audience_args.get("districts"):
+            picked = [int(i) for i in draft.audience_args.get("districts", []) if scope is None or int(i) == scope]
+            draft.audience_args = {"districts": picked}
+            if not picked:
                 return Alert(t(lang, "broadcast.pick_district"))
             return await _audience_chosen(services, session, draft, lang, scope)
         if verb == "p" and arg is not None and draft.step == "programme":
