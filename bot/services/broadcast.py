@@ -11,6 +11,13 @@ data), so this module stays free of Telegram types and is tested directly.
 Callback data: ``bc:<draft id>:<draft token>:<verb>`` for the composer, where
 the token makes a press on an older draft's buttons (or a forged one) stale;
 ``bcx:<broadcast id>`` cancels a running broadcast.
+
+Scope (checked here, not only in the menus): a district staff member's every
+audience is intersected with their district (``Audience.within_district``), the
+district picker offers only that district, a forged district id is refused and
+never widens the audience, and they list and stop only their own broadcasts.
+City staff and admins reach, list and stop everything. Confirming and stopping
+write one audit row each (subject ``broadcast:<id>``).
 """
 
 from __future__ import annotations
