@@ -89,12 +89,14 @@ from storage.reminders import (
     current_reporters,
     finish_digest,
     finish_reminder,
+    gone_retries,
     insert_reminders,
     manual_rows,
     reclaim_reminders,
     release_digests,
     release_reminders,
     reminder_candidates,
+    skip_gone_retries,
     skip_superseded,
     staff_without_digests,
     start_manual_now,
@@ -238,6 +240,8 @@ class Plan:
     digests: list[PlannedDigest] = field(default_factory=list)
     # Digest kinds due now (kind → day), whether or not anyone still needs them.
     digests_due: dict[str, date] = field(default_factory=dict)
+    # Reminders marked for retry whose recipient is no longer a reporter of the school: recorded skipped.
+    gone: list[int] = field(default_factory=list)
 
     @property
     def may_send(self) -> bool:
@@ -245,7 +249,7 @@ class Plan:
 
     @property
     def empty(self) -> bool:
-        return not (any(due.candidates for due in self.reminders) or self.manual or self.digests)
+        return not (any(due.candidates for due in self.reminders) or self.manual or self.digests or self.gone)
 
     def by_action(self, action: str) -> list[tuple[DueReminders, Candidate]]:
         return [(due, c) for due in self.reminders for c in due.candidates if c.action == action]
@@ -295,6 +299,7 @@ async def plan_tick(services: "Services", now: datetime, *, digests_done: Mappin
                     ]
                 d.candidates.extend(candidates)
             plan.reminders = [d for d in due if d.candidates]
+            plan.gone = await gone_retries(session)
         else:
             # Staff nudges go out on holidays too: someone at the office asked for them.
             plan.manual = await manual_rows(session, now, lease_cutoff)
@@ -438,6 +443,9 @@ class ReminderTicker:
     async def _run(self, plan: Plan) -> TickReport:
         """Claim and send what ``plan`` found (claims make a plan gone stale meanwhile harmless)."""
         report = TickReport()
+        if plan.gone:
+            async with self.services.db.session() as session:
+                report.skipped += await skip_gone_retries(session, plan.gone, NOT_A_REPORTER)
         report.merge(await self._run_reminders(plan))
         report.merge(await self._run_manual(plan.manual, plan.now))
         report.merge(await self._run_digests(plan))

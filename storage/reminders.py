@@ -59,6 +59,7 @@ __all__ = [
     "digest_rows",
     "finish_digest",
     "finish_reminder",
+    "gone_retries",
     "insert_reminders",
     "missing_reports",
     "manual_rows",
@@ -68,6 +69,7 @@ __all__ = [
     "release_reminders",
     "reminder_candidates",
     "reminder_rows",
+    "skip_gone_retries",
     "skip_superseded",
     "staff_without_digests",
     "start_manual_now",
@@ -524,6 +526,44 @@ async def current_reporters(session: AsyncSession, pairs: Iterable[tuple[int, in
         )
         current.update((int(r[0]), int(r[1] or 0)) for r in rows)
     return current & wanted
+
+
+def _not_reporter_any_more() -> ColumnElement[bool]:
+    """The send row's recipient is no longer an active principal of the row's school."""
+    return ~exists().where(
+        Person.id == ReminderSend.recipient_id,
+        Person.active.is_(True),
+        Person.role == Role.PRINCIPAL.value,
+        Person.school_id == ReminderSend.school_id,
+    )
+
+
+async def gone_retries(session: AsyncSession) -> list[int]:
+    """Rows marked for retry whose recipient left the school (deactivated, moved, another role) since (reads only)."""
+    stmt = (
+        select(ReminderSend.id)
+        .where(ReminderSend.status == SendStatus.RETRY.value, _not_reporter_any_more())
+        .order_by(ReminderSend.id)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def skip_gone_retries(session: AsyncSession, ids: Sequence[int], error: str) -> int:
+    """Record those retries as skipped, for good: no later tick resends them (still checked, so a race is harmless)."""
+    skipped = 0
+    for start in range(0, len(ids), CHUNK):
+        result = await session.execute(
+            update(ReminderSend)
+            .where(
+                ReminderSend.id.in_(list(ids[start : start + CHUNK])),
+                ReminderSend.status == SendStatus.RETRY.value,
+                _not_reporter_any_more(),
+            )
+            .values(status=SendStatus.SKIPPED.value, error=error)
+            .returning(ReminderSend.id)
+        )
+        skipped += len(result.scalars().all())
+    return skipped
 
 
 async def claim_manual(session: AsyncSession, ids: Sequence[int], now: datetime, lease_cutoff: datetime) -> set[int]:

@@ -457,3 +457,26 @@ async def test_district_summary_and_export_contain_no_other_districts_schools(
     assert [row for row in book["报表明细"].iter_rows(min_row=2)] == []
     annual = "\n".join(r.text for r in await staff.send("/annual 2026"))
     assert "邹圩小学" not in annual and "濉溪县" not in annual
+
+
+async def test_reminder_waiting_for_a_retry_is_dropped_when_its_principal_moves(
+    app: App, db: Database, clock: FixedClock, fake: FakeTelegram
+) -> None:
+    from tests.test_scheduler_tick import milk_school
+
+    await milk_school(db, clock, "HB001", {1001: "王校长"})
+    await milk_school(db, clock, "HB002", {}, filed=("2026-09", "2026-10", "2026-11"))
+    fake.fail("sendMessage", "server_error")
+    clock.set(at(12, 2, 9, 5))
+    await tick(app)
+    (row,) = await rows(db)
+    assert row.status == "retry"
+    await set_person(db, 1001, school_id=await rows_school(db, "HB002"))
+    clock.advance(timedelta(minutes=5))
+    report = await tick(app)
+    assert report.skipped == 1 and fake.sent(1001) == []
+    (row,) = await rows(db)
+    assert (row.status, row.error) == ("skipped", "no longer a reporter")
+    clock.advance(timedelta(days=1))
+    await tick(app)
+    assert fake.sent(1001) == []
