@@ -27,6 +27,7 @@ from bot.catalogue import Form
 from bot.context import Context
 from bot.i18n import t
 from bot.periods import due_date, parse_period
+from bot.scope import office_district
 from handlers.common import reply_long
 from handlers.guards import staff_only
 from scheduler.digests import (
@@ -100,7 +101,7 @@ async def _overdue(
             services.clock.now(),
             rules,
             period_key=period_key,
-            district_id=context.who.district_id,
+            district_id=office_district(context.who),
             school_id=school_id,
         )
 
@@ -242,7 +243,7 @@ async def nudge_button(update: Update, context: Context) -> None:
         await _reply(update, t(lang, key, school=await _school_name(context, school_id)))
         return
     outcome = await queue_nudges(
-        services, schools, actor=context.who.telegram_id, now=now, district_id=context.who.district_id
+        services, schools, actor=context.who.telegram_id, now=now, district_id=office_district(context.who)
     )
     await query.answer()
     lines: list[str] = []
@@ -323,7 +324,7 @@ async def send_now_button(update: Update, context: Context) -> None:
         slot=slot,
         now=now,
         actor=context.who.telegram_id,
-        district_id=context.who.district_id,
+        district_id=office_district(context.who),
         school_id=school_id,
         form_key=form_key,
         period=period_key,
@@ -345,7 +346,7 @@ async def send_now_button(update: Update, context: Context) -> None:
 async def _school_visible(context: Context, school_id: int) -> bool:
     """True if the school exists and lies within the staff member's district (if they have one)."""
     async with context.services.db.session() as session:
-        school = await visible_school(session, school_id, context.who.district_id)
+        school = await visible_school(session, school_id, office_district(context.who))
     return school is not None
 
 
@@ -353,7 +354,7 @@ async def _school_name(context: Context, school_id: int | None) -> str:
     if school_id is None:
         return ""
     async with context.services.db.session() as session:
-        school = await visible_school(session, school_id, context.who.district_id)
+        school = await visible_school(session, school_id, office_district(context.who))
     return school.name if school is not None else ""
 
 

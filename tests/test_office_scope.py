@@ -480,3 +480,13 @@ async def test_reminder_waiting_for_a_retry_is_dropped_when_its_principal_moves(
     clock.advance(timedelta(days=1))
     await tick(app)
     assert fake.sent(1001) == []
+
+
+async def test_admin_with_a_leftover_district_still_acts_city_wide(sim: Simulator, db: Database, clock: FixedClock) -> None:
+    await broadcast_world(db, clock)
+    admin = sim.user(ADMIN, "李主任")
+    await admin.send("/help")  # the admin row is made from ADMIN_IDS at the first update
+    await set_person(db, ADMIN, district_id=await district_id(db, "相山区"))
+    await admin.send("/broadcast")
+    replies = await admin.press("全部校长")
+    assert "收件人：4 人（3 所学校）" in replies[-1].text

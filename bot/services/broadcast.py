@@ -34,9 +34,10 @@ from bot.context import Identity, Services
 from bot.delivery import MAX_CAPTION, Payload, telegram_length
 from bot.i18n import messages, t
 from bot.periods import Period, due_date, local_date, parse_period, period_of
+from bot.scope import office_district
 from storage import broadcasts as store
 from storage.broadcasts import Audience, AudienceSize, Counts
-from storage.models import Broadcast, BroadcastStatus, Role
+from storage.models import Broadcast, BroadcastStatus
 from storage.people import audit
 
 __all__ = [
@@ -54,7 +55,6 @@ __all__ = [
     "cancel_running",
     "final_report",
     "list_recent",
-    "office_district",
     "payload_of",
     "press",
     "progress_panel",
@@ -142,11 +142,6 @@ class Preview:
 
 
 PressResult = Edit | Alert | Closed | Queued
-
-
-def office_district(who: Identity) -> int | None:
-    """The district a staff member's office actions are confined to; None for city staff and admins."""
-    return who.district_id if who.role is Role.STAFF else None
 
 
 # --- composing ------------------------------------------------------------------
