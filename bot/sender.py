@@ -7,6 +7,9 @@ outbox rows with a lease (policy in ``storage/broadcasts.py``), keeps up to
 PTB's ``AIORateLimiter``, so throughput approaches the limit while the limiter
 does the pacing — and records each outcome as ``bot/delivery.py`` classifies it:
 
+* a recipient deactivated, moved to another school or given another role since
+  the broadcast was queued → ``cancelled`` at the claim, unsent (final: no
+  later round or restart sends it);
 * sent → ``sent``; ``Forbidden`` → ``blocked`` and the person is marked blocked;
   ``BadRequest`` → ``failed`` with Telegram's reason;
 * ``RetryAfter`` left over after the limiter's retries → back to ``pending``
