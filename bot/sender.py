@@ -7,6 +7,9 @@ outbox rows with a lease (policy in ``storage/broadcasts.py``), keeps up to
 PTB's ``AIORateLimiter``, so throughput approaches the limit while the limiter
 does the pacing — and records each outcome as ``bot/delivery.py`` classifies it:
 
+* a recipient deactivated, moved to another school or given another role since
+  the broadcast was queued → ``cancelled`` at the claim, unsent (final: no
+  later round or restart sends it);
 * sent → ``sent``; ``Forbidden`` → ``blocked`` and the person is marked blocked;
   ``BadRequest`` → ``failed`` with Telegram's reason;
 * ``RetryAfter`` left over after the limiter's retries → back to ``pending``
@@ -223,6 +226,11 @@ class BroadcastSender:
     async def _claim(self, limit: int) -> list[ClaimedRow]:
         async with self.services.db.session() as session:
             rows = await store.claim_rows(session, self.now(), limit=limit, worker=self.worker, lease=self.lease)
+            # Queued earlier: someone deactivated, moved or given another role since gets nothing.
+            dropped = await store.drop_stale_recipients(session, rows)
+            if dropped:
+                log.info("%d outbox rows dropped: recipient no longer in the audience", len(dropped))
+                rows = [row for row in rows if row.id not in dropped]
             missing = {row.broadcast_id for row in rows} - set(self._jobs)
             if missing:
                 result = await session.execute(

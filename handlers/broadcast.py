@@ -84,7 +84,7 @@ def _content(message: Message) -> svc.Content:
 async def broadcasts_command(update: Update, context: Context) -> None:
     """List recent broadcasts with their counts; running ones get a stop button."""
     assert update.effective_message is not None
-    panel = await svc.list_recent(context.services, context.lang)
+    panel = await svc.list_recent(context.services, context.who)
     await update.effective_message.reply_text(panel.text, reply_markup=panel_markup(panel))
 
 
@@ -106,7 +106,7 @@ async def stop_button(update: Update, context: Context) -> None:
         except TelegramError:
             pass  # the progress message may be gone; the list below still updates
     if pressed != outcome.progress_message_id:
-        await _show(query, await svc.list_recent(context.services, context.lang))
+        await _show(query, await svc.list_recent(context.services, context.who))
 
 
 async def _show(query: CallbackQuery, panel: svc.Panel) -> int | None:

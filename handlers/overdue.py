@@ -12,6 +12,9 @@ stale or forged button gets a clear refusal, never a wrong nudge)::
     nudge:<form>:<period>:<school id>
     nudgeall:<form>:<period>
     nudgenow:<form>:<period>:<school id>:<yyyymmddHHMM>
+
+Thin: which schools a press covers, and the scope rules (a district staff
+member's district, the actor's own queued nudges), are ``bot.services.nudges``.
 """
 
 from __future__ import annotations
@@ -25,20 +28,14 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.catalogue import Form
 from bot.context import Context
-from bot.delivery import split_text
 from bot.i18n import t
 from bot.periods import due_date, parse_period
+from bot.services import nudges
+from handlers.common import reply_long
 from handlers.guards import staff_only
-from scheduler.digests import (
-    OverdueSchool,
-    fmt_date,
-    overdue_schools,
-    period_is_locked,
-    render_overdue_lines,
-    visible_school,
-)
+from scheduler.digests import OverdueSchool, fmt_date, period_is_locked, render_overdue_lines
 from scheduler.policy import MANUAL_PREFIX, Rules
-from scheduler.tick import queue_nudges, send_queued_now, ticker_of
+from scheduler.tick import ticker_of
 
 __all__ = ["build_overdue_handlers"]
 
@@ -88,23 +85,6 @@ def _parses(form: Form, period_key: str) -> bool:
     return True
 
 
-async def _overdue(
-    context: Context, forms: list[Form], period_key: str | None, school_id: int | None = None
-) -> list[OverdueSchool]:
-    services = context.services
-    rules = Rules.from_settings(services.settings)
-    async with services.db.session() as session:
-        return await overdue_schools(
-            session,
-            forms,
-            services.clock.now(),
-            rules,
-            period_key=period_key,
-            district_id=context.who.district_id,
-            school_id=school_id,
-        )
-
-
 def _forms_hint(context: Context) -> str:
     """The forms /overdue takes, e.g. ``milk（学生奶）、insurance（校方责任险）``."""
     lang = context.lang
@@ -150,7 +130,7 @@ async def overdue_command(update: Update, context: Context) -> None:
             t(lang, "overdue.unknown_arg", arg=period_key or form_key or "") + "\n" + t(lang, "overdue.usage", forms=_forms_hint(context))
         )
         return
-    schools = await _overdue(context, forms, period_key)
+    schools = await nudges.overdue_in_scope(context.services, context.who, forms, period_key)
     now = context.services.clock.now()
     rules = Rules.from_settings(context.services.settings)
     today = rules.local(now).date()
@@ -180,9 +160,8 @@ async def overdue_command(update: Update, context: Context) -> None:
         nudgeable = [school for school in schools if not school.unreachable]
         if len(nudgeable) > MAX_SCHOOL_BUTTONS:
             lines.append(t(lang, "overdue.more_buttons", shown=MAX_SCHOOL_BUTTONS, count=len(nudgeable)))
-    parts = split_text("\n".join(lines))
-    for index, part in enumerate(parts):
-        await message.reply_text(part, reply_markup=markup if index == len(parts) - 1 else None)
+    # A few hundred schools run past one message: pieces at line breaks, the buttons under the last.
+    await reply_long(message, "\n".join(lines), reply_markup=markup)
 
 
 def _nudge_keyboard(
@@ -226,23 +205,18 @@ async def nudge_button(update: Update, context: Context) -> None:
         await query.answer(t(lang, "overdue.stale"), show_alert=True)
         return
     school_id = int(parts[3]) if kind == "nudge" else None
-    schools = await _overdue(context, forms, period_key, school_id)
     services = context.services
-    now = services.clock.now()
-    rules = Rules.from_settings(services.settings)
-    if any(period_is_locked(item.form, item.period, now, rules) for school in schools for item in school.items):
+    result = await nudges.nudge(services, context.who, forms, period_key, school_id)
+    if isinstance(result, nudges.Refused):
         await query.answer(t(lang, "overdue.stale"), show_alert=True)
         return
-    if not schools:
-        if school_id is not None and not await _school_visible(context, school_id):
-            # Not a school this staff member may see (or none at all): a forged or foreign button.
-            await query.answer(t(lang, "overdue.stale"), show_alert=True)
-            return
-        key = "overdue.nothing_overdue" if school_id is None else "overdue.reported_meanwhile"
+    if isinstance(result, nudges.NothingOverdue):
+        key = "overdue.nothing_overdue" if result.school is None else "overdue.reported_meanwhile"
         await query.answer()
-        await _reply(update, t(lang, key, school=await _school_name(context, school_id)))
+        await _reply(update, t(lang, key, school=result.school or ""))
         return
-    outcome = await queue_nudges(services, schools, actor=context.who.telegram_id, now=now)
+    outcome = result.outcome
+    rules = Rules.from_settings(services.settings)
     await query.answer()
     lines: list[str] = []
     if school_id is not None and outcome.unreachable:
@@ -311,13 +285,14 @@ async def send_now_button(update: Update, context: Context) -> None:
         await query.answer(t(lang, "overdue.stale"), show_alert=True)
         return
     school_id = int(parts[3]) if parts[3] != ANY else None
-    if school_id is not None and not await _school_visible(context, school_id):
+    services = context.services
+    slot = f"{MANUAL_PREFIX}{parts[4]}"
+    moved = await nudges.send_now(
+        services, context.who, slot=slot, school_id=school_id, form_key=form_key, period_key=period_key
+    )
+    if moved is None:
         await query.answer(t(lang, "overdue.stale"), show_alert=True)
         return
-    services = context.services
-    now = services.clock.now()
-    slot = f"{MANUAL_PREFIX}{parts[4]}"
-    moved = await send_queued_now(services, slot=slot, now=now, school_id=school_id, form_key=form_key, period=period_key)
     await query.answer()
     await _drop_buttons(update)
     if not moved:
@@ -330,21 +305,6 @@ async def send_now_button(update: Update, context: Context) -> None:
     else:
         ticker.kick()
         await _reply(update, t(lang, "overdue.sent_now", count=moved))
-
-
-async def _school_visible(context: Context, school_id: int) -> bool:
-    """True if the school exists and lies within the staff member's district (if they have one)."""
-    async with context.services.db.session() as session:
-        school = await visible_school(session, school_id, context.who.district_id)
-    return school is not None
-
-
-async def _school_name(context: Context, school_id: int | None) -> str:
-    if school_id is None:
-        return ""
-    async with context.services.db.session() as session:
-        school = await visible_school(session, school_id, context.who.district_id)
-    return school.name if school is not None else ""
 
 
 async def _drop_buttons(update: Update) -> None:

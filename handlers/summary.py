@@ -25,6 +25,7 @@ from bot.i18n import t
 from bot.periods import Period, local_date, parse_period
 from bot.render import span_label
 from bot.render.table import render_summary_text, split_message
+from bot.scope import office_district
 from bot.services.summary import (
     Summary,
     annual_figures,
@@ -116,7 +117,7 @@ def _keyboard(context: Context, form: Form, period: Period) -> InlineKeyboardMar
 
 
 async def _summary(context: Context, form: Form, period: Period) -> Summary:
-    return await summarise(context.services.db, form, period, district_id=context.who.district_id)
+    return await summarise(context.services.db, form, period, district_id=office_district(context.who))
 
 
 def _text(context: Context, summary: Summary) -> str:
@@ -145,7 +146,7 @@ async def _send_export(update: Update, context: Context, form: Form, periods: li
     chat = update.effective_chat
     assert chat is not None
     services, lang = context.services, context.lang
-    data = await gather_export(services.db, form, periods, district_id=context.who.district_id)
+    data = await gather_export(services.db, form, periods, district_id=office_district(context.who))
     from bot.render.xlsx import export_filename, render_xlsx
     workbook = await asyncio.to_thread(render_xlsx, data, lang, services.settings.timezone)
     caption = t(
@@ -251,7 +252,7 @@ async def annual_command(update: Update, context: Context) -> None:
         await message.reply_text(t(lang, "summary.annual_usage"))
         return
     annual = await annual_figures(
-        services.db, services.catalogue, year, now, services.settings.timezone, district_id=context.who.district_id
+        services.db, services.catalogue, year, now, services.settings.timezone, district_id=office_district(context.who)
     )
     from bot.render.annual import render_annual_docx, render_annual_text
     for chunk in split_message(render_annual_text(annual, lang)):

@@ -56,7 +56,7 @@ from telegram import InlineKeyboardMarkup
 from telegram.ext import Application, Job
 
 from bot.catalogue import Form
-from bot.delivery import DeliveryResult, Outcome, Payload, bulk_pacer, deliver
+from bot.delivery import PER_CHAT_INTERVAL, DeliveryResult, Outcome, Payload, bulk_pacer, deliver
 from bot.i18n import t
 from bot.periods import Period, due_date, parse_period
 from handlers.reporting import report_now_button
@@ -78,7 +78,7 @@ from scheduler.policy import (
     open_periods,
     weekly_digest_day,
 )
-from storage.models import Person, SendStatus
+from storage.models import Person, Role, SendStatus
 from storage.people import audit, set_blocked
 from storage.reminders import (
     Candidate,
@@ -86,14 +86,17 @@ from storage.reminders import (
     Target,
     claim_digests,
     claim_manual,
+    current_reporters,
     finish_digest,
     finish_reminder,
+    gone_retries,
     insert_reminders,
     manual_rows,
     reclaim_reminders,
     release_digests,
     release_reminders,
     reminder_candidates,
+    skip_gone_retries,
     skip_superseded,
     staff_without_digests,
     start_manual_now,
@@ -130,6 +133,8 @@ def lease_of(settings: Any) -> timedelta:
     """How old a claim whose process never recorded an outcome must be to be taken again."""
     return timedelta(seconds=settings.send_lease_seconds)
 
+# Why a reminder or nudge was not sent to someone who was a reporter when it was planned or queued.
+NOT_A_REPORTER = "no longer a reporter"
 # After this many failed tries a reminder is recorded as failed for good.
 MAX_ATTEMPTS = 5
 # pg_try_advisory_xact_lock key: "one reminder tick at a time" across processes on one database.
@@ -235,6 +240,8 @@ class Plan:
     digests: list[PlannedDigest] = field(default_factory=list)
     # Digest kinds due now (kind → day), whether or not anyone still needs them.
     digests_due: dict[str, date] = field(default_factory=dict)
+    # Reminders marked for retry whose recipient is no longer a reporter of the school: recorded skipped.
+    gone: list[int] = field(default_factory=list)
 
     @property
     def may_send(self) -> bool:
@@ -242,7 +249,7 @@ class Plan:
 
     @property
     def empty(self) -> bool:
-        return not (any(due.candidates for due in self.reminders) or self.manual or self.digests)
+        return not (any(due.candidates for due in self.reminders) or self.manual or self.digests or self.gone)
 
     def by_action(self, action: str) -> list[tuple[DueReminders, Candidate]]:
         return [(due, c) for due in self.reminders for c in due.candidates if c.action == action]
@@ -292,6 +299,7 @@ async def plan_tick(services: "Services", now: datetime, *, digests_done: Mappin
                     ]
                 d.candidates.extend(candidates)
             plan.reminders = [d for d in due if d.candidates]
+            plan.gone = await gone_retries(session)
         else:
             # Staff nudges go out on holidays too: someone at the office asked for them.
             plan.manual = await manual_rows(session, now, lease_cutoff)
@@ -334,20 +342,25 @@ async def _plan_digests(
             unreachable = sum(1 for s in mine if s.unreachable)
             out.append(PlannedDigest(DIGEST_ESCALATION, due[DIGEST_ESCALATION], recipient, text, len(mine), unreachable))
         if DIGEST_WEEKLY in kinds:
-            if person.district_id not in weekly:
-                weekly[person.district_id] = await completeness_report(
-                    session, services.catalogue, now, rules, district_id=person.district_id
-                )
-            text = render_weekly(weekly[person.district_id], today, recipient.lang)
+            scope = _district_of(person)
+            if scope not in weekly:
+                weekly[scope] = await completeness_report(session, services.catalogue, now, rules, district_id=scope)
+            text = render_weekly(weekly[scope], today, recipient.lang)
             out.append(PlannedDigest(DIGEST_WEEKLY, due[DIGEST_WEEKLY], recipient, text))
     return out
 
 
+def _district_of(person: Person) -> int | None:
+    """The district a staff member's digests cover; None (the whole city) for city staff and admins."""
+    return person.district_id if person.role == Role.STAFF.value else None
+
+
 def _in_scope(schools: Sequence[OverdueSchool], person: Person) -> list[OverdueSchool]:
     """Staff limited to a district see only that district."""
-    if person.district_id is None:
+    scope = _district_of(person)
+    if scope is None:
         return list(schools)
-    return [s for s in schools if s.district_id == person.district_id]
+    return [s for s in schools if s.district_id == scope]
 
 
 def _recipient(person: Person) -> Recipient:
@@ -396,6 +409,8 @@ class ReminderTicker:
         self.application = application
         # False only in tests that prove the unique claims alone prevent duplicates.
         self.advisory_lock = advisory_lock
+        # Pause between the pieces of a split text in one chat (Telegram: about one message a second).
+        self.part_interval = PER_CHAT_INTERVAL
         # One tick at a time in this process; the advisory lock does the same across processes.
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -428,6 +443,9 @@ class ReminderTicker:
     async def _run(self, plan: Plan) -> TickReport:
         """Claim and send what ``plan`` found (claims make a plan gone stale meanwhile harmless)."""
         report = TickReport()
+        if plan.gone:
+            async with self.services.db.session() as session:
+                report.skipped += await skip_gone_retries(session, plan.gone, NOT_A_REPORTER)
         report.merge(await self._run_reminders(plan))
         report.merge(await self._run_manual(plan.manual, plan.now))
         report.merge(await self._run_digests(plan))
@@ -530,6 +548,16 @@ class ReminderTicker:
                     await skip_superseded(session, form_key=due.form.key, period=due.period.key, slots=due.skip, recipient_ids=people)
         report.blocked += sum(1 for _, _, c in won if c.action == "blocked")
         report.skipped += sum(1 for _, _, c in won if c.action == "covered")
+        sending = [(row_id, due, c) for row_id, due, c in won if c.action == "send"]
+        if sending:
+            # The plan may be a moment old: whoever stopped being this school's reporter since gets nothing.
+            async with self.services.db.session() as session:
+                current = await current_reporters(session, [(c.person_id, c.school_id) for _, _, c in sending])
+                gone = [row_id for row_id, _, c in sending if (c.person_id, c.school_id) not in current]
+                for row_id in gone:
+                    await finish_reminder(session, row_id, SendStatus.SKIPPED.value, now, NOT_A_REPORTER)
+            report.skipped += len(gone)
+            won = [item for item in won if item[0] not in set(gone)]
         jobs = [
             _Job(
                 "reminder",
@@ -557,6 +585,10 @@ class ReminderTicker:
         today = Rules.from_settings(self.services.settings).local(now).date()
         async with self.services.db.session() as session:
             taken = await claim_manual(session, [row.send_id for row in rows], now, now - lease_of(self.services.settings))
+            # Queued maybe hours ago (quiet hours): asked again now, after the claim.
+            current = await current_reporters(
+                session, [(row.person_id, row.school_id) for row in rows if row.send_id in taken]
+            )
         jobs: list[_Job] = []
         finals: list[tuple[int, str, str]] = []
         for row in rows:
@@ -567,8 +599,8 @@ class ReminderTicker:
                 finals.append((row.send_id, SendStatus.FAILED.value, "form or period no longer in the catalogue"))
             elif row.reported:
                 finals.append((row.send_id, SendStatus.SKIPPED.value, "reported before the nudge went out"))
-            elif not row.active:
-                finals.append((row.send_id, SendStatus.SKIPPED.value, "no longer a reporter"))
+            elif not row.active or (row.person_id, row.school_id) not in current:
+                finals.append((row.send_id, SendStatus.SKIPPED.value, NOT_A_REPORTER))
             elif row.blocked:
                 finals.append((row.send_id, SendStatus.BLOCKED.value, "blocked the bot"))
             else:
@@ -651,7 +683,9 @@ class ReminderTicker:
             for job in ordered:
                 # From here on this row is in flight: if we die now it waits for its lease.
                 untried.discard((job.table, job.row_id))
-                result = await deliver(self.application.bot, job.chat_id, job.payload, pacer=pacer)
+                result = await deliver(
+                    self.application.bot, job.chat_id, job.payload, pacer=pacer, part_interval=self.part_interval
+                )
                 await self._record(job, result, report)
         except BaseException:
             if untried:
@@ -726,14 +760,23 @@ class NudgeOutcome:
 
 
 async def queue_nudges(
-    services: "Services", schools: Sequence[OverdueSchool], *, actor: int, now: datetime
+    services: "Services",
+    schools: Sequence[OverdueSchool],
+    *,
+    actor: int,
+    now: datetime,
+    district_id: int | None = None,
 ) -> NudgeOutcome:
     """Record a nudge for every reporter of ``schools`` and each of their overdue reports.
 
     Rows are ``pending`` until ``not_before``: now, or the end of the quiet hours
     when it is night (the staff member may then confirm sending at once). The
     slot is the local minute, so pressing twice in a minute queues nothing more.
+    ``district_id`` is the actor's district: schools outside it are never nudged,
+    whatever the caller passed. One audit row per school nudged.
     """
+    if district_id is not None:
+        schools = [school for school in schools if school.district_id == district_id]
     rules = Rules.from_settings(services.settings)
     quiet = rules.is_quiet(now)
     not_before = rules.end_of_quiet(now) if quiet else now
@@ -757,8 +800,23 @@ async def queue_nudges(
     ]
     async with services.db.session() as session:
         inserted = await insert_reminders(session, rows)
+        queued_per_school: dict[int, int] = defaultdict(int)
+        for key in inserted:
+            queued_per_school[key[0]] += 1
         for school in reachable:
-            audit(session, now, actor, "nudge", school.code, slot=slot, reports=[f"{i.form.key}:{i.period.key}" for i in school.items])
+            # Only a press that queued something is a change (the same minute pressed again is not).
+            if queued_per_school.get(school.school_id):
+                audit(
+                    session,
+                    now,
+                    actor,
+                    "nudge",
+                    school.code,
+                    slot=slot,
+                    reports=[f"{i.form.key}:{i.period.key}" for i in school.items],
+                    queued=queued_per_school[school.school_id],
+                    quiet=quiet,
+                )
     return NudgeOutcome(
         slot=slot,
         schools=reachable,
@@ -770,11 +828,28 @@ async def queue_nudges(
 
 
 async def send_queued_now(
-    services: "Services", *, slot: str, now: datetime, school_id: int | None = None, form_key: str | None = None, period: str | None = None
+    services: "Services",
+    *,
+    slot: str,
+    now: datetime,
+    actor: int,
+    district_id: int | None = None,
+    school_id: int | None = None,
+    form_key: str | None = None,
+    period: str | None = None,
 ) -> int:
-    """A staff member confirmed: queued nudges of ``slot`` go now instead of after the quiet hours."""
+    """A staff member confirmed: their own queued nudges of ``slot`` (in their district) go now, not after the quiet hours."""
     async with services.db.session() as session:
-        return await start_manual_now(session, now, slot=slot, school_id=school_id, form_key=form_key, period=period)
+        return await start_manual_now(
+            session,
+            now,
+            slot=slot,
+            school_id=school_id,
+            form_key=form_key,
+            period=period,
+            requested_by=actor,
+            district_id=district_id,
+        )
 
 
 # --- wiring -------------------------------------------------------------------------------

@@ -112,6 +112,8 @@ class Audience:
     form_key: str | None = None
     period: str | None = None
     exclude_person_id: int | None = None
+    # District staff: whatever the segment, only this district (None: the whole city).
+    within_district: int | None = None
 
 
 @dataclass(frozen=True)
@@ -158,14 +160,25 @@ async def _school_condition(session: AsyncSession, audience: Audience) -> Column
     raise ValueError(f"{audience.kind!r} is not a school segment")
 
 
+async def _scoped_condition(session: AsyncSession, audience: Audience) -> ColumnElement[bool]:
+    """The segment's schools, intersected with the district a district staff member is confined to."""
+    condition = await _school_condition(session, audience)
+    if audience.within_district is not None:
+        condition = and_(condition, School.district_id == audience.within_district)
+    return condition
+
+
 async def recipients(session: AsyncSession, audience: Audience) -> list[Recipient]:
     """The people a broadcast to ``audience`` goes to: active principals of its schools, or active staff."""
     query = select(Person.id, Person.telegram_id, Person.school_id, Person.blocked).where(Person.active.is_(True))
     if audience.kind == "staff":
         query = query.where(Person.role.in_([Role.STAFF.value, Role.ADMIN.value]))
+        if audience.within_district is not None:
+            # District staff reach their district's colleagues, not the city office.
+            query = query.where(Person.district_id == audience.within_district)
     else:
         query = query.join(School, School.id == Person.school_id).where(
-            Person.role == Role.PRINCIPAL.value, await _school_condition(session, audience)
+            Person.role == Role.PRINCIPAL.value, await _scoped_condition(session, audience)
         )
     if audience.exclude_person_id is not None:
         query = query.where(Person.id != audience.exclude_person_id)
@@ -180,7 +193,7 @@ async def schools_without_reporter(session: AsyncSession, audience: Audience) ->
     has_reporter = exists().where(
         Person.school_id == School.id, Person.role == Role.PRINCIPAL.value, Person.active.is_(True)
     )
-    query = select(School.id).where(await _school_condition(session, audience), ~has_reporter).order_by(School.code)
+    query = select(School.id).where(await _scoped_condition(session, audience), ~has_reporter).order_by(School.code)
     return list((await session.scalars(query)).all())
 
 
@@ -396,6 +409,48 @@ async def record_retry(
     return await _write(session, row, **values)
 
 
+NOT_IN_AUDIENCE = "recipient no longer in the audience (deactivated, moved or role changed)"
+
+
+async def drop_stale_recipients(session: AsyncSession, rows: Sequence[ClaimedRow]) -> set[int]:
+    """Rows whose recipient no longer qualifies: recorded ``cancelled`` (final, never resent); returns their ids.
+
+    A row queued for a school's principal still goes only if that person is an
+    active principal of that very school; a staff row only if they are still
+    active staff. Checked right after the claim, so a deactivation or a move
+    made while the broadcast was queued is honoured.
+    """
+    if not rows:
+        return set()
+    still = and_(
+        Person.active.is_(True),
+        or_(
+            and_(
+                OutboxRow.school_id.is_not(None),
+                Person.role == Role.PRINCIPAL.value,
+                Person.school_id == OutboxRow.school_id,
+            ),
+            and_(OutboxRow.school_id.is_(None), Person.role.in_([Role.STAFF.value, Role.ADMIN.value])),
+        ),
+    )
+    valid = set(
+        (
+            await session.scalars(
+                select(OutboxRow.id)
+                .join(Person, Person.id == OutboxRow.person_id)
+                .where(OutboxRow.id.in_([row.id for row in rows]), still)
+            )
+        ).all()
+    )
+    dropped: set[int] = set()
+    for row in rows:
+        if row.id not in valid and await _write(
+            session, row, status=OutboxStatus.CANCELLED.value, error=NOT_IN_AUDIENCE, lease_until=None
+        ):
+            dropped.add(row.id)
+    return dropped
+
+
 # --- progress, completion, cancellation --------------------------------------
 
 
@@ -519,17 +574,12 @@ async def cancel_broadcast(session: AsyncSession, broadcast_id: int, now: dateti
     return True
 
 
-async def recent_broadcasts(session: AsyncSession, limit: int = 10) -> list[Broadcast]:
-    return list(
-        (
-            await session.scalars(
-                select(Broadcast)
-                .where(Broadcast.status != BroadcastStatus.DRAFT.value)
-                .order_by(Broadcast.id.desc())
-                .limit(limit)
-            )
-        ).all()
-    )
+async def recent_broadcasts(session: AsyncSession, limit: int = 10, *, author_id: int | None = None) -> list[Broadcast]:
+    """The latest queued broadcasts, newest first (only ``author_id``'s when given)."""
+    query = select(Broadcast).where(Broadcast.status != BroadcastStatus.DRAFT.value)
+    if author_id is not None:
+        query = query.where(Broadcast.author_id == author_id)
+    return list((await session.scalars(query.order_by(Broadcast.id.desc()).limit(limit))).all())
 
 
 async def sending_broadcast_ids(session: AsyncSession) -> list[int]:

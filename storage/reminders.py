@@ -55,9 +55,11 @@ __all__ = [
     "claim_digests",
     "claim_manual",
     "completeness",
+    "current_reporters",
     "digest_rows",
     "finish_digest",
     "finish_reminder",
+    "gone_retries",
     "insert_reminders",
     "missing_reports",
     "manual_rows",
@@ -67,6 +69,7 @@ __all__ = [
     "release_reminders",
     "reminder_candidates",
     "reminder_rows",
+    "skip_gone_retries",
     "skip_superseded",
     "staff_without_digests",
     "start_manual_now",
@@ -417,6 +420,7 @@ class ManualRow:
     person_name: str
     language: str | None
     blocked: bool
+    # Still an active principal of ``school_id`` (not deactivated, moved or given another role).
     active: bool
     reported: bool
     attempts: int
@@ -453,7 +457,10 @@ async def manual_rows(
             Person.name,
             Person.language,
             Person.blocked,
-            Person.active,
+            # Still a reporter of that school: active, a principal, not moved elsewhere since queueing.
+            and_(
+                Person.active.is_(True), Person.role == Role.PRINCIPAL.value, Person.school_id == ReminderSend.school_id
+            ).label("still_reporter"),
             reported,
             ReminderSend.attempts,
         )
@@ -499,6 +506,66 @@ async def manual_rows(
     ]
 
 
+async def current_reporters(session: AsyncSession, pairs: Iterable[tuple[int, int]]) -> set[tuple[int, int]]:
+    """Of ``(person_id, school_id)`` pairs, those whose person is still an active principal of that school.
+
+    Asked right before sending: a reporter deactivated, moved to another school
+    or given another role after the reminder was planned or queued gets nothing.
+    """
+    wanted = set(pairs)
+    people = sorted({person_id for person_id, _ in wanted})
+    current: set[tuple[int, int]] = set()
+    for start in range(0, len(people), CHUNK):
+        rows = await session.execute(
+            select(Person.id, Person.school_id).where(
+                Person.id.in_(people[start : start + CHUNK]),
+                Person.active.is_(True),
+                Person.role == Role.PRINCIPAL.value,
+                Person.school_id.is_not(None),
+            )
+        )
+        current.update((int(r[0]), int(r[1] or 0)) for r in rows)
+    return current & wanted
+
+
+def _not_reporter_any_more() -> ColumnElement[bool]:
+    """The send row's recipient is no longer an active principal of the row's school."""
+    return ~exists().where(
+        Person.id == ReminderSend.recipient_id,
+        Person.active.is_(True),
+        Person.role == Role.PRINCIPAL.value,
+        Person.school_id == ReminderSend.school_id,
+    )
+
+
+async def gone_retries(session: AsyncSession) -> list[int]:
+    """Rows marked for retry whose recipient left the school (deactivated, moved, another role) since (reads only)."""
+    stmt = (
+        select(ReminderSend.id)
+        .where(ReminderSend.status == SendStatus.RETRY.value, _not_reporter_any_more())
+        .order_by(ReminderSend.id)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def skip_gone_retries(session: AsyncSession, ids: Sequence[int], error: str) -> int:
+    """Record those retries as skipped, for good: no later tick resends them (still checked, so a race is harmless)."""
+    skipped = 0
+    for start in range(0, len(ids), CHUNK):
+        result = await session.execute(
+            update(ReminderSend)
+            .where(
+                ReminderSend.id.in_(list(ids[start : start + CHUNK])),
+                ReminderSend.status == SendStatus.RETRY.value,
+                _not_reporter_any_more(),
+            )
+            .values(status=SendStatus.SKIPPED.value, error=error)
+            .returning(ReminderSend.id)
+        )
+        skipped += len(result.scalars().all())
+    return skipped
+
+
 async def claim_manual(session: AsyncSession, ids: Sequence[int], now: datetime, lease_cutoff: datetime) -> set[int]:
     """Take manual rows for sending: pending ones due, retries, dead claims; returns the ids taken."""
     taken: set[int] = set()
@@ -527,11 +594,21 @@ async def start_manual_now(
     school_id: int | None = None,
     form_key: str | None = None,
     period: str | None = None,
+    requested_by: int | None = None,
+    district_id: int | None = None,
 ) -> int:
-    """A staff member confirmed sending queued nudges now: bring their ``not_before`` forward."""
+    """A staff member confirmed sending queued nudges now: bring their ``not_before`` forward.
+
+    ``requested_by`` (a Telegram id) limits it to that staff member's own nudges,
+    ``district_id`` to schools of that district.
+    """
     stmt = update(ReminderSend).where(
         ReminderSend.slot == slot, ReminderSend.status == SendStatus.PENDING.value, ReminderSend.not_before > now
     )
+    if requested_by is not None:
+        stmt = stmt.where(ReminderSend.requested_by == requested_by)
+    if district_id is not None:
+        stmt = stmt.where(ReminderSend.school_id.in_(select(School.id).where(School.district_id == district_id)))
     if school_id is not None:
         stmt = stmt.where(ReminderSend.school_id == school_id)
     if form_key is not None:

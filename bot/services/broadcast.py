@@ -11,12 +11,19 @@ data), so this module stays free of Telegram types and is tested directly.
 Callback data: ``bc:<draft id>:<draft token>:<verb>`` for the composer, where
 the token makes a press on an older draft's buttons (or a forged one) stale;
 ``bcx:<broadcast id>`` cancels a running broadcast.
+
+Scope (checked here, not only in the menus): a district staff member's every
+audience is intersected with their district (``Audience.within_district``), the
+district picker offers only that district, a forged district id is refused and
+never widens the audience, and they list and stop only their own broadcasts.
+City staff and admins reach, list and stop everything. Confirming and stopping
+write one audit row each (subject ``broadcast:<id>``).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Literal
 
@@ -27,9 +34,11 @@ from bot.context import Identity, Services
 from bot.delivery import MAX_CAPTION, Payload, telegram_length
 from bot.i18n import messages, t
 from bot.periods import Period, due_date, local_date, parse_period, period_of
+from bot.scope import office_district
 from storage import broadcasts as store
 from storage.broadcasts import Audience, AudienceSize, Counts
 from storage.models import Broadcast, BroadcastStatus
+from storage.people import audit
 
 __all__ = [
     "Alert",
@@ -156,6 +165,7 @@ async def press(services: Services, who: Identity, data: str) -> PressResult:
         return Alert(t(lang, "broadcast.stale"))
     draft_id, token, verb, arg = int(match[1]), match[2], match[3], match[4]
     now = services.clock.now()
+    scope = office_district(who)
     async with services.db.session() as session:
         draft = await store.broadcast_by_id(session, draft_id, for_update=True)
         if draft is None or draft.token != token or draft.author_id != who.person_id:
@@ -172,22 +182,27 @@ async def press(services: Services, who: Identity, data: str) -> PressResult:
             draft.audience, draft.audience_args = None, {}
             return Edit(_audience_menu(lang, draft))
         if verb == "a" and arg is not None:
-            return await _choose_segment(services, session, draft, lang, arg)
+            return await _choose_segment(services, session, draft, lang, arg, scope)
         if verb == "d" and arg is not None and arg.isdigit() and draft.step == "districts":
-            chosen = set(draft.audience_args.get("districts", []))
+            if scope is not None and int(arg) != scope:
+                # Not a button we showed this staff member: another district is never added.
+                return Alert(t(lang, "broadcast.stale"))
+            chosen = {int(i) for i in draft.audience_args.get("districts", []) if scope is None or int(i) == scope}
             chosen ^= {int(arg)}
             draft.audience_args = {"districts": sorted(chosen)}
-            return Edit(await _district_menu(session, lang, draft))
+            return Edit(await _district_menu(session, lang, draft, scope))
         if verb == "dd" and draft.step == "districts":
-            if not draft.audience_args.get("districts"):
+            picked = [int(i) for i in draft.audience_args.get("districts", []) if scope is None or int(i) == scope]
+            draft.audience_args = {"districts": picked}
+            if not picked:
                 return Alert(t(lang, "broadcast.pick_district"))
-            return await _audience_chosen(services, session, draft, lang)
+            return await _audience_chosen(services, session, draft, lang, scope)
         if verb == "p" and arg is not None and draft.step == "programme":
             draft.audience_args = {"programme": arg}
-            return await _audience_chosen(services, session, draft, lang)
+            return await _audience_chosen(services, session, draft, lang, scope)
         if verb == "r" and arg in ("urban", "rural") and draft.step == "area":
             draft.audience_args = {"area": arg}
-            return await _audience_chosen(services, session, draft, lang)
+            return await _audience_chosen(services, session, draft, lang, scope)
         if verb == "f" and arg is not None and draft.step == "overdue_form":
             if arg not in {f.key for f in _overdue_forms(services.catalogue)}:
                 return Alert(t(lang, "broadcast.stale"))
@@ -200,26 +215,28 @@ async def press(services: Services, who: Identity, data: str) -> PressResult:
             if arg not in offered:
                 return Alert(t(lang, "broadcast.stale"))
             draft.audience_args = {"form": form_key, "period": arg}
-            return await _audience_chosen(services, session, draft, lang)
+            return await _audience_chosen(services, session, draft, lang, scope)
         if verb == "edit" and draft.step == "preview":
             draft.step = "message"
-            size = await store.audience_size(session, _audience_of(services, draft))
+            size = await store.audience_size(session, _audience_of(services, draft, scope))
             return Edit(_ask_message(lang, draft, size))
         if verb == "ok" and draft.step == "preview":
-            return await _confirm(services, session, draft, lang)
+            return await _confirm(services, session, who, draft, scope)
     return Alert(t(lang, "broadcast.stale"))
 
 
-async def _choose_segment(services: Services, session: AsyncSession, draft: Broadcast, lang: str, kind: str) -> PressResult:
+async def _choose_segment(
+    services: Services, session: AsyncSession, draft: Broadcast, lang: str, kind: str, scope: int | None
+) -> PressResult:
     if kind not in store.SEGMENTS or draft.step != "audience":
         return Alert(t(lang, "broadcast.stale"))
     draft.audience = kind
     draft.audience_args = {}
     if kind in ("all", "staff"):
-        return await _audience_chosen(services, session, draft, lang)
+        return await _audience_chosen(services, session, draft, lang, scope)
     if kind == "districts":
         draft.step = "districts"
-        return Edit(await _district_menu(session, lang, draft))
+        return Edit(await _district_menu(session, lang, draft, scope))
     if kind == "programme":
         draft.step = "programme"
         programmes = sorted({f.programme for f in services.catalogue if f.programme} | set(await store.programmes_in_use(session)))
@@ -236,9 +253,11 @@ async def _choose_segment(services: Services, session: AsyncSession, draft: Broa
     return Edit(Panel(t(lang, "broadcast.choose_form"), rows + [_back_cancel(lang, draft)]))
 
 
-async def _audience_chosen(services: Services, session: AsyncSession, draft: Broadcast, lang: str) -> PressResult:
+async def _audience_chosen(
+    services: Services, session: AsyncSession, draft: Broadcast, lang: str, scope: int | None
+) -> PressResult:
     """Count the recipients; an empty audience sends the composer back to the menu with a note."""
-    size = await store.audience_size(session, _audience_of(services, draft))
+    size = await store.audience_size(session, _audience_of(services, draft, scope))
     if size.reachable == 0:
         note = t(lang, "broadcast.empty_audience", audience=await describe_audience(services, session, lang, draft), blocked=size.blocked)
         draft.step = "audience"
@@ -246,7 +265,12 @@ async def _audience_chosen(services: Services, session: AsyncSession, draft: Bro
         menu = _audience_menu(lang, draft)
         return Edit(Panel(note + "\n\n" + menu.text, menu.rows))
     draft.step = "message"
-    draft.audience_args = {**draft.audience_args, "label": await describe_audience(services, session, lang, draft)}
+    label = await describe_audience(services, session, lang, draft)
+    if scope is not None and draft.audience != "districts":
+        # "All principals" from a district office means the district's: say so.
+        names = await store.district_names(session, [scope])
+        label = t(lang, "broadcast.audience_within", audience=label, district=names.get(scope, "?"))
+    draft.audience_args = {**draft.audience_args, "label": label}
     return Edit(_ask_message(lang, draft, size))
 
 
@@ -282,7 +306,7 @@ async def accept_content(services: Services, who: Identity, content: Content) ->
         draft.kind, draft.text, draft.file_id = content.kind, content.text, content.file_id
         draft.step = "preview"
         draft.updated_at = services.clock.now()
-        size = await store.audience_size(session, _audience_of(services, draft))
+        size = await store.audience_size(session, _audience_of(services, draft, office_district(who)))
         payload = payload_of(draft)
         parts = len(payload.parts())
         lines = [t(lang, "broadcast.preview_above")]
@@ -305,15 +329,30 @@ async def accept_content(services: Services, who: Identity, content: Content) ->
         return Preview(payload, Panel("\n".join(lines), rows))
 
 
-async def _confirm(services: Services, session: AsyncSession, draft: Broadcast, lang: str) -> PressResult:
+async def _confirm(
+    services: Services, session: AsyncSession, who: Identity, draft: Broadcast, scope: int | None
+) -> PressResult:
     """Queue the broadcast: the audience is resolved again now, and written with the broadcast in one transaction."""
-    audience = _audience_of(services, draft)
+    lang = who.language
+    audience = _audience_of(services, draft, scope)
     people = await store.recipients(session, audience)
     if not any(not p.blocked for p in people):
         return Alert(t(lang, "broadcast.empty_at_confirm"))
     unreachable = await store.schools_without_reporter(session, audience)
-    if not await store.queue_broadcast(session, draft, services.clock.now(), people, unreachable):
+    now = services.clock.now()
+    if not await store.queue_broadcast(session, draft, now, people, unreachable):
         return Alert(t(lang, "broadcast.already_queued", id=draft.id))
+    audit(
+        session,
+        now,
+        who.telegram_id,
+        "broadcast_confirmed",
+        f"broadcast:{draft.id}",
+        audience=draft.audience or "all",
+        label=str((draft.audience_args or {}).get("label", "")),
+        district=scope,
+        recipients=len(people),
+    )
     counts = (await store.counts(session, [draft.id]))[draft.id]
     return Queued(draft.id, progress_panel(lang, draft, counts))
 
@@ -330,8 +369,18 @@ def payload_of(broadcast: Broadcast) -> Payload:
 # --- audiences ------------------------------------------------------------------
 
 
-def _audience_of(services: Services, draft: Broadcast) -> Audience:
-    """The storage-level audience of a draft (overdue: the form's programme and whether it is due yet)."""
+def _audience_of(services: Services, draft: Broadcast, scope: int | None) -> Audience:
+    """The storage-level audience of a draft, confined to district ``scope`` when set.
+
+    Overdue: the form's programme and whether it is due yet. Whatever the draft
+    says (a forged district id included), ``within_district`` keeps a district
+    staff member's audience inside their district.
+    """
+    audience = _segment_of(services, draft)
+    return replace(audience, within_district=scope) if scope is not None else audience
+
+
+def _segment_of(services: Services, draft: Broadcast) -> Audience:
     args = draft.audience_args or {}
     kind = draft.audience or "all"
     exclude = draft.author_id
@@ -440,13 +489,13 @@ def _audience_menu(lang: str, draft: Broadcast) -> Panel:
     return Panel(t(lang, "broadcast.choose_audience"), rows)
 
 
-async def _district_menu(session: AsyncSession, lang: str, draft: Broadcast) -> Panel:
+async def _district_menu(session: AsyncSession, lang: str, draft: Broadcast, scope: int | None) -> Panel:
+    """The district picker: every district for city staff, only their own for district staff."""
     from storage.schools import all_districts
 
     chosen = set(draft.audience_args.get("districts", []))
-    buttons = [
-        _button(draft, ("✓ " if d.id in chosen else "") + d.name, "d", str(d.id)) for d in await all_districts(session)
-    ]
+    districts = [d for d in await all_districts(session) if scope is None or d.id == scope]
+    buttons = [_button(draft, ("✓ " if d.id in chosen else "") + d.name, "d", str(d.id)) for d in districts]
     rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
     rows.append([_button(draft, t(lang, "broadcast.button_districts_done", n=len(chosen)), "dd")])
     rows.append(_back_cancel(lang, draft))
@@ -500,10 +549,21 @@ def final_report(lang: str, broadcast: Broadcast, counts: Counts, missed: store.
     return "\n".join(lines)
 
 
-async def list_recent(services: Services, lang: str, limit: int = 10) -> Panel:
-    """``/broadcasts``: recent broadcasts with counts; running ones get a cancel button."""
+def _own_only(who: Identity) -> int | None:
+    """District staff follow and stop only their own broadcasts (the author's person id); None: all of them."""
+    if office_district(who) is None:
+        return None
+    return who.person_id if who.person_id is not None else -1
+
+
+async def list_recent(services: Services, who: Identity, limit: int = 10) -> Panel:
+    """``/broadcasts``: recent broadcasts with counts; running ones get a cancel button.
+
+    City staff and admins see everyone's; district staff only their own.
+    """
+    lang = who.language
     async with services.db.session() as session:
-        recent = await store.recent_broadcasts(session, limit)
+        recent = await store.recent_broadcasts(session, limit, author_id=_own_only(who))
         by_id = await store.counts(session, [b.id for b in recent])
     if not recent:
         return Panel(t(lang, "broadcast.list_empty"))
@@ -558,17 +618,34 @@ async def cancel_running(services: Services, who: Identity, data: str) -> StopOu
         return StopOutcome(t(lang, "broadcast.stale"))
     broadcast_id = int(match[1])
     now = services.clock.now()
+    own = _own_only(who)
     async with services.db.session() as session:
         broadcast = await store.broadcast_by_id(session, broadcast_id)
         if broadcast is None or broadcast.status == BroadcastStatus.DRAFT.value:
             return StopOutcome(t(lang, "broadcast.stale"))
+        if own is not None and broadcast.author_id != own:
+            # Another staff member's broadcast: the same answer as a button that never existed.
+            return StopOutcome(t(lang, "broadcast.stale"))
+        before = (await store.counts(session, [broadcast_id]))[broadcast_id].cancelled
         if not await store.cancel_broadcast(session, broadcast_id, now):
             return StopOutcome(t(lang, "broadcast.not_running", id=broadcast_id))
         await session.refresh(broadcast)
         counts = (await store.counts(session, [broadcast_id]))[broadcast_id]
+        # Rows dropped earlier (recipient left the audience) were not stopped by this press.
+        stopped = counts.cancelled - before
         missed = await store.not_reached(session, broadcast)
+        audit(
+            session,
+            now,
+            who.telegram_id,
+            "broadcast_stopped",
+            f"broadcast:{broadcast_id}",
+            still_queued=stopped,
+            sent=counts.sent,
+            author=broadcast.author_chat_id,
+        )
     return StopOutcome(
-        t(lang, "broadcast.cancelled_running", id=broadcast_id, n=counts.cancelled),
+        t(lang, "broadcast.cancelled_running", id=broadcast_id, n=stopped),
         final_report(lang, broadcast, counts, missed),
         broadcast.progress_message_id,
         broadcast.author_chat_id,
