@@ -186,10 +186,14 @@ class Resolver:
         if kind == "text":
             return self._message(actor, str(action[1]) or "?")
         if kind == "press":
+            # ("press", k) or ("press", k, want): a button of the newest message that has any
+            # (with ``want``: the k-th whose data starts with it or whose label contains it).
             newest = next((m for m in reversed(self.fake.sent(actor)) if self._buttons(m)), None)
             if newest is None:
                 return self._message(actor, "/start")
             buttons = self._buttons(newest)
+            if len(action) > 2:
+                buttons = [b for b in buttons if b[1].startswith(action[2]) or action[2] in b[0]] or buttons
             return self._press(actor, buttons[action[1] % len(buttons)][1], newest, "presses")
         if kind == "stale":
             old = [m for m in self.fake.sent(actor) if self._buttons(m)]
@@ -201,16 +205,18 @@ class Resolver:
         if kind == "forge":
             # Data copied from another actor's messages (broadcast stop, nudge, staff, report
             # buttons...): first a kind of button, then one of that kind, so rare kinds get pressed.
-            foreign: dict[str, list[str]] = {}
+            kinds: dict[str, list[str]] = {}
             for chat in sorted(self.fake.messages):
                 if chat != actor:
                     for message in self.fake.sent(chat):
                         for _, data in self._buttons(message):
-                            foreign.setdefault(data.split(":")[0], []).append(data)
-            if not foreign:
+                            kinds.setdefault(data.split(":")[0], []).append(data)
+            if len(action) > 2:  # ("forge", k, prefix): only data of that kind
+                kinds = {prefix: found for prefix, found in kinds.items() if prefix == action[2]}
+            if not kinds:
                 return self._press(actor, "bcx:1", None, "forges")
-            group = foreign[sorted(foreign)[action[1] % len(foreign)]]
-            return self._press(actor, group[(action[1] // len(foreign)) % len(group)], None, "forges")
+            group = kinds[sorted(kinds)[action[1] % len(kinds)]]
+            return self._press(actor, group[(action[1] // len(kinds)) % len(group)], None, "forges")
         if kind == "advance":
             return self._advance(actor, int(action[1]), str(action[2]))
         raise ValueError(kind)
@@ -268,6 +274,7 @@ class Confirmation:
     period: str | None
     answers: dict[str, str | None]
     describe: str
+    correction_of: int | None = None
 
 
 @dataclass
@@ -309,7 +316,10 @@ async def note_confirmations(db: Database, ledger: Ledger, steps: Sequence[Step]
                 continue  # a stale Submit: nothing may be saved from it
             STATS["submits noted"] += 1
             ledger.confirmations.append(
-                Confirmation(person.id, person.school_id, draft.form_key, draft.period, dict(draft.answers), step.describe)
+                Confirmation(
+                    person.id, person.school_id, draft.form_key, draft.period, dict(draft.answers), step.describe,
+                    draft.correction_of,
+                )
             )
 
 
@@ -321,7 +331,7 @@ def _document_texts(name: str, data: bytes) -> list[tuple[str, str]]:
     """(where, text) of every cell of an XLSX / paragraph of a DOCX the bot sent."""
     out: list[tuple[str, str]] = []
     if name.endswith(".xlsx"):
-        from openpyxl import load_workbook
+        from openpyxl import load_workbook  # type: ignore[import-untyped]
 
         workbook = load_workbook(io.BytesIO(data))
         for sheet in workbook.worksheets:
@@ -538,9 +548,11 @@ def _strings(value: Any) -> Iterable[str]:
 
 async def check_reports_match_confirmations(
     db: Database, ledger: Ledger, catalogue: Catalogue, transcript: Sequence[str]
-) -> None:
+) -> list[tuple[Report, Confirmation]]:
     """Every report version saved holds exactly the answers its principal confirmed (one Submit
-    press, one version at most), for that principal's school."""
+    press, one version at most), for that principal's school. Returns each new report with the
+    confirmation it came from."""
+    saved_from: list[tuple[Report, Confirmation]] = []
     async with db.session() as session:
         reports = (await session.scalars(select(Report).where(Report.id > ledger.reports).order_by(Report.id))).all()
     for report in reports:
@@ -566,6 +578,28 @@ async def check_reports_match_confirmations(
             )
         else:
             ledger.confirmations.remove(match)
+            saved_from.append((report, match))
+    return saved_from
+
+
+def check_no_silent_overwrite(saved_from: Sequence[tuple[Report, Confirmation]], transcript: Sequence[str]) -> None:
+    """A correction opened on version N is saved only as N+1 (superseding exactly N), and a first
+    submission only as version 1: a report filed meanwhile is shown, never silently overwritten."""
+    for report, confirmation in saved_from:
+        if confirmation.correction_of is None and report.version != 1:
+            _fail(
+                "no silent overwrite",
+                f"{confirmation.describe}: a first submission of {report.form_key}/{report.period} became version "
+                f"{report.version}, over a version its principal never saw",
+                transcript,
+            )
+        if confirmation.correction_of is not None and report.supersedes_id != confirmation.correction_of:
+            _fail(
+                "no silent overwrite",
+                f"{confirmation.describe}: a correction of report #{confirmation.correction_of} superseded "
+                f"#{report.supersedes_id} (version {report.version}) instead",
+                transcript,
+            )
 
 
 def _stored(catalogue: Catalogue, confirmation: Confirmation) -> dict[str, tuple[Decimal | None, str | None]]:

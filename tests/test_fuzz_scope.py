@@ -31,7 +31,7 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 from telegram import Update
 
@@ -60,6 +60,7 @@ from tests.scope_world import (
     check_broadcast_recipients_in_scope,
     check_broadcast_stops_in_scope,
     check_documents_in_scope,
+    check_no_silent_overwrite,
     check_nudges_in_scope,
     check_replies_in_scope,
     check_reports_match_confirmations,
@@ -115,7 +116,69 @@ ROUND = st.tuples(
     st.lists(st.tuples(st.integers(0, 8), ACTION, PRINCIPAL_ACTION), min_size=2, max_size=6),
     st.sampled_from([(), (), (), ("tick",), ("send",), ("tick", "send")]),
 )
-EXAMPLE = st.tuples(CAST, st.lists(ROUND, min_size=16, max_size=30))
+EXAMPLE = st.tuples(CAST, st.lists(ROUND, min_size=12, max_size=24))
+
+
+def scripted(*rounds: tuple[list[tuple[int, tuple[Any, ...]]], tuple[str, ...]]) -> tuple[list[int], Any]:
+    """An example written by hand: rounds of (actor, action) pairs, in the generated examples' shape."""
+    cast = list(dict.fromkeys(actor for actions, _ in rounds for actor, _ in actions))
+    return cast, [([(cast.index(actor), action, action) for actor, action in actions], jobs) for actions, jobs in rounds]
+
+
+def _own_district_broadcast(author: int, district: str) -> list[tuple[list[tuple[int, tuple[Any, ...]]], tuple[str, ...]]]:
+    """``author`` sends a notice to their own district's principals (confirmed, not yet delivered)."""
+    return [
+        ([(author, ("command", "/broadcast", 0))], ()),
+        ([(author, ("press", 0, "按区县"))], ()),
+        ([(author, ("press", 0, district))], ()),
+        ([(author, ("press", 0, "完成"))], ()),
+        ([(author, ("advance", 1, "0"))], ()),  # the notice (a numbered marker)
+        ([(author, ("advance", 1, "0"))], ()),  # 确认发送
+    ]
+
+
+# The leaks and races issue #11 names, each as a hand-written example, so every run (CI included) checks
+# the property that catches it before exploring at random.
+DISTRICT_STAFF_INVITES_A_FOREIGN_SCHOOL = scripted(([(2101, ("command", "/invite HB201", 0))], ()))
+DISTRICT_STAFF_BROADCASTS_TO_ALL = scripted(
+    ([(2101, ("command", "/broadcast", 0))], ()),
+    ([(2101, ("press", 0, "全部校长"))], ()),
+    ([(2101, ("advance", 1, "0"))], ()),
+    ([(2101, ("advance", 1, "0"))], ()),
+    ([(2201, ("command", "/help", 0))], ("send",)),
+)
+DISTRICT_STAFF_LIST_ANOTHERS_BROADCAST = scripted(
+    *_own_district_broadcast(2101, "濉溪县"), ([(2201, ("command", "/broadcasts", 0))], ())
+)
+DISTRICT_STAFF_STOP_ANOTHERS_BROADCAST = scripted(
+    ([(2201, ("command", "/help", 0))], ()), *_own_district_broadcast(2101, "濉溪县"), ([(2201, ("forge", 0, "bcx"))], ())
+)
+DISTRICT_STAFF_SEND_ANOTHERS_NUDGES_NOW = scripted(  # at night: nudges wait for the morning
+    ([(2201, ("command", "/overdue", 0)), (2301, ("command", "/overdue", 0))], ()),
+    ([(2201, ("press", 0, "nudgeall"))], ()),
+    ([(2301, ("press", 0, "nudgeall"))], ()),
+    ([(2301, ("press", 0, "nudgenow"))], ()),
+)
+TWO_REPORTERS_FILE_THE_SAME_REPORT = scripted(
+    ([(1021, ("command", "/insurance", 0)), (1022, ("command", "/insurance", 0))], ()),
+    *[([(1021, ("advance", 1, "12")), (1022, ("advance", 1, "30"))], ())] * 4,
+    ([(1021, ("advance", 1, "0"))], ()),  # Submit
+    ([(1022, ("advance", 1, "0"))], ()),  # Submit, not having seen the first
+)
+SCRIPTS = [
+    (TWO_REPORTERS_FILE_THE_SAME_REPORT, MOMENTS[0]),
+    (DISTRICT_STAFF_INVITES_A_FOREIGN_SCHOOL, MOMENTS[0]),
+    (DISTRICT_STAFF_BROADCASTS_TO_ALL, MOMENTS[0]),
+    (DISTRICT_STAFF_LIST_ANOTHERS_BROADCAST, MOMENTS[0]),
+    (DISTRICT_STAFF_STOP_ANOTHERS_BROADCAST, MOMENTS[0]),
+    (DISTRICT_STAFF_SEND_ANOTHERS_NUDGES_NOW, MOMENTS[1]),
+]
+
+
+def with_scripts(test: Callable[..., Any]) -> Callable[..., Any]:
+    for script, moment in reversed(SCRIPTS):
+        test = example(example=script, moment=moment)(test)
+    return test
 
 
 class ErrorCounter(logging.Handler):
@@ -258,13 +321,14 @@ async def _check_round(
     await check_broadcast_stops_in_scope(db, ledger, steps, transcript)
     await check_nudges_in_scope(db, ledger, steps, now, transcript)
     await check_audit_subjects_in_scope(db, ledger, transcript)
-    await check_reports_match_confirmations(db, ledger, catalogue, transcript)
+    saved_from = await check_reports_match_confirmations(db, ledger, catalogue, transcript)
+    check_no_silent_overwrite(saved_from, transcript)
 
 
 # No shrinking: a failure prints the resolved actions of the example, and shrinking a walk through
 # a real bot takes minutes. Bounded under CI so each backend runs in well under a minute.
 FUZZ = settings(
-    max_examples=12 if CI else 20,
+    max_examples=6 if CI else 15,
     deadline=None,
     derandomize=CI,
     phases=[Phase.explicit, Phase.reuse, Phase.generate],
@@ -273,6 +337,7 @@ FUZZ = settings(
 
 
 @FUZZ
+@with_scripts
 @given(example=EXAMPLE, moment=st.sampled_from(MOMENTS))
 async def test_concurrent_updates_by_polling_stay_in_every_actors_scope(
     db_url: str, db: Database, example: Any, moment: datetime
@@ -281,6 +346,7 @@ async def test_concurrent_updates_by_polling_stay_in_every_actors_scope(
 
 
 @FUZZ
+@with_scripts
 @given(example=EXAMPLE, moment=st.sampled_from(MOMENTS))
 async def test_concurrent_updates_through_the_webhook_stay_in_every_actors_scope(
     db_url: str, db: Database, example: Any, moment: datetime
