@@ -52,21 +52,51 @@ CITY_STAFF = 2001
 DISTRICT_STAFF = {2101: D1, 2201: D2, 2301: D3}
 ADMIN = 900  # in ADMIN_IDS of make_settings
 STRANGER = 3001
-# Whom an admin's "/addstaff 5555 新人" makes staff: city-wide at most.
-NEWCOMER = 5555
 STAFF = [CITY_STAFF, *DISTRICT_STAFF, ADMIN]
 EVERYONE = [*PRINCIPALS, *STAFF, STRANGER]
 
 
 def scope_of(telegram_id: int | None) -> frozenset[str]:
-    """The school codes a person may see: their own school, their district's, or all."""
+    """The school codes a person of the world starts with: their own school, their district's, or all."""
     if telegram_id in PRINCIPALS:
         return frozenset({PRINCIPALS[telegram_id]})
     if telegram_id in DISTRICT_STAFF:
         return frozenset(code for code in CODES if DISTRICT_OF[code] == DISTRICT_STAFF[telegram_id])
-    if telegram_id in (CITY_STAFF, ADMIN, NEWCOMER):
+    if telegram_id in (CITY_STAFF, ADMIN):
         return frozenset(CODES)
     return frozenset()
+
+
+class Scopes:
+    """Whom the checks hold to which schools, read from the database after every round (an admin
+    may change a staff member's district or deactivate someone mid-run): a message of a round
+    may use the scope from before or after it."""
+
+    def __init__(self) -> None:
+        self.before: dict[int, frozenset[str]] = {}
+        self.now: dict[int, frozenset[str]] = {}
+
+    async def refresh(self, db: Database) -> None:
+        async with db.session() as session:
+            schools = (await session.scalars(select(School))).all()
+            people = (await session.scalars(select(Person))).all()
+        everything = frozenset(s.code for s in schools)
+        fresh: dict[int, frozenset[str]] = {ADMIN: everything}
+        for person in people:
+            if not person.active:
+                fresh[person.telegram_id] = frozenset()
+            elif person.role == "admin" or (person.role == "staff" and person.district_id is None):
+                fresh[person.telegram_id] = everything
+            elif person.role == "staff":
+                fresh[person.telegram_id] = frozenset(s.code for s in schools if s.district_id == person.district_id)
+            else:
+                fresh[person.telegram_id] = frozenset(s.code for s in schools if s.id == person.school_id)
+        self.before, self.now = (self.now or fresh), fresh
+
+    def of(self, telegram_id: int | None) -> frozenset[str]:
+        if telegram_id is None:
+            return frozenset()
+        return self.before.get(telegram_id, frozenset()) | self.now.get(telegram_id, frozenset())
 
 
 def named_schools(text: str) -> set[str]:
@@ -376,7 +406,7 @@ def _fail(prop: str, what: str, transcript: Sequence[str]) -> None:
 # --- the properties (one function each) -------------------------------------------------
 
 
-def check_replies_in_scope(calls: Sequence[Call], resolver: Resolver, transcript: Sequence[str]) -> None:
+def check_replies_in_scope(calls: Sequence[Call], scopes: Scopes, resolver: Resolver, transcript: Sequence[str]) -> None:
     """No text, caption or alert sent to anyone names a school outside their scope
     (a school code they typed themselves may be echoed back, e.g. "unknown school HB201")."""
     for call in calls:
@@ -387,12 +417,12 @@ def check_replies_in_scope(calls: Sequence[Call], resolver: Resolver, transcript
             continue
         for text in _texts_of_call(call):
             typed = resolver.typed_codes.get(reader, set())
-            leaked = {c for c in named_schools(text) - scope_of(reader) if NAME_OF[c] in text or c not in typed}
+            leaked = {c for c in named_schools(text) - scopes.of(reader) if NAME_OF[c] in text or c not in typed}
             if leaked:
                 _fail("reply scope", f"{call.method} to {reader} names {sorted(leaked)}: {text[:600]!r}", transcript)
 
 
-def check_documents_in_scope(calls: Sequence[Call], transcript: Sequence[str]) -> None:
+def check_documents_in_scope(calls: Sequence[Call], scopes: Scopes, transcript: Sequence[str]) -> None:
     """No row of an exported XLSX (or line of a DOCX) sent to anyone is about a school outside their scope."""
     for call in calls:
         if call.method != "sendDocument" or call.chat_id is None:
@@ -400,7 +430,7 @@ def check_documents_in_scope(calls: Sequence[Call], transcript: Sequence[str]) -
         for name, data in call.files.items():
             STATS[f"document {name.rsplit('.', 1)[-1]} to {_kind(call.chat_id)}"] += 1
             for where, text in _document_texts(name, data):
-                leaked = named_schools(text) - scope_of(call.chat_id)
+                leaked = named_schools(text) - scopes.of(call.chat_id)
                 if leaked:
                     _fail("export scope", f"{where} sent to {call.chat_id} is about {sorted(leaked)}: {text[:300]!r}", transcript)
 
@@ -419,7 +449,7 @@ def check_broadcast_lists_in_scope(calls: Sequence[Call], resolver: Resolver, tr
 
 
 async def check_broadcast_recipients_in_scope(
-    db: Database, ledger: Ledger, calls: Sequence[Call], resolver: Resolver, transcript: Sequence[str]
+    db: Database, ledger: Ledger, calls: Sequence[Call], scopes: Scopes, resolver: Resolver, transcript: Sequence[str]
 ) -> None:
     """Nobody outside the sender's scope is queued a broadcast or receives it."""
     for call in calls:
@@ -427,7 +457,7 @@ async def check_broadcast_recipients_in_scope(
             continue
         for text in _texts_of_call(call):
             for marker, author in resolver.markers.items():
-                if re.search(rf"{marker}(?!\d)", text) and PRINCIPALS[call.chat_id] not in scope_of(author):
+                if re.search(rf"{marker}(?!\d)", text) and scopes.of(call.chat_id) - scopes.of(author):
                     _fail(
                         "broadcast recipients",
                         f"{author}'s broadcast {marker} reached {call.chat_id} of {PRINCIPALS[call.chat_id]}",
@@ -446,7 +476,7 @@ async def check_broadcast_recipients_in_scope(
         if school_id is None:
             continue
         code = ledger.school_ids.get(school_id)
-        if code not in scope_of(author):
+        if code not in scopes.of(author):
             _fail("broadcast recipients", f"broadcast #{broadcast_id} by {author} queued for {chat_id} of {code}", transcript)
 
 
@@ -469,14 +499,16 @@ async def check_broadcast_stops_in_scope(
             _fail("broadcast stop scope", f"broadcast #{broadcast_id} of {author} was stopped by {sorted(stoppers)}", transcript)
 
 
-async def check_nudges_in_scope(db: Database, ledger: Ledger, steps: Sequence[Step], now: datetime, transcript: Sequence[str]) -> None:
+async def check_nudges_in_scope(
+    db: Database, ledger: Ledger, scopes: Scopes, steps: Sequence[Step], now: datetime, transcript: Sequence[str]
+) -> None:
     """A nudge is queued only by staff whose scope holds the school, and a nudge queued for the
     morning is sent early only when someone with that school in scope presses "send now"."""
     async with db.session() as session:
         rows = (await session.scalars(select(ReminderSend).where(ReminderSend.slot.like("manual-%")))).all()
     for row in rows:
         code = ledger.school_ids.get(row.school_id, "?")
-        if row.requested_by is not None and code not in scope_of(row.requested_by):
+        if row.requested_by is not None and code not in scopes.of(row.requested_by):
             _fail("nudge scope", f"{row.requested_by} queued a nudge to {code} (recipient {row.recipient_id})", transcript)
         previous = ledger.queued_nudges.get(row.id)
         if previous is None:
@@ -489,11 +521,11 @@ async def check_nudges_in_scope(db: Database, ledger: Ledger, steps: Sequence[St
         if moved:
             STATS["nudges sent early"] += 1
             pressers = {s.actor for s in steps if s.data and s.data.startswith("nudgenow:")}
-            if pressers and not any(code in scope_of(a) for a in pressers):
+            if pressers and not any(code in scopes.of(a) for a in pressers):
                 _fail("nudge scope", f"a nudge to {code} queued by {row.requested_by} was sent now by {sorted(pressers)}", transcript)
 
 
-async def check_audit_subjects_in_scope(db: Database, ledger: Ledger, transcript: Sequence[str]) -> None:
+async def check_audit_subjects_in_scope(db: Database, ledger: Ledger, scopes: Scopes, transcript: Sequence[str]) -> None:
     """No audit row's subject (or a school named in its detail) lies outside its actor's scope;
     district staff act on no broadcast but their own."""
     async with db.session() as session:
@@ -504,7 +536,7 @@ async def check_audit_subjects_in_scope(db: Database, ledger: Ledger, transcript
         STATS[f"audit {row.action}"] += 1
         if row.actor not in EVERYONE:
             continue
-        scope = scope_of(row.actor)
+        scope = scopes.of(row.actor)
         named: set[str] = set()
         if row.subject in CODES:
             named.add(row.subject)

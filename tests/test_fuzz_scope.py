@@ -17,6 +17,8 @@ replies, documents, broadcast lists, broadcast recipients, broadcast stops, nudg
 and that every saved report version holds exactly what its principal confirmed.
 
 Under CI (``CI`` set) the examples are derandomized and bounded; locally each run explores new ones.
+To survey every violation instead of stopping at the first, run with
+``SCOPE_FUZZ_COLLECT=/tmp/leaks.txt`` (violations and what the checks looked at are appended there).
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ from tests.scope_world import (
     STRANGER,
     Ledger,
     Resolver,
+    Scopes,
     Step,
     build_world,
     check_audit_subjects_in_scope,
@@ -71,9 +74,13 @@ from tests.scope_world import (
 
 SECRET = "fuzz-secret_value"
 CI = bool(os.environ.get("CI"))
-# A working morning (nudges go at once, the daily digest is due) or a night (nudges wait for
-# the morning and offer "send now").
-MOMENTS = [datetime(2026, 11, 26, 10, 0, tzinfo=SHANGHAI), datetime(2026, 11, 26, 22, 30, tzinfo=SHANGHAI)]
+# A working morning (nudges go at once, the daily digest is due), a night (nudges wait for the
+# morning and offer "send now"), or a Monday morning (the weekly digest is due too).
+MOMENTS = [
+    datetime(2026, 11, 26, 10, 0, tzinfo=SHANGHAI),
+    datetime(2026, 11, 26, 22, 30, tzinfo=SHANGHAI),
+    datetime(2026, 11, 30, 9, 30, tzinfo=SHANGHAI),
+]
 
 # Each example follows a small cast (so each member gets far enough to file a report or send a
 # broadcast), always with district staff in it: that is where scope is at stake.
@@ -271,6 +278,8 @@ async def explore(
     resolver = Resolver(fake)
     ledger = Ledger()
     await load_ids(db, ledger)
+    scopes = Scopes()
+    await scopes.refresh(db)
     transcript: list[str] = [f"world at {moment:%Y-%m-%d %H:%M}, cast {cast}"]
     errors = ErrorCounter()
     logging.getLogger().addHandler(errors)
@@ -289,12 +298,12 @@ async def explore(
                 transcript += [f"round {number}: {s.describe}" for s in steps]
                 await note_confirmations(db, ledger, steps)
                 await asyncio.gather(*(_run(step, application, deliver, fake) for step in steps))
-                await _check_round(db, ledger, fake, resolver, steps, clock.now(), catalogue, transcript, errors)
+                await _check_round(db, ledger, scopes, fake, resolver, steps, clock.now(), catalogue, transcript, errors)
             # Let queued broadcasts and nudges go out, then look once more.
             await sender_of(application).run_until_idle()
             await ticker_of(application).wait_idle()
             transcript.append("end: the sender drains")
-            await _check_round(db, ledger, fake, resolver, [], clock.now(), catalogue, transcript, errors)
+            await _check_round(db, ledger, scopes, fake, resolver, [], clock.now(), catalogue, transcript, errors)
     finally:
         logging.getLogger().removeHandler(errors)
         write_stats()
@@ -303,6 +312,7 @@ async def explore(
 async def _check_round(
     db: Database,
     ledger: Ledger,
+    scopes: Scopes,
     fake: FakeTelegram,
     resolver: Resolver,
     steps: list[Step],
@@ -314,13 +324,14 @@ async def _check_round(
     assert not errors.records, f"an update ended in an error: {errors.records[0].getMessage()} {errors.records[0].exc_info}\n" + "\n".join(transcript[-20:])
     calls = fake.calls[ledger.calls :]
     ledger.calls = len(fake.calls)
-    check_replies_in_scope(calls, resolver, transcript)
-    check_documents_in_scope(calls, transcript)
+    await scopes.refresh(db)
+    check_replies_in_scope(calls, scopes, resolver, transcript)
+    check_documents_in_scope(calls, scopes, transcript)
     check_broadcast_lists_in_scope(calls, resolver, transcript)
-    await check_broadcast_recipients_in_scope(db, ledger, calls, resolver, transcript)
+    await check_broadcast_recipients_in_scope(db, ledger, calls, scopes, resolver, transcript)
     await check_broadcast_stops_in_scope(db, ledger, steps, transcript)
-    await check_nudges_in_scope(db, ledger, steps, now, transcript)
-    await check_audit_subjects_in_scope(db, ledger, transcript)
+    await check_nudges_in_scope(db, ledger, scopes, steps, now, transcript)
+    await check_audit_subjects_in_scope(db, ledger, scopes, transcript)
     saved_from = await check_reports_match_confirmations(db, ledger, catalogue, transcript)
     check_no_silent_overwrite(saved_from, transcript)
 
