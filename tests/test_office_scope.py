@@ -188,7 +188,7 @@ async def test_district_staff_cannot_stop_another_staff_members_broadcast(
     (still,) = await broadcasts(db)
     assert still.status == "sending"
     assert {row.status for row in await rows_of(db)} == {"pending"}
-    assert await audit_rows(db, "broadcast_stopped") == []
+    assert await audit_rows(db, "broadcast.stopped") == []
     await sender_of(sim.app).run_until_idle()
     assert received(sim.fake, 1001) == ["全市通知"]
 
@@ -201,19 +201,19 @@ async def test_city_staff_may_stop_an_admins_broadcast_and_it_is_audited(
     await compose(admin, "全部校长", "全市通知")
     await admin.press("确认发送")
     (broadcast,) = await broadcasts(db)
-    (confirmed,) = await audit_rows(db, "broadcast_confirmed")
+    (confirmed,) = await audit_rows(db, "broadcast.confirmed")
     assert (confirmed.actor, confirmed.subject) == (ADMIN, f"broadcast:{broadcast.id}")
     assert confirmed.detail is not None and confirmed.detail["recipients"] == 4 and confirmed.detail["audience"] == "all"
     city = sim.user(CITY_STAFF, "张干事")
     await city.send("/broadcasts")
     await city.press(f"#{broadcast.id}")
-    (stopped,) = await audit_rows(db, "broadcast_stopped")
+    (stopped,) = await audit_rows(db, "broadcast.stopped")
     assert (stopped.actor, stopped.subject) == (CITY_STAFF, f"broadcast:{broadcast.id}")
     assert stopped.detail is not None and stopped.detail["still_queued"] == 4
     # Pressed again: nothing is running, so nothing changes and nothing more is audited.
     await city.press_data(f"bcx:{broadcast.id}")
-    assert len(await audit_rows(db, "broadcast_stopped")) == 1
-    assert len(await audit_rows(db, "broadcast_confirmed")) == 1
+    assert len(await audit_rows(db, "broadcast.stopped")) == 1
+    assert len(await audit_rows(db, "broadcast.confirmed")) == 1
     await sender_of(sim.app).run_until_idle()
     assert all(received(sim.fake, chat) == [] for chat in (1001, 1002, 1003, 1004))
 
