@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from telegram import InlineKeyboardMarkup, Message, Update
-from telegram.error import TelegramError
+from enum import Enum
+
+from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import ApplicationHandlerStop, BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.context import Context
@@ -32,6 +34,32 @@ async def reply_long(message: Message, text: str, reply_markup: InlineKeyboardMa
         last = index == len(parts) - 1
         sent.append(await message.reply_text(part, reply_markup=reply_markup if last else None))
     return sent
+
+
+class Edited(Enum):
+    """What became of an edit in place."""
+
+    DONE = "done"
+    UNCHANGED = "unchanged"  # the message already shows exactly this
+    GONE = "gone"  # deleted, too old, or never the bot's (a forged press)
+
+
+# Telegram's words for an edit that cannot happen; anything else is a real failure.
+_UNEDITABLE = ("message to edit not found", "message can't be edited", "message_id_invalid")
+
+
+async def edit_in_place(query: CallbackQuery, text: str, reply_markup: InlineKeyboardMarkup | None = None) -> Edited:
+    """Show ``text`` in the message whose button was pressed, telling apart why it could not be."""
+    try:
+        await query.edit_message_text(text, reply_markup=reply_markup)
+    except BadRequest as exc:
+        reason = str(exc).lower()
+        if "not modified" in reason:
+            return Edited.UNCHANGED
+        if any(words in reason for words in _UNEDITABLE):
+            return Edited.GONE
+        raise
+    return Edited.DONE
 
 
 async def help_command(update: Update, context: Context) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.context import Context
@@ -27,7 +26,7 @@ from bot.services.registration import (
     set_staff_scope,
 )
 from bot.textsplit import split_text
-from handlers.common import reply_long
+from handlers.common import edit_in_place, reply_long
 from handlers.guards import admin_only, staff_only
 from storage.models import Role
 from storage.people import any_person_by_telegram_id, list_people, set_language
@@ -228,13 +227,9 @@ async def _refresh_staff_list(query: CallbackQuery, context: Context) -> None:
         # Too long for one message now: a fresh list, in pieces, rather than a failing edit.
         await reply_long(query.message, text, reply_markup=markup)  # type: ignore[arg-type]
         return
-    try:
-        await query.edit_message_text(text, reply_markup=markup)
-    except BadRequest as exc:
-        # Pressed on a list that is already current (removing someone twice), or on a
-        # message that cannot be edited (old, or a forged press): the answer above suffices.
-        if not any(reason in str(exc).lower() for reason in ("not modified", "message to edit not found")):
-            raise
+    # Pressed on a list that is already current (removing someone twice), or on a message
+    # that cannot be edited (old, or a forged press): the answer to the press suffices.
+    await edit_in_place(query, text, markup)
 
 
 async def _offer_scopes(query: CallbackQuery, context: Context, telegram_id: int) -> None:
@@ -279,12 +274,8 @@ async def _set_scope(query: CallbackQuery, context: Context, telegram_id: int, d
     scope = scope_label(lang, district.name if district else None)
     key = "staff.scope_changed" if outcome is ScopeChange.CHANGED else "staff.scope_unchanged"
     await query.answer(t(lang, key, name=name, scope=scope))
-    try:
-        await query.edit_message_text(t(lang, key, name=name, scope=scope))
-    except BadRequest as exc:
-        # A forged or old picker: the answer above already told the admin.
-        if not any(reason in str(exc).lower() for reason in ("not modified", "message to edit not found")):
-            raise
+    # A forged or old picker cannot be edited: the answer above already told the admin.
+    await edit_in_place(query, t(lang, key, name=name, scope=scope))
 
 
 @staff_only

@@ -16,7 +16,6 @@ import asyncio
 import re
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
-from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.catalogue import Cadence, Form
@@ -36,6 +35,7 @@ from bot.services.summary import (
     started_periods_of_year,
     summarise,
 )
+from handlers.common import Edited, edit_in_place
 from handlers.guards import staff_only
 
 _CALLBACK = re.compile(r"^sum:(?P<action>[vcx]):(?P<form>[a-z][a-z0-9_]{0,31}):(?P<period>[0-9A-Z-]{4,7})$")
@@ -204,11 +204,10 @@ async def summary_button(update: Update, context: Context) -> None:
         await _send_export(update, context, form, [period])
     else:
         summary = await _summary(context, form, period)
-        try:
-            await query.edit_message_text(_text(context, summary), reply_markup=_keyboard(context, form, period))
-        except BadRequest as exc:
-            if "not modified" not in str(exc).lower():  # the view already shown: nothing to do
-                raise
+        text, keyboard = _text(context, summary), _keyboard(context, form, period)
+        if await edit_in_place(query, text, keyboard) is Edited.GONE:
+            # Pressed on a message the bot cannot edit: the view still has to appear.
+            await context.bot.send_message(query.from_user.id, text, reply_markup=keyboard)
 
 
 @staff_only

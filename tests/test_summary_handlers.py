@@ -88,6 +88,18 @@ async def test_forged_summary_button_is_refused_clearly(sim: Simulator, db: Data
     assert not sim.fake.calls_to("sendPhoto")
 
 
+async def test_summary_button_on_a_message_the_bot_cannot_edit_shows_the_view_anew(
+    sim: Simulator, db: Database, clock: FixedClock
+) -> None:
+    a, _, _ = await three_schools(db, clock)
+    await milk(db, a, "2026-10", 300)
+    staff = await register_staff(sim, db, clock)
+    # A valid view named on a message the bot never sent (deleted, or a forged press).
+    replies = await staff.press_data("sum:v:milk:2026-10", {"message_id": 1, "chat": {"id": 2001, "type": "private"}, "date": 0})
+    assert any("学生饮用奶月报" in r.text and "2026年10月" in r.text for r in replies), [r.text for r in replies]
+    assert not any("故障" in r.text for r in replies), "not the error handler's apology"
+
+
 async def test_unknown_form_and_bad_period_get_clear_messages(sim: Simulator, db: Database, clock: FixedClock) -> None:
     staff = await register_staff(sim, db, clock)
     replies = await staff.send("/summary 校服")
