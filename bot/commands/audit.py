@@ -22,19 +22,11 @@ from datetime import date, datetime, time
 from typing import Any
 
 from bot.roster import normalise_code
+from bot.commands.args import positive_int
 from bot.settings import Settings
 from storage.audit import AuditRow, audit_entries
 from storage.db import Database
 
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -46,7 +38,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("--since", metavar="YYYY-MM-DD", help="rows from this day on (in TIMEZONE)")
     parser.add_argument("--actor", type=int, metavar="TELEGRAM_ID", help="rows by this person")
     parser.add_argument("--school", metavar="CODE", help="rows about this school")
-    parser.add_argument("--limit", type=_positive, metavar="N", help="only the N newest matching rows")
+    parser.add_argument("--limit", type=positive_int, metavar="N", help="only the N newest matching rows")
     parser.add_argument("--json", action="store_true", help="print a JSON array")
     parser.set_defaults(handler=run)
 

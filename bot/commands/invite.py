@@ -34,6 +34,7 @@ from bot.services.registration import (
     deep_link,
     issue_invites,
 )
+from bot.commands.args import positive_int
 from bot.settings import Settings
 from storage.db import Database
 
@@ -41,15 +42,6 @@ from storage.db import Database
 class NoBotUsername(RuntimeError):
     """The links cannot be written: no BOT_USERNAME and Telegram could not tell us."""
 
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -66,10 +58,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument(
         "--district", metavar="NAME", help="with --staff: the invitee becomes staff of this district only (default: city-wide)"
     )
-    parser.add_argument("--count", type=_positive, default=1, help="how many staff invites (with --staff; default 1)")
+    parser.add_argument("--count", type=positive_int, default=1, help="how many staff invites (with --staff; default 1)")
     parser.add_argument(
         "--expires-days",
-        type=_positive,
+        type=positive_int,
         default=DEFAULT_EXPIRES_DAYS,
         metavar="N",
         help=f"days until the links expire (default {DEFAULT_EXPIRES_DAYS})",
