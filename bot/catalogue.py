@@ -63,6 +63,7 @@ RESERVED_COMMANDS = frozenset(
     {
         "start", "help", "settings", "language", "cancel", "skip", "report", "status", "history", "correct",
         "overdue", "summary", "export", "annual", "broadcast", "broadcasts", "invite", "staff", "addstaff",
+        "people", "deactivate",
     }
 )
 
