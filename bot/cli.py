@@ -40,6 +40,7 @@ COMMAND_MODULES = (
     "reminders",
     "summary",
     "doctor",
+    "webhook",
 )
 
 

@@ -23,6 +23,9 @@ update before answering:
 
 Updates of one user are processed one at a time, even across processes
 (``bot.userlock``), so a principal's draft never sees two answers at once.
+
+The server never registers the webhook: ``schoolbot webhook set`` does that
+once per deploy; at start an instance only checks it (``check_webhook``).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from telegram import Update
+from telegram.error import TelegramError
 
 from bot.context import Services
 from bot.observability import InstrumentedApplication
@@ -49,6 +53,8 @@ from bot.userlock import LockUnavailable, UserLocks
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("schoolbot.webhook.access")
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+# The updates the bot asks for, polling (``run``) and as a webhook (``schoolbot webhook set``).
+ALLOWED_UPDATES = Update.ALL_TYPES
 # Telegram's updates are a few KiB; anything past this is refused (413) unread.
 MAX_BODY = 1 << 20
 # The connection-level ceiling tornado enforces itself (a lone chunk announcing more).
@@ -258,7 +264,33 @@ def make_web_app(application: InstrumentedApplication, services: Services, locks
     )
 
 
-async def serve_webhook(application: Any, *, register: bool = True, stop: asyncio.Event | None = None) -> None:
+async def check_webhook(bot: Any, webhook_url: str) -> bool:
+    """At start: does Telegram post to ``webhook_url``? One ``getWebhookInfo``; a WARNING if not.
+
+    The instance never calls ``setWebhook`` itself, not even behind a setting:
+    the webhook is one per token, so N instances starting together would each
+    set it (Telegram answers 429 past the first few), and an instance left on an
+    old ``WEBHOOK_URL`` would point Telegram back at it whenever it restarted.
+    ``schoolbot webhook set`` does it once per deploy. A failed check is only
+    logged: the instance serves whatever Telegram does post to it.
+    """
+    try:
+        info = await bot.get_webhook_info()
+    except TelegramError as exc:
+        log.warning("webhook mode: could not ask Telegram where it posts updates (%s: %s)", type(exc).__name__, exc)
+        return False
+    if info.url == webhook_url:
+        return True
+    log.warning(
+        "webhook mode: Telegram posts updates to %s, not to WEBHOOK_URL %s; run `schoolbot webhook set` once "
+        "(instances never set it themselves)",
+        repr(info.url) if info.url else "nowhere (no webhook set)",
+        webhook_url,
+    )
+    return False
+
+
+async def serve_webhook(application: Any, *, stop: asyncio.Event | None = None) -> None:
     """Run the bot in webhook mode until SIGTERM/SIGINT (or ``stop`` is set)."""
     services: Services = application.bot_data["services"]
     settings = services.settings
@@ -280,12 +312,7 @@ async def serve_webhook(application: Any, *, register: bool = True, stop: asynci
     )
     server.listen(settings.webhook_port, address=settings.webhook_listen)
     try:
-        if register:
-            await application.bot.set_webhook(
-                url=settings.webhook_url,
-                secret_token=settings.webhook_secret.get_secret_value() if settings.webhook_secret else None,
-                allowed_updates=Update.ALL_TYPES,
-            )
+        await check_webhook(application.bot, settings.webhook_url)
         log.info("webhook mode: listening on %s:%s", settings.webhook_listen, settings.webhook_port)
         await stop.wait()
     finally:

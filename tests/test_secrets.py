@@ -36,6 +36,7 @@ ARGS: dict[str, list[str]] = {
     "doctor": [],
     "console": ["--echo"],
     "run": [],
+    "webhook": ["info"],
 }
 ORDER = ["migrate", "demo", "import-roster"]
 
@@ -105,6 +106,7 @@ async def test_every_cli_command_at_debug_never_prints_the_token_or_the_webhook_
     assert outputs["migrate"][0] == 0 and outputs["demo"][0] == 0
     assert outputs["run"][0] == 2 and "refused by the Bot API" in outputs["run"][1]
     assert outputs["doctor"][0] == 1 and "bot token" in outputs["doctor"][1]
+    assert outputs["webhook"][0] == 1 and "InvalidToken" in outputs["webhook"][1]
     assert refused, "nothing asked the Bot API, so the rejected token was never shown"
     assert "DEBUG" in outputs["run"][1]
 
@@ -120,7 +122,7 @@ async def test_run_at_debug_logs_request_urls_with_the_token_redacted(tmp_path: 
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         )
         try:
-            await api.wait_for(lambda: api.fake.calls_to("setWebhook"), 60, "the webhook registration")
+            await api.wait_for(lambda: api.fake.calls_to("getWebhookInfo"), 60, "the webhook check")
             await api.wait_for_call("setMyCommands")
         finally:
             proc.send_signal(signal.SIGTERM)
@@ -128,8 +130,21 @@ async def test_run_at_debug_logs_request_urls_with_the_token_redacted(tmp_path: 
     output = out.decode("utf-8", errors="replace")
     assert_clean("run (webhook)", output)
     # httpx's request lines are there, redacted: DEBUG shows what was called, not with what key.
-    assert "bot<redacted>/setWebhook" in output, output[-3000:]
-    assert "setWebhook" in output and api.fake.calls_to("setWebhook")[0].params["secret_token"] == SECRET
+    assert "bot<redacted>/getWebhookInfo" in output, output[-3000:]
+    # The instance never sets the webhook (`schoolbot webhook set` does, once), so the secret is sent nowhere.
+    assert api.fake.calls_to("setWebhook") == []
+
+
+async def test_webhook_set_at_debug_sends_the_secret_but_never_prints_it(tmp_path: Path) -> None:
+    async with FakeBotApiServer(FakeTelegram(), token=TOKEN) as api:
+        env = env_for(tmp_path, api.url, WEBHOOK_URL="https://bot.example.org/tg")
+        status, output = await schoolbot(["webhook", "set"], env, tmp_path)
+        info_status, info = await schoolbot(["webhook", "info"], env, tmp_path)
+    assert status == 0 and info_status == 0, output + info
+    assert_clean("webhook set", output)
+    assert_clean("webhook info", info)
+    assert "bot<redacted>/setWebhook" in output
+    assert api.fake.calls_to("setWebhook")[0].params["secret_token"] == SECRET
 
 
 def _free_port() -> int:

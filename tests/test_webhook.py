@@ -68,9 +68,15 @@ async def webhook(db_url: str, db: Database, clock: FixedClock, fake: FakeTelegr
     await asyncio.wait_for(task, timeout=10)
 
 
-async def test_webhook_is_registered_with_the_secret(webhook: tuple[str, Any], fake: FakeTelegram) -> None:
-    (call,) = fake.calls_to("setWebhook")
-    assert call.params["url"] == "https://bot.example.org/tg/hook" and call.params["secret_token"] == SECRET
+async def test_webhook_server_checks_the_webhook_once_and_never_sets_it(
+    webhook: tuple[str, Any], fake: FakeTelegram, caplog: pytest.LogCaptureFixture
+) -> None:
+    # `schoolbot webhook set` registers it once per deploy; every instance setting it at start draws 429s.
+    assert fake.calls_to("setWebhook") == []
+    assert len(fake.calls_to("getWebhookInfo")) == 1
+    # The fake has no webhook: the operator is told what to run.
+    (warning,) = [r for r in caplog.get_records("setup") if "schoolbot webhook set" in r.getMessage()]
+    assert warning.levelname == "WARNING" and "https://bot.example.org/tg/hook" in warning.getMessage()
 
 
 async def test_update_without_the_secret_is_refused(webhook: tuple[str, Any], fake: FakeTelegram) -> None:

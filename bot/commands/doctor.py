@@ -1,13 +1,22 @@
-"""``schoolbot doctor``: check settings, database, migrations, catalogue, fonts and the token.
+"""``schoolbot doctor``: check settings, database, migrations, catalogue, fonts, the token and the pool.
 
 Prints one line per check and exits 1 if any failed, so it can gate a deploy.
+A ``WARN`` line (the pool smaller than the concurrency it must serve) does not
+fail it. The ``database`` line carries a fingerprint of the database this
+instance sees (on PostgreSQL the server's system identifier, the database name
+and the migration revision), so the doctors of several instances can be
+compared, or made to fail with ``--expect-fingerprint`` when one differs.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -18,15 +27,109 @@ from bot.settings import Settings
 from storage.db import Database, head_revision
 
 Check = Callable[[], Awaitable[str]]
+# A row's verdict: True passed, False failed (exit 1), "warn" passed with a WARN line.
+Verdict = bool | Literal["warn"]
+Row = tuple[str, Verdict, str]
+
+# Telegram opens up to this many simultaneous webhook deliveries unless `webhook set --max-connections` says otherwise.
+TELEGRAM_DEFAULT_MAX_CONNECTIONS = 40
+# Pooled connections one instance's background work can hold at once, beside the updates:
+# the reminder tick (on PostgreSQL its advisory-lock transaction plus its own sessions; one on
+# SQLite), the broadcast sender (claiming a batch while earlier sends record their outcome),
+# and in webhook mode /healthz. The per-user locks use their own engine (bot/userlock.py).
+TICK_CONNECTIONS = {"postgresql": 2, "sqlite": 1}
+SENDER_CONNECTIONS = 2
+HEALTHZ_CONNECTIONS = 1
 
 
 class CheckFailed(Exception):
     """A check's one-line reason for failing."""
 
 
+class CheckWarning(Exception):
+    """A check passed with a caveat the operator should act on (printed WARN, exit code unchanged)."""
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """Which database an instance sees, and at which migration: equal on every instance of one deployment."""
+
+    server: str
+    database: str
+    system_id: str
+    revision: str | None
+
+    @property
+    def digest(self) -> str:
+        # The address is left out: two instances may reach one server by different routes.
+        key = f"{self.system_id}/{self.database}/{self.revision or 'none'}"
+        return hashlib.sha256(key.encode()).hexdigest()[:12]
+
+    def describe(self) -> str:
+        return (
+            f"fingerprint {self.digest} (server {self.server}, database {self.database}, "
+            f"system {self.system_id}, revision {self.revision or 'none'})"
+        )
+
+
+async def fingerprint(db: Database) -> Fingerprint:
+    """The identity of the database behind ``db``: PostgreSQL's cluster identifier, or SQLite's file."""
+    revision = await db.current_revision()
+    if db.dialect == "postgresql":
+        async with db.reader() as conn:
+            row = (
+                await conn.execute(text("SELECT host(inet_server_addr()), inet_server_port(), current_database()"))
+            ).one()
+            try:
+                system_id = str(await conn.scalar(text("SELECT system_identifier FROM pg_control_system()")))
+            except Exception:  # noqa: BLE001 - a role without the right to read it still gets the rest
+                system_id = "unreadable"
+        server = f"{row[0]}:{row[1]}" if row[0] else "local socket"
+        return Fingerprint(server, str(row[2]), system_id, revision)
+    database = make_url(db.url).database or ":memory:"
+    path = str(Path(database).resolve()) if database != ":memory:" else database
+    return Fingerprint("sqlite file", path, "sqlite", revision)
+
+
+@dataclass(frozen=True)
+class PoolNeed:
+    """How many pooled connections one instance may want at once, and where the number comes from."""
+
+    updates: int
+    updates_from: str
+    background: int
+
+    @property
+    def total(self) -> int:
+        return self.updates + self.background
+
+
+def pool_need(settings: Settings, dialect: str, webhook_max_connections: int | None) -> PoolNeed:
+    """The updates processed at once plus the background work (constants above).
+
+    Webhook mode processes every delivery Telegram opens at once (our server does not queue
+    them), up to the webhook's ``max_connections``; behind a load balancer one instance may
+    get them all while the other restarts. Long polling (PTB's default) processes one update
+    at a time.
+    """
+    background = TICK_CONNECTIONS.get(dialect, 2) + SENDER_CONNECTIONS
+    if not settings.webhook_url:
+        return PoolNeed(1, "long polling processes one update at a time", background)
+    if webhook_max_connections is None:
+        updates, source = TELEGRAM_DEFAULT_MAX_CONNECTIONS, "Telegram's default webhook max_connections (not checked)"
+    else:
+        updates, source = webhook_max_connections, "the webhook's max_connections at Telegram"
+    return PoolNeed(updates, source, background + HEALTHZ_CONNECTIONS)
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("doctor", help="check settings, database, migrations, catalogue and token")
     parser.add_argument("--offline", action="store_true", help="do not contact the Bot API even with a token")
+    parser.add_argument(
+        "--expect-fingerprint",
+        metavar="X",
+        help="fail unless the database's fingerprint (printed by another instance's doctor) is X",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -41,14 +144,23 @@ def describe_settings(settings: Settings) -> str:
     )
 
 
-async def diagnose(settings: Settings, *, offline: bool = False) -> list[tuple[str, bool, str]]:
-    """Run every check; returns (name, ok, detail) rows."""
+async def diagnose(
+    settings: Settings, *, offline: bool = False, expect_fingerprint: str | None = None
+) -> list[Row]:
+    """Run every check; returns (name, verdict, detail) rows."""
     db = Database(settings.database_url)
+    webhook: dict[str, int | None] = {}
 
     async def database() -> str:
         async with db.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
-        return f"{db.dialect} reachable"
+        seen = await fingerprint(db)
+        detail = f"{db.dialect} reachable; {seen.describe()}"
+        if expect_fingerprint is not None and expect_fingerprint.strip().lower() != seen.digest:
+            raise CheckFailed(
+                f"{detail}: expected fingerprint {expect_fingerprint}: this instance sees another database or migration"
+            )
+        return detail
 
     async def migrations() -> str:
         current, head = await db.current_revision(), head_revision()
@@ -86,9 +198,36 @@ async def diagnose(settings: Settings, *, offline: bool = False) -> list[tuple[s
         try:
             async with bot:
                 me = await asyncio.wait_for(bot.get_me(), timeout=15)
+                if settings.webhook_url:
+                    try:
+                        info = await asyncio.wait_for(bot.get_webhook_info(), timeout=15)
+                        webhook["max_connections"] = info.max_connections if info.url else None
+                    except Exception:  # noqa: BLE001 - the pool check then assumes Telegram's default
+                        pass
         except Exception as exc:  # noqa: BLE001 - every failure is reported, none is fatal to the doctor
             raise CheckFailed(redact(f"{type(exc).__name__}: {exc}".replace(settings.token, REDACTED))) from None
         return f"valid, bot @{me.username}"
+
+    async def pool() -> str:
+        need = pool_need(settings, db.dialect, webhook.get("max_connections"))
+        size = settings.database_pool_size
+        numbers = (
+            f"DATABASE_POOL_SIZE={size}; this instance may want {need.total} at once: "
+            f"{need.updates} update(s) ({need.updates_from}) + {need.background} for the reminder tick, "
+            f"the broadcast sender{' and /healthz' if settings.webhook_url else ''}"
+        )
+        if db.dialect == "postgresql":
+            async with db.reader() as conn:
+                server_max = await conn.scalar(text("SHOW max_connections"))
+            numbers += f"; the server allows {server_max} connections for all instances together"
+        if size < need.total:
+            advice = f"set DATABASE_POOL_SIZE={need.total}"
+            if settings.webhook_url:
+                fits = max(size - need.background, 1)
+                advice += f", or `schoolbot webhook set --max-connections {fits}` so Telegram opens fewer deliveries"
+            raise CheckWarning(f"{numbers}; updates beyond the pool wait up to {settings.database_pool_timeout:g}s "
+                               f"(then the webhook answers 503): {advice}")
+        return numbers
 
     checks: list[tuple[str, Check]] = [
         ("database", database),
@@ -96,12 +235,15 @@ async def diagnose(settings: Settings, *, offline: bool = False) -> list[tuple[s
         ("catalogue", catalogue),
         ("cjk font", font),
         ("bot token", token),
+        ("pool", pool),
     ]
-    rows = [("settings", True, describe_settings(settings))]
+    rows: list[Row] = [("settings", True, describe_settings(settings))]
     try:
         for name, check in checks:
             try:
                 rows.append((name, True, await check()))
+            except CheckWarning as exc:
+                rows.append((name, "warn", str(exc)))
             except CheckFailed as exc:
                 rows.append((name, False, str(exc)))
             except Exception as exc:  # noqa: BLE001
@@ -112,8 +254,9 @@ async def diagnose(settings: Settings, *, offline: bool = False) -> list[tuple[s
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    rows = asyncio.run(diagnose(settings, offline=args.offline))
+    rows = asyncio.run(diagnose(settings, offline=args.offline, expect_fingerprint=args.expect_fingerprint))
     for name, ok, detail in rows:
         # Printed, not logged: an error quoting the token or a URL must be cleaned here too.
-        print(f"{'ok ' if ok else 'FAIL'} {name:<11} {redact(detail)}")
+        mark = "WARN" if ok == "warn" else ("ok " if ok else "FAIL")
+        print(f"{mark} {name:<11} {redact(detail)}")
     return 0 if all(ok for _, ok, _ in rows) else 1

@@ -1,9 +1,11 @@
 """``schoolbot run``: migrate the database, then run the bot.
 
 With ``BOT_TOKEN`` the bot long-polls ``TELEGRAM_API_URL``, or serves a
-webhook when ``WEBHOOK_URL`` is set (``bot.webhook``); without a token it says
-so and starts the offline console on the demo data, as the demo principal,
-instead of failing.
+webhook when ``WEBHOOK_URL`` is set (``bot.webhook``; the webhook itself is
+registered once per deploy by ``schoolbot webhook set``, never by ``run``:
+with several instances each start would call ``setWebhook`` and draw 429s);
+without a token it says so and starts the offline console on the demo data,
+as the demo principal, instead of failing.
 
 The token is part of every Bot API URL: ``bot.cli`` installs
 ``bot.observability.SecretRedactor`` before any command runs, so every log
@@ -17,7 +19,6 @@ import asyncio
 import logging
 import sys
 
-from telegram import Update
 from telegram.error import InvalidToken, NetworkError
 
 from bot.app import App, build_application, stop_services
@@ -25,7 +26,7 @@ from bot.commands.migrate import migrate
 from bot.console import quiet_logging, run_console
 from bot.i18n import t
 from bot.settings import Settings
-from bot.webhook import serve_webhook
+from bot.webhook import ALLOWED_UPDATES, serve_webhook
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ def serve(settings: Settings) -> int:
 
 
 def serve_webhook_mode(settings: Settings) -> int:
-    """Webhook: wait until the Bot API answers, register the webhook and serve it until SIGTERM."""
+    """Webhook: wait until the Bot API answers, check the webhook (``schoolbot webhook set`` sets it), serve until SIGTERM."""
     application = build_application(settings)
 
     async def main() -> int:
@@ -92,7 +93,7 @@ def serve_polling(settings: Settings) -> int:
         return 130 if ready is None else 2
     log.info(t("en", "run.polling", api=settings.telegram_api_url))
     # run_polling reuses this loop (asyncio.get_event_loop) and the already initialised application.
-    application.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
+    application.run_polling(allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False)
     return 0
 
 

@@ -208,3 +208,22 @@ async def pg_db(database_urls: dict[str, str | None]) -> AsyncIterator[tuple[str
     yield url, database
     await wipe(database)
     await database.dispose()
+
+
+async def run_cli(
+    server: FakeBotApiServer, database_url: str, *args: str, cwd: Path, **extra_env: str
+) -> tuple[int, str]:
+    """``python -m bot <args>`` against ``server`` as an operator runs it (e.g. ``webhook set``): exit code, output."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("BOT_", "TELEGRAM_", "DATABASE_", "ADMIN_", "WEBHOOK_", "CATALOGUE_"))
+    }
+    env.update(BOT_TOKEN=server.token, TELEGRAM_API_URL=server.url, DATABASE_URL=database_url, **extra_env)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", *args, env=env, cwd=cwd,
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode("utf-8", errors="replace")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import socket
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,7 +23,7 @@ from sqlalchemy import select
 from bot.fakeserver import FakeBotApiServer
 from storage.db import Database
 from storage.models import Report
-from tests.e2e.conftest import ADMIN_ID, StartBot, seed_school_invite, undocumented_requests
+from tests.e2e.conftest import ADMIN_ID, StartBot, run_cli, seed_school_invite, undocumented_requests
 
 SECRET = "two-instances-secret"
 PRINCIPAL = 1001
@@ -54,7 +55,7 @@ class RoundRobin(tornado.web.RequestHandler):
 
 
 async def test_two_processes_share_conversations_reminders_and_broadcasts(
-    api: FakeBotApiServer, pg_db: tuple[str, Database], start_bot: StartBot
+    api: FakeBotApiServer, pg_db: tuple[str, Database], start_bot: StartBot, tmp_path: Path
 ) -> None:
     url, db = pg_db
     code = await seed_school_invite(db)  # 邹圩小学 (milk programme): October milk is overdue today
@@ -78,7 +79,10 @@ async def test_two_processes_share_conversations_reminders_and_broadcasts(
         }
         try:
             bots = [await start_bot(api, url, WEBHOOK_PORT=str(port), **common) for port in ports]
-            await bots[0].until(api, lambda: len(api.fake.calls_to("setWebhook")) >= 2, 40, "both webhooks registered")
+            # Each instance checks the webhook once it listens; the operator sets it once for both.
+            await bots[0].until(api, lambda: len(api.fake.calls_to("getWebhookInfo")) >= 2, 40, "both instances up")
+            status, output = await run_cli(api, url, "webhook", "set", cwd=tmp_path, **common)
+            assert status == 0 and len(api.fake.calls_to("setWebhook")) == 1, output
 
             # A conversation whose steps alternate between the two processes.
             wang = api.user(PRINCIPAL, "王校长", "zh")
