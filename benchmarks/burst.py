@@ -381,6 +381,7 @@ class Step:
     phase: str  # "burst" or "floor"
     posted: float
     latency: float | None  # None: the reply never arrived
+    apology: bool = False  # what arrived instead was the error handler's apology
 
 
 @dataclass
@@ -566,7 +567,7 @@ class Burst:
             if reply.get("text") == APOLOGY:
                 # The update failed (the log has why) and the user was told to try again later:
                 # the answer the step should have got never came. A principal stops here.
-                self.figures.steps.append(Step(chat, phase, posted, None))
+                self.figures.steps.append(Step(chat, phase, posted, None, apology=True))
                 self.figures.lost["reply (an apology instead)"] += 1
                 return False
             self.figures.steps.append(Step(chat, phase, posted, self.fake.arrived[reply["message_id"]] - posted))
@@ -709,7 +710,7 @@ class Burst:
                     f.lost["reminder"] += 1
             f.duplicated["reminder"] += sum(n - 1 for n in reminders.values() if n > 1)
         for chat in seeded.filers:
-            answered = sum(1 for s in f.steps if s.chat == chat and s.latency is not None)
+            answered = sum(1 for s in f.steps if s.chat == chat and (s.latency is not None or s.apology))
             f.duplicated["reply"] += max(0, len(self.replies(chat)) - answered)
         if not any("已完成" in t for t in self.fake.texts(ADMIN)):
             f.lost["broadcast final report"] += 1

@@ -113,8 +113,9 @@ async def test_two_processes_ride_out_a_short_deadline_burst_within_the_flood_li
     assert figures.drained
     assert figures.total_duplicated == 0
     assert figures.exit_codes == [0, 0]
-    assert figures.reports_saved == figures.reports_done
     assert figures.updates["floor"] > 0 and figures.latencies("floor")
+    # A receipt can be lost after its report was committed, never the other way round.
+    assert figures.reports_saved >= figures.reports_done
 
     if figures.total_lost or figures.errors:
         # Today each process paces itself (issue 17 point 1): together they send up to twice
@@ -123,3 +124,4 @@ async def test_two_processes_ride_out_a_short_deadline_burst_within_the_flood_li
         pytest.xfail(f"per-process pacing: lost {dict(figures.lost)}, {len(figures.errors)} ERROR lines")
     assert figures.total_lost == 0
     assert not figures.errors
+    assert figures.reports_saved == figures.reports_done == config.principals
