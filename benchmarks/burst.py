@@ -329,7 +329,7 @@ async def seed(db: Database, url: str, config: Config, rng: random.Random) -> Se
     reminded_idx = order[config.principals : config.principals + config.reminders]
 
     # What the reminder tick would send now with nobody having reported: that many (form, period)s.
-    settings = Settings(  # type: ignore[call-arg]
+    settings = Settings(
         database_url=url, quiet_hours="00:00-00:00", holidays="", daily_digest_at="off", weekly_digest="off", _env_file=None
     )
     catalogue = load_catalogue()

@@ -52,7 +52,8 @@ the window has room). "Messages" are the methods that create one
 (``FLOOD_LIMITED``: sendMessage, sendPhoto, sendDocument, ...); edits, callback
 answers and chat actions pass uncounted, since Telegram documents its limits
 for messages sent. ``FloodLimits`` keeps every admitted and refused request
-with its time, for load tests to read (``benchmarks/burst.py``).
+with its time, for load tests to read (``benchmarks/burst.py``); a refused
+request never reaches the ``FakeTelegram`` (it is not in ``fake.calls``).
 """
 
 from __future__ import annotations
