@@ -697,7 +697,6 @@ class Burst:
 
     def _account(self, seeded: Seeded, bots: list[BotProcess]) -> None:
         f = self.figures
-        burst_start, burst_end = f.burst
         for chat in seeded.chats:
             messages = self.fake.sent(chat)
             copies = sum(m.get("text") == TEXT for m in messages)
@@ -732,7 +731,6 @@ class Burst:
         f.max_admitted = self.limits.max_in_window()
         f.max_attempted = self.limits.max_in_window(refused_too=True)
         f.errors = [line for bot in bots for line in bot.error_lines()]
-        del burst_start, burst_end
 
 
 async def run_burst(database_url: str, config: Config) -> Figures:
