@@ -40,6 +40,20 @@ Standalone, for manual runs and multi-process tests::
     curl localhost:8081/_fake/calls
     curl -d '{"method": "sendMessage", "kind": "retry_after"}' localhost:8081/_fake/fail
     curl -d '{"update_id": 0, "message": {...}}' localhost:8081/_fake/update   # raw update
+    curl localhost:8081/_fake/limits          # with --rate-limits: admitted and refused sends
+
+Telegram's flood limits are off by default (tests that are not about them stay
+quick and deterministic). Opt in with ``FakeBotApiServer(limits=FloodLimits())``,
+``--rate-limits`` or ``FAKE_BOT_API_RATE_LIMITS=1``: then at most 30 messages
+in any one second overall and one per second in one chat are accepted, each a
+sliding one-second window checked when the request arrives; beyond that the
+answer is Telegram's 429 with ``parameters.retry_after`` (whole seconds until
+the window has room). "Messages" are the methods that create one
+(``FLOOD_LIMITED``: sendMessage, sendPhoto, sendDocument, ...); edits, callback
+answers and chat actions pass uncounted, since Telegram documents its limits
+for messages sent. ``FloodLimits`` keeps every admitted and refused request
+with its time, for load tests to read (``benchmarks/burst.py``); a refused
+request never reaches the ``FakeTelegram`` (it is not in ``fake.calls``).
 """
 
 from __future__ import annotations
@@ -48,10 +62,13 @@ import argparse
 import asyncio
 import json
 import logging
+import math
+import os
 import re
 import signal
 import socket
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -73,6 +90,27 @@ DEFAULT_TOKEN = "123456:TEST-TOKEN"
 # ServedRequest.status when no answer was sent: an injected time-out, or the client hung up first.
 NO_ANSWER = 0
 T = TypeVar("T")
+# FakeBotApiServer enforces Telegram's flood limits when this is set to 1 (see FloodLimits).
+RATE_LIMITS_ENV = "FAKE_BOT_API_RATE_LIMITS"
+# Methods that create a message: what Telegram's 30/s overall and 1/s per chat count.
+FLOOD_LIMITED = frozenset(
+    {
+        "sendMessage",
+        "sendPhoto",
+        "sendDocument",
+        "sendMediaGroup",
+        "sendAudio",
+        "sendVideo",
+        "sendVoice",
+        "sendAnimation",
+        "sendSticker",
+        "sendLocation",
+        "sendContact",
+        "sendPoll",
+        "copyMessage",
+        "forwardMessage",
+    }
+)
 
 # Form and multipart values arrive as strings (PTB JSON-encodes every non-string value).
 # Decode them by the types the Bot API documents, so params look like the in-memory path's.
@@ -160,6 +198,104 @@ class ServedRequest:
     at: float = field(default_factory=time.monotonic)
 
 
+@dataclass(frozen=True)
+class FloodEvent:
+    """One counted request: admitted, or refused with 429 (``scope`` says which limit refused it)."""
+
+    at: float
+    method: str
+    chat_id: int
+    scope: str | None = None  # None when admitted; "overall" or "chat" when refused
+
+
+class FloodLimits:
+    """Telegram's flood limits as sliding one-second windows: ``overall`` messages in any
+    second across all chats, ``per_chat`` in any second in one chat.
+
+    ``check`` is called as a request arrives, before it is answered: ``None`` admits
+    it (and counts it), otherwise it is the 429 answer to send. ``clock`` is injectable
+    so tests can move time without sleeping.
+    """
+
+    def __init__(
+        self,
+        overall: int = 30,
+        per_chat: int = 1,
+        *,
+        window: float = 1.0,
+        methods: frozenset[str] = FLOOD_LIMITED,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.overall = overall
+        self.per_chat = per_chat
+        self.window = window
+        self.methods = methods
+        self.clock = clock
+        self.admitted: list[FloodEvent] = []
+        self.refused: list[FloodEvent] = []
+        self._recent: deque[float] = deque()
+        self._recent_by_chat: dict[int, deque[float]] = {}
+
+    @staticmethod
+    def _expire(times: deque[float], now: float, window: float) -> None:
+        while times and now - times[0] >= window:
+            times.popleft()
+
+    def check(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
+        """Admit (None) or refuse (Telegram's 429 answer) one request arriving now."""
+        chat = params.get("chat_id")
+        if method not in self.methods or chat is None:
+            return None
+        try:
+            chat_id = int(chat)
+        except (TypeError, ValueError):
+            return None  # "@channel" usernames: not a chat this fake limits
+        now = self.clock()
+        self._expire(self._recent, now, self.window)
+        in_chat = self._recent_by_chat.get(chat_id)
+        if in_chat is not None:
+            self._expire(in_chat, now, self.window)
+        scope, oldest = None, 0.0
+        if len(self._recent) >= self.overall:
+            scope, oldest = "overall", self._recent[-self.overall]
+        elif in_chat is not None and len(in_chat) >= self.per_chat:
+            scope, oldest = "chat", in_chat[-self.per_chat]
+        if scope is not None:
+            self.refused.append(FloodEvent(now, method, chat_id, scope))
+            retry_after = max(1, math.ceil(oldest + self.window - now))
+            return 429, {
+                "ok": False,
+                "error_code": 429,
+                "description": f"Too Many Requests: retry after {retry_after}",
+                "parameters": {"retry_after": retry_after},
+            }
+        self._recent.append(now)
+        if in_chat is None:
+            in_chat = self._recent_by_chat[chat_id] = deque()
+        in_chat.append(now)
+        self.admitted.append(FloodEvent(now, method, chat_id))
+        return None
+
+    def max_in_window(self, refused_too: bool = False) -> int:
+        """The most requests admitted (or, with ``refused_too``, attempted) in any one window."""
+        events = sorted(e.at for e in self.admitted + (self.refused if refused_too else []))
+        best, first = 0, 0
+        for last, at in enumerate(events):
+            while at - events[first] >= self.window:
+                first += 1
+            best = max(best, last - first + 1)
+        return best
+
+    def summary(self) -> dict[str, int]:
+        return {
+            "admitted": len(self.admitted),
+            "refused_overall": sum(e.scope == "overall" for e in self.refused),
+            "refused_chat": sum(e.scope == "chat" for e in self.refused),
+            "max_admitted_in_window": self.max_in_window(),
+            "max_attempted_in_window": self.max_in_window(refused_too=True),
+        }
+
+
 class _Poll:
     """A getUpdates request waiting for updates; a newer poller or a webhook ends it with 409."""
 
@@ -215,8 +351,13 @@ class FakeBotApiServer:
         host: str = "127.0.0.1",
         port: int = 0,
         timeout_delay: float = 6.0,
+        limits: FloodLimits | None = None,
     ) -> None:
         self.fake = fake or FakeTelegram()
+        # Telegram's flood limits: off unless given, or asked for by the environment.
+        if limits is None and os.environ.get(RATE_LIMITS_ENV, "") == "1":
+            limits = FloodLimits()
+        self.limits = limits
         self.token = token
         self.host = host
         self.port = port
@@ -496,6 +637,10 @@ class _ApiHandler(_BaseHandler):
         files = {
             (f.filename or name): f.body for name, parts in self.request.files.items() for f in parts
         }
+        refused = server.limits.check(method, params) if server.limits is not None else None
+        if refused is not None:
+            self.reply(*refused)
+            return
         try:
             status, body = server.fake.answer(method, params, files)
         except TimedOut:  # an injected time-out
@@ -557,6 +702,8 @@ class _ControlHandler(_BaseHandler):
             body = fake.sent(int(chat_id) if chat_id is not None else None)
         elif action == "pending":
             body = self.server.pending
+        elif action == "limits" and self.server.limits is not None:
+            body = self.server.limits.summary()
         else:
             self.reply(*_error(404, f"Not Found: no control action {action!r}"))
             return
@@ -599,13 +746,14 @@ class _ControlHandler(_BaseHandler):
         self.reply(200, {"ok": True, "result": result})
 
 
-async def serve(host: str, port: int, token: str, username: str) -> None:
+async def serve(host: str, port: int, token: str, username: str, rate_limits: bool = False) -> None:
     """Run a server until SIGINT/SIGTERM (the standalone entry point)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with FakeBotApiServer(FakeTelegram(username), token=token, host=host, port=port) as server:
+    limits = FloodLimits() if rate_limits else None
+    async with FakeBotApiServer(FakeTelegram(username), token=token, host=host, port=port, limits=limits) as server:
         print(f"fake Bot API on {server.url} (token {token}); control API under {server.url}/_fake/", flush=True)
         await stop.wait()
 
@@ -616,8 +764,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8081, help="0 picks a free port")
     parser.add_argument("--token", default=DEFAULT_TOKEN, help="the only token accepted")
     parser.add_argument("--username", default="schoolbot_demo_bot", help="what getMe answers")
+    parser.add_argument(
+        "--rate-limits", action="store_true", help=f"enforce 30 messages/s and 1/s per chat with 429s (or {RATE_LIMITS_ENV}=1)"
+    )
     args = parser.parse_args(argv)
-    asyncio.run(serve(args.host, args.port, args.token, args.username))
+    asyncio.run(serve(args.host, args.port, args.token, args.username, args.rate_limits))
     return 0
 
 
