@@ -6,6 +6,8 @@ import asyncio
 import io
 from pathlib import Path
 
+import pytest
+
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.app import build_application
@@ -16,6 +18,9 @@ from bot.i18n import t
 from bot.menus import commands_for, wired_commands
 from bot.settings import Settings
 from storage.db import Database
+
+# Committed data: the console opens its own Database and commits.
+pytestmark = pytest.mark.committed
 
 
 async def chat(settings: Settings, script: str, *, who: str = "principal", **kwargs: object) -> tuple[int, str]:

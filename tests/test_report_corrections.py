@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import asyncio
 from datetime import datetime
 from decimal import Decimal
@@ -184,6 +186,7 @@ async def test_same_form_again_continues_the_draft(sim: Simulator, db: Database,
     assert "请填写供奶天数" in last(replies).text
 
 
+@pytest.mark.committed  # two Databases race on committed rows
 async def test_two_reporters_submitting_the_same_period_at_once_file_one_version_and_tell_the_other(
     settings: Settings, db: Database, clock: FixedClock
 ) -> None:

@@ -21,6 +21,9 @@ from tests.factories import add_person, add_school, register_principal, saved_re
 from tests.test_report_corrections import file_milk
 from tests.test_report_stale import data_of, milk_at_review
 
+# Committed data: processes race on committed data.
+pytestmark = pytest.mark.committed
+
 
 def last(replies: list[Reply]) -> Reply:
     return [reply for reply in replies if reply.text][-1]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from bot.app import App, build_application
 from bot.catalogue import SHIPPED_CATALOGUE, Catalogue, load_catalogue_text
 from bot.clock import FixedClock
@@ -12,6 +14,9 @@ from bot.settings import Settings
 from bot.simulator import Reply, Simulator
 from storage.db import Database
 from tests.factories import add_school, register_principal, saved_reports, values_of
+
+# Committed data: restarts and second processes read what the first committed.
+pytestmark = pytest.mark.committed
 
 SHIPPED = SHIPPED_CATALOGUE.read_text(encoding="utf-8")
 

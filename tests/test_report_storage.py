@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import func, select
 
 from bot.clock import FixedClock
@@ -42,6 +43,7 @@ async def test_correction_keeps_old_version_as_history(db: Database, clock: Fixe
     assert values["daily_drinkers"].num_value == Decimal(300)
 
 
+@pytest.mark.committed  # two Databases race on committed rows
 async def test_simultaneous_submissions_leave_one_current_version(db: Database, clock: FixedClock) -> None:
     school = await add_school(db, clock)
     # Separate engines act as separate bot processes racing on one database.

@@ -18,6 +18,9 @@ from storage.db import Database
 from tests.factories import add_person
 from tests.test_scheduler_tick import at, milk_school, reminders_to, rows
 
+# Committed data: several engines tick at once.
+pytestmark = pytest.mark.committed
+
 SCHOOLS = 25
 
 

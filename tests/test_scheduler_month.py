@@ -16,6 +16,8 @@ from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
+
 from sqlalchemy import select
 
 from bot.app import build_application
@@ -28,6 +30,9 @@ from storage.models import Person
 from tests.conftest import SHANGHAI, make_settings
 from tests.factories import add_person, add_school
 from tests.test_scheduler_tick import file_report, rows
+
+# Committed data: ticks run concurrently on committed data.
+pytestmark = pytest.mark.committed
 
 START = datetime(2026, 11, 1, 0, 15, tzinfo=SHANGHAI)
 END = datetime(2026, 12, 15, 23, 59, tzinfo=SHANGHAI)

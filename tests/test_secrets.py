@@ -96,7 +96,7 @@ async def test_every_cli_command_at_debug_never_prints_the_token_or_the_webhook_
         env = env_for(tmp_path, api.url)
         outputs: dict[str, tuple[int, str]] = {}
         for name in commands():
-            stdin = "/start\n/help\n".encode() if name == "console" else b""
+            stdin = b"/start\n/help\n" if name == "console" else b""
             outputs[name] = await schoolbot([name, *ARGS.get(name, [])], env, tmp_path, stdin)
         refused = [r for r in api.requests if r.status == 401]
     for name, (_, output) in outputs.items():

@@ -19,6 +19,9 @@ from bot.webhook import SECRET_HEADER, is_transient, serve_webhook
 from storage.db import Database, make_engine
 from tests.conftest import make_settings
 
+# Committed data: the webhook serves updates concurrently, with per-user locks across engines.
+pytestmark = pytest.mark.committed
+
 SECRET = "s3cret_token-value"
 
 

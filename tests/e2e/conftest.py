@@ -18,12 +18,14 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import func, select
 
 from bot.clock import SystemClock
 from bot.fakeapi import FakeTelegram
 from bot.fakeserver import FakeBotApiServer
 from bot.services.registration import issue_invites
 from storage.db import Database
+from storage.models.broadcasts import OutboxRow, OutboxStatus
 from storage.schools import ensure_district, upsert_school
 from tests.conftest import wipe
 
@@ -97,6 +99,34 @@ async def seed_school_invite(
         await upsert_school(session, now, code=code, name=name, district=d, area="rural", programmes=("milk",))
         (invite,) = await issue_invites(session, now, school_codes=[code])
     return invite.code
+
+
+async def wait_for(
+    predicate: Callable[[], Awaitable[bool] | bool], timeout: float = 10.0, what: str = "the condition", interval: float = 0.05
+) -> None:
+    """Poll ``predicate`` (sync or async) until it is true; fail naming ``what`` after ``timeout`` seconds.
+
+    End-to-end tests wait for a condition they can observe, never for a fixed time."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        outcome = predicate()
+        if not isinstance(outcome, bool):
+            outcome = await outcome
+        if outcome:
+            return
+        if loop.time() >= deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(interval)
+
+
+async def outbox_settled(db: Database) -> bool:
+    """Every broadcast outbox row has its outcome recorded: no send is waiting or in flight,
+    so no process will send any of them again."""
+    unsettled = (OutboxStatus.PENDING.value, OutboxStatus.SENDING.value)
+    async with db.session() as session:
+        left = await session.scalar(select(func.count()).select_from(OutboxRow).where(OutboxRow.status.in_(unsettled)))
+    return left == 0
 
 
 @dataclass

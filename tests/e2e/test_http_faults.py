@@ -10,7 +10,7 @@ from sqlalchemy import select
 from bot.fakeserver import FakeBotApiServer
 from storage.db import Database
 from storage.models import Report
-from tests.e2e.conftest import ADMIN_ID, StartBot, seed_school_invite
+from tests.e2e.conftest import ADMIN_ID, StartBot, outbox_settled, seed_school_invite, wait_for
 
 PRINCIPAL = 1001
 
@@ -140,7 +140,8 @@ async def test_broadcast_killed_midway_resumes_and_records_any_duplicate(
 
     bot = await start_bot(api, db_url, REMINDER_TICK_SECONDS="3600", **FAST_RECOVERY)
     await bot.until(api, lambda: all(_received(api, c, "校服征订") for c in chats), 60, "every principal reached")
-    await asyncio.sleep(3)
+    # Any second copy is sent before its row's outcome is recorded.
+    await wait_for(lambda: outbox_settled(e2e_db), 30, "every outbox row recorded")
     assert await bot.terminate() == 0
     counts = {c: _received(api, c, "校服征订") for c in chats}
     async with e2e_db.session() as session:

@@ -23,7 +23,15 @@ from sqlalchemy import select
 from bot.fakeserver import FakeBotApiServer
 from storage.db import Database
 from storage.models import Report
-from tests.e2e.conftest import ADMIN_ID, StartBot, run_cli, seed_school_invite, undocumented_requests
+from tests.e2e.conftest import (
+    ADMIN_ID,
+    StartBot,
+    outbox_settled,
+    run_cli,
+    seed_school_invite,
+    undocumented_requests,
+    wait_for,
+)
 
 SECRET = "two-instances-secret"
 PRINCIPAL = 1001
@@ -132,7 +140,8 @@ async def test_two_processes_share_conversations_reminders_and_broadcasts(
             await bots[0].until(
                 api, lambda: [t for t in api.fake.texts(PRINCIPAL) if "视频会议" in t], 40, "the notice"
             )
-            await asyncio.sleep(8)
+            # No second copy can come once every outbox row has its outcome recorded.
+            await wait_for(lambda: outbox_settled(db), 30, "every outbox row recorded")
             assert len([t for t in api.fake.texts(PRINCIPAL) if "视频会议" in t]) == 1
 
             for bot in bots:

@@ -508,7 +508,7 @@ def test_shipped_defaults_parse() -> None:
 
 
 def _keys_in_source(module: object, prefix: str) -> set[str]:
-    path = Path(str(getattr(module, "__file__")))
+    path = Path(str(module.__file__))
     return set(re.findall(rf"\"({prefix}\.[a-z_]+)\"", path.read_text(encoding="utf-8")))
 
 
