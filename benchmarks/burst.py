@@ -555,7 +555,7 @@ class Burst:
         user = user_payload(chat, f"校长{chat}", "zh")
         seen = len(self.replies(chat))
         payload = {"message": message_payload(user, text_content("/milk" if steps is None else "/help"))}
-        for number in range(steps or MAX_STEPS):
+        for _ in range(steps or MAX_STEPS):
             posted = time.monotonic()
             delivered = await self.deliver(phase, payload)
             reply = await self.reply_to(chat, seen, self.config.reply_timeout if delivered else 0.0)
