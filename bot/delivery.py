@@ -275,7 +275,8 @@ async def deliver(
                     await pacer.acquire()
                 else:
                     # The shared budget (PostgreSQL) or its local stand-in: see storage/budget.py.
-                    await pacer.take(chat_id)
+                    # Its per-chat spacing is the caller's part interval (Telegram's 1/s per chat).
+                    await pacer.take(chat_id, part_interval)
             message = await _send_part(bot, chat_id, payload, parts[index], last)
         except TelegramError as exc:
             return classify(exc, sent)

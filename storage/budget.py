@@ -40,29 +40,35 @@ from aiolimiter import AsyncLimiter
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-__all__ = ["BULK_BUCKET", "LocalBudget", "SendBudget", "SharedBudget"]
+__all__ = ["BULK_BUCKET", "BULK_CAP", "LocalBudget", "SendBudget", "SharedBudget"]
 
 BULK_BUCKET = "bulk"
+# The bulk bucket holds one and a half tokens: a taker that woke a few ms late (loop lag, a
+# busy database) finds the half it missed instead of losing it, so the achieved rate stays
+# near ``rate``; and any one second still grants at most floor(rate + 1.5), i.e. rate + 1
+# for a whole-number rate.
+BULK_CAP = 1.5
 
-# Refill and take in one statement; :rate tokens per second, at most :cap.
+# Refill and take in one statement; :rate tokens per second, at most :cap. The casts matter:
+# untyped, asyncpg would infer :cap an integer from ``:cap - 1`` and truncate 1.5 to 1.
 _TAKE = text(
     """
     INSERT INTO send_budget (name, tokens, updated_at)
-    VALUES (:name, :cap - 1, clock_timestamp())
+    VALUES (:name, CAST(:cap AS float8) - 1, clock_timestamp())
     ON CONFLICT (name) DO UPDATE
-       SET tokens = least(:cap, send_budget.tokens
-                     + :rate * extract(epoch FROM clock_timestamp() - send_budget.updated_at)) - 1,
+       SET tokens = least(CAST(:cap AS float8), send_budget.tokens
+                     + CAST(:rate AS float8) * extract(epoch FROM clock_timestamp() - send_budget.updated_at)) - 1,
            updated_at = clock_timestamp()
-     WHERE least(:cap, send_budget.tokens
-                 + :rate * extract(epoch FROM clock_timestamp() - send_budget.updated_at)) >= 1
+     WHERE least(CAST(:cap AS float8), send_budget.tokens
+                 + CAST(:rate AS float8) * extract(epoch FROM clock_timestamp() - send_budget.updated_at)) >= 1
     RETURNING updated_at
     """
 )
 # Seconds until the bucket holds one token again (never negative).
 _WAIT = text(
     """
-    SELECT greatest(0, (1 - least(:cap, tokens
-                   + :rate * extract(epoch FROM clock_timestamp() - updated_at))) / :rate)
+    SELECT greatest(0, (1 - least(CAST(:cap AS float8), tokens
+                   + CAST(:rate AS float8) * extract(epoch FROM clock_timestamp() - updated_at))) / CAST(:rate AS float8))
       FROM send_budget WHERE name = :name
     """
 )
@@ -71,8 +77,8 @@ _WAIT = text(
 class SendBudget(Protocol):
     """Where a bulk send waits for its turn."""
 
-    async def take(self, chat_id: int) -> None:
-        """Return when one message to ``chat_id`` may be sent."""
+    async def take(self, chat_id: int, chat_interval: float = 1.0) -> None:
+        """Return when one message to ``chat_id`` may be sent, at most one a ``chat_interval`` (0: no per-chat limit)."""
         ...
 
 
@@ -82,7 +88,7 @@ class LocalBudget:
     def __init__(self, limiter: AsyncLimiter) -> None:
         self.limiter = limiter
 
-    async def take(self, chat_id: int) -> None:
+    async def take(self, chat_id: int, chat_interval: float = 1.0) -> None:
         await self.limiter.acquire()
 
 
@@ -90,7 +96,7 @@ class SharedBudget:
     """Token buckets in PostgreSQL shared by every instance on one database (see the module docstring)."""
 
     def __init__(
-        self, engine: AsyncEngine, *, rate: float, cap: float = 1.0, chat_interval: float = 1.0, bucket: str = BULK_BUCKET
+        self, engine: AsyncEngine, *, rate: float, cap: float = BULK_CAP, chat_interval: float = 1.0, bucket: str = BULK_BUCKET
     ) -> None:
         if rate <= 0 or cap < 1 or chat_interval <= 0:
             raise ValueError("rate and chat_interval must be positive, cap at least 1")
@@ -101,9 +107,11 @@ class SharedBudget:
         self.bucket = bucket
         self._bulk_turn = asyncio.Lock()
 
-    async def take(self, chat_id: int) -> None:
+    async def take(self, chat_id: int, chat_interval: float | None = None) -> None:
         # The chat first: a chat that is not free yet must not waste a bulk token while it waits.
-        await self.take_chat(chat_id)
+        interval = self.chat_interval if chat_interval is None else chat_interval
+        if interval > 0:
+            await self.take_chat(chat_id, interval)
         await self.take_bulk()
 
     async def take_bulk(self) -> datetime:
@@ -111,9 +119,9 @@ class SharedBudget:
         async with self._bulk_turn:
             return await self._take(self.bucket, self.rate, self.cap)
 
-    async def take_chat(self, chat_id: int) -> datetime:
+    async def take_chat(self, chat_id: int, interval: float | None = None) -> datetime:
         """Take the chat's one token a ``chat_interval``; the database time it was granted."""
-        return await self._take(f"chat:{chat_id}", 1.0 / self.chat_interval, 1.0)
+        return await self._take(f"chat:{chat_id}", 1.0 / (interval or self.chat_interval), 1.0)
 
     async def _take(self, name: str, rate: float, cap: float) -> datetime:
         params = {"name": name, "rate": rate, "cap": cap}
