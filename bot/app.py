@@ -17,6 +17,7 @@ from telegram.request import BaseRequest
 from bot.catalogue import Catalogue, load_catalogue
 from bot.clock import Clock, SystemClock
 from bot.context import BotContext, Services
+from bot.delivery import BUDGET_KEY, PER_CHAT_INTERVAL, bulk_pacer
 from bot.menus import set_menu
 from bot.observability import InstrumentedApplication, instrument_handlers
 from bot.sender import SENDER_KEY, BroadcastSender, sender_of, stop_sender
@@ -31,6 +32,7 @@ from handlers.router import Consumer, build_input_router
 from handlers.status import build_status_handlers
 from handlers.summary import build_summary_handlers
 from scheduler.tick import start_reminders
+from storage.budget import LocalBudget, SendBudget, SharedBudget
 from storage.db import Database
 from storage.people import staff_members
 
@@ -78,6 +80,7 @@ def build_application(
         catalogue=catalogue or load_catalogue(settings.catalogue_path),
     )
     application.bot_data["services"] = services
+    services.extra[BUDGET_KEY] = build_send_budget(services, application.bot_data)
     # Drains the broadcast outbox; started by start_services, or driven directly by tests.
     services.extra[SENDER_KEY] = BroadcastSender(application, lease=timedelta(seconds=settings.send_lease_seconds))
 
@@ -103,6 +106,18 @@ def build_application(
     application.add_error_handler(on_error)
     instrument_handlers(application)
     return application
+
+
+def build_send_budget(services: Services, bot_data: dict[Any, Any]) -> SendBudget:
+    """The bulk send budget: shared through the database on PostgreSQL, in-process on SQLite.
+
+    SQLite means one process, whose pacer already is the whole budget; PostgreSQL
+    may mean several instances behind a load balancer on one bot token, which
+    must share one budget or send a multiple of Telegram's limit.
+    """
+    if services.db.dialect == "postgresql":
+        return SharedBudget(services.db.engine, rate=services.settings.send_bulk_rate, chat_interval=PER_CHAT_INTERVAL)
+    return LocalBudget(bulk_pacer(bot_data))
 
 
 async def start_services(application: App) -> None:
@@ -132,4 +147,4 @@ def services_of(application: App) -> Services:
     return services
 
 
-__all__ = ["App", "OFFLINE_TOKEN", "build_application", "services_of", "start_services", "stop_services"]
+__all__ = ["App", "OFFLINE_TOKEN", "build_application", "build_send_budget", "services_of", "start_services", "stop_services"]

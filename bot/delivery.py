@@ -28,6 +28,15 @@ second; interactive replies keep PTB's burst. While PTB pauses everything after 
 429, bulk sends wait *before* the pacer, so they resume at the paced rate. Telegram also allows only about one message per second in one
 chat, which PTB does not enforce: the parts of a split text are sent
 :data:`PER_CHAT_INTERVAL` apart.
+
+Several instances (PostgreSQL). The pacer above is per process, so two instances
+would send twice the rate. On PostgreSQL ``build_application`` puts a
+``storage.budget.SharedBudget`` in the services instead (:func:`bulk_budget`
+finds it): bulk sends then take a token from one bucket row shared by every
+instance, refilled at ``SEND_BULK_RATE`` (27/s by default), and one token a
+second from a row per chat. Interactive replies do not draw from it: they keep
+PTB's per-process limiter, and the 3/s the bulk rate leaves under Telegram's 30
+are theirs. On SQLite (one process) the local pacer stays.
 """
 
 from __future__ import annotations
@@ -36,7 +45,6 @@ import asyncio
 import re
 import warnings
 from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
@@ -47,15 +55,19 @@ from telegram import Bot, InlineKeyboardMarkup, Message
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.warnings import PTBDeprecationWarning
 
+from storage.budget import SendBudget
+
 __all__ = [
     "BULK_BURST",
     "BULK_RATE",
+    "BUDGET_KEY",
     "MAX_CAPTION",
     "MAX_TEXT",
     "PER_CHAT_INTERVAL",
     "DeliveryResult",
     "Outcome",
     "Payload",
+    "bulk_budget",
     "bulk_pacer",
     "classify",
     "deliver",
@@ -73,6 +85,8 @@ MAX_CAPTION = 1024
 BULK_RATE = 28.5
 BULK_BURST = 1.2
 PER_CHAT_INTERVAL = 1.0
+# Where build_application keeps the application's SendBudget (services.extra).
+BUDGET_KEY = "send_budget"
 
 Kind = Literal["text", "photo", "document"]
 
@@ -209,6 +223,13 @@ def classify(exc: Exception, parts_sent: int = 0) -> DeliveryResult:
     raise exc
 
 
+def bulk_budget(bot_data: dict[Any, Any]) -> SendBudget | AsyncLimiter:
+    """The budget bulk sends draw from: the one ``build_application`` put in the services, else the local pacer."""
+    services = bot_data.get("services")
+    budget = getattr(services, "extra", {}).get(BUDGET_KEY)
+    return budget if budget is not None else bulk_pacer(bot_data)
+
+
 def bulk_pacer(bot_data: dict[Any, Any]) -> AsyncLimiter:
     """The application's one even-spacing limiter for bulk sends (broadcasts and reminders share it)."""
     pacer = bot_data.get("_bulk_pacer")
@@ -225,7 +246,7 @@ async def deliver(
     payload: Payload | str,
     *,
     start_part: int = 0,
-    pacer: AsyncLimiter | None = None,
+    pacer: SendBudget | AsyncLimiter | None = None,
     on_part: Callable[[int], Awaitable[None]] | None = None,
     part_interval: float = PER_CHAT_INTERVAL,
 ) -> DeliveryResult:
@@ -248,12 +269,15 @@ async def deliver(
             await asyncio.sleep(part_interval)
         last = index == len(parts) - 1
         try:
-            limiter: AbstractAsyncContextManager[Any] = nullcontext()
             if pacer is not None:
                 await _flood_pause(bot)
-                limiter = pacer
-            async with limiter:
-                message = await _send_part(bot, chat_id, payload, parts[index], last)
+                if isinstance(pacer, AsyncLimiter):
+                    await pacer.acquire()
+                else:
+                    # The shared budget (PostgreSQL) or its local stand-in: see storage/budget.py.
+                    # Its per-chat spacing is the caller's part interval (Telegram's 1/s per chat).
+                    await pacer.take(chat_id, part_interval)
+            message = await _send_part(bot, chat_id, payload, parts[index], last)
         except TelegramError as exc:
             return classify(exc, sent)
         sent = index + 1

@@ -25,8 +25,8 @@ the progress message into the final counts and sends the report.
 Tests drive it without the background task: ``await sender.drain_once()``
 (claim one batch, send it, record it) or ``await sender.run_until_idle()``.
 Several processes may run senders on one PostgreSQL database: claims never
-overlap. Each process has its own rate limiter, though, so run one sender
-process per bot token unless the per-process rate is lowered.
+overlap, and on PostgreSQL they draw from one shared send budget
+(``storage/budget.py``), so together they stay under Telegram's limit.
 """
 
 from __future__ import annotations
@@ -46,9 +46,10 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import TelegramError
 
 from bot.context import Services
-from bot.delivery import PER_CHAT_INTERVAL, DeliveryResult, Outcome, Payload, bulk_pacer, deliver
+from bot.delivery import PER_CHAT_INTERVAL, DeliveryResult, Outcome, Payload, bulk_budget, deliver
 from bot.services.broadcast import PROGRESS_EVERY, Panel, final_report, payload_of, progress_panel
 from storage import broadcasts as store
+from storage.budget import SendBudget
 from storage.broadcasts import DEFAULT_LEASE, ClaimedRow
 from storage.models import Broadcast, Person
 
@@ -119,8 +120,9 @@ class BroadcastSender:
         return bot
 
     @property
-    def pacer(self) -> AsyncLimiter | None:
-        return bulk_pacer(self.application.bot_data) if self.paced else None
+    def pacer(self) -> SendBudget | AsyncLimiter | None:
+        # The application's one bulk budget (shared across instances on PostgreSQL).
+        return bulk_budget(self.application.bot_data) if self.paced else None
 
     def now(self) -> datetime:
         return self.services.clock.now()

@@ -110,6 +110,12 @@ class Settings(BaseSettings):
     draft_idle_minutes: int = Field(default=10, ge=0)
     # A reminder or broadcast row claimed by a process that died unsent is taken again after this.
     send_lease_seconds: int = Field(default=300, ge=1)
+    # Bulk sends per second for ALL instances together on PostgreSQL (storage/budget.py), with
+    # a bucket of 1.5 tokens: any one second holds at most rate + 1 = 28 bulk sends, so at least
+    # 2 of Telegram's ~30/s are left for interactive replies from every instance (those do not
+    # draw from this budget). Replies are short and bursty; at 27/s a 10,000-school reminder
+    # still goes out in about 6 minutes. SQLite (one process) keeps bot.delivery.BULK_RATE.
+    send_bulk_rate: float = Field(default=27.0, gt=0, le=29)
 
     @field_validator("admin_ids", mode="before")
     @classmethod

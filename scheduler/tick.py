@@ -56,7 +56,7 @@ from telegram import InlineKeyboardMarkup
 from telegram.ext import Application, Job
 
 from bot.catalogue import Form
-from bot.delivery import PER_CHAT_INTERVAL, DeliveryResult, Outcome, Payload, bulk_pacer, deliver
+from bot.delivery import PER_CHAT_INTERVAL, DeliveryResult, Outcome, Payload, bulk_budget, deliver
 from bot.i18n import t
 from bot.periods import Period, due_date, parse_period
 from handlers.reporting import report_now_button
@@ -678,7 +678,7 @@ class ReminderTicker:
             return report
         ordered = _interleave_chats(jobs)
         untried = {(job.table, job.row_id) for job in ordered}
-        pacer = bulk_pacer(self.application.bot_data)
+        pacer = bulk_budget(self.application.bot_data)
         try:
             for job in ordered:
                 # From here on this row is in flight: if we die now it waits for its lease.

@@ -6,6 +6,7 @@ from storage.models.core import AuditEntry, Area, District, Invite, Person, Role
 from storage.models.reports import Draft, Report, ReportValue
 from storage.models.reminders import DigestSend, ReminderSend, SendStatus
 from storage.models.broadcasts import Broadcast, BroadcastStatus, OutboxRow, OutboxStatus
+from storage.models.budget import SendBudgetRow
 
 __all__ = [
     "Area",
@@ -26,6 +27,7 @@ __all__ = [
     "Role",
     "School",
     "SchoolProgramme",
+    "SendBudgetRow",
     "SendStatus",
     "UTCDateTime",
 ]
