@@ -18,6 +18,9 @@ from bot.settings import Settings
 from storage.budget import LocalBudget, SharedBudget
 from storage.db import Database
 
+# Takes happen on the budget's own connections (and in other processes): committed data.
+pytestmark = pytest.mark.committed
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
