@@ -33,6 +33,7 @@ from datetime import datetime
 from typing import Any
 
 import httpx
+import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 from telegram import Update
@@ -71,6 +72,10 @@ from tests.scope_world import (
     note_confirmations,
     write_stats,
 )
+
+# Each example wipes and rebuilds the world, and the webhook path has its own connections:
+# committed data.
+pytestmark = pytest.mark.committed
 
 SECRET = "fuzz-secret_value"
 CI = bool(os.environ.get("CI"))

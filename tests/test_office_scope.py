@@ -8,6 +8,8 @@ qualifies.
 
 from __future__ import annotations
 
+import pytest
+
 from datetime import timedelta
 from typing import Any
 
@@ -29,6 +31,9 @@ from tests.test_broadcast import ADMIN, broadcasts, compose, received, rows_of, 
 from tests.test_scheduler_digests import two_districts
 from tests.test_scheduler_overdue import last_alert, office
 from tests.test_scheduler_tick import App, app, at, reminders_to, rows, rows_school, tick  # noqa: F401  (fixture)
+
+# The broadcast sender and the reminder tick write on their own connections: committed data.
+pytestmark = pytest.mark.committed
 
 DISTRICT_STAFF = 2002  # 相山区 in both worlds below
 CITY_STAFF = 2001
