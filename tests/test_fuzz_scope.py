@@ -233,7 +233,7 @@ async def webhook(db_url: str, db: Database, clock: FixedClock, fake: FakeTelegr
     )
     application = build_application(settings, request=FakeRequest(fake), db=db, clock=clock)
     stop = asyncio.Event()
-    task = asyncio.create_task(serve_webhook(application, register=False, stop=stop))
+    task = asyncio.create_task(serve_webhook(application, stop=stop))
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
             for _ in range(200):
