@@ -50,11 +50,11 @@ from telegram.error import TimedOut  # noqa: E402
 from telegram.request import RequestData  # noqa: E402
 
 from bot.app import build_application  # noqa: E402
-from bot.clock import SystemClock  # noqa: E402
-from bot.fakeapi import FakeRequest, FakeTelegram  # noqa: E402
-from bot.sender import SENDER_KEY, BroadcastSender, sender_of  # noqa: E402
+from bot.core.clock import SystemClock  # noqa: E402
+from bot.offline.fakeapi import FakeRequest, FakeTelegram  # noqa: E402
+from bot.delivery.sender import SENDER_KEY, BroadcastSender, sender_of  # noqa: E402
 from bot.settings import Settings  # noqa: E402
-from bot.simulator import Simulator  # noqa: E402
+from bot.offline.simulator import Simulator  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.models import Broadcast, District, OutboxRow, Person, School  # noqa: E402
 

@@ -12,7 +12,7 @@ it is acknowledged) on one scratch PostgreSQL database, behind a loopback
 round-robin proxy (tornado) that hands each webhook POST to the next process.
 Only Telegram is simulated, by this script:
 
-* the Bot API is ``bot.fakeserver`` with its flood limits on (``FloodLimits``):
+* the Bot API is ``bot.offline.fakeserver`` with its flood limits on (``FloodLimits``):
   at most 30 messages in any one second overall and 1 per second in one chat,
   sliding windows, refused with real 429 answers carrying ``retry_after``;
 * Telegram's webhook delivery is this script POSTing updates to the proxy
@@ -85,16 +85,16 @@ import tornado.web  # noqa: E402
 from sqlalchemy import func, insert, select, update  # noqa: E402
 
 from benchmarks.scratch import scratch_database  # noqa: E402
-from bot.catalogue import load_catalogue  # noqa: E402
-from bot.clock import SystemClock  # noqa: E402
+from bot.core.catalogue import load_catalogue  # noqa: E402
+from bot.core.clock import SystemClock  # noqa: E402
 from bot.context import Services  # noqa: E402
-from bot.fakeapi import FakeTelegram  # noqa: E402
-from bot.fakeserver import FakeBotApiServer, FloodLimits  # noqa: E402
-from bot.i18n import t  # noqa: E402
-from bot.periods import default_period  # noqa: E402
-from bot.services.reporting import go_data  # noqa: E402
+from bot.offline.fakeapi import FakeTelegram  # noqa: E402
+from bot.offline.fakeserver import FakeBotApiServer, FloodLimits  # noqa: E402
+from bot.core.i18n import t  # noqa: E402
+from bot.core.periods import default_period  # noqa: E402
+from bot.reporting.service import go_data  # noqa: E402
 from bot.settings import Settings  # noqa: E402
-from bot.simulator import callback_query_payload, message_payload, text_content, user_payload  # noqa: E402
+from bot.offline.simulator import callback_query_payload, message_payload, text_content, user_payload  # noqa: E402
 from scheduler.tick import plan_tick  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.models import Broadcast, District, Person, Report, School, SchoolProgramme  # noqa: E402

@@ -31,9 +31,9 @@ def rss_mb() -> float:
 
 async def main(users: int) -> None:
     from bot.app import build_application
-    from bot.fakeapi import FakeRequest, FakeTelegram
+    from bot.offline.fakeapi import FakeRequest, FakeTelegram
     from bot.settings import Settings
-    from bot.simulator import Simulator
+    from bot.offline.simulator import Simulator
     from storage.db import Database
     from storage.models import Person
     from storage.schools import ensure_district, upsert_school

@@ -32,8 +32,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import insert, text
 
 from benchmarks.scratch import scratch_database
-from bot.catalogue import load_catalogue
-from bot.clock import FixedClock
+from bot.core.catalogue import load_catalogue
+from bot.core.clock import FixedClock
 from bot.context import Services
 from bot.settings import Settings
 from scheduler.tick import plan_tick

@@ -14,7 +14,7 @@ schools, semester insurance reports from all, one to three harvests per season
 from the farm schools, with a few corrected reports (old versions kept) and
 gaps — using bulk Core inserts. Then, on the same database, it times
 
-1. the one-month ``/summary`` roll-up — ``bot.services.summary.summarise``,
+1. the one-month ``/summary`` roll-up — ``bot.office.summary.summarise``,
    which also fetches the previous month and the same month a year earlier —
    against one hand-written ``GROUP BY`` statement returning the same numbers;
 2. the one-year export's reads — ``gather_export`` (roll-up, every current
@@ -46,9 +46,9 @@ from sqlalchemy import insert, text
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.scratch import scratch_database  # noqa: E402
-from bot.catalogue import Form, load_catalogue  # noqa: E402
-from bot.periods import Period, due_date, parse_period, year_periods  # noqa: E402
-from bot.services.summary import Summary, gather_export, summarise  # noqa: E402
+from bot.core.catalogue import Form, load_catalogue  # noqa: E402
+from bot.core.periods import Period, due_date, parse_period, year_periods  # noqa: E402
+from bot.office.summary import Summary, gather_export, summarise  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.models import District, Report, ReportValue, School, SchoolProgramme  # noqa: E402
 

@@ -36,12 +36,12 @@ from telegram.ext import AIORateLimiter, MessageHandler, filters
 
 from benchmarks.scratch import scratch_database
 from bot.app import build_application
-from bot.clock import FixedClock
+from bot.core.clock import FixedClock
 from bot.context import Context
-from bot.fakeapi import FakeRequest, FakeTelegram
-from bot.services.registration import issue_invites
+from bot.offline.fakeapi import FakeRequest, FakeTelegram
+from bot.office.registration import issue_invites
 from bot.settings import Settings
-from bot.simulator import Simulator
+from bot.offline.simulator import Simulator
 from storage.db import Database
 from storage.models import AuditEntry
 from storage.schools import ensure_district, upsert_school

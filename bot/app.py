@@ -14,13 +14,13 @@ from typing import Any
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseRateLimiter, ContextTypes, Defaults
 from telegram.request import BaseRequest
 
-from bot.catalogue import Catalogue, load_catalogue
-from bot.clock import Clock, SystemClock
+from bot.core.catalogue import Catalogue, load_catalogue
+from bot.core.clock import Clock, SystemClock
 from bot.context import BotContext, Services
-from bot.delivery import BUDGET_KEY, PER_CHAT_INTERVAL, bulk_pacer
-from bot.menus import set_menu
-from bot.observability import InstrumentedApplication, instrument_handlers
-from bot.sender import SENDER_KEY, BroadcastSender, sender_of, stop_sender
+from bot.delivery.send import BUDGET_KEY, PER_CHAT_INTERVAL, bulk_pacer
+from bot.runtime.menus import set_menu
+from bot.runtime.observability import InstrumentedApplication, instrument_handlers
+from bot.delivery.sender import SENDER_KEY, BroadcastSender, sender_of, stop_sender
 from bot.settings import Settings
 from handlers.broadcast import broadcast_input, build_broadcast_handlers
 from handlers.common import build_fallback_handlers, build_help_handlers, on_error

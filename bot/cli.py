@@ -24,7 +24,7 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO, cast
 
-from bot.observability import RedactingStream, install_redaction
+from bot.runtime.observability import RedactingStream, install_redaction
 from bot.settings import Settings, SettingsError, load_settings
 
 # Module per subcommand, in the order ``--help`` lists them.

@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 from telegram.ext import Application, CallbackContext, ExtBot
 
-from bot.clock import Clock
+from bot.core.clock import Clock
 from bot.settings import Settings
 from storage.db import Database
 from storage.models import Role
 
 if TYPE_CHECKING:
-    from bot.catalogue import Catalogue
+    from bot.core.catalogue import Catalogue
 
 
 @dataclass

@@ -114,7 +114,7 @@ class Settings(BaseSettings):
     # a bucket of 1.5 tokens: any one second holds at most rate + 1 = 28 bulk sends, so at least
     # 2 of Telegram's ~30/s are left for interactive replies from every instance (those do not
     # draw from this budget). Replies are short and bursty; at 27/s a 10,000-school reminder
-    # still goes out in about 6 minutes. SQLite (one process) keeps bot.delivery.BULK_RATE.
+    # still goes out in about 6 minutes. SQLite (one process) keeps bot.delivery.send.BULK_RATE.
     send_bulk_rate: float = Field(default=27.0, gt=0, le=29)
 
     @field_validator("admin_ids", mode="before")

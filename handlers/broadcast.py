@@ -1,6 +1,6 @@
 """``/broadcast`` (compose a notice to principals or staff), ``/broadcasts`` (follow and stop), and their buttons.
 
-Thin: each callback asks ``bot.services.broadcast`` and shows the panel it
+Thin: each callback asks ``bot.office.broadcast`` and shows the panel it
 returns. The message to broadcast is free input, so it reaches
 ``broadcast_input`` through the input router (``bot/app.py`` appends it to
 the consumers). The draft lives in SQL, not in ``user_data``.
@@ -13,10 +13,10 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.context import Context
-from bot.delivery import Outcome, deliver
-from bot.i18n import t
-from bot.sender import panel_markup, sender_of
-from bot.services import broadcast as svc
+from bot.delivery.send import Outcome, deliver
+from bot.core.i18n import t
+from bot.delivery.sender import panel_markup, sender_of
+from bot.office import broadcast as svc
 from handlers.guards import staff_only
 
 

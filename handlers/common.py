@@ -11,10 +11,10 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import ApplicationHandlerStop, BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.context import Context
-from bot.i18n import t
-from bot.menus import help_text, wired_commands
-from bot.observability import note_failure
-from bot.textsplit import split_text
+from bot.core.i18n import t
+from bot.runtime.menus import help_text, wired_commands
+from bot.runtime.observability import note_failure
+from bot.core.textsplit import split_text
 
 log = logging.getLogger(__name__)
 

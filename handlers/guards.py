@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from telegram import Update
 
 from bot.context import Context
-from bot.i18n import t
+from bot.core.i18n import t
 
 R = TypeVar("R")
 # PTB types handler callbacks as returning coroutines, not any awaitable.

@@ -11,9 +11,9 @@ from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop, BaseHandler, TypeHandler
 
 from bot.context import Context, Identity
-from bot.i18n import normalise_language, t
-from bot.observability import note_role
-from bot.services.registration import ensure_admin, revoke_admin
+from bot.core.i18n import normalise_language, t
+from bot.runtime.observability import note_role
+from bot.office.registration import ensure_admin, revoke_admin
 from storage.models import Role
 from storage.people import identity_row, set_blocked
 

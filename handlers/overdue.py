@@ -14,7 +14,7 @@ stale or forged button gets a clear refusal, never a wrong nudge)::
     nudgenow:<form>:<period>:<school id>:<yyyymmddHHMM>
 
 Thin: which schools a press covers, and the scope rules (a district staff
-member's district, the actor's own queued nudges), are ``bot.services.nudges``.
+member's district, the actor's own queued nudges), are ``bot.office.nudges``.
 """
 
 from __future__ import annotations
@@ -26,11 +26,11 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot.catalogue import Form
+from bot.core.catalogue import Form
 from bot.context import Context
-from bot.i18n import t
-from bot.periods import due_date, parse_period
-from bot.services import nudges
+from bot.core.i18n import t
+from bot.core.periods import due_date, parse_period
+from bot.office import nudges
 from handlers.common import reply_long
 from handlers.guards import staff_only
 from scheduler.digests import OverdueSchool, fmt_date, period_is_locked, render_overdue_lines

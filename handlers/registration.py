@@ -6,10 +6,10 @@ from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, 
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.context import Context
-from bot.i18n import LANGUAGES, t
-from bot.menus import set_menu
-from bot.roster import normalise_code
-from bot.services.registration import (
+from bot.core.i18n import LANGUAGES, t
+from bot.runtime.menus import set_menu
+from bot.office.roster import normalise_code
+from bot.office.registration import (
     DEFAULT_EXPIRES_DAYS,
     Deactivation,
     Outcome,
@@ -25,7 +25,7 @@ from bot.services.registration import (
     remove_staff,
     set_staff_scope,
 )
-from bot.textsplit import split_text
+from bot.core.textsplit import split_text
 from handlers.common import edit_in_place, reply_long
 from handlers.guards import admin_only, staff_only
 from storage.models import Role

@@ -1,7 +1,7 @@
 """The reporting conversation in Telegram: /report, form shortcuts, /correct, /cancel, /skip.
 
 Thin on purpose: each callback turns the update into one call of
-``bot.services.reporting.Reporting`` and sends back the screens it returns.
+``bot.reporting.service.Reporting`` and sends back the screens it returns.
 The conversation's state is the principal's ``drafts`` row, not a PTB
 ConversationHandler (which keeps state in process memory), so a restart or a
 second bot process carries on mid-form.
@@ -23,11 +23,11 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot.catalogue import Catalogue, Form
+from bot.core.catalogue import Catalogue, Form
 from bot.context import Context
-from bot.i18n import t
-from bot.periods import Period
-from bot.services.reporting import Button, Outcome, Reporter, Reporting, Screen, Start, report_now
+from bot.core.i18n import t
+from bot.core.periods import Period
+from bot.reporting.service import Button, Outcome, Reporter, Reporting, Screen, Start, report_now
 from handlers.guards import principal_only
 
 __all__ = ["build_reporting_handlers", "draft_input", "markup", "report_now_button", "reporting_for", "send_outcome"]

@@ -18,14 +18,14 @@ import re
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot.catalogue import Cadence, Form
+from bot.core.catalogue import Cadence, Form
 from bot.context import Context
-from bot.i18n import t
-from bot.periods import Period, local_date, parse_period
+from bot.core.i18n import t
+from bot.core.periods import Period, local_date, parse_period
 from bot.render import span_label
 from bot.render.table import render_summary_text, split_message
-from bot.scope import office_district
-from bot.services.summary import (
+from bot.office.scope import office_district
+from bot.office.summary import (
     Summary,
     annual_figures,
     find_form,

@@ -2,7 +2,7 @@
 
 Shared by the daily escalation digest, the weekly completeness digest, the
 ``/overdue`` list and ``schoolbot reminders``: the facts come from SQL
-(``storage.reminders``), the wording from ``bot/locales/reminders.toml``.
+(``storage.reminders``), the wording from ``bot/core/locales/reminders.toml``.
 
 - **Overdue**: a school expected to report a form (per its programme) whose
   period is still reportable, the due date passed, and no current report.
@@ -24,9 +24,9 @@ from datetime import date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.catalogue import Catalogue, Form
-from bot.i18n import t
-from bot.periods import Period, due_date, is_locked, parse_period, reportable_periods
+from bot.core.catalogue import Catalogue, Form
+from bot.core.i18n import t
+from bot.core.periods import Period, due_date, is_locked, parse_period, reportable_periods
 from scheduler.policy import Rules
 from storage.models import School
 from storage.reminders import Completeness, completeness, missing_reports

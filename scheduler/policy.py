@@ -30,8 +30,8 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 
-from bot.catalogue import Form
-from bot.periods import Period, due_date, reportable_periods
+from bot.core.catalogue import Form
+from bot.core.periods import Period, due_date, reportable_periods
 from bot.settings import QuietHours, Settings, WeeklyAt
 
 __all__ = [

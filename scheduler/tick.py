@@ -24,7 +24,7 @@ One tick:
    ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` on the unique key (school,
    form, period, slot, recipient); only rows returned are ours. Older slots
    missed meanwhile are inserted as ``skipped`` so they never fire later.
-3. **Send** through ``bot.delivery.deliver`` (PTB's ``AIORateLimiter`` plus the
+3. **Send** through ``bot.delivery.send.deliver`` (PTB's ``AIORateLimiter`` plus the
    shared bulk pacer) and record each outcome at once: sent; blocked (the person
    is marked blocked); failed for good; or ``retry`` for a later tick.
 
@@ -55,10 +55,10 @@ from sqlalchemy import func, select
 from telegram import InlineKeyboardMarkup
 from telegram.ext import Application, Job
 
-from bot.catalogue import Form
-from bot.delivery import PER_CHAT_INTERVAL, DeliveryResult, Outcome, Payload, bulk_budget, deliver
-from bot.i18n import t
-from bot.periods import Period, due_date, parse_period
+from bot.core.catalogue import Form
+from bot.delivery.send import PER_CHAT_INTERVAL, DeliveryResult, Outcome, Payload, bulk_budget, deliver
+from bot.core.i18n import t
+from bot.core.periods import Period, due_date, parse_period
 from handlers.reporting import report_now_button
 from scheduler.digests import (
     OverdueSchool,

@@ -151,7 +151,7 @@ async def _school_condition(session: AsyncSession, audience: Audience) -> Column
             return School.area == audience.area
         case "overdue":
             # The reminders' rule: expected for the form's programme, no current report for the period.
-            # Whether the due date has passed is the caller's business (bot.services.broadcast).
+            # Whether the due date has passed is the caller's business (bot.office.broadcast).
             assert audience.form_key is not None and audience.period is not None
             overdue = expected_schools(select(School.id), audience.programme).where(
                 ~has_current_report(audience.form_key, audience.period)

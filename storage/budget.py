@@ -4,7 +4,7 @@ Bulk senders (broadcasts, reminders, digests) call ``await budget.take(chat_id)`
 before each message; it returns when the message may go.
 
 * ``LocalBudget`` (SQLite: one process by construction) is the in-process
-  ``aiolimiter`` pacer ``bot.delivery.bulk_pacer`` builds, unchanged.
+  ``aiolimiter`` pacer ``bot.delivery.send.bulk_pacer`` builds, unchanged.
 * ``SharedBudget`` (PostgreSQL: any number of instances on one bot token) keeps
   token buckets in ``send_budget`` rows. One bucket ``bulk`` refilled at ``rate``
   per second holding at most ``cap`` tokens, and one bucket ``chat:<id>`` per chat

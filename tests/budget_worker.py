@@ -1,4 +1,4 @@
-"""One process taking from a SharedBudget as fast as it can (tests/test_send_budget.py starts two).
+"""One process taking from a SharedBudget as fast as it can (tests/service/test_send_budget.py starts two).
 
 Usage: python tests/budget_worker.py URL bulk|chat SECONDS RATE [CHAT_ID]
 Prints the database times of the grants (epoch seconds), one a line.

@@ -31,10 +31,10 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, AsyncTransaction
 
 from bot.app import build_application
-from bot.clock import FixedClock
-from bot.fakeapi import FakeRequest, FakeTelegram
+from bot.core.clock import FixedClock
+from bot.offline.fakeapi import FakeRequest, FakeTelegram
 from bot.settings import Settings
-from bot.simulator import Simulator
+from bot.offline.simulator import Simulator
 from storage.db import Database
 from storage.models import Base
 

@@ -7,9 +7,9 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from bot.clock import FixedClock
-from bot.services.registration import issue_invites
-from bot.simulator import Simulator, UserChat
+from bot.core.clock import FixedClock
+from bot.office.registration import issue_invites
+from bot.offline.simulator import Simulator, UserChat
 from storage.db import Database
 from storage.models import Person, Report, School
 from storage.schools import ensure_district, upsert_school

@@ -24,10 +24,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.catalogue import Catalogue
-from bot.clock import FixedClock
-from bot.fakeapi import Call, FakeTelegram
-from bot.simulator import callback_query_payload, message_payload, text_content, user_payload
+from bot.core.catalogue import Catalogue
+from bot.core.clock import FixedClock
+from bot.offline.fakeapi import Call, FakeTelegram
+from bot.offline.simulator import callback_query_payload, message_payload, text_content, user_payload
 from storage.db import Database
 from storage.models import AuditEntry, Broadcast, Draft, OutboxRow, Person, Report, ReminderSend, School
 from storage.reports import NewReport, save_report_retrying

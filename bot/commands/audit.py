@@ -21,7 +21,7 @@ import sys
 from datetime import date, datetime, time
 from typing import Any
 
-from bot.roster import normalise_code
+from bot.office.roster import normalise_code
 from bot.commands.args import positive_int
 from bot.settings import Settings
 from storage.audit import AuditRow, audit_entries

@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from bot.console import USER_KEYS, quiet_logging, run_console
+from bot.offline.console import USER_KEYS, quiet_logging, run_console
 from bot.settings import Settings, SettingsError, load_settings
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from bot.catalogue import load_catalogue
-from bot.clock import SystemClock
-from bot.demo import DemoLoad, load_demo
+from bot.core.catalogue import load_catalogue
+from bot.core.clock import SystemClock
+from bot.offline.demo import DemoLoad, load_demo
 from bot.settings import Settings
 from storage.db import Database
 

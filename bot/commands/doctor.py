@@ -21,8 +21,8 @@ from typing import Literal
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from bot.catalogue import CatalogueInvalid, load_catalogue
-from bot.observability import REDACTED, redact
+from bot.core.catalogue import CatalogueInvalid, load_catalogue
+from bot.runtime.observability import REDACTED, redact
 from bot.settings import Settings
 from storage.db import Database, head_revision
 

@@ -13,9 +13,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.catalogue import CatalogueInvalid, load_catalogue
-from bot.clock import SystemClock
-from bot.roster import ImportResult, RosterInvalid, RosterRow, import_roster, known_programmes, parse_roster
+from bot.core.catalogue import CatalogueInvalid, load_catalogue
+from bot.core.clock import SystemClock
+from bot.office.roster import ImportResult, RosterInvalid, RosterRow, import_roster, known_programmes, parse_roster
 from bot.settings import Settings
 from storage.db import Database
 

@@ -24,9 +24,9 @@ from telegram import Bot
 from telegram.error import TelegramError
 from telegram.request import BaseRequest
 
-from bot.clock import SystemClock
-from bot.roster import normalise_code
-from bot.services.registration import (
+from bot.core.clock import SystemClock
+from bot.office.roster import normalise_code
+from bot.office.registration import (
     DEFAULT_EXPIRES_DAYS,
     IssuedInvite,
     UnknownDistrict,

@@ -20,8 +20,8 @@ import json
 import sys
 from typing import Any
 
-from bot.clock import SystemClock
-from bot.services.registration import (
+from bot.core.clock import SystemClock
+from bot.office.registration import (
     Deactivation,
     UnknownDistrict,
     deactivate_person,

@@ -24,11 +24,11 @@ from datetime import datetime
 
 from telegram.request import BaseRequest
 
-from bot.catalogue import load_catalogue
-from bot.clock import FixedClock, SystemClock
+from bot.core.catalogue import load_catalogue
+from bot.core.clock import FixedClock, SystemClock
 from bot.context import Services
-from bot.i18n import LANGUAGES, t
-from bot.periods import due_date
+from bot.core.i18n import LANGUAGES, t
+from bot.core.periods import due_date
 from bot.settings import Settings
 from scheduler.digests import fmt_date
 from scheduler.tick import DIGEST_ESCALATION, Plan, TickReport, plan_tick

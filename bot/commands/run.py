@@ -1,14 +1,14 @@
 """``schoolbot run``: migrate the database, then run the bot.
 
 With ``BOT_TOKEN`` the bot long-polls ``TELEGRAM_API_URL``, or serves a
-webhook when ``WEBHOOK_URL`` is set (``bot.webhook``; the webhook itself is
+webhook when ``WEBHOOK_URL`` is set (``bot.runtime.webhook``; the webhook itself is
 registered once per deploy by ``schoolbot webhook set``, never by ``run``:
 with several instances each start would call ``setWebhook`` and draw 429s);
 without a token it says so and starts the offline console on the demo data,
 as the demo principal, instead of failing.
 
 The token is part of every Bot API URL: ``bot.cli`` installs
-``bot.observability.SecretRedactor`` before any command runs, so every log
+``bot.runtime.observability.SecretRedactor`` before any command runs, so every log
 record (and traceback) shows ``bot<redacted>`` instead.
 """
 
@@ -23,10 +23,10 @@ from telegram.error import InvalidToken, NetworkError
 
 from bot.app import App, build_application, stop_services
 from bot.commands.migrate import migrate
-from bot.console import quiet_logging, run_console
-from bot.i18n import t
+from bot.offline.console import quiet_logging, run_console
+from bot.core.i18n import t
 from bot.settings import Settings
-from bot.webhook import ALLOWED_UPDATES, serve_webhook
+from bot.runtime.webhook import ALLOWED_UPDATES, serve_webhook
 
 log = logging.getLogger(__name__)
 

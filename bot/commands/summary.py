@@ -23,14 +23,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from bot.catalogue import Catalogue, Form, load_catalogue
-from bot.clock import SystemClock
-from bot.i18n import LANGUAGES
-from bot.periods import Period, local_date
+from bot.core.catalogue import Catalogue, Form, load_catalogue
+from bot.core.clock import SystemClock
+from bot.core.i18n import LANGUAGES
+from bot.core.periods import Period, local_date
 from bot.render.annual import render_annual_docx, render_annual_text
 from bot.render.table import render_summary_text
 from bot.render.xlsx import render_xlsx
-from bot.services.summary import (
+from bot.office.summary import (
     Rollup,
     Stats,
     Summary,

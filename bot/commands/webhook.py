@@ -5,7 +5,7 @@ per token, and several instances behind a load balancer calling ``setWebhook``
 at every start only earn 429s (and a stale instance restarting during a move to
 a new URL would point Telegram back at the old one). So the operator sets it
 once per deploy with this command, and ``schoolbot run`` only checks it
-(``bot.webhook.check_webhook``).
+(``bot.runtime.webhook.check_webhook``).
 
 * ``set`` registers ``WEBHOOK_URL`` with ``WEBHOOK_SECRET`` as the secret token
   and the updates the bot handles (``ALLOWED_UPDATES``, as ``run`` polls them);
@@ -34,7 +34,7 @@ from telegram import Bot, WebhookInfo
 from telegram.error import TelegramError
 
 from bot.settings import Settings
-from bot.webhook import ALLOWED_UPDATES
+from bot.runtime.webhook import ALLOWED_UPDATES
 
 # How long one Bot API call may take before the command gives up (the network is down).
 TIMEOUT_SECONDS = 30.0

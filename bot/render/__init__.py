@@ -1,6 +1,6 @@
 """Rendering of office summaries: phone text, XLSX, PNG chart, DOCX year-end draft.
 
-Pure functions from the service layer's dataclasses (``bot.services.summary``)
+Pure functions from the service layer's dataclasses (``bot.office.summary``)
 to text or bytes; nothing here touches the database or Telegram. Rendering that
 takes a while (a year's spreadsheet, a chart) is called via ``asyncio.to_thread``
 by the handlers so the bot keeps answering meanwhile.
@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
-from bot.catalogue import Field
-from bot.i18n import t
-from bot.numbers import format_number, format_wan
-from bot.periods import Period, year_periods
+from bot.core.catalogue import Field
+from bot.core.i18n import t
+from bot.core.numbers import format_number, format_wan
+from bot.core.periods import Period, year_periods
 
 __all__ = ["figure", "percent", "scope_label", "span_label"]
 

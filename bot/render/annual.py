@@ -19,9 +19,9 @@ from docx.oxml.ns import qn
 from docx.shared import Pt, RGBColor
 from docx.styles.style import BaseStyle, CharacterStyle
 
-from bot.i18n import t
-from bot.numbers import format_number, format_wan
-from bot.services.summary import Annual
+from bot.core.i18n import t
+from bot.core.numbers import format_number, format_wan
+from bot.office.summary import Annual
 
 __all__ = ["AnnualText", "compose_annual", "render_annual_docx", "render_annual_text"]
 

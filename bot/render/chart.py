@@ -15,10 +15,10 @@ from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.patches import Patch
 
-from bot.i18n import t
+from bot.core.i18n import t
 from bot.render import figure, percent, scope_label, span_label
 from bot.render.fonts import cjk_font
-from bot.services.summary import Rollup, Stats
+from bot.office.summary import Rollup, Stats
 
 __all__ = ["render_chart"]
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from bot.catalogue import Field, Form
-from bot.i18n import t
+from bot.core.catalogue import Field, Form
+from bot.core.i18n import t
 from bot.render import figure, percent, scope_label, span_label
-from bot.services.summary import Rollup, Stats, Summary
+from bot.office.summary import Rollup, Stats, Summary
 
 __all__ = ["MAX_MESSAGE", "change_text", "render_summary_text", "split_message"]
 

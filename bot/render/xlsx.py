@@ -24,11 +24,11 @@ from openpyxl.styles import Font, PatternFill  # type: ignore[import-untyped]
 from openpyxl.utils import get_column_letter  # type: ignore[import-untyped]
 from openpyxl.worksheet.worksheet import Worksheet  # type: ignore[import-untyped]
 
-from bot.catalogue import Field, FieldType, Form
-from bot.i18n import t
-from bot.periods import DEFAULT_TZ, Period, parse_period
+from bot.core.catalogue import Field, FieldType, Form
+from bot.core.i18n import t
+from bot.core.periods import DEFAULT_TZ, Period, parse_period
 from bot.render import scope_label, span_label
-from bot.services.summary import ExportData, Stats
+from bot.office.summary import ExportData, Stats
 
 __all__ = ["export_filename", "render_xlsx"]
 

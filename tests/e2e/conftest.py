@@ -1,7 +1,7 @@
 """Fixtures for end-to-end runs: the fake Bot API on loopback and the real bot as a subprocess.
 
 The bot is started exactly as an operator starts it (``python -m bot run``) with
-``TELEGRAM_API_URL`` pointing at ``bot.fakeserver``; it shares nothing with the
+``TELEGRAM_API_URL`` pointing at ``bot.offline.fakeserver``; it shares nothing with the
 test but the database and the HTTP socket.
 """
 
@@ -20,10 +20,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from bot.clock import SystemClock
-from bot.fakeapi import FakeTelegram
-from bot.fakeserver import FakeBotApiServer
-from bot.services.registration import issue_invites
+from bot.core.clock import SystemClock
+from bot.offline.fakeapi import FakeTelegram
+from bot.offline.fakeserver import FakeBotApiServer
+from bot.office.registration import issue_invites
 from storage.db import Database
 from storage.models.broadcasts import OutboxRow, OutboxStatus
 from storage.schools import ensure_district, upsert_school

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from bot.fakeserver import FakeBotApiServer
-from bot.i18n import t
+from bot.offline.fakeserver import FakeBotApiServer
+from bot.core.i18n import t
 from storage.db import Database
 from storage.models import Person
 from tests.e2e.conftest import ADMIN_ID, StartBot, seed_school_invite, undocumented_requests

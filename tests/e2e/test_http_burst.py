@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from benchmarks.burst import Config, run_burst
-from bot.fakeserver import FakeBotApiServer, FloodLimits
+from bot.offline.fakeserver import FakeBotApiServer, FloodLimits
 from storage.db import Database
 from tests.e2e.conftest import TOKEN
 

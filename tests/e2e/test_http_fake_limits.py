@@ -6,7 +6,7 @@ import json
 
 import httpx
 
-from bot.fakeserver import FakeBotApiServer
+from bot.offline.fakeserver import FakeBotApiServer
 from tests.e2e.conftest import TOKEN
 
 

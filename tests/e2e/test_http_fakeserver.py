@@ -19,8 +19,8 @@ from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 from tornado.web import Application, RequestHandler
 
-from bot.fakeapi import FakeRequest, FakeTelegram
-from bot.fakeserver import DEFAULT_TOKEN, FakeBotApiServer
+from bot.offline.fakeapi import FakeRequest, FakeTelegram
+from bot.offline.fakeserver import DEFAULT_TOKEN, FakeBotApiServer
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 
@@ -260,7 +260,7 @@ async def test_webhook_mode_posts_updates_with_the_secret_and_retries_failures(s
 
 async def test_standalone_server_is_driven_through_its_control_api() -> None:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.fakeserver", "--port", "0", "--token", "42:abc",
+        sys.executable, "-m", "bot.offline.fakeserver", "--port", "0", "--token", "42:abc",
         stdout=asyncio.subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:

@@ -7,7 +7,7 @@ import signal
 
 from sqlalchemy import select
 
-from bot.fakeserver import FakeBotApiServer
+from bot.offline.fakeserver import FakeBotApiServer
 from storage.db import Database
 from storage.models import Report
 from tests.e2e.conftest import ADMIN_ID, StartBot, outbox_settled, seed_school_invite, wait_for
@@ -62,7 +62,7 @@ async def _many_milk_principals(db: Database) -> list[int]:
     """Milk schools whose October report is overdue today, one principal each; their chat ids."""
     from zoneinfo import ZoneInfo
 
-    from bot.clock import SystemClock
+    from bot.core.clock import SystemClock
     from storage.models import Person
     from storage.schools import ensure_district, upsert_school
 

@@ -20,7 +20,7 @@ import tornado.httpserver
 import tornado.web
 from sqlalchemy import select
 
-from bot.fakeserver import FakeBotApiServer
+from bot.offline.fakeserver import FakeBotApiServer
 from storage.db import Database
 from storage.models import Report
 from tests.e2e.conftest import (

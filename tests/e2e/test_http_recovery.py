@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from bot.fakeserver import FakeBotApiServer
-from bot.i18n import t
+from bot.offline.fakeserver import FakeBotApiServer
+from bot.core.i18n import t
 from storage.db import Database
 from tests.conftest import PG_SERVER
 from tests.e2e.conftest import StartBot, seed_school_invite

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from bot.fakeserver import FakeBotApiServer
+from bot.offline.fakeserver import FakeBotApiServer
 from storage.db import Database
 from tests.e2e.conftest import StartBot, run_cli, seed_school_invite, undocumented_requests
 

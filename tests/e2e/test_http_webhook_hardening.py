@@ -7,7 +7,7 @@ import socket
 
 import httpx
 
-from bot.fakeserver import FakeBotApiServer
+from bot.offline.fakeserver import FakeBotApiServer
 from storage.db import Database
 from tests.e2e.conftest import StartBot
 

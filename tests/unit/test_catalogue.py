@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-import bot.catalogue as catalogue_module
-import bot.periods as periods_module
-from bot.catalogue import (
+import bot.core.catalogue as catalogue_module
+import bot.core.periods as periods_module
+from bot.core.catalogue import (
     ANSWER_MESSAGE_KEYS,
     SHIPPED_CATALOGUE,
     Cadence,
@@ -23,7 +23,7 @@ from bot.catalogue import (
     load_catalogue,
     load_catalogue_text,
 )
-from bot.i18n import LANGUAGES, messages
+from bot.core.i18n import LANGUAGES, messages
 
 SHIPPED = load_catalogue()
 
@@ -571,7 +571,7 @@ type = "integer"
 
 def test_every_command_the_bot_wires_is_reserved_from_forms() -> None:
     from bot.app import build_application
-    from bot.menus import COMMANDS, wired_commands
+    from bot.runtime.menus import COMMANDS, wired_commands
     from bot.settings import Settings
 
     application = build_application(Settings(_env_file=None))  # type: ignore[call-arg]

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.numbers import NotANumber, format_number, format_wan, parse_number, tidy
+from bot.core.numbers import NotANumber, format_number, format_wan, parse_number, tidy
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.catalogue import Cadence, Form, load_catalogue, load_catalogue_text
-from bot.periods import (
+from bot.core.catalogue import Cadence, Form, load_catalogue, load_catalogue_text
+from bot.core.periods import (
     DEFAULT_TZ,
     Period,
     default_period,

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.catalogue import load_catalogue
-from bot.periods import parse_period
+from bot.core.catalogue import load_catalogue
+from bot.core.periods import parse_period
 from bot.settings import QuietHours, WeeklyAt
 from scheduler.policy import (
     Rules,
@@ -210,7 +210,7 @@ def test_every_reminder_text_key_used_exists_in_both_languages() -> None:
     import re
     from pathlib import Path
 
-    from bot.i18n import messages
+    from bot.core.i18n import messages
 
     root = Path(__file__).resolve().parents[2]
     sources = [

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.textsplit import MAX_MESSAGE, split_text, utf16_len
+from bot.core.textsplit import MAX_MESSAGE, split_text, utf16_len
 
 
 def test_short_text_is_one_message() -> None:

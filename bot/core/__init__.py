@@ -1,0 +1,1 @@
+"""The domain, with no Telegram and no database: catalogue, numbers, periods, clock, texts, UI model."""

@@ -1,0 +1,1 @@
+"""Getting messages to Telegram: one send and its outcome, pacing, the broadcast sender."""

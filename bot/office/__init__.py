@@ -1,0 +1,1 @@
+"""The office's use cases: registration and people, broadcasts, summaries, nudges, scope, roster."""

@@ -1,0 +1,470 @@
+"""Office summaries: roll-ups by district and period, export data, year-end figures.
+
+The use cases behind ``/summary``, ``/export`` and ``/annual`` and their CLI
+twins. The aggregation itself is SQL in ``storage.rollups``; this module picks
+the periods (the one asked, the previous one, the same one a year earlier, a
+whole year), folds the few district rows into a city total and turns missing
+data into ``None`` so nobody ever prints an invented figure.
+
+Usage::
+
+    form = catalogue.get("milk")
+    summary = await summarise(db, form, parse_period(form.period_cadence, "2026-10"))
+    summary.current.city.completeness      # 0.95
+    summary.current.city.total("daily_drinkers")
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, tzinfo
+from decimal import ROUND_HALF_UP, Decimal
+
+from bot.core.catalogue import Cadence, Catalogue, Form
+from bot.core.periods import DEFAULT_TZ, Period, local_date, parse_period, period_of, year_periods
+from storage.db import Database
+from storage.rollups import (
+    DistrictRow,
+    FieldAggregate,
+    MissingReport,
+    ReportRow,
+    RollupQuery,
+    SchoolTotal,
+    current_report_rows,
+    district_name,
+    district_rollup,
+    unreported_by_period,
+    top_schools,
+    totals_by_choice,
+)
+
+__all__ = [
+    "Annual",
+    "ExportData",
+    "FarmFigures",
+    "InsuranceFigures",
+    "MilkFigures",
+    "Rollup",
+    "Stats",
+    "Summary",
+    "annual_figures",
+    "find_form",
+    "gather_export",
+    "last_finished_period",
+    "read_period",
+    "rollup",
+    "started_periods_of_year",
+    "summarise",
+    "year_ago",
+]
+
+# The year-end report's part 一 speaks of these three programmes; the forms that feed it.
+FARM_FORM = "harvest"
+MILK_FORM = "milk"
+INSURANCE_FORM = "insurance"
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Figures of one district, or of the city (``district_id`` None), over some periods."""
+
+    district_id: int | None
+    name: str
+    schools: int = 0
+    expected: int = 0
+    reported: int = 0
+    on_time: int = 0
+    schools_reported: int = 0
+    reports: int = 0
+    fields: Mapping[str, FieldAggregate] = field(default_factory=dict)
+
+    @property
+    def completeness(self) -> float:
+        """Reported ÷ expected (0.0 when nothing is expected)."""
+        return self.reported / self.expected if self.expected else 0.0
+
+    @property
+    def on_time_rate(self) -> float:
+        """On time ÷ expected, as DHIS2 defines it (0.0 when nothing is expected)."""
+        return self.on_time / self.expected if self.expected else 0.0
+
+    def aggregate(self, key: str) -> FieldAggregate:
+        return self.fields.get(key, FieldAggregate())
+
+    def total(self, key: str) -> Decimal:
+        """Sum of a numeric field (0 when nobody reported it)."""
+        return self.aggregate(key).total
+
+    @classmethod
+    def of(cls, row: DistrictRow) -> Stats:
+        return cls(
+            district_id=row.district_id,
+            name=row.district,
+            schools=row.schools,
+            expected=row.expected,
+            reported=row.reported,
+            on_time=row.on_time,
+            schools_reported=row.schools_reported,
+            reports=row.reports,
+            fields=dict(row.fields),
+        )
+
+    @classmethod
+    def combine(cls, name: str, parts: Iterable[Stats]) -> Stats:
+        """Add up districts (each school is in exactly one, so counts and sums add)."""
+        parts = list(parts)
+        fields: dict[str, FieldAggregate] = {}
+        for part in parts:
+            for key, aggregate in part.fields.items():
+                fields[key] = fields.get(key, FieldAggregate()).merge(aggregate)
+        return cls(
+            district_id=None,
+            name=name,
+            schools=sum(p.schools for p in parts),
+            expected=sum(p.expected for p in parts),
+            reported=sum(p.reported for p in parts),
+            on_time=sum(p.on_time for p in parts),
+            schools_reported=sum(p.schools_reported for p in parts),
+            reports=sum(p.reports for p in parts),
+            fields=fields,
+        )
+
+
+@dataclass(frozen=True)
+class Rollup:
+    """A form's figures over some periods: the city (or the scoped district) and each district."""
+
+    form: Form
+    periods: tuple[Period, ...]
+    city: Stats
+    districts: tuple[Stats, ...]
+    # Set when a staff member sees only one district: its id and name.
+    district_id: int | None = None
+    scope: str | None = None
+
+
+@dataclass(frozen=True)
+class Summary:
+    """One period's roll-up with the two comparisons the office asks for."""
+
+    form: Form
+    period: Period
+    current: Rollup
+    previous: Rollup
+    year_ago: Rollup
+
+
+def year_ago(period: Period) -> Period:
+    """The same period one year earlier (2026-11 → 2025-11, 2026-S2 → 2025-S2)."""
+    return period_of(period.cadence, period.start.replace(year=period.start.year - 1))
+
+
+def last_finished_period(form: Form, now: datetime, tz: tzinfo = DEFAULT_TZ) -> Period:
+    """The newest period that has ended: what the office summarises by default."""
+    today = local_date(now, tz)
+    period = period_of(form.period_cadence, today)
+    return period if period.end < today else period.previous()
+
+
+def started_periods_of_year(form: Form, year: int, now: datetime | None = None, tz: tzinfo = DEFAULT_TZ) -> list[Period]:
+    """The form's periods that start in ``year`` and, given ``now``, have started by today."""
+    periods = year_periods(form.period_cadence, year)
+    if now is None:
+        return periods
+    today = local_date(now, tz)
+    return [period for period in periods if period.start <= today]
+
+
+def _query(form: Form, periods: Sequence[Period], district_id: int | None) -> RollupQuery:
+    return RollupQuery(
+        form_key=form.key,
+        programme=form.programme,
+        periods=tuple(dict.fromkeys(p.key for p in periods)),
+        fields=tuple(f.key for f in form.numeric_fields),
+        district_id=district_id,
+        several_per_period=form.is_event,
+    )
+
+
+async def _scope_name(db: Database, district_id: int | None) -> str | None:
+    if district_id is None:
+        return None
+    async with db.session() as session:
+        return await district_name(session, district_id) or "?"
+
+
+def _rollup(
+    form: Form, periods: Sequence[Period], rows: Iterable[DistrictRow], district_id: int | None, scope: str | None
+) -> Rollup:
+    districts = tuple(Stats.of(row) for row in rows)
+    return Rollup(
+        form=form,
+        periods=tuple(periods),
+        city=Stats.combine(scope or "", districts),
+        districts=districts,
+        district_id=district_id,
+        scope=scope,
+    )
+
+
+async def rollup(db: Database, form: Form, periods: Sequence[Period], *, district_id: int | None = None) -> Rollup:
+    """The form's figures summed over ``periods`` (a month, a season, a year)."""
+    scope = await _scope_name(db, district_id)
+    async with db.session() as session:
+        rows = await district_rollup(session, _query(form, periods, district_id))
+    return _rollup(form, periods, rows, district_id, scope)
+
+
+async def rollups_by_period(
+    db: Database, form: Form, periods: Sequence[Period], *, district_id: int | None = None
+) -> dict[Period, Rollup]:
+    """One roll-up per period, from one GROUP BY district, period."""
+    scope = await _scope_name(db, district_id)
+    async with db.session() as session:
+        rows = await district_rollup(session, _query(form, periods, district_id), by_period=True)
+    by_key: dict[str, list[DistrictRow]] = {}
+    for row in rows:
+        assert row.period is not None
+        by_key.setdefault(row.period, []).append(row)
+    return {p: _rollup(form, [p], by_key.get(p.key, []), district_id, scope) for p in periods}
+
+
+async def summarise(db: Database, form: Form, period: Period, *, district_id: int | None = None) -> Summary:
+    """The period's roll-up with the previous period and the same period a year earlier.
+
+    All three come from one grouped query (district × period), so the
+    comparisons cost a few more rows, not more round trips.
+    """
+    previous, earlier = period.previous(), year_ago(period)
+    by_period = await rollups_by_period(db, form, [period, previous, earlier], district_id=district_id)
+    return Summary(form=form, period=period, current=by_period[period], previous=by_period[previous], year_ago=by_period[earlier])
+
+
+# --- export -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExportData:
+    """What the spreadsheet shows: the roll-up, every current report, who has not reported."""
+
+    rollup: Rollup
+    reports: list[ReportRow]
+    missing: list[MissingReport]
+
+
+async def gather_export(db: Database, form: Form, periods: Sequence[Period], *, district_id: int | None = None) -> ExportData:
+    """Read everything the export needs in one transaction (one consistent snapshot)."""
+    scope = await _scope_name(db, district_id)
+    keys = [p.key for p in periods]
+    async with db.session() as session:
+        rows = await district_rollup(session, _query(form, periods, district_id))
+        reports = await current_report_rows(session, form.key, keys, [f.key for f in form.fields], district_id=district_id)
+        missing = await unreported_by_period(session, form.key, form.programme, keys, district_id=district_id)
+    return ExportData(rollup=_rollup(form, periods, rows, district_id, scope), reports=reports, missing=missing)
+
+
+# --- the year-end report --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FarmFigures:
+    """Labour-practice farms (劳动实践场所) over a year; None = no data."""
+
+    sites: int | None = None
+    area: Decimal | None = None
+    vegetables_area: Decimal | None = None
+    participants: Decimal | None = None
+    income: Decimal | None = None
+    top: tuple[SchoolTotal, ...] = ()
+    reports: int = 0
+
+
+@dataclass(frozen=True)
+class MilkFigures:
+    """The student milk programme over a year; None = no data."""
+
+    schools: int | None = None
+    daily_drinkers: Decimal | None = None
+    months: int = 0
+    reports: int = 0
+
+
+@dataclass(frozen=True)
+class InsuranceFigures:
+    """School liability insurance over a year; None = no data."""
+
+    schools: int | None = None
+    insured: Decimal | None = None
+    premium: Decimal | None = None
+    # The semester whose head count is quoted (the newest with reports).
+    basis: Period | None = None
+    reports: int = 0
+
+
+@dataclass(frozen=True)
+class Annual:
+    """The figures of the year-end report's part 一, for the city or one district."""
+
+    year: int
+    as_of: date
+    farm: FarmFigures
+    milk: MilkFigures
+    insurance: InsuranceFigures
+    scope: str | None = None
+
+
+def _sum_or_none(stats: Stats, key: str) -> Decimal | None:
+    aggregate = stats.aggregate(key)
+    return aggregate.total if aggregate.count else None
+
+
+def _form(catalogue: Catalogue, key: str) -> Form | None:
+    try:
+        return catalogue.get(key)
+    except KeyError:
+        return None
+
+
+def _has_field(form: Form, key: str) -> bool:
+    return any(f.key == key for f in form.numeric_fields)
+
+
+async def _farm(db: Database, form: Form | None, periods: list[Period], district_id: int | None) -> FarmFigures:
+    if form is None or not periods:
+        return FarmFigures()
+    year = await rollup(db, form, periods, district_id=district_id)
+    city = year.city
+    if city.reports == 0:
+        return FarmFigures()
+    keys = [p.key for p in periods]
+    vegetables: Decimal | None = None
+    top: list[SchoolTotal] = []
+    async with db.session() as session:
+        if _has_field(form, "area_mu") and any(f.key == "crop" for f in form.fields):
+            by_crop = await totals_by_choice(session, form.key, keys, "crop", "area_mu", district_id=district_id)
+            if "vegetables" in by_crop:
+                vegetables = by_crop["vegetables"].total
+        if _has_field(form, "income"):
+            top = await top_schools(session, form.key, keys, "income", limit=3, district_id=district_id)
+    return FarmFigures(
+        sites=city.schools_reported,
+        area=_sum_or_none(city, "area_mu"),
+        vegetables_area=vegetables,
+        participants=_sum_or_none(city, "participants"),
+        income=_sum_or_none(city, "income"),
+        top=tuple(t for t in top if t.total > 0),
+        reports=city.reports,
+    )
+
+
+async def _milk(db: Database, form: Form | None, periods: list[Period], district_id: int | None) -> MilkFigures:
+    if form is None or not periods:
+        return MilkFigures()
+    year = await rollup(db, form, periods, district_id=district_id)
+    if year.city.reports == 0:
+        return MilkFigures()
+    drinkers: Decimal | None = None
+    months = 0
+    if _has_field(form, "daily_drinkers"):
+        # 日参饮量: the city's daily drinkers, averaged over the months milk was served
+        # (summer months report 0 and would drag the figure down).
+        monthly = await rollups_by_period(db, form, periods, district_id=district_id)
+        totals = [r.city.total("daily_drinkers") for r in monthly.values()]
+        served = [total for total in totals if total > 0]
+        months = len(served)
+        if served:
+            drinkers = (sum(served, Decimal(0)) / len(served)).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    return MilkFigures(schools=year.city.schools_reported, daily_drinkers=drinkers, months=months, reports=year.city.reports)
+
+
+async def _insurance(db: Database, form: Form | None, periods: list[Period], district_id: int | None) -> InsuranceFigures:
+    if form is None or not periods:
+        return InsuranceFigures()
+    year = await rollup(db, form, periods, district_id=district_id)
+    if year.city.reports == 0:
+        return InsuranceFigures()
+    insured: Decimal | None = None
+    basis: Period | None = None
+    if _has_field(form, "students_insured"):
+        # Head counts do not add across semesters: quote the newest semester that has them.
+        by_period = await rollups_by_period(db, form, periods, district_id=district_id)
+        for period in sorted(by_period, reverse=True):
+            if by_period[period].city.aggregate("students_insured").count:
+                insured, basis = by_period[period].city.total("students_insured"), period
+                break
+    return InsuranceFigures(
+        schools=year.city.schools_reported,
+        insured=insured,
+        premium=_sum_or_none(year.city, "premium"),
+        basis=basis,
+        reports=year.city.reports,
+    )
+
+
+async def annual_figures(
+    db: Database, catalogue: Catalogue, year: int, now: datetime, tz: tzinfo = DEFAULT_TZ, *, district_id: int | None = None
+) -> Annual:
+    """The figures the year-end report quotes for ``year``, from the data reported so far."""
+
+    def periods(form: Form | None) -> list[Period]:
+        return started_periods_of_year(form, year, now, tz) if form is not None else []
+
+    farm_form, milk_form, insurance_form = (_form(catalogue, k) for k in (FARM_FORM, MILK_FORM, INSURANCE_FORM))
+    return Annual(
+        year=year,
+        as_of=local_date(now, tz),
+        farm=await _farm(db, farm_form, periods(farm_form), district_id),
+        milk=await _milk(db, milk_form, periods(milk_form), district_id),
+        insurance=await _insurance(db, insurance_form, periods(insurance_form), district_id),
+        scope=await _scope_name(db, district_id),
+    )
+
+
+# --- reading what staff type --------------------------------------------------------
+
+
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).strip().casefold()
+
+
+def find_form(catalogue: Catalogue, text: str) -> Form | None:
+    """The form named by key, command or title (``milk``, ``/milk``, ``学生奶``); None if none."""
+    wanted = _fold(text).lstrip("/")
+    for form in catalogue:
+        names = {form.key, form.command, form.short.zh, form.short.en, form.title.zh, form.title.en}
+        if wanted in {_fold(name) for name in names}:
+            return form
+    return None
+
+
+_MONTH = re.compile(r"(\d{4})\s*[-/.年]?\s*(\d{1,2})\s*月?")
+_QUARTER = re.compile(r"(\d{4})\s*[-年]?\s*Q([1-4])")
+_SEMESTER = re.compile(r"(\d{4})\s*[-年]?\s*S([12])")
+_YEAR = re.compile(r"(\d{4})\s*年?")
+
+
+def read_period(form: Form, text: str) -> Period:
+    """The period of ``form`` that ``text`` names: ``2026-11``, ``2026年11月``, ``2026q4``, ``2026-S2``.
+
+    Raises ValueError for anything else (the caller shows examples).
+    """
+    cadence = form.period_cadence
+    s = unicodedata.normalize("NFKC", text).strip().upper()
+    patterns = {
+        Cadence.MONTHLY: (_MONTH, "{}-{:02d}"),
+        Cadence.QUARTERLY: (_QUARTER, "{}-Q{}"),
+        Cadence.SEMESTER: (_SEMESTER, "{}-S{}"),
+    }
+    if cadence in patterns:
+        pattern, template = patterns[cadence]
+        match = pattern.fullmatch(s)
+        if match is None:
+            raise ValueError(f"{text!r} is not a {cadence.value} period")
+        return parse_period(cadence, template.format(match[1], int(match[2])))
+    match = _YEAR.fullmatch(s)
+    if match is None:
+        raise ValueError(f"{text!r} is not a year")
+    return parse_period(cadence, match[1])

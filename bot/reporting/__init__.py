@@ -1,0 +1,1 @@
+"""The report conversation: its flow, screens, callback data, service and self-service."""

@@ -1,0 +1,1 @@
+"""What keeps the application running: webhook server, per-user ordering, observability, menus."""

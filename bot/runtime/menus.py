@@ -1,0 +1,92 @@
+"""Per-role command menus (``setMyCommands`` with chat scopes) and ``/help`` text.
+
+Every command a role may see is listed in ``COMMANDS``; a command is offered
+only once its feature has a handler wired in the application.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from typing import Any
+
+from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
+from telegram.error import TelegramError
+from telegram.ext import Application, CommandHandler
+
+from bot.core.i18n import t
+from storage.models import Role
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    # Roles that see it; "unknown" is somebody not registered.
+    roles: frozenset[str]
+
+    def description(self, lang: str) -> str:
+        return t(lang, f"commands.{self.name}")
+
+
+_ALL = frozenset({"unknown", Role.PRINCIPAL, Role.STAFF, Role.ADMIN})
+_PRINCIPAL = frozenset({Role.PRINCIPAL})
+_OFFICE = frozenset({Role.STAFF, Role.ADMIN})
+_ADMIN = frozenset({Role.ADMIN})
+
+COMMANDS: list[Command] = [
+    Command("start", _ALL),
+    Command("help", _ALL),
+    Command("report", _PRINCIPAL),
+    Command("status", _PRINCIPAL),
+    Command("history", _PRINCIPAL),
+    Command("correct", _PRINCIPAL),
+    Command("cancel", _PRINCIPAL),
+    Command("overdue", _OFFICE),
+    Command("summary", _OFFICE),
+    Command("export", _OFFICE),
+    Command("annual", _OFFICE),
+    Command("broadcast", _OFFICE),
+    Command("broadcasts", _OFFICE),
+    Command("invite", _OFFICE),
+    Command("staff", _ADMIN),
+    Command("people", _ADMIN),
+    Command("deactivate", _ADMIN),
+    Command("language", _ALL),
+]
+
+
+def wired_commands(application: Application[Any, Any, Any, Any, Any, Any]) -> set[str]:
+    """Commands that have a handler in this application (a feature not wired is not offered)."""
+    names: set[str] = set()
+    for handlers in application.handlers.values():
+        for handler in handlers:
+            if isinstance(handler, CommandHandler):
+                names |= set(handler.commands)
+    return names
+
+
+def commands_for(role: str | None, wired: set[str]) -> list[Command]:
+    key = role or "unknown"
+    return [c for c in COMMANDS if key in c.roles and c.name in wired]
+
+
+def help_text(role: str | None, lang: str, wired: set[str]) -> str:
+    lines = [t(lang, f"help.intro_{role or 'unknown'}"), ""]
+    lines += [f"/{c.name} — {c.description(lang)}" for c in commands_for(role, wired)]
+    return "\n".join(lines)
+
+
+async def set_menu(
+    application: Application[Any, Any, Any, Any, Any, Any], chat_id: int | None, role: str | None
+) -> None:
+    """Show ``role``'s commands in ``chat_id``'s menu (or the default menu for chat_id None)."""
+    scope = BotCommandScopeChat(chat_id) if chat_id is not None else BotCommandScopeDefault()
+    wired = wired_commands(application)
+    bot = application.bot
+    for lang in ("zh", "en"):
+        commands = [BotCommand(c.name, c.description(lang)) for c in commands_for(role, wired)]
+        try:
+            await bot.set_my_commands(commands, scope=scope, language_code=None if lang == "zh" else lang)
+        except TelegramError:
+            # A menu is a convenience: never let it break registration.
+            pass

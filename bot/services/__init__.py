@@ -1,1 +1,0 @@
-"""Use cases the handlers, the scheduler and the CLI call: Telegram-free, tested directly."""

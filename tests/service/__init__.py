@@ -1,0 +1,1 @@
+"""Use cases, storage and commands against a real database."""
