@@ -52,7 +52,7 @@ from telegram.request import RequestData  # noqa: E402
 from bot.app import build_application  # noqa: E402
 from bot.core.clock import SystemClock  # noqa: E402
 from bot.offline.fakeapi import FakeRequest, FakeTelegram  # noqa: E402
-from bot.delivery.sender import SENDER_KEY, BroadcastSender, sender_of  # noqa: E402
+from bot.delivery.sender import BroadcastSender, sender_of  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.offline.simulator import Simulator  # noqa: E402
 from storage.db import Database  # noqa: E402
@@ -195,7 +195,7 @@ async def run(backend: str, url: str, args: argparse.Namespace) -> Figures:
     )
     app = build_application(settings, request=SlowRequest(fake, args.latency, args.seed), db=db, clock=clock)
     async with app:
-        app.bot_data["services"].extra[SENDER_KEY] = BroadcastSender(app, paced=not args.unpaced)
+        app.bot_data.sender = BroadcastSender(app, paced=not args.unpaced)
         sender = sender_of(app)
         await sender.start()
         staff = Simulator(app, fake).user(STAFF, "李主任")

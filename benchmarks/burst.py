@@ -87,7 +87,7 @@ from sqlalchemy import func, insert, select, update  # noqa: E402
 from benchmarks.scratch import scratch_database  # noqa: E402
 from bot.core.catalogue import load_catalogue  # noqa: E402
 from bot.core.clock import SystemClock  # noqa: E402
-from bot.context import Services  # noqa: E402
+from bot.services import Services  # noqa: E402
 from bot.offline.fakeapi import FakeTelegram  # noqa: E402
 from bot.offline.fakeserver import FakeBotApiServer, FloodLimits  # noqa: E402
 from bot.core.i18n import t  # noqa: E402

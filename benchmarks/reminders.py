@@ -34,7 +34,7 @@ from sqlalchemy import insert, text
 from benchmarks.scratch import scratch_database
 from bot.core.catalogue import load_catalogue
 from bot.core.clock import FixedClock
-from bot.context import Services
+from bot.services import Services
 from bot.settings import Settings
 from scheduler.tick import plan_tick
 from storage.db import Database

@@ -16,11 +16,12 @@ from telegram.request import BaseRequest
 
 from bot.core.catalogue import Catalogue, load_catalogue
 from bot.core.clock import Clock, SystemClock
-from bot.context import BotContext, Services
-from bot.delivery.send import BUDGET_KEY, PER_CHAT_INTERVAL, bulk_pacer
+from bot.context import BotContext, BotData
+from bot.services import Services
+from bot.delivery.send import PER_CHAT_INTERVAL
 from bot.runtime.menus import set_menu
 from bot.runtime.observability import InstrumentedApplication, instrument_handlers
-from bot.delivery.sender import SENDER_KEY, BroadcastSender, sender_of, stop_sender
+from bot.delivery.sender import BroadcastSender, stop_sender
 from bot.settings import Settings
 from handlers.broadcast import broadcast_input, build_broadcast_handlers
 from handlers.common import build_fallback_handlers, build_help_handlers, on_error
@@ -31,7 +32,7 @@ from handlers.reporting import build_reporting_handlers, draft_input
 from handlers.router import Consumer, build_input_router
 from handlers.status import build_status_handlers
 from handlers.summary import build_summary_handlers
-from scheduler.tick import start_reminders
+from scheduler.tick import ReminderTicker, start_reminders
 from storage.budget import LocalBudget, SendBudget, SharedBudget
 from storage.db import Database
 from storage.people import staff_members
@@ -41,7 +42,7 @@ log = logging.getLogger(__name__)
 # PTB wants a token even offline; this one is never sent anywhere real.
 OFFLINE_TOKEN = "0:offline"
 
-App = Application[Any, BotContext, Any, Any, Any, Any]
+App = Application[Any, BotContext, Any, Any, BotData, Any]
 
 
 def build_application(
@@ -61,7 +62,7 @@ def build_application(
         .token(settings.token or OFFLINE_TOKEN)
         .base_url(f"{api}/bot")
         .base_file_url(f"{api}/file/bot")
-        .context_types(ContextTypes(context=BotContext))
+        .context_types(ContextTypes(context=BotContext, bot_data=BotData))
         .defaults(Defaults(tzinfo=settings.timezone))
         # Retries RetryAfter answers instead of re-raising them (max_retries defaults to 0).
         .rate_limiter(rate_limiter or AIORateLimiter(max_retries=3))
@@ -79,10 +80,13 @@ def build_application(
         clock=clock or SystemClock(settings.timezone),
         catalogue=catalogue or load_catalogue(settings.catalogue_path),
     )
-    application.bot_data["services"] = services
-    services.extra[BUDGET_KEY] = build_send_budget(services, application.bot_data)
+    data = application.bot_data
+    data.services = services
+    data.budget = build_send_budget(services, data)
     # Drains the broadcast outbox; started by start_services, or driven directly by tests.
-    services.extra[SENDER_KEY] = BroadcastSender(application, lease=timedelta(seconds=settings.send_lease_seconds))
+    data.sender = BroadcastSender(application, lease=timedelta(seconds=settings.send_lease_seconds))
+    # Sends due reminders and digests; run by the JobQueue from start_services, or ticked by tests.
+    data.ticker = ReminderTicker(application)
 
     # Group -1: who is writing, once per update; stops group chats here.
     application.add_handlers(build_identity_handlers(), group=-1)
@@ -108,7 +112,7 @@ def build_application(
     return application
 
 
-def build_send_budget(services: Services, bot_data: dict[Any, Any]) -> SendBudget:
+def build_send_budget(services: Services, bot_data: BotData) -> SendBudget:
     """The bulk send budget: shared through the database on PostgreSQL, in-process on SQLite.
 
     SQLite means one process, whose pacer already is the whole budget; PostgreSQL
@@ -117,12 +121,12 @@ def build_send_budget(services: Services, bot_data: dict[Any, Any]) -> SendBudge
     """
     if services.db.dialect == "postgresql":
         return SharedBudget(services.db.engine, rate=services.settings.send_bulk_rate, chat_interval=PER_CHAT_INTERVAL)
-    return LocalBudget(bulk_pacer(bot_data))
+    return LocalBudget(bot_data.pacer)
 
 
 async def start_services(application: App) -> None:
     """Start what runs beside the handlers: per-role menus, the broadcast sender, the reminder tick."""
-    services: Services = application.bot_data["services"]
+    services = application.bot_data.services
     await set_menu(application, None, None)
     async with services.db.session() as session:
         people = await staff_members(session)
@@ -130,21 +134,20 @@ async def start_services(application: App) -> None:
         await set_menu(application, person.telegram_id, person.role)
     for admin_id in services.settings.admin_ids - {p.telegram_id for p in people}:
         await set_menu(application, admin_id, "admin")
-    await sender_of(application).start()
+    await application.bot_data.sender.start()
     # The reminder tick: a repeating JobQueue job; tests call ticker_of(app).tick() directly.
     start_reminders(application)
 
 
 async def stop_services(application: App) -> None:
-    services: Services = application.bot_data["services"]
+    services = application.bot_data.services
     # Before the database goes: sends in flight record their outcome.
-    await sender_of(application).stop()
+    await application.bot_data.sender.stop()
     await services.db.dispose()
 
 
 def services_of(application: App) -> Services:
-    services: Services = application.bot_data["services"]
-    return services
+    return application.bot_data.services
 
 
 __all__ = ["App", "OFFLINE_TOKEN", "build_application", "build_send_budget", "services_of", "start_services", "stop_services"]

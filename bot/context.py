@@ -1,77 +1,45 @@
-"""The typed context every handler receives, and what it carries.
+"""The typed context every handler receives, and the typed ``bot_data`` it reaches.
 
-``Services`` is built once by ``build_application`` (database, clock,
-settings, catalogue); ``Identity`` is who sent the current update, loaded once
-per update by the group -1 handler in ``handlers/identity.py``.
+``BotData`` is what ``build_application`` builds once per application: the
+``Services`` (database, clock, settings, catalogue) and the long-lived workers
+(bulk send budget, broadcast sender, reminder ticker), started by ``post_init``
+and stopped by ``post_stop``/``post_shutdown``. PTB creates it through
+``ContextTypes(bot_data=BotData)``; nothing is looked up by string.
+``Identity`` is who sent the current update, loaded once per update by the
+group -1 handler in ``handlers/identity.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from aiolimiter import AsyncLimiter
 from telegram.ext import Application, CallbackContext, ExtBot
 
-from bot.core.clock import Clock
-from bot.settings import Settings
-from storage.db import Database
-from storage.models import Role
+from bot.delivery.send import new_bulk_pacer
+from bot.services import Identity, Services
 
 if TYPE_CHECKING:
-    from bot.core.catalogue import Catalogue
+    from bot.delivery.sender import BroadcastSender
+    from scheduler.tick import ReminderTicker
+    from storage.budget import SendBudget
 
 
-@dataclass
-class Services:
-    """Long-lived collaborators shared by every handler and job of one application."""
+class BotData:
+    """``application.bot_data``: filled by ``build_application`` right after PTB builds the application."""
 
-    settings: Settings
-    db: Database
-    clock: Clock
-    catalogue: "Catalogue"
-    # Feature services register themselves here (sender, scheduler...), keyed by name.
-    extra: dict[str, Any] = field(default_factory=dict)
+    services: Services
+    # Bulk sends draw from this: shared through PostgreSQL, or the local pacer on SQLite.
+    budget: SendBudget
+    sender: BroadcastSender
+    ticker: ReminderTicker
 
-
-@dataclass(frozen=True)
-class Identity:
-    """Who sent an update: a principal of a school, staff, an admin, or nobody we know."""
-
-    telegram_id: int
-    language: str
-    role: Role | None = None
-    person_id: int | None = None
-    name: str = ""
-    school_id: int | None = None
-    school_code: str | None = None
-    school_name: str | None = None
-    district_id: int | None = None
-    # The programmes the person's school is enrolled in (principals; None when not read).
-    programmes: frozenset[str] | None = None
-    # The person's draft as read with the identity (column -> value), when ``draft_read``;
-    # the report conversation continues from it instead of reading it again.
-    draft: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
-    draft_read: bool = field(default=False, compare=False, repr=False)
-
-    @property
-    def is_principal(self) -> bool:
-        return self.role is Role.PRINCIPAL
-
-    @property
-    def is_staff(self) -> bool:
-        return self.role in (Role.STAFF, Role.ADMIN)
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role is Role.ADMIN
-
-    @property
-    def is_known(self) -> bool:
-        return self.role is not None
+    def __init__(self) -> None:
+        # The one even-spacing limiter of this process (broadcasts and reminders share it).
+        self.pacer: AsyncLimiter = new_bulk_pacer()
 
 
-class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):
     """CallbackContext with typed access to the services and the sender's identity."""
 
     def __init__(self, application: Application[Any, Any, Any, Any, Any, Any], chat_id: int | None = None, user_id: int | None = None) -> None:
@@ -82,8 +50,7 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
 
     @property
     def services(self) -> Services:
-        services: Services = self.application.bot_data["services"]
-        return services
+        return self.bot_data.services
 
     @property
     def who(self) -> Identity:

@@ -10,7 +10,8 @@ from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop, BaseHandler, TypeHandler
 
-from bot.context import Context, Identity
+from bot.context import Context
+from bot.services import Identity
 from bot.core.i18n import normalise_language, t
 from bot.runtime.observability import note_role
 from bot.office.registration import ensure_admin, revoke_admin

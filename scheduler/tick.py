@@ -103,7 +103,7 @@ from storage.reminders import (
 )
 
 if TYPE_CHECKING:
-    from bot.context import Services
+    from bot.services import Services
 
 __all__ = [
     "ADVISORY_LOCK_KEY",
@@ -142,7 +142,6 @@ ADVISORY_LOCK_KEY = 0x5C_B0_7E_11
 DIGEST_ESCALATION = "escalation"
 DIGEST_WEEKLY = "weekly"
 _JOB_NAME = "reminder-tick"
-_EXTRA_KEY = "reminders"
 
 AnyApp = Application[Any, Any, Any, Any, Any, Any]
 
@@ -420,7 +419,7 @@ class ReminderTicker:
 
     @property
     def services(self) -> "Services":
-        services: Services = self.application.bot_data["services"]
+        services: Services = self.application.bot_data.services
         return services
 
     async def tick(self) -> TickReport:
@@ -856,12 +855,8 @@ async def send_queued_now(
 
 
 def ticker_of(application: AnyApp) -> ReminderTicker:
-    """The application's ticker, created on first use (tests use it without ``start_services``)."""
-    services: Services = application.bot_data["services"]
-    ticker = services.extra.get(_EXTRA_KEY)
-    if not isinstance(ticker, ReminderTicker):
-        ticker = ReminderTicker(application)
-        services.extra[_EXTRA_KEY] = ticker
+    """The application's ticker (created by ``bot.app.build_application``; tests tick it directly)."""
+    ticker: ReminderTicker = application.bot_data.ticker
     return ticker
 
 
@@ -878,8 +873,7 @@ def start_reminders(application: AnyApp) -> Job[Any] | None:
         return None
     for job in job_queue.get_jobs_by_name(_JOB_NAME):
         job.schedule_removal()
-    ticker_of(application)
-    interval = application.bot_data["services"].settings.reminder_tick_seconds
+    interval = application.bot_data.services.settings.reminder_tick_seconds
     return job_queue.run_repeating(
         _tick_job,
         interval=interval,

@@ -26,7 +26,7 @@ from telegram.request import BaseRequest
 
 from bot.core.catalogue import load_catalogue
 from bot.core.clock import FixedClock, SystemClock
-from bot.context import Services
+from bot.services import Services
 from bot.core.i18n import LANGUAGES, t
 from bot.core.periods import due_date
 from bot.settings import Settings

@@ -48,7 +48,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from aiolimiter import AsyncLimiter
 from telegram import Bot, InlineKeyboardMarkup, Message
@@ -57,10 +57,12 @@ from telegram.warnings import PTBDeprecationWarning
 
 from storage.budget import SendBudget
 
+if TYPE_CHECKING:
+    from bot.context import BotData
+
 __all__ = [
     "BULK_BURST",
     "BULK_RATE",
-    "BUDGET_KEY",
     "MAX_CAPTION",
     "MAX_TEXT",
     "PER_CHAT_INTERVAL",
@@ -69,6 +71,7 @@ __all__ = [
     "Payload",
     "bulk_budget",
     "bulk_pacer",
+    "new_bulk_pacer",
     "classify",
     "deliver",
     "split_text",
@@ -85,8 +88,6 @@ MAX_CAPTION = 1024
 BULK_RATE = 28.5
 BULK_BURST = 1.2
 PER_CHAT_INTERVAL = 1.0
-# Where build_application keeps the application's SendBudget (services.extra).
-BUDGET_KEY = "send_budget"
 
 Kind = Literal["text", "photo", "document"]
 
@@ -223,21 +224,19 @@ def classify(exc: Exception, parts_sent: int = 0) -> DeliveryResult:
     raise exc
 
 
-def bulk_budget(bot_data: dict[Any, Any]) -> SendBudget | AsyncLimiter:
-    """The budget bulk sends draw from: the one ``build_application`` put in the services, else the local pacer."""
-    services = bot_data.get("services")
-    budget = getattr(services, "extra", {}).get(BUDGET_KEY)
-    return budget if budget is not None else bulk_pacer(bot_data)
+def bulk_budget(bot_data: BotData) -> SendBudget:
+    """The budget bulk sends draw from (``build_application`` chose it: shared or local)."""
+    return bot_data.budget
 
 
-def bulk_pacer(bot_data: dict[Any, Any]) -> AsyncLimiter:
+def new_bulk_pacer() -> AsyncLimiter:
+    """A leaky bucket of capacity BULK_BURST draining at BULK_RATE: no burst beyond 0.2 of a send."""
+    return AsyncLimiter(BULK_BURST, BULK_BURST / BULK_RATE)
+
+
+def bulk_pacer(bot_data: BotData) -> AsyncLimiter:
     """The application's one even-spacing limiter for bulk sends (broadcasts and reminders share it)."""
-    pacer = bot_data.get("_bulk_pacer")
-    if not isinstance(pacer, AsyncLimiter):
-        # A leaky bucket of capacity BULK_BURST draining at BULK_RATE: no burst beyond 0.2 of a send.
-        pacer = AsyncLimiter(BULK_BURST, BULK_BURST / BULK_RATE)
-        bot_data["_bulk_pacer"] = pacer
-    return pacer
+    return bot_data.pacer
 
 
 async def deliver(

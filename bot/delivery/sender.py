@@ -1,6 +1,6 @@
 """The broadcast sender: drains the outbox in the background, within Telegram's limits.
 
-One ``BroadcastSender`` per application (``services.extra["broadcast_sender"]``),
+One ``BroadcastSender`` per application (``BotData.sender``),
 started by ``start_services`` and stopped by ``stop_services``. It claims
 outbox rows with a lease (policy in ``storage/broadcasts.py``), keeps up to
 ``concurrency`` sends in flight — each waits its turn in the bulk pacer and
@@ -40,12 +40,11 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from aiolimiter import AsyncLimiter
 from sqlalchemy import select
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import TelegramError
 
-from bot.context import Services
+from bot.services import Services
 from bot.delivery.send import PER_CHAT_INTERVAL, DeliveryResult, Outcome, Payload, bulk_budget, deliver
 from bot.office.broadcast import PROGRESS_EVERY, Panel, final_report, payload_of, progress_panel
 from storage import broadcasts as store
@@ -55,7 +54,6 @@ from storage.models import Broadcast, Person
 
 log = logging.getLogger(__name__)
 
-SENDER_KEY = "broadcast_sender"
 BACKOFF_BASE = timedelta(seconds=1)
 BACKOFF_MAX = timedelta(minutes=5)
 
@@ -111,7 +109,7 @@ class BroadcastSender:
     # --- collaborators ------------------------------------------------------------
     @property
     def services(self) -> Services:
-        services: Services = self.application.bot_data["services"]
+        services: Services = self.application.bot_data.services
         return services
 
     @property
@@ -120,7 +118,7 @@ class BroadcastSender:
         return bot
 
     @property
-    def pacer(self) -> SendBudget | AsyncLimiter | None:
+    def pacer(self) -> SendBudget | None:
         # The application's one bulk budget (shared across instances on PostgreSQL).
         return bulk_budget(self.application.bot_data) if self.paced else None
 
@@ -349,11 +347,7 @@ class BroadcastSender:
 
 def sender_of(application: Any) -> BroadcastSender:
     """The application's sender (created by ``bot.app.build_application``)."""
-    services: Services = application.bot_data["services"]
-    sender = services.extra.get(SENDER_KEY)
-    if not isinstance(sender, BroadcastSender):
-        sender = BroadcastSender(application)
-        services.extra[SENDER_KEY] = sender
+    sender: BroadcastSender = application.bot_data.sender
     return sender
 
 

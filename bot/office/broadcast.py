@@ -30,7 +30,7 @@ from typing import Literal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.catalogue import Catalogue, Form
-from bot.context import Identity, Services
+from bot.services import Identity, Services
 from bot.delivery.send import MAX_CAPTION, Payload, telegram_length
 from bot.core.i18n import messages, t
 from bot.core.periods import Period, due_date, local_date, parse_period, period_of

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.core.catalogue import Form
-from bot.context import Identity, Services
+from bot.services import Identity, Services
 from bot.office.scope import office_district
 from scheduler.digests import OverdueSchool, overdue_schools, period_is_locked, visible_school
 from scheduler.policy import Rules

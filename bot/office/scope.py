@@ -9,7 +9,7 @@ before the promotion.
 
 from __future__ import annotations
 
-from bot.context import Identity
+from bot.services import Identity
 from storage.models import Role
 
 __all__ = ["office_district"]

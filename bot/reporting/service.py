@@ -78,7 +78,7 @@ from storage.reports import (
 from storage.schools import programmes_of
 
 if TYPE_CHECKING:
-    from bot.context import Services
+    from bot.services import Services
 
 log = logging.getLogger(__name__)
 

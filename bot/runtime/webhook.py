@@ -46,7 +46,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from telegram import Update
 from telegram.error import TelegramError
 
-from bot.context import Services
+from bot.services import Services
 from bot.runtime.observability import InstrumentedApplication
 from bot.runtime.userlock import LockUnavailable, UserLocks
 
@@ -292,7 +292,7 @@ async def check_webhook(bot: Any, webhook_url: str) -> bool:
 
 async def serve_webhook(application: Any, *, stop: asyncio.Event | None = None) -> None:
     """Run the bot in webhook mode until SIGTERM/SIGINT (or ``stop`` is set)."""
-    services: Services = application.bot_data["services"]
+    services: Services = application.bot_data.services
     settings = services.settings
     assert settings.webhook_url is not None
     stop = stop or asyncio.Event()

@@ -290,7 +290,7 @@ async def explore(
     logging.getLogger().addHandler(errors)
     try:
         async with mode(db_url, db, clock, fake) as (application, deliver):
-            catalogue = application.bot_data["services"].catalogue
+            catalogue = application.bot_data.services.catalogue
             for number, (actions, jobs) in enumerate(rounds, 1):
                 # One update per actor and round: a person's own updates never overlap (the webhook
                 # serialises them per user anyway); different people's do.

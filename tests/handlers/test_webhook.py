@@ -104,7 +104,7 @@ async def test_database_failure_asks_telegram_to_redeliver(
     webhook: tuple[str, Any], fake: FakeTelegram, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     base, application = webhook
-    db = application.bot_data["services"].db
+    db = application.bot_data.services.db
     unreachable = make_engine("postgresql+asyncpg://postgres@127.0.0.1:1/nowhere")
     monkeypatch.setattr(db, "engine", unreachable)
     monkeypatch.setattr(db, "sessions", async_sessionmaker(unreachable, expire_on_commit=False))
@@ -122,7 +122,7 @@ async def test_healthz_reports_the_database(webhook: tuple[str, Any], monkeypatc
     base, application = webhook
     async with httpx.AsyncClient(base_url=base) as client:
         healthy = await client.get("/healthz")
-        db = application.bot_data["services"].db
+        db = application.bot_data.services.db
         unreachable = make_engine("postgresql+asyncpg://postgres@127.0.0.1:1/nowhere")
         monkeypatch.setattr(db, "engine", unreachable)
         sick = await client.get("/healthz")

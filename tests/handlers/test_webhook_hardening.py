@@ -249,7 +249,7 @@ async def test_healthz_is_ok_false_when_the_database_is_down(
 ) -> None:
     async with running_webhook(db_url, db, clock, fake) as (base, application):
         unreachable = make_engine("postgresql+asyncpg://postgres@127.0.0.1:1/nowhere")
-        monkeypatch.setattr(application.bot_data["services"].db, "engine", unreachable)
+        monkeypatch.setattr(application.bot_data.services.db, "engine", unreachable)
         async with httpx.AsyncClient(base_url=base) as client:
             sick = await client.get("/healthz")
         monkeypatch.undo()

@@ -355,7 +355,7 @@ async def test_tick_that_crashes_halfway_neither_resends_nor_skips(
     in_flight = [chat for chat in chats if not fake.sent(chat)]
     assert len(in_flight) == 1  # its claim waits for the lease: we cannot know it was not sent
 
-    clock.advance(tick_module.lease_of(app.bot_data["services"].settings))
+    clock.advance(tick_module.lease_of(app.bot_data.services.settings))
     report = await tick(app)
     assert report.sent == 1
     assert all(reminders_to(fake, chat) == ["milk:2026-11"] for chat in chats)

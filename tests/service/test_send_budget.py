@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.app import build_application
-from bot.delivery.send import BUDGET_KEY, bulk_budget
+from bot.delivery.send import bulk_budget
 from bot.offline.fakeapi import FakeRequest, FakeTelegram
 from bot.settings import Settings
 from storage.budget import LocalBudget, SharedBudget
@@ -110,7 +110,7 @@ async def test_two_processes_sending_to_one_chat_are_a_second_apart(db: Database
 
 async def test_the_budget_is_shared_on_postgresql_and_local_on_sqlite(settings: Settings, db: Database) -> None:
     application = build_application(settings, request=FakeRequest(FakeTelegram()), db=db)
-    budget = application.bot_data["services"].extra[BUDGET_KEY]
+    budget = application.bot_data.budget
     assert bulk_budget(application.bot_data) is budget, "built once, reached through the services"
     if db.dialect == "postgresql":
         assert isinstance(budget, SharedBudget)

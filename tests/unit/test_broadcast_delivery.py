@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
-from bot.delivery.send import BULK_BURST, BULK_RATE, MAX_TEXT, Outcome, Payload, bulk_pacer, classify, deliver, split_text, telegram_length
+from bot.context import BotData
+from bot.delivery.send import BULK_BURST, BULK_RATE, MAX_TEXT, Outcome, Payload, bulk_pacer, new_bulk_pacer, classify, deliver, split_text, telegram_length
 
 
 def test_short_text_is_one_part() -> None:
@@ -131,7 +132,7 @@ async def test_deliver_media_with_caption() -> None:
 
 
 async def test_bulk_pacer_never_puts_more_than_29_sends_in_one_second() -> None:
-    bot_data: dict[Any, Any] = {}
+    bot_data = BotData()
     pacer = bulk_pacer(bot_data)
     assert bulk_pacer(bot_data) is pacer, "one pacer per application"
     bot = StubBot(*range(40))
@@ -152,7 +153,7 @@ async def test_bulk_sends_wait_out_the_rate_limiters_pause_before_taking_a_slot(
     bot = StubBot(1)
     paused = asyncio.Event()
     bot.rate_limiter = type("Limiter", (), {"_retry_after_event": paused})()  # type: ignore[attr-defined]
-    sending = asyncio.create_task(deliver(bot, 5, "hi", pacer=bulk_pacer({})))  # type: ignore[arg-type]
+    sending = asyncio.create_task(deliver(bot, 5, "hi", pacer=new_bulk_pacer()))  # type: ignore[arg-type]
     await asyncio.sleep(0.05)
     assert bot.calls == [], "nothing goes out while the limiter pauses"
     paused.set()

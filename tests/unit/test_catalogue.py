@@ -575,7 +575,7 @@ def test_every_command_the_bot_wires_is_reserved_from_forms() -> None:
     from bot.settings import Settings
 
     application = build_application(Settings(_env_file=None))  # type: ignore[call-arg]
-    form_commands = {form.command for form in application.bot_data["services"].catalogue}
+    form_commands = {form.command for form in application.bot_data.services.catalogue}
     own = (wired_commands(application) - form_commands) | {c.name for c in COMMANDS}
     assert own <= catalogue_module.RESERVED_COMMANDS, own - catalogue_module.RESERVED_COMMANDS
 
