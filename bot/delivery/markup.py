@@ -1,0 +1,24 @@
+"""The one converter from the UI model (``bot.core.ui``) to Telegram's inline keyboard."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.core.ui import Button, Screen
+
+
+def keyboard(rows: Sequence[Sequence[Button]]) -> InlineKeyboardMarkup | None:
+    """Rows of buttons as an inline keyboard; None when there are none (Telegram then shows no keyboard)."""
+    if not any(rows):
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in rows if row])
+
+
+def markup(screen: Screen) -> InlineKeyboardMarkup | None:
+    """A screen's buttons as an inline keyboard."""
+    return keyboard(screen.buttons)
+
+
+__all__ = ["keyboard", "markup"]
