@@ -59,7 +59,8 @@ from bot.core.catalogue import Form
 from bot.delivery.send import PER_CHAT_INTERVAL, DeliveryResult, Outcome, Payload, bulk_budget, deliver
 from bot.core.i18n import t
 from bot.core.periods import Period, due_date, parse_period
-from handlers.reporting import report_now_button
+from bot.delivery.markup import keyboard
+from bot.reporting.codec import report_now
 from scheduler.digests import (
     OverdueSchool,
     completeness_report,
@@ -146,9 +147,9 @@ _JOB_NAME = "reminder-tick"
 AnyApp = Application[Any, Any, Any, Any, Any, Any]
 
 
-def report_now_markup(form: Form, period: Period, lang: str | None) -> InlineKeyboardMarkup:
+def report_now_markup(form: Form, period: Period, lang: str | None) -> InlineKeyboardMarkup | None:
     """The reminder's one button: opens ``form`` for ``period`` (the report conversation's ``go:`` button)."""
-    return InlineKeyboardMarkup([[report_now_button(form, period, lang)]])
+    return keyboard([[report_now(form, period, lang)]])
 
 
 def reminder_text(

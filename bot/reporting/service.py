@@ -45,13 +45,15 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from bot.core.catalogue import Answer, Field, FieldType, Form, InvalidAnswer
 from bot.core.i18n import t
+from bot.core.ui import Button, Screen
+from bot.reporting.codec import Start, _data, go_data, report_now
 from bot.core.periods import (
     Period,
     default_period,
@@ -93,7 +95,6 @@ __all__ = [
     "report_now",
 ]
 
-MAX_CALLBACK_BYTES = 64
 STEP_FORM = "form"
 STEP_PERIOD = "period"
 STEP_REVIEW = "review"
@@ -104,22 +105,6 @@ HISTORY_FIGURES = 3
 
 
 # --- what the handlers render -----------------------------------------------------
-@dataclass(frozen=True)
-class Button:
-    """An inline button: its label and its callback data."""
-
-    label: str
-    data: str
-
-
-@dataclass
-class Screen:
-    """One message to send: text and rows of buttons."""
-
-    text: str
-    buttons: list[list[Button]] = field(default_factory=list)
-
-
 @dataclass
 class Outcome:
     """What one update produced.
@@ -157,59 +142,6 @@ class Reporter:
     # ``draft_read``; otherwise the conversation reads it itself.
     draft: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
     draft_read: bool = False
-
-
-@dataclass(frozen=True)
-class Start:
-    """Something a principal can start: the form menu, one form, a form and period, a correction."""
-
-    kind: Literal["menu", "form", "go", "fix"]
-    form_key: str = ""
-    period: str = ""
-    report_id: int = 0
-
-    def encode(self) -> str:
-        match self.kind:
-            case "menu":
-                return "menu"
-            case "form":
-                return f"form:{self.form_key}"
-            case "go":
-                return f"go:{self.form_key}:{self.period}"
-        return f"fix:{self.report_id}"
-
-    @classmethod
-    def decode(cls, text: str) -> Start | None:
-        """The start named by button data, or None for anything malformed."""
-        parts = text.split(":")
-        match parts:
-            case ["menu"]:
-                return cls("menu")
-            case ["form", key] if key:
-                return cls("form", form_key=key)
-            case ["go", key, period] if key and period:
-                return cls("go", form_key=key, period=period)
-            case ["fix", number] if number.isdigit() and len(number) < 18:
-                return cls("fix", report_id=int(number))
-        return None
-
-
-def _data(*parts: object) -> str:
-    data = ":".join(str(part) for part in parts)
-    if len(data.encode()) > MAX_CALLBACK_BYTES:
-        # Telegram refuses the whole message otherwise; a catalogue key this long is a bug to see early.
-        raise ValueError(f"callback data over {MAX_CALLBACK_BYTES} bytes: {data!r}")
-    return data
-
-
-def go_data(form: Form, period: Period) -> str:
-    """Button data that opens ``form`` for ``period`` directly."""
-    return _data(Start("go", form_key=form.key, period=period.key).encode())
-
-
-def report_now(form: Form, period: Period, lang: str | None) -> Button:
-    """The "report now" button for reminders and /status."""
-    return Button(t(lang, "report.now_button", form=form.short.get(lang), period=period.label(lang)), go_data(form, period))
 
 
 # --- answers as stored in the draft ----------------------------------------------
