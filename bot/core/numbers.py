@@ -18,11 +18,36 @@ from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation, localcont
 
 import cn2an  # type: ignore[import-untyped]
 
-__all__ = ["NotANumber", "format_number", "format_wan", "parse_number", "tidy"]
+__all__ = ["Approximate", "NotANumber", "format_number", "format_wan", "is_none_word", "parse_number", "tidy"]
 
 
 class NotANumber(ValueError):
     """The text is not a number we can read."""
+
+
+class Approximate(NotANumber):
+    """The text is an estimate or a range ("约3000", "3000左右", "3000-4000", "三四千"): ask for one exact figure."""
+
+
+# Words that make a figure an estimate, before or after it; a range between two figures.
+_ROUGHLY_BEFORE = ("大约", "大概", "差不多", "将近", "接近", "约", "近", "估计", "about", "around", "approx", "~", "≈")
+_ROUGHLY_AFTER = ("左右", "上下", "来", "多", "余", "几", "+")
+_RANGE = re.compile(r"^[\d.,万千百k]+\s*(?:-|~|—|–|到|至|或)\s*[\d.,万千百k]+$")
+# Two neighbouring numerals ("三四千", "两三百") or 几 ("十几", "几百"): a spoken estimate.
+_SPOKEN_ESTIMATE = re.compile(r"(一二|二三|两三|三四|四五|五六|六七|七八|八九|几)")
+# "None" as principals say it: counts as 0 where a field says so (``Field.none_is_zero``).
+_NONE_WORDS = frozenset({"无", "没有", "没", "零", "none", "no", "nil", "n/a", "na"})
+
+
+def is_none_word(text: str) -> bool:
+    """True for 无 / 没有 / 没 / none…: "nothing to report" said in words."""
+    return unicodedata.normalize("NFKC", text).strip().lower().rstrip("。.!！") in _NONE_WORDS
+
+
+def _is_estimate(s: str) -> bool:
+    if s.startswith(_ROUGHLY_BEFORE) or s.endswith(_ROUGHLY_AFTER) or _RANGE.match(s):
+        return True
+    return bool(_SPOKEN_ESTIMATE.search(s)) and not s.isascii()
 
 
 # Longest first, so "人次" is stripped whole rather than leaving "人".
@@ -76,6 +101,8 @@ def parse_number(text: str, units: Iterable[str] = ()) -> Decimal:
         if s.endswith(suffix) and len(s) > len(suffix):
             s = s[: -len(suffix)].rstrip()
             break
+    if _is_estimate(s):
+        raise Approximate(f"an estimate, not a figure: {text!r}")
     if "," in s:
         if not _GROUPED.fullmatch(s):
             raise NotANumber(f"not a number: {text!r}")

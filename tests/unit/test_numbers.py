@@ -195,3 +195,21 @@ def test_formatted_integers_parse_back(n: int) -> None:
 @given(st.decimals(min_value=0, max_value=10**9, places=4, allow_nan=False, allow_infinity=False))
 def test_formatted_decimals_parse_back(value: Decimal) -> None:
     assert parse_number(format_number(value)) == value
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["约3000", "3000左右", "大概500", "500上下", "3000多", "3千多", "1000余", "近千", "3000-4000", "3000~4000", "3000到4000", "三四千", "两三百", "十几", "几百", "about 300"],
+)
+def test_estimates_and_ranges_are_told_apart_from_garbage(text: str) -> None:
+    from bot.core.numbers import Approximate
+
+    with pytest.raises(Approximate):
+        parse_number(text)
+
+
+@pytest.mark.parametrize(("text", "none"), [("无", True), ("没有", True), ("没", True), ("None", True), ("无。", True), ("0", False), ("有", False), ("没看懂", False)])
+def test_none_words(text: str, none: bool) -> None:
+    from bot.core.numbers import is_none_word
+
+    assert is_none_word(text) is none
