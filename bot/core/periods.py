@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 from datetime import date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
@@ -23,6 +24,7 @@ from bot.core.i18n import t
 __all__ = [
     "DEFAULT_TZ",
     "Period",
+    "PeriodState",
     "default_period",
     "due_date",
     "is_late",
@@ -31,6 +33,7 @@ __all__ = [
     "lock_date",
     "parse_period",
     "period_of",
+    "period_state",
     "periods_between",
     "reportable_periods",
     "year_periods",
@@ -216,6 +219,40 @@ def is_late(form: Form, period: Period, submitted_at: datetime, tz: tzinfo = DEF
 def is_locked(form: Form, period: Period, now: datetime, tz: tzinfo = DEFAULT_TZ) -> bool:
     """True if ``period`` can no longer be reported by the principal alone."""
     return local_date(now, tz) > lock_date(form, period)
+
+
+class PeriodState(StrEnum):
+    """How complete a period's reports can be expected to be at a moment.
+
+    ``open``: the period is not over (reports may still change what they count);
+    ``due``: over, and its due date has not passed (or the form has none);
+    ``late``: its due date has passed, principals can still file;
+    ``closed``: locked, only the office can still file.
+    Figures are compared between periods only in the same state.
+    """
+
+    OPEN = "open"
+    DUE = "due"
+    LATE = "late"
+    CLOSED = "closed"
+
+    @property
+    def finished(self) -> bool:
+        """True once every school's report should be in (late or closed)."""
+        return self in (PeriodState.LATE, PeriodState.CLOSED)
+
+
+def period_state(form: Form, period: Period, now: datetime, tz: tzinfo = DEFAULT_TZ) -> PeriodState:
+    """Where ``period`` of ``form`` stands at ``now`` (see ``PeriodState``)."""
+    today = local_date(now, tz)
+    if today <= period.end:
+        return PeriodState.OPEN
+    if is_locked(form, period, now, tz):
+        return PeriodState.CLOSED
+    due = due_date(form, period)
+    if due is None or today <= due:
+        return PeriodState.DUE
+    return PeriodState.LATE
 
 
 def reportable_periods(form: Form, now: datetime, tz: tzinfo = DEFAULT_TZ) -> list[Period]:

@@ -371,3 +371,23 @@ def test_event_form_can_bucket_by_semester() -> None:
     form = _form('cadence = "event"\nevent_period = "semester"')
     assert form.period_cadence is Cadence.SEMESTER
     assert default_period(form, at("2027-01-20T12:00"), SHANGHAI).key == "2026-S2"
+
+
+def test_a_period_is_open_then_due_then_late_then_closed() -> None:
+    from bot.core.periods import PeriodState, period_state
+
+    milk = load_catalogue().get("milk")
+    november = parse_period(milk.period_cadence, "2026-11")
+    tz = ZoneInfo("Asia/Shanghai")
+
+    def at(day: str, hour: int = 12) -> PeriodState:
+        return period_state(milk, november, datetime.fromisoformat(f"{day}T{hour:02d}:00").replace(tzinfo=tz), tz)
+
+    assert at("2026-11-28") is PeriodState.OPEN
+    assert at("2026-11-30", 23) is PeriodState.OPEN, "the last day still belongs to the period"
+    assert at("2026-12-01", 0) is PeriodState.DUE
+    due = due_date(milk, november)
+    assert due is not None and at(due.isoformat(), 23) is PeriodState.DUE
+    assert at((due + timedelta(days=1)).isoformat()) is PeriodState.LATE
+    assert at((lock_date(milk, november) + timedelta(days=1)).isoformat()) is PeriodState.CLOSED
+    assert not PeriodState.DUE.finished and PeriodState.LATE.finished and PeriodState.CLOSED.finished
