@@ -45,6 +45,12 @@ class SelfService:
         # The conversation's view of this update (its context: the school, now, the facts).
         self._reporting = Reporting(services, reporter)
 
+    async def _school(self, session: AsyncSession) -> School:
+        school = await session.get(School, self.reporter.school_id)
+        if school is None:
+            raise LookupError(f"school {self.reporter.school_id} of person {self.reporter.person_id} is gone")
+        return school
+
     async def corrections(self) -> Outcome:
         """/correct: the school's recent reports whose period is still open, as buttons."""
         out = Outcome()
@@ -72,9 +78,7 @@ class SelfService:
         lines: list[str] = []
         rows: list[list[Button]] = []
         async with self.db.session() as session:
-            school = await session.get(School, self.reporter.school_id)
-            if school is None:
-                raise LookupError(f"school {self.reporter.school_id} of person {self.reporter.person_id} is gone")
+            school = await self._school(session)
             for form in self.catalogue.forms_for(school.programme_set):
                 if form.due_days is None:
                     if form.is_event:
@@ -141,9 +145,7 @@ class SelfService:
         """/history: the school's recent current reports with their key figures."""
         out = Outcome()
         async with self.db.session() as session:
-            school = await session.get(School, self.reporter.school_id)
-            if school is None:
-                raise LookupError(f"school {self.reporter.school_id} of person {self.reporter.person_id} is gone")
+            school = await self._school(session)
             reports = [saved_report(r) for r in await recent_reports(session, school.id, limit=RECENT_LIMIT)]
         if not reports:
             out.say(t(self.lang, "report.history.none"))
