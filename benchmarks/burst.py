@@ -92,7 +92,7 @@ from bot.offline.fakeapi import FakeTelegram  # noqa: E402
 from bot.offline.fakeserver import FakeBotApiServer, FloodLimits  # noqa: E402
 from bot.core.i18n import t  # noqa: E402
 from bot.core.periods import default_period  # noqa: E402
-from bot.reporting.service import go_data  # noqa: E402
+from bot.reporting.codec import go_data  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.offline.simulator import callback_query_payload, message_payload, text_content, user_payload  # noqa: E402
 from scheduler.tick import plan_tick  # noqa: E402

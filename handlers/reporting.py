@@ -1,7 +1,8 @@
 """The reporting conversation in Telegram: /report, form shortcuts, /correct, /cancel, /skip.
 
 Thin on purpose: each callback turns the update into one call of
-``bot.reporting.service.Reporting`` and sends back the screens it returns.
+``bot.reporting.service.Reporting`` (or ``bot.reporting.selfservice.SelfService``
+for /correct) and sends back the screens it returns.
 The conversation's state is the principal's ``drafts`` row, not a PTB
 ConversationHandler (which keeps state in process memory), so a restart or a
 second bot process carries on mid-form.
@@ -19,18 +20,29 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, Update
 from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot.core.catalogue import Catalogue, Form
 from bot.context import Context
+from bot.core.catalogue import Catalogue, Form
 from bot.core.i18n import t
 from bot.core.periods import Period
-from bot.reporting.service import Button, Outcome, Reporter, Reporting, Screen, Start, report_now
+from bot.core.ui import Screen
+from bot.delivery.markup import keyboard, markup
+from bot.reporting.codec import Start, report_now
+from bot.reporting.selfservice import SelfService
+from bot.reporting.service import Outcome, Reporter, Reporting
 from handlers.guards import principal_only
 
-__all__ = ["build_reporting_handlers", "draft_input", "markup", "report_now_button", "reporting_for", "send_outcome"]
+__all__ = [
+    "build_reporting_handlers",
+    "draft_input",
+    "report_now_button",
+    "reporting_for",
+    "selfservice_for",
+    "send_outcome",
+]
 
 log = logging.getLogger(__name__)
 
@@ -41,22 +53,13 @@ START_PATTERN = r"^(go|fix):"
 
 def report_now_button(form: Form, period: Period, lang: str | None) -> InlineKeyboardButton:
     """A button that opens ``form`` for ``period`` straight away (for reminders and /status)."""
-    return _button(report_now(form, period, lang))
+    board = keyboard([[report_now(form, period, lang)]])
+    assert board is not None
+    return board.inline_keyboard[0][0]
 
 
-def _button(button: Button) -> InlineKeyboardButton:
-    return InlineKeyboardButton(button.label, callback_data=button.data)
-
-
-def markup(screen: Screen) -> InlineKeyboardMarkup | None:
-    """The screen's buttons as an inline keyboard (None when it has none)."""
-    if not screen.buttons:
-        return None
-    return InlineKeyboardMarkup([[_button(button) for button in row] for row in screen.buttons])
-
-
-def reporting_for(context: Context) -> Reporting:
-    """The use cases for the principal who sent this update."""
+def _reporter(context: Context) -> Reporter:
+    """The principal who sent this update (``principal_only`` let them in)."""
     who = context.who
     assert who.person_id is not None and who.school_id is not None  # principal_only let them in
     reporter = Reporter(
@@ -72,7 +75,17 @@ def reporting_for(context: Context) -> Reporting:
     )
     # The draft read with the identity describes the draft before this update: good once.
     context.identity = dataclasses.replace(who, draft=None, draft_read=False)
-    return Reporting(context.services, reporter)
+    return reporter
+
+
+def reporting_for(context: Context) -> Reporting:
+    """The report conversation for the principal who sent this update."""
+    return Reporting(context.services, _reporter(context))
+
+
+def selfservice_for(context: Context) -> SelfService:
+    """/status, /history and /correct for the principal who sent this update."""
+    return SelfService(context.services, _reporter(context))
 
 
 async def send_outcome(update: Update, context: Context, outcome: Outcome) -> None:
@@ -122,7 +135,7 @@ def _form_start(catalogue: Catalogue, name: str) -> Start | None:
 @principal_only
 async def correct_command(update: Update, context: Context) -> None:
     """List the school's recent reports that can still be corrected."""
-    await send_outcome(update, context, await reporting_for(context).corrections())
+    await send_outcome(update, context, await selfservice_for(context).corrections())
 
 
 async def cancel_command(update: Update, context: Context) -> None:

@@ -1,6 +1,6 @@
 """Callback data of the report conversation: what its buttons carry (at most 64 bytes).
 
-See ``bot.reporting.service`` for the grammar: ``r:<token>:<action>...`` acts on
+See ``bot.reporting.flow`` for the grammar: ``r:<token>:<action>...`` acts on
 the current draft; ``go:<form>:<period>``, ``fix:<report id>``, ``form:<form>`` and
 ``menu`` start something.
 """

@@ -94,7 +94,7 @@ async def test_a_draft_changed_by_another_process_meanwhile_is_not_overwritten(
     real_load = reporting_module.Reporting._load
     other = Database(db.url)
 
-    async def load_after_another_process_answered(self: Any, session: Any, out: Any) -> Any:
+    async def load_after_another_process_answered(self: Any, session: Any) -> Any:
         # Between this update's read (with the identity) and its write, another process takes
         # the first answer.
         monkeypatch.setattr(reporting_module.Reporting, "_load", real_load)
@@ -103,7 +103,7 @@ async def test_a_draft_changed_by_another_process_meanwhile_is_not_overwritten(
             assert draft is not None
             draft.answers = {"daily_drinkers": "856"}
             draft.step = "days_served"
-        return await real_load(self, session, out)
+        return await real_load(self, session)
 
     monkeypatch.setattr(reporting_module.Reporting, "_load", load_after_another_process_answered)
     try:
@@ -135,7 +135,7 @@ async def test_a_draft_started_by_another_process_meanwhile_is_continued_not_rep
     real_load = reporting_module.Reporting._load
     other = Database(db.url)
 
-    async def load_after_another_process_started(self: Any, session: Any, out: Any) -> Any:
+    async def load_after_another_process_started(self: Any, session: Any) -> Any:
         # After this update read "no draft", another process starts one and takes an answer.
         monkeypatch.setattr(reporting_module.Reporting, "_load", real_load)
         async with other.session() as elsewhere:
@@ -143,7 +143,7 @@ async def test_a_draft_started_by_another_process_meanwhile_is_continued_not_rep
                 elsewhere, person_id=self.reporter.person_id, token="elsewhere", now=clock.now(), form_key="milk",
                 form_version=1, step="days_served", period="2026-11", answers={"daily_drinkers": "856"},
             )
-        return await real_load(self, session, out)
+        return await real_load(self, session)
 
     monkeypatch.setattr(reporting_module.Reporting, "_load", load_after_another_process_started)
     try:

@@ -1,0 +1,318 @@
+"""Every text and screen of the report conversation, in the principal's language.
+
+Pure builders: they get what they show (the draft state, the form, saved
+reports as ``SavedReport``, the periods already filed) and return
+``bot.core.ui`` screens with button data from ``bot.reporting.codec``; texts
+come from the ``report.*`` i18n catalogue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from datetime import date, datetime, tzinfo
+
+from bot.core.catalogue import Catalogue, Field, FieldType, Form
+from bot.core.i18n import t
+from bot.core.periods import Period, default_period, reportable_periods
+from bot.core.ui import Button, Screen
+from bot.reporting.codec import Start, _data
+from bot.reporting.state import (
+    STEP_FORM,
+    Ctx,
+    STEP_PERIOD,
+    STEP_REVIEW,
+    DraftState,
+    SavedReport,
+    Stored,
+    decode,
+    period_or_none,
+)
+
+
+def pairs(buttons: list[Button]) -> list[list[Button]]:
+    """Buttons two to a row."""
+    return [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+
+
+class Screens:
+    """The conversation's screens for one principal (language, time zone)."""
+
+    def __init__(self, catalogue: Catalogue, lang: str, tz: tzinfo) -> None:
+        self.catalogue = catalogue
+        self.lang = lang
+        self.tz = tz
+
+    def say(self, key: str, **params: object) -> str:
+        return t(self.lang, key, **params)
+
+    # ----- the step's screen -------------------------------------------------------------
+    def form_menu(self, state: DraftState, forms: list[Form]) -> Screen:
+        rows = [[Button(form.title.get(self.lang), _data("r", state.token, "f", form.key))] for form in forms]
+        rows.append([self._cancel(state)])
+        return Screen(self.say("report.choose_form"), rows)
+
+    def period_menu(
+        self, form: Form, state: DraftState, now: datetime, filed: Collection[str], existing: SavedReport | None = None
+    ) -> Screen:
+        """Choose the period (the one due first); with ``existing``, it is filed already: correct it?"""
+        periods = reportable_periods(form, now, self.tz)
+        current = default_period(form, now, self.tz)
+        ordered = sorted(periods, key=lambda p: (p != current, -p.start.toordinal()))
+        rows: list[list[Button]] = []
+        if existing is not None:
+            rows.append([Button(self.say("report.correct_button"), _data("r", state.token, "c", existing.period))])
+        for period in ordered:
+            if existing is not None and period.key == existing.period:
+                continue
+            label = period.label(self.lang)
+            if period.key in filed:
+                label = self.say("report.period_reported", period=label)
+            if period == current:
+                label = self.say("report.period_default", period=label)
+            rows.append([Button(label, _data("r", state.token, "p", period.key))])
+        rows.append([self._cancel(state)])
+        if existing is None:
+            return Screen(self.say("report.choose_period", form=form.title.get(self.lang)), rows)
+        filed_period = period_or_none(form, existing.period)
+        text = self.say(
+            "report.exists",
+            form=form.title.get(self.lang),
+            period=filed_period.label(self.lang) if filed_period else existing.period,
+            version=existing.version,
+            who=self.who(existing),
+            when=self.when(existing.submitted_at),
+            figures=self.figures(form, existing),
+        )
+        return Screen(text, rows)
+
+    def question(self, form: Form, state: DraftState, item: Field) -> Screen:
+        index = form.fields.index(item)
+        lines = [self.header(form, state, index)]
+        if item.type is FieldType.CHOICE:
+            lines.append(self.say("report.ask_choice", field=item.label.get(self.lang)))
+        else:
+            lines.append(self.say("report.ask", field=item.label.get(self.lang), unit_hint=self.unit_hint(item)))
+        if item.help is not None:
+            lines.append(item.help.get(self.lang))
+        if item.key in state.answers:
+            lines.append(self.say("report.current", value=self.shown(item, state.answers[item.key])))
+        if not item.required:
+            lines.append(self.say("report.optional_hint"))
+        lines.append(self.say("report.cancel_hint"))
+        return Screen("\n".join(lines), self.question_buttons(form, state, item))
+
+    def question_buttons(self, form: Form, state: DraftState, item: Field) -> list[list[Button]]:
+        index = form.fields.index(item)
+        rows: list[list[Button]] = []
+        if item.type is FieldType.CHOICE:
+            rows += pairs(
+                [
+                    Button(choice.label.get(self.lang), _data("r", state.token, "v", index, n))
+                    for n, choice in enumerate(item.choices)
+                ]
+            )
+        extra: list[Button] = []
+        if item.default is not None and item.type is not FieldType.CHOICE:
+            shown = item.format(item.parse(item.default), self.lang)
+            extra.append(Button(self.say("report.default_button", value=shown), _data("r", state.token, "d", index)))
+        if not item.required:
+            extra.append(Button(self.say("report.skip_button"), _data("r", state.token, "s", index)))
+        if extra:
+            rows.append(extra)
+        if state.editing:
+            rows.append([Button(self.say("report.back_button"), _data("r", state.token, "b", index))])
+        return rows
+
+    def review(self, form: Form, state: DraftState, original: SavedReport | None) -> Screen:
+        lines = [self.say("report.review_title", form=form.title.get(self.lang), period=self.period_label(form, state))]
+        lines.append(self.answers(form, state.answers))
+        if original is not None:
+            lines.append(self.say("report.review_correction", version=original.version))
+        lines.append(self.say("report.review_hint"))
+        edits = [
+            Button(self.say("report.edit_button", field=item.label.get(self.lang)), _data("r", state.token, "e", index))
+            for index, item in enumerate(form.fields)
+        ]
+        rows = pairs(edits)
+        rows.append([Button(self.say("report.submit_button"), _data("r", state.token, "ok")), self._cancel(state)])
+        return Screen("\n".join(lines), rows)
+
+    def resume(self, state: DraftState, start: Start) -> Screen:
+        """A draft is in the way of ``start``: continue it, or discard it and start?"""
+        form = self.form_or_none(state.form_key)
+        total = len(form.fields) if form else 0
+        if state.step == STEP_FORM:
+            step = self.say("report.step_form")
+        elif state.step == STEP_PERIOD:
+            step = self.say("report.step_period")
+        elif state.step == STEP_REVIEW or form is None:
+            step = self.say("report.step_review")
+        else:
+            step = form.field(state.step).label.get(self.lang)
+        what = self.what(state)
+        if state.correction_of is not None:
+            what = self.say("report.what_correction", what=what)
+        text = self.say("report.resume_prompt", what=what, done=len(state.answers), total=total, step=step)
+        continue_ = Button(self.say("report.continue_button"), _data("r", state.token, "k"))
+        discard = Button(self.say("report.discard_button"), _data("r", state.token, "n", start.encode()))
+        return Screen(text, [[continue_, discard]])
+
+    def _cancel(self, state: DraftState) -> Button:
+        return Button(self.say("report.cancel_button"), _data("r", state.token, "x"))
+
+    # ----- notices -----------------------------------------------------------------------
+    def expired(self, state: DraftState, ttl_days: int, answers: Mapping[str, str | None] | None) -> str:
+        """The draft was left too long and is gone; whatever was typed is shown once more."""
+        notice = self.say("report.expired", what=self.what(state), started=self.when(state.created_at), days=ttl_days)
+        form = self.form_or_none(state.form_key) if state.form_key else None
+        if form is not None and answers:
+            notice += "\n" + self.say("report.your_answers", figures=self.answers(form, answers))
+        return notice
+
+    def moved_school(self, state: DraftState, school: str) -> str:
+        what = self.what(state)
+        if state.correction_of is not None:
+            what = self.say("report.what_correction", what=what)
+        return self.say("report.moved_school", what=what, school=school)
+
+    def locked(self, form: Form, period: Period) -> str:
+        return self.say("report.locked", form=form.title.get(self.lang), period=period.label(self.lang))
+
+    def saved(
+        self,
+        form: Form,
+        period: Period,
+        answers: Mapping[str, str | None],
+        *,
+        version: int,
+        submitted_at: datetime,
+        late: bool,
+        due: date | None,
+        count: int | None,
+    ) -> Screen:
+        """The receipt: what was saved, which version, late (after ``due``) or not, and how
+        many harvests so far (``count``, for event forms)."""
+        lines = [
+            self.say(
+                "report.saved",
+                form=form.title.get(self.lang),
+                period=period.label(self.lang),
+                figures=self.answers(form, answers),
+                version=version,
+                when=self.when(submitted_at),
+            )
+        ]
+        if version > 1:
+            lines.append(self.say("report.saved_correction", old=version - 1))
+        if late:
+            lines.append(self.say("report.saved_late", due=due.isoformat() if due else ""))
+        if count is not None:
+            lines.append(self.say("report.saved_event", count=count))
+        return Screen("\n".join(lines))
+
+    def changed_meanwhile(
+        self, form: Form, period: Period, answers: Mapping[str, str | None], current: SavedReport | None
+    ) -> Screen:
+        """Someone else filed or corrected the report first: theirs, the principal's answers, correct it?"""
+        unsaved = self.say("report.unsaved_answers", figures=self.answers(form, answers))
+        if current is None:
+            return Screen(self.say("report.correct_gone") + "\n\n" + unsaved)
+        text = self.say(
+            "report.corrected_meanwhile" if current.version > 1 else "report.filed_meanwhile",
+            form=form.title.get(self.lang),
+            period=period.label(self.lang),
+            who=self.who(current),
+            when=self.moment(current.submitted_at),
+            version=current.version,
+            figures=self.figures(form, current),
+        )
+        again = Button(
+            self.say("report.correct_again_button", version=current.version),
+            _data(Start("fix", report_id=current.id).encode()),
+        )
+        return Screen("\n\n".join([text, unsaved, self.say("report.correct_again_hint")]), [[again]])
+
+    # ----- pieces ------------------------------------------------------------------------
+    def header(self, form: Form, state: DraftState, index: int) -> str:
+        period = self.period_label(form, state)
+        return self.say("report.header", form=form.short.get(self.lang), period=period, n=index + 1, total=len(form.fields))
+
+    def period_label(self, form: Form, state: DraftState) -> str:
+        period = period_or_none(form, state.period)
+        return period.label(self.lang) if period else ""
+
+    def what(self, state: DraftState) -> str:
+        """"学生饮用奶月报（2026年11月）" for messages about a draft."""
+        form = self.form_or_none(state.form_key) if state.form_key else None
+        if form is None:
+            return self.say("report.a_report")
+        label = self.period_label(form, state)
+        if not label:
+            return form.title.get(self.lang)
+        return self.say("report.what", form=form.title.get(self.lang), period=label)
+
+    def unit_hint(self, item: Field) -> str:
+        return self.say("input.unit_hint", unit=item.unit.get(self.lang)) if item.unit is not None else ""
+
+    def shown(self, item: Field, stored: str | None) -> str:
+        value = decode(item, stored)
+        return self.say("report.skipped") if value is None else item.format(value, self.lang)
+
+    def answers(self, form: Form, answers: Mapping[str, str | None]) -> str:
+        """A draft's answers, one line each, in the form's order."""
+        return "\n".join(
+            self.say("report.line", field=item.label.get(self.lang), value=self.shown(item, answers.get(item.key)))
+            for item in form.fields
+            if item.key in answers
+        )
+
+    def figures(self, form: Form, report: SavedReport) -> str:
+        """A saved report's answers, one line each, in the form's order."""
+        return "\n".join(
+            self.say("report.line", field=item.label.get(self.lang), value=self.saved_text(item, report.values[item.key]))
+            for item in form.fields
+            if item.key in report.values
+        )
+
+    def key_figures(self, form: Form, report: SavedReport, limit: int, *, labels: bool = True) -> str:
+        """The first ``limit`` answers on one line, the form's headline figure first."""
+        fields = [item for item in form.fields if item.key in report.values]
+        main = form.main_field
+        if main is not None and main in fields:
+            fields.remove(main)
+            fields.insert(0, main)
+        shown = []
+        for item in fields[:limit]:
+            text = self.saved_text(item, report.values[item.key])
+            shown.append(self.say("report.figure", field=item.label.get(self.lang), value=text) if labels else text)
+        return self.say("report.figure_separator").join(shown)
+
+    def saved_text(self, item: Field, value: Stored) -> str:
+        answer = item.from_storage(*value)
+        return self.say("report.skipped") if answer is None else item.format(answer, self.lang)
+
+    def who(self, report: SavedReport) -> str:
+        return report.reporter_name if report.reporter_name is not None else self.say("report.history.office")
+
+    def when(self, moment: datetime) -> str:
+        return moment.astimezone(self.tz).strftime("%Y-%m-%d %H:%M")
+
+    def moment(self, moment: datetime) -> str:
+        """"11月26日 10:05" (local time): when something just happened."""
+        local = moment.astimezone(self.tz)
+        month_name = self.say("period.month_names").split(",")[local.month - 1]
+        return self.say("report.moment", month=local.month, month_name=month_name, day=local.day, time=local.strftime("%H:%M"))
+
+    def form_or_none(self, key: str) -> Form | None:
+        try:
+            return self.catalogue.get(key)
+        except KeyError:
+            return None
+
+
+def screens_for(ctx: Ctx) -> Screens:
+    """The screens in the language and time zone of the update."""
+    return Screens(ctx.catalogue, ctx.lang, ctx.tz)
+
+
+__all__ = ["Screens", "pairs", "screens_for"]
