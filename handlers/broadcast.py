@@ -1,6 +1,6 @@
 """``/broadcast`` (compose a notice to principals or staff), ``/broadcasts`` (follow and stop), and their buttons.
 
-Thin: each callback asks ``bot.office.broadcast`` and shows the panel it
+Thin: each callback asks ``bot.office.broadcast`` and shows the screen it
 returns. The message to broadcast is free input, so it reaches
 ``broadcast_input`` through the input router (``bot/app.py`` appends it to
 the consumers). The draft lives in SQL, not in ``user_data``.
@@ -13,9 +13,10 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.context import Context
-from bot.delivery.send import Outcome, deliver
 from bot.core.i18n import t
-from bot.delivery.sender import panel_markup, sender_of
+from bot.core.ui import Screen
+from bot.delivery.markup import markup
+from bot.delivery.send import Outcome, deliver
 from bot.office import broadcast as svc
 from handlers.guards import staff_only
 
@@ -24,8 +25,8 @@ from handlers.guards import staff_only
 async def broadcast_command(update: Update, context: Context) -> None:
     """Start composing a notice: show the audience menu."""
     assert update.effective_message is not None
-    panel = await svc.start(context.services, context.who)
-    await update.effective_message.reply_text(panel.text, reply_markup=panel_markup(panel))
+    screen = await svc.start(context.services, context.who)
+    await update.effective_message.reply_text(screen.text, reply_markup=markup(screen))
 
 
 @staff_only
@@ -38,16 +39,16 @@ async def composer_button(update: Update, context: Context) -> None:
         await query.answer(result.text, show_alert=True)
     elif isinstance(result, svc.Closed):
         await query.answer()
-        await _show(query, svc.Panel(result.text))
+        await _show(query, Screen(result.text))
     elif isinstance(result, svc.Edit):
         await query.answer()
-        await _show(query, result.panel)
+        await _show(query, result.screen)
     else:
         await query.answer(t(context.lang, "broadcast.queued"))
-        shown = await _show(query, result.panel)
+        shown = await _show(query, result.screen)
         if shown is not None:
             await svc.set_progress_message(context.services, result.broadcast_id, shown)
-        sender_of(context.application).wake()
+        context.bot_data.sender.wake()
 
 
 async def broadcast_input(update: Update, context: Context) -> bool:
@@ -66,7 +67,7 @@ async def broadcast_input(update: Update, context: Context) -> bool:
     if shown.outcome is not Outcome.SENT:
         await message.reply_text(t(context.lang, "broadcast.preview_failed", reason=shown.reason or ""))
         return True
-    await message.reply_text(result.panel.text, reply_markup=panel_markup(result.panel))
+    await message.reply_text(result.screen.text, reply_markup=markup(result.screen))
     return True
 
 
@@ -84,8 +85,8 @@ def _content(message: Message) -> svc.Content:
 async def broadcasts_command(update: Update, context: Context) -> None:
     """List recent broadcasts with their counts; running ones get a stop button."""
     assert update.effective_message is not None
-    panel = await svc.list_recent(context.services, context.who)
-    await update.effective_message.reply_text(panel.text, reply_markup=panel_markup(panel))
+    screen = await svc.list_recent(context.services, context.who)
+    await update.effective_message.reply_text(screen.text, reply_markup=markup(screen))
 
 
 @staff_only
@@ -109,16 +110,16 @@ async def stop_button(update: Update, context: Context) -> None:
         await _show(query, await svc.list_recent(context.services, context.who))
 
 
-async def _show(query: CallbackQuery, panel: svc.Panel) -> int | None:
-    """Show ``panel`` in the pressed message (or anew if that one cannot be edited); return its message id."""
+async def _show(query: CallbackQuery, screen: Screen) -> int | None:
+    """Show ``screen`` in the pressed message (or anew if that one cannot be edited); return its message id."""
     try:
-        edited = await query.edit_message_text(panel.text, reply_markup=panel_markup(panel))
+        edited = await query.edit_message_text(screen.text, reply_markup=markup(screen))
     except BadRequest as exc:
         if "not modified" in str(exc).lower():
             # A button of the screen already shown: nothing changes.
             return query.message.message_id if query.message is not None else None
         # Deleted, too old to edit, or never ours (a forged press): the screen still has to appear.
-        sent = await query.get_bot().send_message(query.from_user.id, panel.text, reply_markup=panel_markup(panel))
+        sent = await query.get_bot().send_message(query.from_user.id, screen.text, reply_markup=markup(screen))
         return sent.message_id
     return edited.message_id if isinstance(edited, Message) else None
 

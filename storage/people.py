@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from storage.models import AuditEntry, District, Draft, Person, Role, School, SchoolProgramme
+from storage.models import AuditEntry, District, Draft, Invite, Person, Role, School, SchoolProgramme
 
 
 async def person_by_telegram_id(session: AsyncSession, telegram_id: int) -> Person | None:
@@ -174,6 +174,89 @@ async def set_blocked(session: AsyncSession, telegram_id: int, blocked: bool) ->
 
 async def set_language(session: AsyncSession, telegram_id: int, language: str) -> None:
     await session.execute(update(Person).where(Person.telegram_id == telegram_id).values(language=language))
+
+
+class ClaimedInvite(NamedTuple):
+    """An invite just claimed by ``claim_invite``: what it grants."""
+
+    id: int
+    role: str
+    school_id: int | None
+    district_id: int | None
+
+
+def add_invite(
+    session: AsyncSession,
+    *,
+    code_hash: str,
+    role: str,
+    school_id: int | None,
+    district_id: int | None,
+    created_at: datetime,
+    expires_at: datetime,
+    created_by: int | None,
+) -> None:
+    """Store a new invite (only the hash of its code)."""
+    session.add(
+        Invite(
+            code_hash=code_hash,
+            role=role,
+            school_id=school_id,
+            district_id=district_id,
+            created_at=created_at,
+            expires_at=expires_at,
+            created_by=created_by,
+        )
+    )
+
+
+async def claim_invite(session: AsyncSession, code_hash: str, now: datetime, telegram_id: int) -> ClaimedInvite | None:
+    """Mark the unused, unexpired invite with ``code_hash`` used by ``telegram_id``, atomically.
+
+    Of two people racing for one code, exactly one gets it; the other gets None.
+    """
+    claimed = await session.execute(
+        update(Invite)
+        .where(Invite.code_hash == code_hash, Invite.used_at.is_(None), Invite.expires_at > now)
+        .values(used_at=now, used_by=telegram_id)
+        .returning(Invite.id, Invite.role, Invite.school_id, Invite.district_id)
+    )
+    row = claimed.first()
+    return ClaimedInvite._make(row) if row is not None else None
+
+
+async def recent_audit_counts(
+    session: AsyncSession, actor: int, actions: Sequence[str], now: datetime, window: timedelta
+) -> dict[str, int]:
+    """How many of each of ``actions`` ``actor`` did in the ``window`` before ``now``."""
+    result = await session.execute(
+        select(AuditEntry.action, func.count())
+        .where(AuditEntry.actor == actor, AuditEntry.action.in_(list(actions)), AuditEntry.at > now - window)
+        .group_by(AuditEntry.action)
+    )
+    return {action: int(count) for action, count in result}
+
+
+def add_person(session: AsyncSession, **fields: Any) -> Person:
+    """A new person row (flushed with the caller's transaction)."""
+    person = Person(**fields)
+    session.add(person)
+    return person
+
+
+async def deactivate_admin(session: AsyncSession, telegram_id: int) -> bool:
+    """Deactivate ``telegram_id``'s active admin row; whether there was one."""
+    result = await session.execute(
+        update(Person)
+        .where(Person.telegram_id == telegram_id, Person.role == Role.ADMIN, Person.active.is_(True))
+        .values(active=False)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def load_school(session: AsyncSession, person: Person) -> None:
+    """Load ``person.school`` now: lazy loading is not available in async code."""
+    await session.refresh(person, ["school"])
 
 
 def audit(

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import District, School, SchoolProgramme
+from storage.models import District, Person, Role, School, SchoolProgramme
 
 
 async def district_by_name(session: AsyncSession, name: str) -> District | None:
@@ -68,3 +68,32 @@ async def all_schools(session: AsyncSession) -> Sequence[School]:
 
 async def all_districts(session: AsyncSession) -> Sequence[District]:
     return (await session.scalars(select(District).order_by(District.name))).all()
+
+
+async def district_by_id(session: AsyncSession, district_id: int | None) -> District | None:
+    """The district with ``district_id``; None for None or an id that does not exist."""
+    return await session.get(District, district_id) if district_id is not None else None
+
+
+async def district_names(session: AsyncSession) -> list[str]:
+    """Every district's name, alphabetically."""
+    return list((await session.scalars(select(District.name).order_by(District.name))).all())
+
+
+async def schools_by_codes(session: AsyncSession, codes: Sequence[str], district_id: int | None = None) -> dict[str, School]:
+    """The schools with these codes (those of ``district_id`` only, when given), by code."""
+    query = select(School).where(School.code.in_(list(codes)))
+    if district_id is not None:
+        query = query.where(School.district_id == district_id)
+    return {school.code: school for school in (await session.scalars(query)).all()}
+
+
+async def schools_without_reporter(session: AsyncSession, district_id: int | None = None) -> list[School]:
+    """Schools with no active registered principal (of ``district_id`` only, when given), by code."""
+    registered = select(Person.school_id).where(
+        Person.role == Role.PRINCIPAL, Person.active.is_(True), Person.school_id.is_not(None)
+    )
+    query = select(School).where(School.id.not_in(registered)).order_by(School.code)
+    if district_id is not None:
+        query = query.where(School.district_id == district_id)
+    return list((await session.scalars(query)).all())

@@ -30,15 +30,13 @@ from bot.core.periods import Period, local_date
 from bot.render.annual import render_annual_docx, render_annual_text
 from bot.render.table import render_summary_text
 from bot.render.xlsx import render_xlsx
+from bot.office.args import MAX_YEAR, MIN_YEAR, BadPeriod, UnknownForm, form_arg, last_finished_period, period_arg
 from bot.office.summary import (
     Rollup,
     Stats,
     Summary,
     annual_figures,
-    find_form,
     gather_export,
-    last_finished_period,
-    read_period,
     started_periods_of_year,
     summarise,
 )
@@ -81,18 +79,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _form(catalogue: Catalogue, key: str) -> Form:
-    form = find_form(catalogue, key)
-    if form is None:
-        raise UsageError(f"no form {key!r}; choose one of {', '.join(f.key for f in catalogue)}")
-    return form
+    try:
+        return form_arg(catalogue, key)
+    except UnknownForm:
+        raise UsageError(f"no form {key!r}; choose one of {', '.join(f.key for f in catalogue)}") from None
 
 
 def _period(form: Form, text: str | None, settings: Settings) -> Period:
     if text is None:
         return last_finished_period(form, SystemClock(settings.timezone).now(), settings.timezone)
     try:
-        return read_period(form, text)
-    except ValueError:
+        return period_arg(form, text)
+    except BadPeriod:
         example = last_finished_period(form, SystemClock(settings.timezone).now(), settings.timezone).key
         cadence = form.period_cadence.value
         raise UsageError(f"{text!r} is not a period of form {form.key!r} (filed per {cadence}; e.g. {example})") from None
@@ -219,7 +217,7 @@ def run_annual(args: argparse.Namespace, settings: Settings) -> int:
     catalogue = load_catalogue(settings.catalogue_path)
     now = SystemClock(settings.timezone).now()
     year = args.year if args.year is not None else local_date(now, settings.timezone).year
-    if not 1990 <= year <= 2100:
+    if not MIN_YEAR <= year <= MAX_YEAR:
         return _fail(UsageError(f"{year} is not a plausible year"))
 
     async def work(db: Database) -> tuple[str, bytes]:

@@ -41,12 +41,14 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy import select
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import Bot
 from telegram.error import TelegramError
 
 from bot.services import Services
 from bot.delivery.send import PER_CHAT_INTERVAL, DeliveryResult, Outcome, Payload, bulk_budget, deliver
-from bot.office.broadcast import PROGRESS_EVERY, Panel, final_report, payload_of, progress_panel
+from bot.core.ui import Screen
+from bot.delivery.markup import markup
+from bot.office.broadcast import PROGRESS_EVERY, final_report, payload_of, progress_panel
 from storage import broadcasts as store
 from storage.budget import SendBudget
 from storage.broadcasts import DEFAULT_LEASE, ClaimedRow
@@ -56,15 +58,6 @@ log = logging.getLogger(__name__)
 
 BACKOFF_BASE = timedelta(seconds=1)
 BACKOFF_MAX = timedelta(minutes=5)
-
-
-def panel_markup(panel: Panel) -> InlineKeyboardMarkup | None:
-    """A service ``Panel``'s buttons as Telegram inline keyboard (None when it has none)."""
-    if not panel.rows:
-        return None
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in panel.rows]
-    )
 
 
 @dataclass(frozen=True)
@@ -332,14 +325,14 @@ class BroadcastSender:
         lang = language or "zh"
         text = final_report(lang, broadcast, counts, missed)
         if broadcast.progress_message_id is not None:
-            await self._edit(broadcast.author_chat_id, broadcast.progress_message_id, Panel(text.split("\n", 1)[0]))
+            await self._edit(broadcast.author_chat_id, broadcast.progress_message_id, Screen(text.split("\n", 1)[0]))
         result = await deliver(self.bot, broadcast.author_chat_id, text)
         if result.outcome is not Outcome.SENT:
             log.warning("final report of broadcast %s not delivered: %s", broadcast_id, result.reason)
 
-    async def _edit(self, chat_id: int, message_id: int, panel: Panel) -> None:
+    async def _edit(self, chat_id: int, message_id: int, panel: Screen) -> None:
         try:
-            await self.bot.edit_message_text(panel.text, chat_id=chat_id, message_id=message_id, reply_markup=panel_markup(panel))
+            await self.bot.edit_message_text(panel.text, chat_id=chat_id, message_id=message_id, reply_markup=markup(panel))
         except TelegramError as exc:
             # Progress is a courtesy ("message is not modified", a deleted message): never fail a send for it.
             log.info("progress message %s/%s not edited: %s", chat_id, message_id, exc)

@@ -1,6 +1,6 @@
 """Office nudges from ``/overdue``: which schools a press covers, within the actor's scope, queued or sent now.
 
-The handler (``handlers/overdue.py``) parses the button and shows the result;
+``bot.office.overdue`` reads the button and words the result;
 the scope rules live here: a district staff member nudges only schools of
 their district (a forged button naming another district's school is refused,
 as is one naming no school at all), and "send now" moves only the actor's own

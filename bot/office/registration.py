@@ -16,11 +16,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import AuditEntry, District, Invite, Person, Role, School
-from storage.people import any_person_by_telegram_id, audit
+from storage.models import District, Person, Role, School
+from storage.people import (
+    ClaimedInvite,
+    add_invite,
+    add_person,
+    any_person_by_telegram_id,
+    audit,
+    claim_invite,
+    deactivate_admin,
+    load_school,
+    recent_audit_counts,
+)
+from storage.schools import district_by_id, district_by_name, district_names, schools_by_codes, schools_without_reporter
 
 MAX_BAD_CODES = 5
 THROTTLE_WINDOW = timedelta(minutes=10)
@@ -67,11 +77,33 @@ class UnknownDistrict(ValueError):
 
 async def district_named(session: AsyncSession, name: str) -> District:
     """The district called ``name``, or ``UnknownDistrict`` naming the known ones."""
-    found = await session.scalar(select(District).where(District.name == name.strip()))
+    found = await district_by_name(session, name.strip())
     if found is None:
-        known = (await session.scalars(select(District.name).order_by(District.name))).all()
-        raise UnknownDistrict(name.strip(), known)
+        raise UnknownDistrict(name.strip(), await district_names(session))
     return found
+
+
+async def _staff_district(session: AsyncSession, district: str | None, scope_district_id: int | None) -> District | None:
+    """The district a staff invite binds to: the one named, within the actor's own (district staff)."""
+    bound = await district_named(session, district) if district is not None else None
+    if scope_district_id is not None:
+        # District staff create staff of their own district only: never wider, never elsewhere.
+        own = await district_by_id(session, scope_district_id)
+        assert own is not None
+        if bound is not None and bound.id != own.id:
+            raise UnknownDistrict(bound.name, [own.name])
+        bound = own
+    return bound
+
+
+async def _named_schools(session: AsyncSession, codes: Sequence[str], scope_district_id: int | None) -> list[School]:
+    """The schools with these codes, in the order given; ``UnknownSchools`` for any not in scope."""
+    wanted = list(dict.fromkeys(c.strip() for c in codes if c.strip()))
+    found = await schools_by_codes(session, wanted, scope_district_id)
+    missing = [c for c in wanted if c not in found]
+    if missing:
+        raise UnknownSchools(missing)
+    return [found[c] for c in wanted]
 
 
 async def issue_invites(
@@ -95,65 +127,16 @@ async def issue_invites(
     """
     if expires_days < 1:
         raise ValueError("expires_days must be at least 1")
-    expires_at = now + timedelta(days=expires_days)
     targets: list[School | None]
     bound: District | None = None
     if staff:
-        if district is not None:
-            bound = await district_named(session, district)
-        if scope_district_id is not None:
-            # District staff create staff of their own district only: never wider, never elsewhere.
-            own = await session.get(District, scope_district_id)
-            assert own is not None
-            if bound is not None and bound.id != own.id:
-                raise UnknownDistrict(bound.name, [own.name])
-            bound = own
+        bound = await _staff_district(session, district, scope_district_id)
         targets = [None] * count
     elif all_unregistered:
-        registered = select(Person.school_id).where(
-            Person.role == Role.PRINCIPAL, Person.active.is_(True), Person.school_id.is_not(None)
-        )
-        query = select(School).where(School.id.not_in(registered)).order_by(School.code)
-        if scope_district_id is not None:
-            query = query.where(School.district_id == scope_district_id)
-        targets = list((await session.scalars(query)).all())
+        targets = list(await schools_without_reporter(session, scope_district_id))
     else:
-        wanted = list(dict.fromkeys(c.strip() for c in school_codes if c.strip()))
-        query = select(School).where(School.code.in_(wanted))
-        if scope_district_id is not None:
-            query = query.where(School.district_id == scope_district_id)
-        found = {s.code: s for s in (await session.scalars(query)).all()}
-        missing = [c for c in wanted if c not in found]
-        if missing:
-            raise UnknownSchools(missing)
-        targets = [found[c] for c in wanted]
-    issued = []
-    for school in targets:
-        code = new_code()
-        role = Role.STAFF if school is None else Role.PRINCIPAL
-        session.add(
-            Invite(
-                code_hash=hash_code(code),
-                role=role,
-                school_id=school.id if school else None,
-                district_id=bound.id if bound else None,
-                created_at=now,
-                expires_at=expires_at,
-                created_by=created_by,
-            )
-        )
-        issued.append(
-            IssuedInvite(
-                school.code if school else None,
-                school.name if school else None,
-                role,
-                code,
-                expires_at,
-                bound.name if bound else None,
-            )
-        )
-        if school is not None:
-            audit(session, now, created_by, "invite.issued", school.code, role=role.value, expires_days=expires_days)
+        targets = list(await _named_schools(session, school_codes, scope_district_id))
+    issued = [_issue(session, now, school, bound, expires_days, created_by) for school in targets]
     if staff:
         audit(
             session,
@@ -167,6 +150,35 @@ async def issue_invites(
             expires_days=expires_days,
         )
     return issued
+
+
+def _issue(
+    session: AsyncSession, now: datetime, school: School | None, bound: District | None, expires_days: int, created_by: int | None
+) -> IssuedInvite:
+    """One invite: for ``school``'s principal, or (``school`` None) for staff of ``bound`` (None: city-wide)."""
+    code = new_code()
+    role = Role.STAFF if school is None else Role.PRINCIPAL
+    expires_at = now + timedelta(days=expires_days)
+    add_invite(
+        session,
+        code_hash=hash_code(code),
+        role=role,
+        school_id=school.id if school else None,
+        district_id=bound.id if bound else None,
+        created_at=now,
+        expires_at=expires_at,
+        created_by=created_by,
+    )
+    if school is not None:
+        audit(session, now, created_by, "invite.issued", school.code, role=role.value, expires_days=expires_days)
+    return IssuedInvite(
+        school.code if school else None,
+        school.name if school else None,
+        role,
+        code,
+        expires_at,
+        bound.name if bound else None,
+    )
 
 
 class Outcome(StrEnum):
@@ -184,16 +196,7 @@ class Redemption:
 
 async def _recent_attempts(session: AsyncSession, telegram_id: int, now: datetime) -> tuple[int, bool]:
     """Refused codes in the throttle window, and whether a throttle was already recorded in it."""
-    result = await session.execute(
-        select(AuditEntry.action, func.count())
-        .where(
-            AuditEntry.actor == telegram_id,
-            AuditEntry.action.in_(["invite.refused", "invite.throttled"]),
-            AuditEntry.at > now - THROTTLE_WINDOW,
-        )
-        .group_by(AuditEntry.action)
-    )
-    counts = {action: int(count) for action, count in result}
+    counts = await recent_audit_counts(session, telegram_id, ["invite.refused", "invite.throttled"], now, THROTTLE_WINDOW)
     return int(counts.get("invite.refused", 0)), bool(counts.get("invite.throttled"))
 
 
@@ -215,28 +218,28 @@ async def redeem_invite(
             audit(session, now, telegram_id, "invite.throttled", person_subject(telegram_id), refusals=refusals)
         return Redemption(Outcome.THROTTLED)
     # Claim the invite atomically: of two people racing for one code, exactly one wins.
-    claimed = await session.execute(
-        update(Invite)
-        .where(Invite.code_hash == hash_code(code), Invite.used_at.is_(None), Invite.expires_at > now)
-        .values(used_at=now, used_by=telegram_id)
-        .returning(Invite.id, Invite.role, Invite.school_id, Invite.district_id)
-    )
-    row = claimed.first()
+    row = await claim_invite(session, hash_code(code), now, telegram_id)
     if row is None:
         audit(session, now, telegram_id, "invite.refused")
         return Redemption(Outcome.REFUSED)
     person = await any_person_by_telegram_id(session, telegram_id)
-    role = Role(row.role)
     if person is not None and person.active and person.role == Role.ADMIN:
         # Admins are office people: the invite is spent, their role stays.
         audit(session, now, telegram_id, "invite.redeemed_by_admin", person_subject(telegram_id), invite=row.id)
         return Redemption(Outcome.ALREADY, person)
     if person is None:
-        person = Person(telegram_id=telegram_id, name=name, created_at=now, blocked=False, active=True)
-        session.add(person)
+        person = add_person(session, telegram_id=telegram_id, name=name, created_at=now, blocked=False, active=True)
     person.name = name or person.name
     person.username = username
     person.language = person.language or language
+    await _grant(session, now, person, row)
+    return Redemption(Outcome.REGISTERED, person)
+
+
+async def _grant(session: AsyncSession, now: datetime, person: Person, row: ClaimedInvite) -> None:
+    """Give ``person`` what the claimed invite grants, and record it."""
+    role = Role(row.role)
+    telegram_id = person.telegram_id
     person.role = role
     person.school_id = row.school_id
     # A principal's district is their school's; staff keep the invite's (None: city-wide).
@@ -244,23 +247,21 @@ async def redeem_invite(
     person.active = True
     person.blocked = False
     await session.flush()
-    # Load the school now: lazy loading is not available in async code.
-    await session.refresh(person, ["school"])
+    await load_school(session, person)
     if person.school is not None:
         audit(session, now, telegram_id, "invite.redeemed", person.school.code, role=role.value, invite=row.id)
-    else:
-        district = await session.get(District, row.district_id) if row.district_id is not None else None
-        audit(
-            session,
-            now,
-            telegram_id,
-            "invite.redeemed",
-            person_subject(telegram_id),
-            role=role.value,
-            district=district.name if district else None,
-            invite=row.id,
-        )
-    return Redemption(Outcome.REGISTERED, person)
+        return
+    district = await district_by_id(session, row.district_id)
+    audit(
+        session,
+        now,
+        telegram_id,
+        "invite.redeemed",
+        person_subject(telegram_id),
+        role=role.value,
+        district=district.name if district else None,
+        invite=row.id,
+    )
 
 
 def person_subject(telegram_id: int) -> str:
@@ -272,10 +273,9 @@ async def ensure_admin(session: AsyncSession, now: datetime, *, telegram_id: int
     """Admins come from ADMIN_IDS: give them a person row the first time they write."""
     person = await any_person_by_telegram_id(session, telegram_id)
     if person is None:
-        person = Person(
-            telegram_id=telegram_id, name=name, role=Role.ADMIN, language=language, created_at=now, blocked=False, active=True
+        person = add_person(
+            session, telegram_id=telegram_id, name=name, role=Role.ADMIN, language=language, created_at=now, blocked=False, active=True
         )
-        session.add(person)
         audit(session, now, telegram_id, "admin.bootstrapped", person_subject(telegram_id))
     elif person.role != Role.ADMIN or not person.active:
         before = person.role if person.active else None
@@ -287,12 +287,7 @@ async def ensure_admin(session: AsyncSession, now: datetime, *, telegram_id: int
 
 async def revoke_admin(session: AsyncSession, now: datetime, *, telegram_id: int) -> None:
     """An admin row whose id left ADMIN_IDS: deactivate it (history kept), once."""
-    result = await session.execute(
-        update(Person)
-        .where(Person.telegram_id == telegram_id, Person.role == Role.ADMIN, Person.active.is_(True))
-        .values(active=False)
-    )
-    if getattr(result, "rowcount", 0):
+    if await deactivate_admin(session, telegram_id):
         audit(session, now, None, "admin.revoked", person_subject(telegram_id))
 
 
@@ -320,8 +315,7 @@ async def add_staff(
     """Make a Telegram user office staff (an admin's action in chat): of ``district``, or city-wide."""
     person = await any_person_by_telegram_id(session, telegram_id)
     if person is None:
-        person = Person(telegram_id=telegram_id, name=name, created_at=now, blocked=False)
-        session.add(person)
+        person = add_person(session, telegram_id=telegram_id, name=name, created_at=now, blocked=False)
     if person.role == Role.ADMIN and person.active:
         return person
     before = person.role if person.active and person.role else None
@@ -354,12 +348,12 @@ async def set_staff_scope(
     person = await any_person_by_telegram_id(session, telegram_id)
     if person is None or not person.active or person.role != Role.STAFF:
         return ScopeChange.NOT_STAFF, person, None
-    target = await session.get(District, district_id) if district_id is not None else None
+    target = await district_by_id(session, district_id)
     if district_id is not None and target is None:
         raise UnknownDistrict(str(district_id), [])
     if person.district_id == district_id:
         return ScopeChange.UNCHANGED, person, target
-    before = await session.get(District, person.district_id) if person.district_id is not None else None
+    before = await district_by_id(session, person.district_id)
     person.district_id = district_id
     audit(
         session,
@@ -404,7 +398,7 @@ async def deactivate_person(
     if not person.active:
         return Deactivation.ALREADY, person
     person.active = False
-    district = await session.get(District, person.district_id) if person.district_id is not None else None
+    district = await district_by_id(session, person.district_id)
     audit(
         session,
         now,

@@ -23,18 +23,25 @@ from __future__ import annotations
 
 import csv
 import io
-import re
-import unicodedata
-from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from bot.core.catalogue import Catalogue, load_catalogue
 from bot.core.i18n import t
+from bot.office.roster_rows import (
+    COLUMNS,
+    RosterInvalid,
+    RosterRow,
+    RowError,
+    check_rows,
+    header_key,
+    normalise_code,
+    refuse,
+)
 from storage.db import Database
-from storage.models import Area, District, School
+from storage.models import District, School
 from storage.people import audit
 from storage.schools import all_districts, all_schools, ensure_district, upsert_school
 
@@ -51,109 +58,12 @@ __all__ = [
     "parse_roster",
 ]
 
-COLUMNS = ("code", "name", "district", "area", "programmes")
-
 # Programmes the office runs whether or not a catalogue form asks about them.
 BASE_PROGRAMMES = frozenset({"farm", "milk", "insurance"})
 
-# Lengths of the database columns (storage/models/core.py).
-CODE_MAX, NAME_MAX, DISTRICT_MAX = 32, 200, 100
-_CODE = re.compile(r"^[A-Z0-9][A-Z0-9._-]*$")
-
-_HEADER_ALIASES = {
-    "code": "code",
-    "学校代码": "code",
-    "代码": "code",
-    "name": "name",
-    "学校名称": "name",
-    "名称": "name",
-    "district": "district",
-    "区县": "district",
-    "县区": "district",
-    "area": "area",
-    "城乡": "area",
-    "programmes": "programmes",
-    "programme": "programmes",
-    "项目": "programmes",
-}
-_AREA_ALIASES = {
-    "urban": Area.URBAN,
-    "城区": Area.URBAN,
-    "城市": Area.URBAN,
-    "市区": Area.URBAN,
-    "rural": Area.RURAL,
-    "农村": Area.RURAL,
-    "乡村": Area.RURAL,
-}
-# Chinese names clerks type for the three standing programmes.
-_PROGRAMME_ALIASES = {
-    "学生奶": "milk",
-    "学生饮用奶": "milk",
-    "饮用奶": "milk",
-    "校方责任险": "insurance",
-    "责任险": "insurance",
-    "劳动实践基地": "farm",
-    "劳动实践场所": "farm",
-}
-# The documented separator is ";"; the others are what people type when they forget.
-_PROGRAMME_SEPARATORS = re.compile(r"[;；,，、\s]+")
 _DELIMITERS = (",", "\t", ";")
 _XLSX_MAGIC = b"PK\x03\x04"
 _XLS_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-
-
-@dataclass(frozen=True)
-class RosterRow:
-    """One valid school from a roster file; ``line`` is where it was in the file."""
-
-    line: int
-    code: str
-    name: str
-    district: str
-    area: str
-    programmes: tuple[str, ...]
-
-
-@dataclass(frozen=True, eq=False)
-class RowError:
-    """Why one line of a roster is refused: an i18n key under ``roster.`` and its parameters."""
-
-    line: int
-    key: str
-    params: Mapping[str, Any] = field(default_factory=dict)
-
-    def reason(self, lang: str | None = "en") -> str:
-        return t(lang, self.key, **self.params)
-
-    def message(self, lang: str | None = "en") -> str:
-        """``line 7: unknown area 'town'`` (or ``第 7 行：……``)."""
-        return t(lang, "roster.line", line=self.line, reason=self.reason(lang))
-
-    def __str__(self) -> str:
-        return self.message("en")
-
-    def __repr__(self) -> str:
-        return f"RowError({self.message('en')!r})"
-
-
-class RosterInvalid(ValueError):
-    """The roster has bad rows; nothing was (or will be) imported."""
-
-    def __init__(self, errors: Iterable[RowError]) -> None:
-        self.errors = sorted(errors, key=lambda error: error.line)
-        super().__init__("; ".join(map(str, self.errors)))
-
-    def messages(self, lang: str | None = "en") -> list[str]:
-        return [error.message(lang) for error in self.errors]
-
-
-def _refuse(line: int, key: str, **params: Any) -> RosterInvalid:
-    return RosterInvalid([RowError(line, key, params)])
-
-
-def normalise_code(text: str) -> str:
-    """School codes compare after NFKC (full-width ``ＨＢ００１`` → ``HB001``), trimming and upper-casing."""
-    return unicodedata.normalize("NFKC", text).strip().upper()
 
 
 def known_programmes(catalogue: Catalogue | None = None) -> frozenset[str]:
@@ -188,12 +98,12 @@ def parse_roster(
     if data.startswith(_XLSX_MAGIC):
         table, from_csv = _read_xlsx(data), False
     elif data.startswith(_XLS_MAGIC):
-        raise _refuse(1, "roster.file.old_xls")
+        raise refuse(1, "roster.file.old_xls")
     elif suffix in (".xlsx", ".xlsm") and data.strip():
-        raise _refuse(1, "roster.file.bad_xlsx")
+        raise refuse(1, "roster.file.bad_xlsx")
     else:
         table, from_csv = _read_csv(data), True
-    return _check_rows(table, allowed, strict_width=from_csv)
+    return check_rows(table, allowed, strict_width=from_csv)
 
 
 def _line_of(data: bytes, offset: int) -> int:
@@ -203,14 +113,14 @@ def _line_of(data: bytes, offset: int) -> int:
 def _decode(data: bytes) -> str:
     """UTF-8 (BOM or not), else GB18030; anything else is refused naming the line."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise _refuse(1, "roster.file.utf16")
+        raise refuse(1, "roster.file.utf16")
     nul = data.find(b"\x00")
     if nul >= 0:
         # UTF-16 without a BOM puts a NUL beside every ASCII letter; anything else with NULs is binary.
         head = data[:200]
         if head.count(b"\x00") * 3 >= len(head):
-            raise _refuse(1, "roster.file.utf16")
-        raise _refuse(_line_of(data, nul), "roster.file.binary")
+            raise refuse(1, "roster.file.utf16")
+        raise refuse(_line_of(data, nul), "roster.file.binary")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -224,28 +134,24 @@ def _decode(data: bytes) -> str:
     damage = lenient.count("\ufffd")
     valid_cjk = sum(1 for char in lenient if ord(char) >= 0x800) - damage
     if sum(1 for char in prefix if ord(char) >= 0x800) >= 2 or valid_cjk >= 4 * damage:
-        raise _refuse(
+        raise refuse(
             _line_of(data, utf8_error.start), "roster.file.bad_encoding", byte=f"0x{data[utf8_error.start]:02X}"
         )
     try:
         return data.decode("gb18030")
     except UnicodeDecodeError as exc:
-        raise _refuse(_line_of(data, exc.start), "roster.file.bad_encoding", byte=f"0x{data[exc.start]:02X}") from None
-
-
-def _header_key(cell: str) -> str | None:
-    return _HEADER_ALIASES.get(unicodedata.normalize("NFKC", cell).strip().lower())
+        raise refuse(_line_of(data, exc.start), "roster.file.bad_encoding", byte=f"0x{data[exc.start]:02X}") from None
 
 
 def _read_csv(data: bytes) -> list[tuple[int, list[str]]]:
     text = _decode(data)
     if not text.strip():
-        raise _refuse(1, "roster.file.empty")
+        raise refuse(1, "roster.file.empty")
     first = next(line for line in text.splitlines() if line.strip())
     # Excel in some locales saves ";"- or tab-separated "CSV": take the delimiter that finds the most columns.
     delimiter = max(
         _DELIMITERS,
-        key=lambda d: sum(1 for cell in next(csv.reader([first], delimiter=d)) if _header_key(cell)),
+        key=lambda d: sum(1 for cell in next(csv.reader([first], delimiter=d)) if header_key(cell)),
     )
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     table: list[tuple[int, list[str]]] = []
@@ -255,7 +161,7 @@ def _read_csv(data: bytes) -> list[tuple[int, list[str]]]:
             table.append((start, cells))
             start = reader.line_num + 1
     except csv.Error:
-        raise _refuse(start, "roster.row.bad_csv") from None
+        raise refuse(start, "roster.row.bad_csv") from None
     return table
 
 
@@ -276,7 +182,7 @@ def _read_xlsx(data: bytes) -> list[tuple[int, list[str]]]:
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception:  # noqa: BLE001 - a damaged workbook fails in zipfile, lxml or openpyxl alike
-        raise _refuse(1, "roster.file.bad_xlsx") from None
+        raise refuse(1, "roster.file.bad_xlsx") from None
     try:
         # The first sheet: the one a clerk sees on top when the file opens.
         sheet = workbook.worksheets[0]
@@ -285,85 +191,9 @@ def _read_xlsx(data: bytes) -> list[tuple[int, list[str]]]:
             for number, row in enumerate(sheet.iter_rows(values_only=True), start=1)
         ]
     except Exception:  # noqa: BLE001 - see above
-        raise _refuse(1, "roster.file.bad_xlsx") from None
+        raise refuse(1, "roster.file.bad_xlsx") from None
     finally:
         workbook.close()
-
-
-# --- checking the rows -------------------------------------------------------------------
-
-
-def _check_rows(
-    table: Sequence[tuple[int, list[str]]], allowed: frozenset[str], *, strict_width: bool
-) -> list[RosterRow]:
-    table = [(line, cells) for line, cells in table if any(cell.strip() for cell in cells)]
-    if not table:
-        raise _refuse(1, "roster.file.empty")
-    header_line, header = table[0]
-    columns: dict[str, int] = {}
-    errors: list[RowError] = []
-    for index, cell in enumerate(header):
-        key = _header_key(cell)
-        if key is None:
-            continue
-        if key in columns:
-            errors.append(RowError(header_line, "roster.header.duplicate", {"column": key}))
-        columns[key] = columns.get(key, index)
-    missing = [column for column in COLUMNS if column not in columns]
-    if missing:
-        errors.append(RowError(header_line, "roster.header.missing", {"columns": ", ".join(missing)}))
-    if errors:
-        raise RosterInvalid(errors)
-    if len(table) == 1:
-        raise _refuse(header_line, "roster.file.no_rows")
-    width = max(index for index, cell in enumerate(header) if cell.strip()) + 1
-
-    rows: list[RosterRow] = []
-    first_seen: dict[str, int] = {}
-    for line, cells in table[1:]:
-        values = {column: cells[index].strip() if index < len(cells) else "" for column, index in columns.items()}
-        problems: list[tuple[str, dict[str, Any]]] = []
-        if strict_width and any(extra.strip() for extra in cells[width:]):
-            problems.append(("roster.row.extra_cells", {}))
-        code = normalise_code(values["code"])
-        name, district = values["name"], values["district"]
-        if not code:
-            problems.append(("roster.row.empty", {"column": "code"}))
-        elif len(code) > CODE_MAX or not _CODE.match(code):
-            problems.append(("roster.row.bad_code", {"code": code, "limit": CODE_MAX}))
-        elif code in first_seen:
-            problems.append(("roster.row.duplicate_code", {"code": code, "first_line": first_seen[code]}))
-        else:
-            first_seen[code] = line
-        for column, value, limit in (("name", name, NAME_MAX), ("district", district, DISTRICT_MAX)):
-            if not value:
-                problems.append(("roster.row.empty", {"column": column}))
-            elif len(value) > limit:
-                problems.append(("roster.row.too_long", {"column": column, "limit": limit}))
-        raw_area = values["area"]
-        area = _AREA_ALIASES.get(unicodedata.normalize("NFKC", raw_area).strip().lower())
-        if not raw_area:
-            problems.append(("roster.row.empty", {"column": "area"}))
-        elif area is None:
-            problems.append(("roster.row.unknown_area", {"value": raw_area}))
-        enrolled: set[str] = set()
-        for item in _PROGRAMME_SEPARATORS.split(values["programmes"]):
-            if not item:
-                continue
-            programme = unicodedata.normalize("NFKC", item).lower()
-            programme = _PROGRAMME_ALIASES.get(programme, programme)
-            if programme in allowed:
-                enrolled.add(programme)
-            else:
-                problems.append(("roster.row.unknown_programme", {"value": item, "known": ", ".join(sorted(allowed))}))
-        if problems:
-            errors.extend(RowError(line, key, params) for key, params in problems)
-            continue
-        assert area is not None  # no problems means the area was recognised
-        rows.append(RosterRow(line, code, name, district, area.value, tuple(sorted(enrolled))))
-    if errors:
-        raise RosterInvalid(errors)
-    return rows
 
 
 # --- writing to the database ----------------------------------------------------------------

@@ -16,15 +16,14 @@ Usage::
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 
-from bot.core.catalogue import Cadence, Catalogue, Form
-from bot.core.periods import DEFAULT_TZ, Period, local_date, parse_period, period_of, year_periods
+from bot.core.catalogue import Catalogue, Form
+from bot.core.periods import DEFAULT_TZ, Period, local_date, period_of, year_periods
+from bot.office.args import find_form, last_finished_period, read_period
 from storage.db import Database
 from storage.rollups import (
     DistrictRow,
@@ -160,13 +159,6 @@ class Summary:
 def year_ago(period: Period) -> Period:
     """The same period one year earlier (2026-11 → 2025-11, 2026-S2 → 2025-S2)."""
     return period_of(period.cadence, period.start.replace(year=period.start.year - 1))
-
-
-def last_finished_period(form: Form, now: datetime, tz: tzinfo = DEFAULT_TZ) -> Period:
-    """The newest period that has ended: what the office summarises by default."""
-    today = local_date(now, tz)
-    period = period_of(form.period_cadence, today)
-    return period if period.end < today else period.previous()
 
 
 def started_periods_of_year(form: Form, year: int, now: datetime | None = None, tz: tzinfo = DEFAULT_TZ) -> list[Period]:
@@ -421,50 +413,3 @@ async def annual_figures(
         insurance=await _insurance(db, insurance_form, periods(insurance_form), district_id),
         scope=await _scope_name(db, district_id),
     )
-
-
-# --- reading what staff type --------------------------------------------------------
-
-
-def _fold(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).strip().casefold()
-
-
-def find_form(catalogue: Catalogue, text: str) -> Form | None:
-    """The form named by key, command or title (``milk``, ``/milk``, ``学生奶``); None if none."""
-    wanted = _fold(text).lstrip("/")
-    for form in catalogue:
-        names = {form.key, form.command, form.short.zh, form.short.en, form.title.zh, form.title.en}
-        if wanted in {_fold(name) for name in names}:
-            return form
-    return None
-
-
-_MONTH = re.compile(r"(\d{4})\s*[-/.年]?\s*(\d{1,2})\s*月?")
-_QUARTER = re.compile(r"(\d{4})\s*[-年]?\s*Q([1-4])")
-_SEMESTER = re.compile(r"(\d{4})\s*[-年]?\s*S([12])")
-_YEAR = re.compile(r"(\d{4})\s*年?")
-
-
-def read_period(form: Form, text: str) -> Period:
-    """The period of ``form`` that ``text`` names: ``2026-11``, ``2026年11月``, ``2026q4``, ``2026-S2``.
-
-    Raises ValueError for anything else (the caller shows examples).
-    """
-    cadence = form.period_cadence
-    s = unicodedata.normalize("NFKC", text).strip().upper()
-    patterns = {
-        Cadence.MONTHLY: (_MONTH, "{}-{:02d}"),
-        Cadence.QUARTERLY: (_QUARTER, "{}-Q{}"),
-        Cadence.SEMESTER: (_SEMESTER, "{}-S{}"),
-    }
-    if cadence in patterns:
-        pattern, template = patterns[cadence]
-        match = pattern.fullmatch(s)
-        if match is None:
-            raise ValueError(f"{text!r} is not a {cadence.value} period")
-        return parse_period(cadence, template.format(match[1], int(match[2])))
-    match = _YEAR.fullmatch(s)
-    if match is None:
-        raise ValueError(f"{text!r} is not a year")
-    return parse_period(cadence, match[1])
