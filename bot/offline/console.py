@@ -171,16 +171,7 @@ def run_console(
     stdout = stdout if stdout is not None else sys.stdout
     if interactive is None:
         interactive = _isatty(stdin)
-    read: Callable[[str], str | None]
-    if interactive:
-        try:
-            import readline  # noqa: F401  (gives input() line editing and history)
-        except ImportError:
-            pass
-        read = _interactive_reader(stdin, stdout)
-    else:
-        read = lambda _prompt: stdin.readline() or None  # noqa: E731
-
+    read = _line_reader(stdin, stdout, interactive)
     runner = _LoopThread()
     try:
         try:
@@ -215,6 +206,17 @@ def run_console(
         return 0
     finally:
         runner.close()
+
+
+def _line_reader(stdin: TextIO, stdout: TextIO, interactive: bool) -> Callable[[str], str | None]:
+    """What reads one line: ``input()`` with a prompt in a terminal, plain reads from a pipe."""
+    if not interactive:
+        return lambda _prompt: stdin.readline() or None
+    try:
+        import readline  # noqa: F401  (gives input() line editing and history)
+    except ImportError:
+        pass
+    return _interactive_reader(stdin, stdout)
 
 
 def _interactive_reader(stdin: TextIO, stdout: TextIO) -> Callable[[str], str | None]:
