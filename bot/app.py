@@ -88,6 +88,13 @@ def build_application(
     # Sends due reminders and digests; run by the JobQueue from start_services, or ticked by tests.
     data.ticker = ReminderTicker(application)
 
+    register_handlers(application, services.catalogue)
+    instrument_handlers(application)
+    return application
+
+
+def register_handlers(application: App, catalogue: Catalogue) -> None:
+    """Every handler in its group, in the order they are tried, and the error handler."""
     # Group -1: who is writing, once per update; stops group chats here.
     application.add_handlers(build_identity_handlers(), group=-1)
 
@@ -99,7 +106,7 @@ def build_application(
     application.add_handlers(build_broadcast_handlers())
     consumers.append(broadcast_input)  # a staff member writing the notice of a broadcast draft
     application.add_handlers(build_help_handlers())
-    application.add_handlers(build_reporting_handlers(services.catalogue))
+    application.add_handlers(build_reporting_handlers(catalogue))
     application.add_handlers(build_status_handlers())
     application.add_handlers(build_summary_handlers())
     application.add_handlers(build_overdue_handlers())
@@ -108,8 +115,6 @@ def build_application(
     application.add_handlers(build_input_router(consumers))
     application.add_handlers(build_fallback_handlers())
     application.add_error_handler(on_error)
-    instrument_handlers(application)
-    return application
 
 
 def build_send_budget(services: Services, bot_data: BotData) -> SendBudget:
@@ -150,4 +155,4 @@ def services_of(application: App) -> Services:
     return application.bot_data.services
 
 
-__all__ = ["App", "OFFLINE_TOKEN", "build_application", "build_send_budget", "services_of", "start_services", "stop_services"]
+__all__ = ["App", "OFFLINE_TOKEN", "build_application", "build_send_budget", "register_handlers", "services_of", "start_services", "stop_services"]

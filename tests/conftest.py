@@ -41,6 +41,8 @@ from storage.models import Base
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PG_SERVER = os.environ.get("SCHOOLBOT_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432")
 BACKENDS = ["sqlite", "postgresql"]
+# Every sequence of the database back to its start value (its next nextval() returns the start).
+RESTART_SEQUENCES = "SELECT setval(seqrelid, seqstart, false) FROM pg_sequence"
 
 
 async def _pg_admin(sql: str) -> None:
@@ -99,14 +101,16 @@ def db_url(request: pytest.FixtureRequest, database_urls: dict[str, str | None])
 
 
 async def wipe(db: Database) -> None:
-    """Empty every table, keeping the schema (faster than re-migrating per test)."""
+    """Empty every table, keeping the schema (faster than re-migrating per test).
+
+    DELETE, children first, not TRUNCATE: on tables this small TRUNCATE ... CASCADE costs
+    about 0.3 s on PostgreSQL (new files for every table), DELETE a few milliseconds.
+    Sequences start afresh, as TRUNCATE ... RESTART IDENTITY did."""
     async with db.engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            await conn.execute(table.delete())
         if db.dialect == "postgresql":
-            names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-            await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
-            for table in reversed(Base.metadata.sorted_tables):
-                await conn.execute(table.delete())
+            await conn.execute(text(RESTART_SEQUENCES))
 
 
 # Tables the product writes on purpose on their own connection, committed at once (the send
@@ -147,7 +151,7 @@ class RolledBackDatabase(Database):
         self._outer = await self._conn.begin()
         if self.dialect == "postgresql":
             # Sequences ignore rollbacks: start them afresh, as TRUNCATE ... RESTART IDENTITY did.
-            await self._conn.execute(text("SELECT setval(seqrelid, seqstart, false) FROM pg_sequence"))
+            await self._conn.execute(text(RESTART_SEQUENCES))
 
     async def close(self) -> None:
         """Roll everything back; fail the test if rows remain, which another connection committed."""

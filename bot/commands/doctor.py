@@ -14,7 +14,7 @@ import argparse
 import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -144,14 +144,18 @@ def describe_settings(settings: Settings) -> str:
     )
 
 
-async def diagnose(
-    settings: Settings, *, offline: bool = False, expect_fingerprint: str | None = None
-) -> list[Row]:
-    """Run every check; returns (name, verdict, detail) rows."""
-    db = Database(settings.database_url)
-    webhook: dict[str, int | None] = {}
+@dataclass
+class _Checkup:
+    """The checks of one doctor run: one database, and what the token check learnt for the pool check."""
 
-    async def database() -> str:
+    settings: Settings
+    db: Database
+    offline: bool = False
+    expect_fingerprint: str | None = None
+    webhook: dict[str, int | None] = field(default_factory=dict)
+
+    async def database(self) -> str:
+        db, expect_fingerprint = self.db, self.expect_fingerprint
         async with db.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
         seen = await fingerprint(db)
@@ -162,20 +166,22 @@ async def diagnose(
             )
         return detail
 
-    async def migrations() -> str:
+    async def migrations(self) -> str:
+        db = self.db
         current, head = await db.current_revision(), head_revision()
         if current != head:
             raise CheckFailed(f"at revision {current or 'none'}, newest is {head}: run `schoolbot migrate`")
         return f"at newest revision {head}"
 
-    async def catalogue() -> str:
+    async def catalogue(self) -> str:
+        settings = self.settings
         try:
             forms = load_catalogue(settings.catalogue_path)
         except CatalogueInvalid as exc:
             raise CheckFailed(str(exc)) from None
         return f"{len(forms)} forms: " + ", ".join(f"{f.key} v{f.version}" for f in forms)
 
-    async def font() -> str:
+    async def font(self) -> str:
         from bot.render.fonts import cjk_font
 
         found = cjk_font()
@@ -183,7 +189,8 @@ async def diagnose(
             raise CheckFailed("no CJK font: charts would draw Chinese as boxes (install fonts-wqy-microhei)")
         return f"{found.family} ({found.path})"
 
-    async def token() -> str:
+    async def token(self) -> str:
+        settings, offline, webhook = self.settings, self.offline, self.webhook
         if not settings.token:
             return "no BOT_TOKEN: offline console only"
         if offline:
@@ -208,7 +215,8 @@ async def diagnose(
             raise CheckFailed(redact(f"{type(exc).__name__}: {exc}".replace(settings.token, REDACTED))) from None
         return f"valid, bot @{me.username}"
 
-    async def pool() -> str:
+    async def pool(self) -> str:
+        settings, db, webhook = self.settings, self.db, self.webhook
         need = pool_need(settings, db.dialect, webhook.get("max_connections"))
         size = settings.database_pool_size
         numbers = (
@@ -229,17 +237,27 @@ async def diagnose(
                                f"(then the webhook answers 503): {advice}")
         return numbers
 
-    checks: list[tuple[str, Check]] = [
-        ("database", database),
-        ("migrations", migrations),
-        ("catalogue", catalogue),
-        ("cjk font", font),
-        ("bot token", token),
-        ("pool", pool),
-    ]
+    def checks(self) -> list[tuple[str, Check]]:
+        """Every check, in the order the doctor prints them (the pool check reads the token check's webhook)."""
+        return [
+            ("database", self.database),
+            ("migrations", self.migrations),
+            ("catalogue", self.catalogue),
+            ("cjk font", self.font),
+            ("bot token", self.token),
+            ("pool", self.pool),
+        ]
+
+
+async def diagnose(
+    settings: Settings, *, offline: bool = False, expect_fingerprint: str | None = None
+) -> list[Row]:
+    """Run every check; returns (name, verdict, detail) rows."""
+    db = Database(settings.database_url)
+    checkup = _Checkup(settings, db, offline, expect_fingerprint)
     rows: list[Row] = [("settings", True, describe_settings(settings))]
     try:
-        for name, check in checks:
+        for name, check in checkup.checks():
             try:
                 rows.append((name, True, await check()))
             except CheckWarning as exc:

@@ -60,132 +60,56 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
-import math
 import os
-import re
 import signal
 import socket
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import unquote
 
 import httpx
-from telegram.error import TimedOut
 from tornado.httpserver import HTTPServer
-from tornado.httputil import HTTPServerRequest
 from tornado.netutil import bind_sockets
-from tornado.web import Application, RequestHandler
+from tornado.web import Application
 
 from bot.offline.fakeapi import FakeTelegram
+from bot.offline.fakeroutes import (
+    NO_ANSWER,
+    ApiHandler,
+    ControlHandler,
+    FileHandler,
+    NotFoundHandler,
+    Poll,
+    decode_form_value,
+    error_answer,
+)
+from bot.offline.floodlimits import FLOOD_LIMITED, RATE_LIMITS_ENV, FloodEvent, FloodLimits
 from bot.offline.simulator import callback_query_payload, message_payload, text_content, user_payload
+
+# The server's flood limits, form decoding and "no answer" status live in their own modules;
+# importing them from here keeps working.
+__all__ = [
+    "DEFAULT_TOKEN",
+    "FLOOD_LIMITED",
+    "NO_ANSWER",
+    "RATE_LIMITS_ENV",
+    "FakeBotApiServer",
+    "FloodEvent",
+    "FloodLimits",
+    "RemoteChat",
+    "ServedRequest",
+    "decode_form_value",
+    "main",
+    "serve",
+]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TOKEN = "123456:TEST-TOKEN"
-# ServedRequest.status when no answer was sent: an injected time-out, or the client hung up first.
-NO_ANSWER = 0
 T = TypeVar("T")
-# FakeBotApiServer enforces Telegram's flood limits when this is set to 1 (see FloodLimits).
-RATE_LIMITS_ENV = "FAKE_BOT_API_RATE_LIMITS"
-# Methods that create a message: what Telegram's 30/s overall and 1/s per chat count.
-FLOOD_LIMITED = frozenset(
-    {
-        "sendMessage",
-        "sendPhoto",
-        "sendDocument",
-        "sendMediaGroup",
-        "sendAudio",
-        "sendVideo",
-        "sendVoice",
-        "sendAnimation",
-        "sendSticker",
-        "sendLocation",
-        "sendContact",
-        "sendPoll",
-        "copyMessage",
-        "forwardMessage",
-    }
-)
-
-# Form and multipart values arrive as strings (PTB JSON-encodes every non-string value).
-# Decode them by the types the Bot API documents, so params look like the in-memory path's.
-_JSON_FIELDS = frozenset(
-    {
-        "reply_markup",
-        "entities",
-        "caption_entities",
-        "scope",
-        "commands",
-        "allowed_updates",
-        "link_preview_options",
-        "reply_parameters",
-        "media",
-        "results",
-        "permissions",
-        "options",
-        "explanation_entities",
-        "question_entities",
-        "reaction",
-        "menu_button",
-        "rights",
-        "prices",
-        "message_ids",
-        "input_message_content",
-    }
-)
-_INT_FIELDS = frozenset(
-    {
-        "chat_id",
-        "from_chat_id",
-        "message_id",
-        "user_id",
-        "offset",
-        "limit",
-        "timeout",
-        "message_thread_id",
-        "reply_to_message_id",
-        "cache_time",
-        "max_connections",
-        "until_date",
-        "duration",
-        "width",
-        "height",
-    }
-)
-_BOOL_FIELDS = frozenset(
-    {
-        "disable_notification",
-        "protect_content",
-        "show_alert",
-        "drop_pending_updates",
-        "disable_web_page_preview",
-        "allow_sending_without_reply",
-        "has_spoiler",
-        "disable_content_type_detection",
-        "show_caption_above_media",
-        "allow_paid_broadcast",
-    }
-)
-_INT = re.compile(r"^-?\d+$")
-
-
-def decode_form_value(name: str, value: str) -> Any:
-    """One form/multipart field, decoded by its documented Bot API type."""
-    if name in _JSON_FIELDS:
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    if name in _INT_FIELDS and _INT.match(value):
-        return int(value)
-    if name in _BOOL_FIELDS and value in ("true", "false"):
-        return value == "true"
-    return value
 
 
 @dataclass
@@ -197,113 +121,6 @@ class ServedRequest:
     status: int
     at: float = field(default_factory=time.monotonic)
 
-
-@dataclass(frozen=True)
-class FloodEvent:
-    """One counted request: admitted, or refused with 429 (``scope`` says which limit refused it)."""
-
-    at: float
-    method: str
-    chat_id: int
-    scope: str | None = None  # None when admitted; "overall" or "chat" when refused
-
-
-class FloodLimits:
-    """Telegram's flood limits as sliding one-second windows: ``overall`` messages in any
-    second across all chats, ``per_chat`` in any second in one chat.
-
-    ``check`` is called as a request arrives, before it is answered: ``None`` admits
-    it (and counts it), otherwise it is the 429 answer to send. ``clock`` is injectable
-    so tests can move time without sleeping.
-    """
-
-    def __init__(
-        self,
-        overall: int = 30,
-        per_chat: int = 1,
-        *,
-        window: float = 1.0,
-        methods: frozenset[str] = FLOOD_LIMITED,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.overall = overall
-        self.per_chat = per_chat
-        self.window = window
-        self.methods = methods
-        self.clock = clock
-        self.admitted: list[FloodEvent] = []
-        self.refused: list[FloodEvent] = []
-        self._recent: deque[float] = deque()
-        self._recent_by_chat: dict[int, deque[float]] = {}
-
-    @staticmethod
-    def _expire(times: deque[float], now: float, window: float) -> None:
-        while times and now - times[0] >= window:
-            times.popleft()
-
-    def check(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
-        """Admit (None) or refuse (Telegram's 429 answer) one request arriving now."""
-        chat = params.get("chat_id")
-        if method not in self.methods or chat is None:
-            return None
-        try:
-            chat_id = int(chat)
-        except (TypeError, ValueError):
-            return None  # "@channel" usernames: not a chat this fake limits
-        now = self.clock()
-        self._expire(self._recent, now, self.window)
-        in_chat = self._recent_by_chat.get(chat_id)
-        if in_chat is not None:
-            self._expire(in_chat, now, self.window)
-        scope, oldest = None, 0.0
-        if len(self._recent) >= self.overall:
-            scope, oldest = "overall", self._recent[-self.overall]
-        elif in_chat is not None and len(in_chat) >= self.per_chat:
-            scope, oldest = "chat", in_chat[-self.per_chat]
-        if scope is not None:
-            self.refused.append(FloodEvent(now, method, chat_id, scope))
-            retry_after = max(1, math.ceil(oldest + self.window - now))
-            return 429, {
-                "ok": False,
-                "error_code": 429,
-                "description": f"Too Many Requests: retry after {retry_after}",
-                "parameters": {"retry_after": retry_after},
-            }
-        self._recent.append(now)
-        if in_chat is None:
-            in_chat = self._recent_by_chat[chat_id] = deque()
-        in_chat.append(now)
-        self.admitted.append(FloodEvent(now, method, chat_id))
-        return None
-
-    def max_in_window(self, refused_too: bool = False) -> int:
-        """The most requests admitted (or, with ``refused_too``, attempted) in any one window."""
-        events = sorted(e.at for e in self.admitted + (self.refused if refused_too else []))
-        best, first = 0, 0
-        for last, at in enumerate(events):
-            while at - events[first] >= self.window:
-                first += 1
-            best = max(best, last - first + 1)
-        return best
-
-    def summary(self) -> dict[str, int]:
-        return {
-            "admitted": len(self.admitted),
-            "refused_overall": sum(e.scope == "overall" for e in self.refused),
-            "refused_chat": sum(e.scope == "chat" for e in self.refused),
-            "max_admitted_in_window": self.max_in_window(),
-            "max_attempted_in_window": self.max_in_window(refused_too=True),
-        }
-
-
-class _Poll:
-    """A getUpdates request waiting for updates; a newer poller or a webhook ends it with 409."""
-
-    def __init__(self) -> None:
-        self.wake = asyncio.Event()
-        self.conflict: str | None = None
-        # The client closed the connection (PTB cancels its poll on shutdown): nobody to answer.
-        self.gone = False
 
 
 class RemoteChat:
@@ -365,7 +182,7 @@ class FakeBotApiServer:
         self.requests: list[ServedRequest] = []
         self.pending: list[dict[str, Any]] = []
         self.webhook: dict[str, Any] | None = None
-        self._poll: _Poll | None = None
+        self._poll: Poll | None = None
         self._changed = asyncio.Event()
         self._closing = asyncio.Event()
         self._http: HTTPServer | None = None
@@ -382,10 +199,10 @@ class FakeBotApiServer:
         self._closing.clear()
         app = Application(
             [
-                (r"/bot([^/]*)/([A-Za-z]+)", _ApiHandler, {"server": self}),
-                (r"/file/bot([^/]*)/(.+)", _FileHandler, {"server": self}),
-                (r"/_fake/(\w+)", _ControlHandler, {"server": self}),
-                (r"/.*", _NotFoundHandler, {"server": self}),
+                (r"/bot([^/]*)/([A-Za-z]+)", ApiHandler, {"server": self}),
+                (r"/file/bot([^/]*)/(.+)", FileHandler, {"server": self}),
+                (r"/_fake/(\w+)", ControlHandler, {"server": self}),
+                (r"/.*", NotFoundHandler, {"server": self}),
             ],
             log_function=lambda handler: None,
         )
@@ -432,9 +249,9 @@ class FakeBotApiServer:
         else:
             self.pending = [u for u in self.pending if u["update_id"] >= offset]
 
-    async def _get_updates(self, params: dict[str, Any], poll: _Poll) -> tuple[int, Any]:
+    async def _get_updates(self, params: dict[str, Any], poll: Poll) -> tuple[int, Any]:
         if self.webhook is not None:
-            return _error(409, "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first")
+            return error_answer(409, "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first")
         if self._poll is not None:
             self._poll.conflict = "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
             self._poll.wake.set()
@@ -455,7 +272,7 @@ class FakeBotApiServer:
                 except TimeoutError:
                     break
             if poll.conflict is not None:
-                return _error(409, poll.conflict)
+                return error_answer(409, poll.conflict)
             return 200, {"ok": True, "result": self.pending[:limit]}
         finally:
             if self._poll is poll:
@@ -568,182 +385,6 @@ class FakeBotApiServer:
         self.requests.append(ServedRequest(http_method, unquote(path), status))
         self._notify()
 
-
-def _error(status: int, description: str) -> tuple[int, dict[str, Any]]:
-    return status, {"ok": False, "error_code": status, "description": description}
-
-
-class _BaseHandler(RequestHandler):
-    server: FakeBotApiServer
-
-    def initialize(self, server: FakeBotApiServer) -> None:
-        self.server = server
-
-    def check_xsrf_cookie(self) -> None:
-        return None
-
-    def reply(self, status: int, body: Any) -> None:
-        self.set_status(status)
-        if isinstance(body, (bytes, str)):
-            self.set_header("Content-Type", "text/html" if isinstance(body, str) else "application/octet-stream")
-            self.finish(body)
-        else:
-            self.set_header("Content-Type", "application/json")
-            self.finish(json.dumps(body, ensure_ascii=False))
-        self.server.log_request(self.request.method or "", self.request.path, status)
-
-    def params(self) -> dict[str, Any]:
-        """Query string, form or multipart fields, or a JSON object body, as one dict."""
-        request: HTTPServerRequest = self.request
-        params: dict[str, Any] = {}
-        for source in (request.query_arguments, request.body_arguments):
-            for name, values in source.items():
-                params[name] = decode_form_value(name, values[-1].decode("utf-8"))
-        content_type = request.headers.get("Content-Type", "")
-        if content_type.startswith("application/json") and request.body:
-            body = json.loads(request.body)
-            if isinstance(body, dict):
-                params.update(body)
-        return params
-
-
-class _ApiHandler(_BaseHandler):
-    """``/bot<token>/<method>``."""
-
-    poll: _Poll | None = None
-
-    def on_connection_close(self) -> None:
-        # The client gave up on a long poll (PTB cancels it on shutdown): stop holding it.
-        if self.poll is not None:
-            self.poll.gone = True
-            self.poll.wake.set()
-
-    async def get(self, token: str, method: str) -> None:
-        await self._api(token, method)
-
-    async def post(self, token: str, method: str) -> None:
-        await self._api(token, method)
-
-    async def _api(self, token: str, method: str) -> None:
-        server = self.server
-        if token != server.token:
-            self.reply(*_error(401, "Unauthorized"))
-            return
-        try:
-            params = self.params()
-        except ValueError:
-            self.reply(*_error(400, "Bad Request: can't parse JSON object"))
-            return
-        files = {
-            (f.filename or name): f.body for name, parts in self.request.files.items() for f in parts
-        }
-        refused = server.limits.check(method, params) if server.limits is not None else None
-        if refused is not None:
-            self.reply(*refused)
-            return
-        try:
-            status, body = server.fake.answer(method, params, files)
-        except TimedOut:  # an injected time-out
-            await self._time_out()
-            return
-        if status == 200 and method == "getUpdates":
-            self.poll = _Poll()
-            status, body = await server._get_updates(params, self.poll)
-            if self.poll.gone:
-                server.log_request(self.request.method or "", self.request.path, NO_ANSWER)
-                return
-        elif status == 200:
-            status, body = server._after_call(method, params) or (status, body)
-        self.reply(status, body)
-
-    async def _time_out(self) -> None:
-        server = self.server
-        if server.timeout_delay > 0:
-            try:
-                await asyncio.wait_for(server._closing.wait(), server.timeout_delay)
-            except TimeoutError:
-                pass
-        server.log_request(self.request.method or "", self.request.path, NO_ANSWER)
-        self.detach().close()
-
-
-class _FileHandler(_BaseHandler):
-    """``/file/bot<token>/<file_path>``: downloads."""
-
-    async def get(self, token: str, file_path: str) -> None:
-        if token != self.server.token:
-            self.reply(*_error(401, "Unauthorized"))
-            return
-        data = self.server.fake.download(file_path)
-        if data is None:
-            self.reply(*_error(404, "Not Found: file not found"))
-        else:
-            self.reply(200, data)
-
-
-class _NotFoundHandler(_BaseHandler):
-    async def get(self) -> None:
-        self.reply(*_error(404, "Not Found"))
-
-    async def post(self) -> None:
-        self.reply(*_error(404, "Not Found"))
-
-
-class _ControlHandler(_BaseHandler):
-    """``/_fake/<action>``: drive the fake from outside the process (standalone use)."""
-
-    async def get(self, action: str) -> None:
-        fake = self.server.fake
-        params = self.params()
-        if action == "calls":
-            body: Any = [{"method": c.method, "params": c.params, "files": sorted(c.files)} for c in fake.calls]
-        elif action == "messages":
-            chat_id = params.get("chat_id")
-            body = fake.sent(int(chat_id) if chat_id is not None else None)
-        elif action == "pending":
-            body = self.server.pending
-        elif action == "limits" and self.server.limits is not None:
-            body = self.server.limits.summary()
-        else:
-            self.reply(*_error(404, f"Not Found: no control action {action!r}"))
-            return
-        self.reply(200, {"ok": True, "result": body})
-
-    async def post(self, action: str) -> None:
-        server = self.server
-        try:
-            params = json.loads(self.request.body or b"{}")
-        except ValueError:
-            self.reply(*_error(400, "Bad Request: send a JSON object"))
-            return
-        try:
-            if action == "update":
-                result: Any = server.push_update({k: v for k, v in params.items() if k != "update_id"})
-            elif action == "send":
-                chat = server.user(int(params["user_id"]), params.get("first_name", "用户"), params.get("language_code", "zh"))
-                result = chat.send(str(params["text"]))
-            elif action == "press":
-                chat = server.user(int(params["user_id"]), params.get("first_name", "用户"), params.get("language_code", "zh"))
-                result = chat.press(str(params["label"]))
-            elif action == "fail":
-                server.fake.fail(
-                    str(params["method"]),
-                    str(params["kind"]),
-                    times=int(params.get("times", 1)),
-                    chat_id=params.get("chat_id"),
-                    retry_after=int(params.get("retry_after", 1)),
-                )
-                result = True
-            elif action == "block":
-                server.fake.blocked.add(int(params["chat_id"]))
-                result = True
-            else:
-                self.reply(*_error(404, f"Not Found: no control action {action!r}"))
-                return
-        except (KeyError, ValueError, AssertionError) as exc:
-            self.reply(*_error(400, f"Bad Request: {exc}"))
-            return
-        self.reply(200, {"ok": True, "result": result})
 
 
 async def serve(host: str, port: int, token: str, username: str, rate_limits: bool = False) -> None:

@@ -70,7 +70,26 @@ def compose_annual(annual: Annual, lang: str = "zh") -> AnnualText:
     scope = annual.scope or t(lang, "summary.annual_city")
     year = annual.year
     none_note = t(lang, "summary.annual_note_none", year=year)
+    sections = (
+        _farm_section(annual, scope, none_note, lang),
+        _milk_section(annual, scope, none_note, lang),
+        _insurance_section(annual, scope, none_note, lang),
+    )
+    footer = t(lang, "summary.annual_footer", as_of=_date(annual, lang))
+    marker = t(lang, "summary.missing")
+    if any(marker in paragraph for section in sections for paragraph in section.paragraphs):
+        footer += t(lang, "summary.annual_footer_missing", missing=marker)
+    return AnnualText(
+        title=t(lang, "summary.annual_title", scope=scope, year=year),
+        part=t(lang, "summary.annual_part", year=year),
+        sections=sections,
+        footer=footer,
+    )
 
+
+def _farm_section(annual: Annual, scope: str, none_note: str, lang: str) -> Section:
+    """School farms: sites, areas, participants and income, then the schools earning most."""
+    year = annual.year
     farm = annual.farm
     farm_paragraphs = [
         t(
@@ -98,12 +117,16 @@ def compose_annual(annual: Annual, lang: str = "zh") -> AnnualText:
         )
         farm_paragraphs.append(t(lang, "summary.annual_farm_top", schools=schools))
     farm_note = t(lang, "summary.annual_note_farm", year=year, reports=farm.reports) if farm.reports else none_note
+    return Section(t(lang, "summary.annual_farm_heading"), tuple(farm_paragraphs), farm_note)
 
+
+def _milk_section(annual: Annual, scope: str, none_note: str, lang: str) -> Section:
+    """Student milk: schools taking part and daily drinkers."""
     milk = annual.milk
     milk_paragraph = t(
         lang,
         "summary.annual_milk",
-        year=year,
+        year=annual.year,
         scope=scope,
         schools=_count(milk.schools, "summary.unit_schools", lang),
         drinkers=_amount(milk.daily_drinkers, "summary.unit_person_times", lang),
@@ -111,7 +134,11 @@ def compose_annual(annual: Annual, lang: str = "zh") -> AnnualText:
     milk_note = (
         t(lang, "summary.annual_note_milk", months=milk.months, reports=milk.reports, scope=scope) if milk.reports else none_note
     )
+    return Section(t(lang, "summary.annual_milk_heading"), (milk_paragraph,), milk_note)
 
+
+def _insurance_section(annual: Annual, scope: str, none_note: str, lang: str) -> Section:
+    """School liability insurance: schools, insured students and premium, with the basis of the figures."""
     insurance = annual.insurance
     insurance_paragraph = t(
         lang,
@@ -123,25 +150,10 @@ def compose_annual(annual: Annual, lang: str = "zh") -> AnnualText:
     )
     if insurance.reports:
         basis = insurance.basis.label(lang) if insurance.basis is not None else t(lang, "summary.missing")
-        insurance_note = t(lang, "summary.annual_note_insurance", basis=basis, year=year, reports=insurance.reports)
+        insurance_note = t(lang, "summary.annual_note_insurance", basis=basis, year=annual.year, reports=insurance.reports)
     else:
         insurance_note = none_note
-
-    sections = (
-        Section(t(lang, "summary.annual_farm_heading"), tuple(farm_paragraphs), farm_note),
-        Section(t(lang, "summary.annual_milk_heading"), (milk_paragraph,), milk_note),
-        Section(t(lang, "summary.annual_insurance_heading"), (insurance_paragraph,), insurance_note),
-    )
-    footer = t(lang, "summary.annual_footer", as_of=_date(annual, lang))
-    marker = t(lang, "summary.missing")
-    if any(marker in paragraph for section in sections for paragraph in section.paragraphs):
-        footer += t(lang, "summary.annual_footer_missing", missing=marker)
-    return AnnualText(
-        title=t(lang, "summary.annual_title", scope=scope, year=year),
-        part=t(lang, "summary.annual_part", year=year),
-        sections=sections,
-        footer=footer,
-    )
+    return Section(t(lang, "summary.annual_insurance_heading"), (insurance_paragraph,), insurance_note)
 
 
 def render_annual_text(annual: Annual, lang: str = "zh") -> str:

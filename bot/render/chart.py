@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import io
 
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.patches import Patch
 
+from bot.core.catalogue import Field
 from bot.core.i18n import t
 from bot.render import figure, percent, scope_label, span_label
 from bot.render.fonts import cjk_font
@@ -40,9 +42,6 @@ def render_chart(rollup: Rollup, lang: str) -> bytes:
     main = form.main_field
     rows: list[Stats] = [rollup.city] if rollup.scope is None else []
     rows += list(rollup.districts)
-    names = [scope_label(rollup.scope, lang) if s.district_id is None else s.name for s in rows]
-    # Top-to-bottom reading order: barh draws the first row at the bottom.
-    order = list(range(len(rows)))[::-1]
     panels = 2 if main is not None else 1
     height = 1.4 + panels * (0.9 + 0.42 * max(len(rows), 1))
     fig = Figure(figsize=(8, height), dpi=110, layout="constrained")
@@ -58,8 +57,23 @@ def render_chart(rollup: Rollup, lang: str) -> bytes:
         scope=scope_label(rollup.scope, lang),
     )
     fig.suptitle(title, fontproperties=title_font)
+    _completeness_panel(axes[0], rollup, rows, lang, label_font, small)
+    if main is not None:
+        _total_panel(axes[1], rollup, rows, main, lang, label_font, small)
 
-    ax = axes[0]
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def _completeness_panel(
+    ax: Axes, rollup: Rollup, rows: list[Stats], lang: str, label_font: FontProperties, small: FontProperties
+) -> None:
+    """The first panel: completeness (and the on-time rate where a form has a due date) per row."""
+    form = rollup.form
+    names = [scope_label(rollup.scope, lang) if s.district_id is None else s.name for s in rows]
+    # Top-to-bottom reading order: barh draws the first row at the bottom.
+    order = list(range(len(rows)))[::-1]
     completeness = [s.completeness * 100 for s in rows]
     on_time = [s.on_time_rate * 100 for s in rows]
     colours = [_CITY if s.district_id is None else _COMPLETE for s in rows]
@@ -84,36 +98,35 @@ def render_chart(rollup: Rollup, lang: str) -> bytes:
     ax.legend(handles=legend, prop=small, loc="lower right", frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
 
-    if main is not None:
-        ax = axes[1]
-        districts = [s for s in rows if s.district_id is not None]
-        d_order = list(range(len(districts)))[::-1]
-        totals = [float(s.total(main.key)) for s in districts]
-        ax.barh(d_order, totals, color=_TOTAL, height=0.6)
-        peak = max(totals, default=0.0) or 1.0
-        for y, stats in zip(d_order, districts):
-            ax.text(
-                float(stats.total(main.key)) + peak * 0.01,
-                y,
-                figure(stats.total(main.key), main, lang, wan=True),
-                va="center",
-                fontproperties=small,
-            )
-        ax.set_xlim(0, peak * 1.3)
-        ax.set_yticks(d_order, [s.name for s in districts], fontproperties=label_font)
-        ax.tick_params(axis="x", labelsize=8)
-        ax.ticklabel_format(axis="x", style="plain")
-        for tick in ax.get_xticklabels():
-            tick.set_fontproperties(small)
-        total_title = t(
-            lang,
-            "summary.chart_total_title",
-            field=main.label.get(lang),
-            value=figure(rollup.city.total(main.key), main, lang, wan=True),
-        )
-        ax.set_title(total_title, fontproperties=label_font, loc="left")
-        ax.spines[["top", "right"]].set_visible(False)
 
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    return buffer.getvalue()
+def _total_panel(
+    ax: Axes, rollup: Rollup, rows: list[Stats], main: Field, lang: str, label_font: FontProperties, small: FontProperties
+) -> None:
+    """The second panel: the form's main total per district, the city's total in its title."""
+    districts = [s for s in rows if s.district_id is not None]
+    d_order = list(range(len(districts)))[::-1]
+    totals = [float(s.total(main.key)) for s in districts]
+    ax.barh(d_order, totals, color=_TOTAL, height=0.6)
+    peak = max(totals, default=0.0) or 1.0
+    for y, stats in zip(d_order, districts):
+        ax.text(
+            float(stats.total(main.key)) + peak * 0.01,
+            y,
+            figure(stats.total(main.key), main, lang, wan=True),
+            va="center",
+            fontproperties=small,
+        )
+    ax.set_xlim(0, peak * 1.3)
+    ax.set_yticks(d_order, [s.name for s in districts], fontproperties=label_font)
+    ax.tick_params(axis="x", labelsize=8)
+    ax.ticklabel_format(axis="x", style="plain")
+    for tick in ax.get_xticklabels():
+        tick.set_fontproperties(small)
+    total_title = t(
+        lang,
+        "summary.chart_total_title",
+        field=main.label.get(lang),
+        value=figure(rollup.city.total(main.key), main, lang, wan=True),
+    )
+    ax.set_title(total_title, fontproperties=label_font, loc="left")
+    ax.spines[["top", "right"]].set_visible(False)

@@ -11,7 +11,7 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -30,6 +30,9 @@ from storage.schools import ensure_district, upsert_school
 from tests.conftest import wipe
 
 TOKEN = "123456:TEST-TOKEN"
+# How APScheduler names the reminder tick's job when it logs each run at INFO
+# ('Running job "reminder-tick (trigger: ...)"', 'Job "reminder-tick (trigger: ...)" executed successfully').
+TICK_JOB_LOGGED = '"reminder-tick (trigger:'
 BOT_USERNAME = "schoolbot_e2e_bot"
 ADMIN_ID = 900
 T = TypeVar("T")
@@ -140,6 +143,13 @@ class BotProcess:
     def output(self) -> str:
         return self.stdout_path.read_text(errors="replace") + self.stderr_path.read_text(errors="replace")
 
+    def ticks(self) -> tuple[int, int]:
+        """Reminder ticks this process has (started, finished), as its log says."""
+        lines = [line for line in self.output().splitlines() if TICK_JOB_LOGGED in line]
+        started = sum("Running job" in line for line in lines)
+        finished = sum("executed successfully" in line or "raised an exception" in line for line in lines)
+        return started, finished
+
     def check_alive(self) -> None:
         """Raise (ending any wait at once) if the bot has exited."""
         if self.proc.returncode is not None:
@@ -170,6 +180,20 @@ class BotProcess:
         except TimeoutError:
             raise AssertionError(f"the bot ignored SIGTERM for {timeout}s:\n{self.output()[-3000:]}") from None
 
+
+
+async def more_ticks(bots: Sequence[BotProcess], count: int, timeout: float) -> None:
+    """Wait until each bot has run ``count`` more reminder ticks from start to end after now, so
+    "nothing further arrives" is observed over ticks that happened, not assumed after a pause.
+    A tick already running when this is called does not count."""
+    targets = [bot.ticks()[0] + count for bot in bots]
+
+    def enough() -> bool:
+        for bot in bots:
+            bot.check_alive()
+        return all(bot.ticks()[1] >= target for bot, target in zip(bots, targets))
+
+    await wait_for(enough, timeout, f"{count} more reminder tick(s) on each bot")
 
 StartBot = Callable[..., Awaitable[BotProcess]]
 

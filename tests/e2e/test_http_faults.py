@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import signal
 
 from sqlalchemy import select
@@ -10,7 +9,7 @@ from sqlalchemy import select
 from bot.offline.fakeserver import FakeBotApiServer
 from storage.db import Database
 from storage.models import Report
-from tests.e2e.conftest import ADMIN_ID, StartBot, outbox_settled, seed_school_invite, wait_for
+from tests.e2e.conftest import ADMIN_ID, StartBot, more_ticks, outbox_settled, seed_school_invite, wait_for
 
 PRINCIPAL = 1001
 
@@ -111,7 +110,7 @@ async def test_reminder_tick_killed_midway_neither_resends_nor_skips(
     await bot.until(
         api, lambda: all(_received(api, c, "go:milk:2026-10") for c in chats), 60, "every school reminded"
     )
-    await asyncio.sleep(11)  # two more ticks: nothing further may arrive
+    await more_ticks([bot], 2, 40)  # two more ticks, seen in the bot's log: nothing further may arrive
     assert await bot.terminate() == 0
     counts = [_received(api, c, "go:milk:2026-10") for c in chats]
     # At most the one message in flight at the kill can arrive twice (the documented lease case).

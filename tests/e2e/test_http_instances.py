@@ -9,7 +9,6 @@ each broadcast message arrives exactly once.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import socket
 from pathlib import Path
@@ -26,6 +25,7 @@ from storage.models import Report
 from tests.e2e.conftest import (
     ADMIN_ID,
     StartBot,
+    more_ticks,
     outbox_settled,
     run_cli,
     seed_school_invite,
@@ -123,7 +123,7 @@ async def test_two_processes_share_conversations_reminders_and_broadcasts(
 
             # Reminders: October milk is overdue; both processes tick every 5 s; exactly one arrives.
             await bots[0].until(api, lambda: _reminders(api, "go:milk:2026-10"), 40, "the October reminder")
-            await asyncio.sleep(12)  # two more ticks on each process
+            await more_ticks(bots, 2, 40)  # two more ticks on each process, seen in their logs
             assert len(_reminders(api, "go:milk:2026-10")) == 1
 
             # A broadcast written across both processes, drained by both senders: sent once.

@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -42,7 +41,7 @@ from bot.app import App, build_application
 from bot.core.clock import FixedClock
 from bot.offline.fakeapi import FakeRequest, FakeTelegram
 from bot.delivery.sender import sender_of
-from bot.runtime.webhook import SECRET_HEADER, serve_webhook
+from bot.runtime.webhook import SECRET_HEADER
 from scheduler.tick import ticker_of
 from storage.db import Database
 from tests.conftest import SHANGHAI, make_settings, wipe
@@ -72,6 +71,7 @@ from tests.scope_world import (
     note_confirmations,
     write_stats,
 )
+from tests.webhook_server import HOOK_PATH, free_port, serving_webhook, webhook_settings
 
 # Each example wipes and rebuilds the world, and the webhook path has its own connections:
 # committed data.
@@ -220,41 +220,21 @@ async def polling(db_url: str, db: Database, clock: FixedClock, fake: FakeTelegr
 @asynccontextmanager
 async def webhook(db_url: str, db: Database, clock: FixedClock, fake: FakeTelegram) -> AsyncIterator[tuple[App, Deliver]]:
     """The application behind our webhook server: each update POSTed as Telegram would."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    settings = make_settings(
-        db_url,
-        bot_token="123:FUZZ",
-        webhook_url="https://bot.example.org/tg/hook",
-        webhook_secret=SECRET,
-        webhook_listen="127.0.0.1",
-        webhook_port=port,
-    )
+    port = free_port()
+    settings = webhook_settings(db_url, port, token="123:FUZZ", secret=SECRET)
     application = build_application(settings, request=FakeRequest(fake), db=db, clock=clock)
-    stop = asyncio.Event()
-    task = asyncio.create_task(serve_webhook(application, stop=stop))
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            for _ in range(200):
-                try:
-                    await client.get("/healthz")
-                    break
-                except httpx.TransportError:
-                    await asyncio.sleep(0.02)
+    async with serving_webhook(application, port, stop_timeout=30) as base:
+        async with httpx.AsyncClient(base_url=base, timeout=30) as client:
 
             async def deliver(payload: dict[str, Any]) -> None:
                 # Telegram redelivers on 5xx; anything else must be a 200.
                 for _ in range(5):
-                    response = await client.post("/tg/hook", json=payload, headers={SECRET_HEADER: SECRET})
+                    response = await client.post(HOOK_PATH, json=payload, headers={SECRET_HEADER: SECRET})
                     if response.status_code < 500:
                         break
                 assert response.status_code == 200, f"webhook answered {response.status_code} to {payload}"
 
             yield application, deliver
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, timeout=30)
 
 
 async def _run(step: Step, application: App, deliver: Deliver, fake: FakeTelegram) -> None:

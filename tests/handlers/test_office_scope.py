@@ -20,7 +20,7 @@ from bot.core.clock import FixedClock
 from bot.offline.fakeapi import FakeRequest, FakeTelegram
 from bot.delivery.sender import BroadcastSender, sender_of
 from bot.settings import Settings
-from bot.offline.simulator import Simulator
+from bot.offline.simulator import Simulator, UserChat
 from bot.core.textsplit import utf16_len
 from scheduler.tick import plan_tick, ticker_of
 from storage.db import Database
@@ -29,7 +29,7 @@ from storage.reminders import digest_rows
 from tests.factories import add_person
 from tests.handlers.test_broadcast import ADMIN, broadcasts, compose, received, rows_of, three_schools
 from tests.service.test_scheduler_digests import two_districts
-from tests.service.test_scheduler_overdue import last_alert, office
+from tests.nudging import last_alert, office, only_button_data, overdue_list
 from tests.service.test_scheduler_tick import App, app, at, reminders_to, rows, rows_school, tick  # noqa: F401  (fixture)
 
 # The broadcast sender and the reminder tick write on their own connections: committed data.
@@ -157,14 +157,20 @@ async def test_forged_audience_segment_keeps_the_district(sim: Simulator, db: Da
     assert "收件人：1 人（1 所学校）" in replies[-1].text
 
 
-# --- broadcast list and stop --------------------------------------------------------------
-
-
-async def test_district_staff_broadcasts_lists_only_their_own(sim: Simulator, db: Database, clock: FixedClock) -> None:
+async def confirmed_city_notice(sim: Simulator, db: Database, clock: FixedClock) -> UserChat:
+    """The broadcast world, and the admin's notice to every principal confirmed (queued, not yet sent)."""
     await broadcast_world(db, clock)
     admin = sim.user(ADMIN, "李主任")
     await compose(admin, "全部校长", "全市通知")
     await admin.press("确认发送")
+    return admin
+
+
+# --- broadcast list and stop --------------------------------------------------------------
+
+
+async def test_district_staff_broadcasts_lists_only_their_own(sim: Simulator, db: Database, clock: FixedClock) -> None:
+    admin = await confirmed_city_notice(sim, db, clock)
     staff = sim.user(DISTRICT_STAFF, "刘干事")
     await compose(staff, "全部校长", "区县通知")
     await staff.press("确认发送")
@@ -181,10 +187,7 @@ async def test_district_staff_broadcasts_lists_only_their_own(sim: Simulator, db
 async def test_district_staff_cannot_stop_another_staff_members_broadcast(
     sim: Simulator, db: Database, clock: FixedClock
 ) -> None:
-    await broadcast_world(db, clock)
-    admin = sim.user(ADMIN, "李主任")
-    await compose(admin, "全部校长", "全市通知")
-    await admin.press("确认发送")
+    await confirmed_city_notice(sim, db, clock)
     (broadcast,) = await broadcasts(db)
     staff = sim.user(DISTRICT_STAFF, "刘干事")
     await staff.send("/broadcasts")
@@ -201,10 +204,7 @@ async def test_district_staff_cannot_stop_another_staff_members_broadcast(
 async def test_city_staff_may_stop_an_admins_broadcast_and_it_is_audited(
     sim: Simulator, db: Database, clock: FixedClock
 ) -> None:
-    await broadcast_world(db, clock)
-    admin = sim.user(ADMIN, "李主任")
-    await compose(admin, "全部校长", "全市通知")
-    await admin.press("确认发送")
+    await confirmed_city_notice(sim, db, clock)
     (broadcast,) = await broadcasts(db)
     (confirmed,) = await audit_rows(db, "broadcast.confirmed")
     assert (confirmed.actor, confirmed.subject) == (ADMIN, f"broadcast:{broadcast.id}")
@@ -229,10 +229,7 @@ async def test_city_staff_may_stop_an_admins_broadcast_and_it_is_audited(
 async def test_recipient_deactivated_moved_or_promoted_after_queueing_gets_nothing(
     sim: Simulator, db: Database, clock: FixedClock
 ) -> None:
-    await broadcast_world(db, clock)
-    admin = sim.user(ADMIN, "李主任")
-    await compose(admin, "全部校长", "全市通知")
-    await admin.press("确认发送")
+    await confirmed_city_notice(sim, db, clock)
     await set_person(db, 1001, active=False)
     await set_person(db, 1002, school_id=await school_id(db, "HB003"))  # moved to 杜集区
     await set_person(db, 1003, role="staff", school_id=None)
@@ -257,11 +254,8 @@ async def test_recipient_deactivated_moved_or_promoted_after_queueing_gets_nothi
 async def test_forged_nudge_callback_naming_another_districts_school_is_refused(
     app: App, db: Database, clock: FixedClock, fake: FakeTelegram
 ) -> None:
-    await two_districts(db, clock)
+    district = await overdue_list(app, db, clock, fake, at(11, 13, 22, 30), DISTRICT_STAFF)
     hb001 = await rows_school(db, "HB001")
-    clock.set(at(11, 13, 22, 30))
-    district = await office(app, fake, DISTRICT_STAFF)
-    await district.send("/overdue")
     for data in (f"nudge:*:*:{hb001}", f"nudge:milk:2026-10:{hb001}", f"nudgenow:*:*:{hb001}:202611132230"):
         await district.press_data(data)
         assert last_alert(fake) == "这个按钮已失效，请重新发送 /overdue。", data
@@ -275,10 +269,7 @@ async def test_forged_nudge_callback_naming_another_districts_school_is_refused(
 async def test_nudge_all_from_district_staff_queues_only_their_district(
     app: App, db: Database, clock: FixedClock, fake: FakeTelegram
 ) -> None:
-    await two_districts(db, clock)
-    clock.set(at(11, 13, 10))
-    district = await office(app, fake, DISTRICT_STAFF)
-    await district.send("/overdue")
+    district = await overdue_list(app, db, clock, fake, at(11, 13, 10), DISTRICT_STAFF)
     await district.press("全部提醒")
     await ticker_of(app).wait_idle()
     assert reminders_to(fake, 1101) == ["milk:2026-10"] and fake.sent(1001) == []
@@ -290,12 +281,9 @@ async def test_nudge_all_from_district_staff_queues_only_their_district(
 async def test_send_now_acts_only_on_the_senders_own_queued_nudges(
     app: App, db: Database, clock: FixedClock, fake: FakeTelegram
 ) -> None:
-    await two_districts(db, clock)
-    clock.set(at(11, 13, 22, 30))
-    admin = await office(app, fake)
-    await admin.send("/overdue")
+    admin = await overdue_list(app, db, clock, fake, at(11, 13, 22, 30))
     queued = await admin.press("全部提醒")
-    (send_now,) = [b["callback_data"] for row in queued[-1].buttons for b in row]
+    send_now = only_button_data(queued[-1])
     # Another office member (city-wide) and a district staff member replay the admin's button.
     for other in (CITY_STAFF, DISTRICT_STAFF):
         chat = await office(app, fake, other)
@@ -313,10 +301,7 @@ async def test_send_now_acts_only_on_the_senders_own_queued_nudges(
 async def test_nudge_is_audited_once_per_school_even_if_pressed_twice(
     app: App, db: Database, clock: FixedClock, fake: FakeTelegram
 ) -> None:
-    await two_districts(db, clock)
-    clock.set(at(11, 13, 10))
-    chat = await office(app, fake)
-    await chat.send("/overdue")
+    chat = await overdue_list(app, db, clock, fake, at(11, 13, 10))
     await chat.press("提醒 HB001小学")
     await chat.send("/overdue")
     await chat.press("提醒 HB001小学")  # the same minute: nothing new queued
@@ -328,10 +313,7 @@ async def test_nudge_is_audited_once_per_school_even_if_pressed_twice(
 async def test_principal_moved_after_a_nudge_was_queued_gets_nothing_for_the_old_school(
     app: App, db: Database, clock: FixedClock, fake: FakeTelegram
 ) -> None:
-    await two_districts(db, clock)
-    clock.set(at(11, 13, 22, 30))
-    chat = await office(app, fake)
-    await chat.send("/overdue")
+    chat = await overdue_list(app, db, clock, fake, at(11, 13, 22, 30))
     await chat.press("提醒 HB001小学")
     await set_person(db, 1001, school_id=await rows_school(db, "HB004"))  # HB004 has reported
     clock.set(at(11, 14, 8, 0))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -17,19 +16,14 @@ from telegram.ext import BaseRateLimiter
 from bot.app import build_application
 from bot.core.clock import FixedClock
 from bot.offline.fakeapi import FakeRequest, FakeTelegram
-from bot.runtime.webhook import MAX_BODY, SECRET_HEADER, serve_webhook
+from bot.runtime.webhook import MAX_BODY, SECRET_HEADER
 from storage.db import Database, make_engine
 from tests.conftest import make_settings, wipe
 from tests.handlers.test_webhook import _update
+from tests.webhook_server import HOOK_PATH, free_port, serving_webhook, webhook_settings
 
 SECRET = "s3cret_token-value"
-PATH = "/tg/hook"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+PATH = HOOK_PATH
 
 
 class SlowRequest(FakeRequest):
@@ -62,33 +56,12 @@ async def running_webhook(
     db_url: str, db: Database, clock: FixedClock, fake: FakeTelegram, *, delay: float = 0.0, **overrides: Any
 ) -> AsyncIterator[tuple[str, Any]]:
     """The bot in webhook mode on a free loopback port: (base URL, application), stopped at the end."""
-    port = _free_port()
-    settings = make_settings(
-        db_url,
-        bot_token="123:TEST",
-        webhook_url=f"https://bot.example.org{PATH}",
-        webhook_secret=SECRET,
-        webhook_listen="127.0.0.1",
-        webhook_port=port,
-        **overrides,
-    )
+    port = free_port()
+    settings = webhook_settings(db_url, port, token="123:TEST", secret=SECRET, **overrides)
     request = SlowRequest(fake, delay) if delay else FakeRequest(fake)
     application = build_application(settings, request=request, db=db, clock=clock, rate_limiter=NoRateLimit())
-    stop = asyncio.Event()
-    task = asyncio.create_task(serve_webhook(application, stop=stop))
-    base = f"http://127.0.0.1:{port}"
-    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
-        for _ in range(200):
-            try:
-                await client.get("/healthz")
-                break
-            except httpx.TransportError:
-                await asyncio.sleep(0.05)
-    try:
+    async with serving_webhook(application, port) as base:
         yield base, application
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, timeout=20)
 
 
 @pytest.fixture

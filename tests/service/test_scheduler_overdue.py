@@ -6,22 +6,13 @@ from datetime import timedelta
 
 from bot.core.clock import FixedClock
 from bot.offline.fakeapi import FakeTelegram
-from bot.offline.simulator import Simulator, UserChat
+from bot.offline.simulator import Simulator
 from scheduler.tick import ticker_of
 from storage.db import Database
 from tests.factories import add_person
+from tests.nudging import ADMIN, last_alert, office, only_button_data, overdue_list
 from tests.service.test_scheduler_digests import two_districts
 from tests.service.test_scheduler_tick import App, app, at, file_report, reminders_to, rows, rows_school, tick  # noqa: F401
-
-ADMIN = 900  # in ADMIN_IDS of the test settings
-
-
-def last_alert(fake: FakeTelegram) -> str:
-    return str(fake.calls_to("answerCallbackQuery")[-1].params.get("text", ""))
-
-
-async def office(app: App, fake: FakeTelegram, user_id: int = ADMIN) -> UserChat:
-    return Simulator(app, fake).user(user_id, "陈主任")
 
 
 async def test_overdue_lists_schools_by_district_with_reporters_and_buttons(
@@ -92,10 +83,7 @@ async def test_overdue_says_so_when_nobody_is_overdue(app: App, db: Database, cl
 async def test_nudge_reaches_every_reachable_reporter_and_is_recorded(
     app: App, db: Database, clock: FixedClock, fake: FakeTelegram
 ) -> None:
-    await two_districts(db, clock)
-    clock.set(at(11, 13, 10))
-    chat = await office(app, fake)
-    await chat.send("/overdue")
+    chat = await overdue_list(app, db, clock, fake, at(11, 13, 10))
     replies = await chat.press("提醒 HB001小学")
     assert replies[-1].text == "✅ 已提醒HB001小学：王校长。"
     (nudge,) = fake.sent(1001)
@@ -109,10 +97,7 @@ async def test_nudge_reaches_every_reachable_reporter_and_is_recorded(
 async def test_nudge_pressed_twice_in_a_minute_sends_once(
     app: App, db: Database, clock: FixedClock, fake: FakeTelegram
 ) -> None:
-    await two_districts(db, clock)
-    clock.set(at(11, 13, 10))
-    chat = await office(app, fake)
-    await chat.send("/overdue")
+    chat = await overdue_list(app, db, clock, fake, at(11, 13, 10))
     await chat.press("提醒 HB001小学")
     await chat.send("/overdue")
     replies = await chat.press("提醒 HB001小学")
@@ -123,10 +108,7 @@ async def test_nudge_pressed_twice_in_a_minute_sends_once(
 async def test_nudge_all_reaches_every_reachable_school_and_names_the_unreachable(
     app: App, db: Database, clock: FixedClock, fake: FakeTelegram
 ) -> None:
-    await two_districts(db, clock)
-    clock.set(at(11, 13, 10))
-    chat = await office(app, fake)
-    await chat.send("/overdue")
+    chat = await overdue_list(app, db, clock, fake, at(11, 13, 10))
     replies = await chat.press("全部提醒")
     await ticker_of(app).wait_idle()
     assert "正在提醒 2 所学校的 2 位填报人" in replies[-1].text
@@ -137,10 +119,7 @@ async def test_nudge_all_reaches_every_reachable_school_and_names_the_unreachabl
 
 
 async def test_nudge_at_night_waits_for_the_morning(app: App, db: Database, clock: FixedClock, fake: FakeTelegram) -> None:
-    await two_districts(db, clock)
-    clock.set(at(11, 13, 22, 30))
-    chat = await office(app, fake)
-    await chat.send("/overdue")
+    chat = await overdue_list(app, db, clock, fake, at(11, 13, 22, 30))
     replies = await chat.press("提醒 HB001小学")
     assert "免打扰时段（21:00–08:00）" in replies[-1].text and "将在 08:00 发出" in replies[-1].text
     assert replies[-1].labels == ["⚡ 现在就发送"]
@@ -157,10 +136,7 @@ async def test_nudge_at_night_waits_for_the_morning(app: App, db: Database, cloc
 async def test_night_nudge_stands_in_for_the_scheduled_reminder_due_in_the_same_tick(
     app: App, db: Database, clock: FixedClock, fake: FakeTelegram
 ) -> None:
-    await two_districts(db, clock)
-    clock.set(at(11, 11, 22, 30))
-    chat = await office(app, fake)
-    await chat.send("/overdue")
+    chat = await overdue_list(app, db, clock, fake, at(11, 11, 22, 30))
     await chat.press("提醒 HB001小学")
     clock.set(at(11, 12, 9, 5))  # the nudge's morning is also October's d+7 reminder slot
     report = await tick(app)
@@ -180,12 +156,9 @@ async def test_night_nudge_stands_in_for_the_scheduled_reminder_due_in_the_same_
 
 
 async def test_send_now_at_night_after_confirmation(app: App, db: Database, clock: FixedClock, fake: FakeTelegram) -> None:
-    await two_districts(db, clock)
-    clock.set(at(11, 13, 22, 30))
-    chat = await office(app, fake)
-    await chat.send("/overdue")
+    chat = await overdue_list(app, db, clock, fake, at(11, 13, 22, 30))
     queued = await chat.press("提醒 HB001小学")
-    (send_now,) = [b["callback_data"] for row in queued[-1].buttons for b in row]
+    send_now = only_button_data(queued[-1])
     clock.advance(timedelta(minutes=2))
     replies = await chat.press("现在就发送")
     assert replies[-1].text == "✅ 已立即发送 1 条提醒。"
@@ -198,10 +171,7 @@ async def test_send_now_at_night_after_confirmation(app: App, db: Database, cloc
 
 
 async def test_nudge_all_at_night_then_send_now(app: App, db: Database, clock: FixedClock, fake: FakeTelegram) -> None:
-    await two_districts(db, clock)
-    clock.set(at(11, 13, 23, 0))
-    chat = await office(app, fake)
-    await chat.send("/overdue")
+    chat = await overdue_list(app, db, clock, fake, at(11, 13, 23, 0))
     replies = await chat.press("全部提醒")
     assert "对2 所学校的提醒已排队" in replies[-1].text
     await chat.press("现在就发送")
@@ -212,10 +182,7 @@ async def test_nudge_all_at_night_then_send_now(app: App, db: Database, clock: F
 async def test_school_that_reported_meanwhile_is_not_nudged(
     app: App, db: Database, clock: FixedClock, fake: FakeTelegram
 ) -> None:
-    await two_districts(db, clock)
-    clock.set(at(11, 13, 10))
-    chat = await office(app, fake)
-    await chat.send("/overdue")
+    chat = await overdue_list(app, db, clock, fake, at(11, 13, 10))
     await file_report(db, await rows_school(db, "HB001"), "milk", "2026-10", clock.now())
     replies = await chat.press("提醒 HB001小学")
     assert replies[-1].text == "HB001小学已经提交了，无需再提醒。"
@@ -225,10 +192,7 @@ async def test_school_that_reported_meanwhile_is_not_nudged(
 async def test_queued_nudge_is_dropped_if_the_school_reports_before_morning(
     app: App, db: Database, clock: FixedClock, fake: FakeTelegram
 ) -> None:
-    await two_districts(db, clock)
-    clock.set(at(11, 13, 22, 30))
-    chat = await office(app, fake)
-    await chat.send("/overdue")
+    chat = await overdue_list(app, db, clock, fake, at(11, 13, 22, 30))
     await chat.press("提醒 HB001小学")
     await file_report(db, await rows_school(db, "HB001"), "milk", "2026-10", at(11, 13, 23, 0))
     clock.set(at(11, 14, 8, 5))
@@ -241,10 +205,7 @@ async def test_queued_nudge_is_dropped_if_the_school_reports_before_morning(
 async def test_forged_or_stale_nudge_buttons_are_refused(
     app: App, db: Database, clock: FixedClock, fake: FakeTelegram
 ) -> None:
-    await two_districts(db, clock)
-    clock.set(at(11, 13, 10))
-    chat = await office(app, fake)
-    await chat.send("/overdue")
+    chat = await overdue_list(app, db, clock, fake, at(11, 13, 10))
     for data in (
         "nudge:milk:2026-10:99999",  # no such school
         "nudge:bogus:*:1",  # no such form
@@ -282,10 +243,7 @@ async def test_failing_nudge_is_retried_by_the_tick_then_given_up(
 ) -> None:
     from scheduler.tick import MAX_ATTEMPTS
 
-    await two_districts(db, clock)
-    clock.set(at(11, 13, 10))
-    chat = await office(app, fake)
-    await chat.send("/overdue")
+    chat = await overdue_list(app, db, clock, fake, at(11, 13, 10))
     fake.fail("sendMessage", "server_error", times=1000, chat_id=1001)
     replies = await chat.press("提醒 HB001小学")
     assert "未能全部送达" in replies[-1].text
@@ -299,12 +257,9 @@ async def test_failing_nudge_is_retried_by_the_tick_then_given_up(
 async def test_send_now_pressed_on_a_message_the_bot_no_longer_has_still_answers(
     app: App, db: Database, clock: FixedClock, fake: FakeTelegram
 ) -> None:
-    await two_districts(db, clock)
-    clock.set(at(11, 13, 22, 30))
-    chat = await office(app, fake)
-    await chat.send("/overdue")
+    chat = await overdue_list(app, db, clock, fake, at(11, 13, 22, 30))
     queued = await chat.press("提醒 HB001小学")
-    (send_now,) = [b["callback_data"] for row in queued[-1].buttons for b in row]
+    send_now = only_button_data(queued[-1])
     gone = {"message_id": 999999, "date": 0, "chat": {"id": ADMIN, "type": "private"}, "text": "old"}
     replies = await chat.press_data(send_now, gone)
     assert replies[-1].text == "✅ 已立即发送 1 条提醒。"
