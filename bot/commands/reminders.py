@@ -30,7 +30,7 @@ from bot.services import Services
 from bot.core.i18n import LANGUAGES, t
 from bot.core.periods import due_date
 from bot.settings import Settings
-from scheduler.digests import fmt_date
+from bot.render.reminder import fmt_date
 from scheduler.tick import DIGEST_ESCALATION, Plan, TickReport, plan_tick
 from storage.db import Database, head_revision
 from storage.reminders import Candidate
