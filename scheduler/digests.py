@@ -1,8 +1,9 @@
-"""Who is overdue, how complete each form is, and the staff digests that say so.
+"""Who is overdue and how complete each form is: the facts behind the staff digests and ``/overdue``.
 
 Shared by the daily escalation digest, the weekly completeness digest, the
 ``/overdue`` list and ``schoolbot reminders``: the facts come from SQL
-(``storage.reminders``), the wording from ``bot/core/locales/reminders.toml``.
+(``storage.completeness``), the wording is rendered by ``bot.render.digest``
+and ``bot.render.reminder`` (re-exported here for the office's callers).
 
 - **Overdue**: a school expected to report a form (per its programme) whose
   period is still reportable, the due date passed, and no current report.
@@ -17,19 +18,20 @@ Staff limited to a district (``people.district_id``) see only that district.
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.catalogue import Catalogue, Form
-from bot.core.i18n import t
 from bot.core.periods import Period, due_date, is_locked, parse_period, reportable_periods
+from bot.render.digest import render_escalation, render_overdue_lines, render_school, render_weekly
+from bot.render.reminder import fmt_date, when_text
 from scheduler.policy import Rules
+from storage.completeness import Completeness, completeness, missing_reports
 from storage.models import School
-from storage.reminders import Completeness, completeness, missing_reports
+from storage.nudges import school_in_scope
 
 __all__ = [
     "FormCompleteness",
@@ -40,8 +42,10 @@ __all__ = [
     "fmt_date",
     "overdue_periods",
     "overdue_schools",
+    "period_is_locked",
     "render_escalation",
     "render_overdue_lines",
+    "render_school",
     "render_weekly",
     "visible_school",
     "when_text",
@@ -197,127 +201,6 @@ async def completeness_report(
     return out
 
 
-# --- wording --------------------------------------------------------------------------
-
-
-def fmt_date(day: date, lang: str | None) -> str:
-    return t(lang, "reminders.date", year=day.year, month=day.month, day=day.day)
-
-
-def when_text(due: date, today: date, lang: str | None) -> str:
-    """``还有 3 天截止`` / ``今天截止`` / ``已逾期 2 天``, relative to ``today``."""
-    days = (due - today).days
-    if days > 1:
-        return t(lang, "reminders.due_in", days=days)
-    if days == 1:
-        return t(lang, "reminders.due_tomorrow")
-    if days == 0:
-        return t(lang, "reminders.due_today")
-    if days == -1:
-        return t(lang, "reminders.overdue_one")
-    return t(lang, "reminders.overdue_days", days=-days)
-
-
-def _names(reporters: Sequence[Reporter], lang: str | None) -> str:
-    return t(lang, "digest.names_sep").join(reporter.name for reporter in reporters)
-
-
-def render_school(school: OverdueSchool, lang: str | None) -> list[str]:
-    """A school's block: its name, each missing report, and who can be told (or that nobody can)."""
-    lines = [t(lang, "digest.school", school=school.name, code=school.code)]
-    for item in school.items:
-        lines.append(
-            t(
-                lang,
-                "digest.item",
-                form=item.form.short.get(lang),
-                period=item.period.label(lang),
-                due=fmt_date(item.due, lang),
-                days=item.days_overdue,
-            )
-        )
-    if not school.reporters:
-        lines.append(t(lang, "digest.unreachable_none"))
-    elif school.unreachable:
-        lines.append(t(lang, "digest.unreachable_blocked", names=_names(school.reporters, lang)))
-    else:
-        lines.append(t(lang, "digest.reporters", names=_names(school.reporters, lang)))
-        blocked = [r for r in school.reporters if r.blocked]
-        if blocked:
-            lines.append(t(lang, "digest.some_blocked", names=_names(blocked, lang)))
-    return lines
-
-
-def render_overdue_lines(schools: Sequence[OverdueSchool], lang: str | None) -> list[str]:
-    """Schools grouped by district, a heading per district, a blank line between blocks."""
-    lines: list[str] = []
-    counts = Counter(school.district_id for school in schools)
-    district: int | None = None
-    for school in schools:
-        if school.district_id != district:
-            district = school.district_id
-            if lines:
-                lines.append("")
-            lines.append(t(lang, "digest.district", district=school.district_name, count=counts[district]))
-        lines.extend(render_school(school, lang))
-    return lines
-
-
-def render_escalation(schools: Sequence[OverdueSchool], today: date, after_days: int, lang: str | None) -> str:
-    """The daily digest for staff: long-overdue schools by district."""
-    lines = [t(lang, "digest.escalation_title", date=fmt_date(today, lang), days=after_days), ""]
-    lines += render_overdue_lines(schools, lang)
-    unreachable = sum(1 for s in schools if s.unreachable)
-    lines += ["", t(lang, "digest.escalation_summary", count=len(schools), unreachable=unreachable)]
-    lines.append(t(lang, "digest.escalation_footer"))
-    return "\n".join(lines)
-
-
-def _percent(reported: int, expected: int) -> int:
-    return round(100 * reported / expected) if expected else 100
-
-
-def render_weekly(rows: Sequence[FormCompleteness], today: date, lang: str | None) -> str:
-    """The weekly digest for staff: reported/expected per form, period and district."""
-    lines = [t(lang, "digest.weekly_title", date=fmt_date(today, lang))]
-    if not rows:
-        lines += ["", t(lang, "digest.weekly_nothing")]
-    for row in rows:
-        lines += [
-            "",
-            t(
-                lang,
-                "digest.weekly_form",
-                form=row.form.short.get(lang),
-                period=row.period.label(lang),
-                due=fmt_date(row.due, lang),
-            ),
-        ]
-        for district in row.districts:
-            lines.append(
-                t(
-                    lang,
-                    "digest.weekly_row",
-                    district=district.district_name,
-                    reported=district.reported,
-                    expected=district.expected,
-                    percent=_percent(district.reported, district.expected),
-                )
-            )
-        if len(row.districts) > 1:
-            lines.append(
-                t(
-                    lang,
-                    "digest.weekly_total",
-                    reported=row.reported,
-                    expected=row.expected,
-                    percent=_percent(row.reported, row.expected),
-                )
-            )
-    lines += ["", t(lang, "digest.weekly_footer")]
-    return "\n".join(lines)
-
-
 def period_is_locked(form: Form, period: Period, now: datetime, rules: Rules) -> bool:
     """True if principals can no longer file ``period`` themselves (no nudge makes sense then)."""
     return is_locked(form, period, now, rules.tz)
@@ -325,7 +208,4 @@ def period_is_locked(form: Form, period: Period, now: datetime, rules: Rules) ->
 
 async def visible_school(session: AsyncSession, school_id: int, district_id: int | None) -> School | None:
     """The school, if it exists and lies in ``district_id`` (any district for None)."""
-    school = await session.get(School, school_id)
-    if school is None or (district_id is not None and school.district_id != district_id):
-        return None
-    return school
+    return await school_in_scope(session, school_id, district_id)

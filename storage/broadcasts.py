@@ -21,6 +21,9 @@ Outbox policy — at least once, no silent duplicates:
   ambiguous time-out sets the same flag. The lease (``DEFAULT_LEASE``) is far
   longer than one send, rate-limiter waits included, so a live worker is never
   overtaken and the only possible duplicates are those flagged rows.
+
+The sender's side (claims, records, finishing) is ``storage.broadcast_sends``,
+in the one outbox vocabulary of ``storage.outbox`` (descriptor ``BROADCASTS``).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, and_, case, delete, exists, func, insert, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import outbox
 from storage.models import (
     Broadcast,
     BroadcastStatus,
@@ -45,10 +49,23 @@ from storage.models import (
     SchoolProgramme,
 )
 from storage.models.broadcasts import OPEN_STATUSES
+from storage.outbox import Outbox
 from storage.reports import expected_schools, has_current_report
 
 DEFAULT_LEASE = timedelta(minutes=5)
 SEGMENTS = ("all", "districts", "programme", "area", "overdue", "staff")
+
+BROADCASTS = Outbox(
+    OutboxRow,
+    held=OutboxStatus.SENDING.value,
+    again=OutboxStatus.PENDING.value,
+    lease=OutboxRow.lease_until,
+    sent=OutboxStatus.SENT.value,
+    not_before=OutboxRow.not_before,
+    again_waits=True,
+)
+"""Broadcast rows in ``storage.outbox`` terms: a claim is taken again once ``lease_until`` has passed,
+a row given back waits out ``not_before`` (its back-off)."""
 
 
 # --- drafts -----------------------------------------------------------------
@@ -270,187 +287,6 @@ async def queue_broadcast(
     return True
 
 
-# --- claims and results -----------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ClaimedRow:
-    """A row this worker holds until ``lease_until``; ``attempts`` is its fencing token."""
-
-    id: int
-    broadcast_id: int
-    person_id: int
-    chat_id: int
-    attempts: int
-    parts_sent: int
-    maybe_duplicate: bool
-
-
-def _claimable(now: datetime) -> ColumnElement[bool]:
-    sending_broadcasts = select(Broadcast.id).where(Broadcast.status == BroadcastStatus.SENDING.value)
-    return and_(
-        OutboxRow.broadcast_id.in_(sending_broadcasts),
-        or_(
-            and_(
-                OutboxRow.status == OutboxStatus.PENDING.value,
-                or_(OutboxRow.not_before.is_(None), OutboxRow.not_before <= now),
-            ),
-            and_(OutboxRow.status == OutboxStatus.SENDING.value, OutboxRow.lease_until < now),
-        ),
-    )
-
-
-async def claim_rows(
-    session: AsyncSession, now: datetime, *, limit: int, worker: str, lease: timedelta = DEFAULT_LEASE
-) -> list[ClaimedRow]:
-    """Claim up to ``limit`` sendable rows (oldest first) for ``worker`` until ``now + lease``."""
-    if limit <= 0:
-        return []
-    # FOR UPDATE SKIP LOCKED is PostgreSQL's; SQLAlchemy leaves it out on SQLite.
-    chosen = (
-        select(OutboxRow.id)
-        .where(_claimable(now))
-        .order_by(OutboxRow.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-        .scalar_subquery()
-    )
-    result = await session.execute(
-        update(OutboxRow)
-        .where(OutboxRow.id.in_(chosen))
-        .values(
-            # SET sees the old values: a row taken over from an expired lease may have been sent already.
-            maybe_duplicate=or_(OutboxRow.maybe_duplicate, OutboxRow.status == OutboxStatus.SENDING.value),
-            status=OutboxStatus.SENDING.value,
-            lease_until=now + lease,
-            attempts=OutboxRow.attempts + 1,
-            worker=worker,
-        )
-        .returning(
-            OutboxRow.id,
-            OutboxRow.broadcast_id,
-            OutboxRow.person_id,
-            OutboxRow.chat_id,
-            OutboxRow.attempts,
-            OutboxRow.parts_sent,
-            OutboxRow.maybe_duplicate,
-        )
-    )
-    rows = [ClaimedRow(int(r[0]), int(r[1]), int(r[2]), int(r[3]), int(r[4]), int(r[5]), bool(r[6])) for r in result]
-    return sorted(rows, key=lambda r: r.id)
-
-
-async def next_due(session: AsyncSession) -> datetime | None:
-    """When the soonest row waiting out a back-off becomes claimable (None if none waits)."""
-    sending_broadcasts = select(Broadcast.id).where(Broadcast.status == BroadcastStatus.SENDING.value)
-    return await session.scalar(
-        select(func.min(OutboxRow.not_before)).where(
-            OutboxRow.status == OutboxStatus.PENDING.value,
-            OutboxRow.broadcast_id.in_(sending_broadcasts),
-        )
-    )
-
-
-def _held(row: ClaimedRow) -> ColumnElement[bool]:
-    return and_(
-        OutboxRow.id == row.id,
-        OutboxRow.status == OutboxStatus.SENDING.value,
-        OutboxRow.attempts == row.attempts,
-    )
-
-
-async def _write(session: AsyncSession, row: ClaimedRow, **values: object) -> bool:
-    result = await session.execute(update(OutboxRow).where(_held(row)).values(**values).returning(OutboxRow.id))
-    return result.first() is not None
-
-
-async def record_sent(session: AsyncSession, row: ClaimedRow, now: datetime, *, parts: int, maybe_duplicate: bool) -> bool:
-    values: dict[str, object] = {
-        "status": OutboxStatus.SENT.value, "sent_at": now, "parts_sent": parts, "lease_until": None, "error": None
-    }
-    if maybe_duplicate:
-        values["maybe_duplicate"] = True
-    return await _write(session, row, **values)
-
-
-async def record_parts(session: AsyncSession, row: ClaimedRow, parts: int) -> bool:
-    """Some parts of a split text went out: a resumed row starts after them."""
-    return await _write(session, row, parts_sent=parts)
-
-
-async def record_blocked(session: AsyncSession, row: ClaimedRow, reason: str) -> bool:
-    """Final: the person blocked the bot; remember it so later broadcasts skip them."""
-    held = await _write(session, row, status=OutboxStatus.BLOCKED.value, error=reason[:300], lease_until=None)
-    if held:
-        await session.execute(update(Person).where(Person.id == row.person_id).values(blocked=True))
-    return held
-
-
-async def record_failed(session: AsyncSession, row: ClaimedRow, reason: str, *, parts: int) -> bool:
-    return await _write(
-        session, row, status=OutboxStatus.FAILED.value, error=reason[:300], parts_sent=parts, lease_until=None
-    )
-
-
-async def record_retry(
-    session: AsyncSession, row: ClaimedRow, not_before: datetime, reason: str, *, parts: int, ambiguous: bool
-) -> bool:
-    """Give the row back for a later attempt (not before ``not_before``)."""
-    values: dict[str, object] = {
-        "status": OutboxStatus.PENDING.value,
-        "not_before": not_before,
-        "lease_until": None,
-        "error": reason[:300],
-        "parts_sent": parts,
-    }
-    if ambiguous:
-        # After a time-out the message may have arrived: the resend may be a duplicate.
-        values["maybe_duplicate"] = True
-    return await _write(session, row, **values)
-
-
-NOT_IN_AUDIENCE = "recipient no longer in the audience (deactivated, moved or role changed)"
-
-
-async def drop_stale_recipients(session: AsyncSession, rows: Sequence[ClaimedRow]) -> set[int]:
-    """Rows whose recipient no longer qualifies: recorded ``cancelled`` (final, never resent); returns their ids.
-
-    A row queued for a school's principal still goes only if that person is an
-    active principal of that very school; a staff row only if they are still
-    active staff. Checked right after the claim, so a deactivation or a move
-    made while the broadcast was queued is honoured.
-    """
-    if not rows:
-        return set()
-    still = and_(
-        Person.active.is_(True),
-        or_(
-            and_(
-                OutboxRow.school_id.is_not(None),
-                Person.role == Role.PRINCIPAL.value,
-                Person.school_id == OutboxRow.school_id,
-            ),
-            and_(OutboxRow.school_id.is_(None), Person.role.in_([Role.STAFF.value, Role.ADMIN.value])),
-        ),
-    )
-    valid = set(
-        (
-            await session.scalars(
-                select(OutboxRow.id)
-                .join(Person, Person.id == OutboxRow.person_id)
-                .where(OutboxRow.id.in_([row.id for row in rows]), still)
-            )
-        ).all()
-    )
-    dropped: set[int] = set()
-    for row in rows:
-        if row.id not in valid and await _write(
-            session, row, status=OutboxStatus.CANCELLED.value, error=NOT_IN_AUDIENCE, lease_until=None
-        ):
-            dropped.add(row.id)
-    return dropped
-
-
 # --- progress, completion, cancellation --------------------------------------
 
 
@@ -510,37 +346,6 @@ async def counts(session: AsyncSession, broadcast_ids: Iterable[int]) -> dict[in
     return out
 
 
-async def finish_broadcasts(session: AsyncSession, now: datetime) -> list[int]:
-    """Mark ``done`` every sending broadcast with no open row; returns those this call finished.
-
-    Conditional, so when two processes race exactly one of them gets each id (and reports it).
-    """
-    open_rows = exists().where(OutboxRow.broadcast_id == Broadcast.id, OutboxRow.status.in_(OPEN_STATUSES))
-    result = await session.execute(
-        update(Broadcast)
-        .where(Broadcast.status == BroadcastStatus.SENDING.value, ~open_rows)
-        .values(status=BroadcastStatus.DONE.value, finished_at=now, updated_at=now)
-        .returning(Broadcast.id)
-    )
-    return sorted(int(r[0]) for r in result)
-
-
-async def claim_progress_edit(session: AsyncSession, broadcast_id: int, now: datetime, every: timedelta) -> bool:
-    """True (and the slot is taken) if nobody edited this broadcast's progress in the last ``every``."""
-    result = await session.execute(
-        update(Broadcast)
-        .where(
-            Broadcast.id == broadcast_id,
-            Broadcast.status == BroadcastStatus.SENDING.value,
-            Broadcast.progress_message_id.is_not(None),
-            or_(Broadcast.progress_at.is_(None), Broadcast.progress_at <= now - every),
-        )
-        .values(progress_at=now)
-        .returning(Broadcast.id)
-    )
-    return result.first() is not None
-
-
 async def set_progress_message(session: AsyncSession, broadcast_id: int, message_id: int, now: datetime) -> None:
     await session.execute(
         update(Broadcast).where(Broadcast.id == broadcast_id).values(progress_message_id=message_id, progress_at=now)
@@ -564,10 +369,7 @@ async def cancel_broadcast(session: AsyncSession, broadcast_id: int, now: dateti
         update(OutboxRow)
         .where(
             OutboxRow.broadcast_id == broadcast_id,
-            or_(
-                OutboxRow.status == OutboxStatus.PENDING.value,
-                and_(OutboxRow.status == OutboxStatus.SENDING.value, OutboxRow.lease_until < now),
-            ),
+            or_(OutboxRow.status == OutboxStatus.PENDING.value, outbox.expired(BROADCASTS, now)),
         )
         .values(status=OutboxStatus.CANCELLED.value, lease_until=None)
     )

@@ -14,7 +14,7 @@ from typing import Any
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import event
+from sqlalchemy import event, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -88,6 +88,21 @@ class Database:
             if self.engine.dialect.name == "postgresql":
                 await conn.execution_options(isolation_level="AUTOCOMMIT")
             yield conn
+
+    @asynccontextmanager
+    async def exclusive(self, key: int) -> AsyncIterator[bool]:
+        """Hold PostgreSQL's transaction-scoped advisory lock ``key`` while inside; yields whether it was got.
+
+        Not waited for: another process holding it means False at once. The lock
+        goes with the transaction, which ends (rolls back) on leaving. Always True
+        on SQLite, whose single writer serialises processes anyway.
+        """
+        if self.dialect != "postgresql":
+            yield True
+            return
+        async with self.engine.connect() as conn:
+            async with conn.begin():
+                yield bool(await conn.scalar(select(func.pg_try_advisory_xact_lock(key))))
 
     async def migrate(self) -> None:
         """Bring the schema to the newest Alembic revision."""

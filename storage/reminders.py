@@ -1,104 +1,81 @@
-"""Queries behind reminders, nudges and staff digests.
+"""Queries behind scheduled reminders: who still owes a report, and the reminders' side of the outbox.
 
 Who still owes a report is an anti-join in SQL (schools expected to report a
 form, minus those with a current report for the period), never a Python loop
 over reports, so the tick stays close to the cost of that one query with
 thousands of schools.
 
-Claims follow one pattern: ``INSERT ... ON CONFLICT DO NOTHING RETURNING``
-(PostgreSQL and SQLite ≥ 3.35 both have it) creates a row only for the first
-process, and a conditional ``UPDATE ... RETURNING`` re-takes a row meant for a
-retry; whoever gets the row back sends, nobody else does.
+Claims, records and releases are ``storage.outbox``'s, over ``REMINDERS``: a
+new row is created only for the first process (``INSERT ... ON CONFLICT DO
+NOTHING RETURNING``), a row meant for a retry is re-taken by a conditional
+``UPDATE ... RETURNING``; whoever gets the row back sends, nobody else does.
+Manual nudges are in ``storage.nudges``, staff digests in ``storage.digests``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from functools import lru_cache
-from typing import Any, NamedTuple, Unpack
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Integer,
-    Select,
     String,
     and_,
     bindparam,
     case,
     cast,
     exists,
-    func,
     literal,
     null,
     or_,
     select,
     union_all,
-    update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
-from storage.models import District, DigestSend, Draft, Person, ReminderSend, Report, Role, School, SchoolProgramme
+from storage import outbox
+from storage.models import Draft, Person, ReminderSend, Role, School, SchoolProgramme
 from storage.models.reminders import SendStatus
-from storage.reports import IS_CURRENT, expected_schools, has_current_report
+from storage.outbox import Outbox, chunks
+from storage.reports import expected_schools, has_current_report
 
 __all__ = [
-    "CHUNK",
+    "REMINDERS",
     "Candidate",
-    "Completeness",
-    "ManualRow",
-    "MissingRow",
     "SendKey",
     "Target",
-    "claim_digests",
-    "claim_manual",
-    "completeness",
     "current_reporters",
-    "digest_rows",
-    "finish_digest",
     "finish_reminder",
     "gone_retries",
     "insert_reminders",
-    "missing_reports",
-    "manual_rows",
-    "mark_reminders",
+    "principal_of_school",
     "reclaim_reminders",
-    "release_digests",
     "release_reminders",
     "reminder_candidates",
     "reminder_rows",
     "skip_gone_retries",
     "skip_superseded",
-    "staff_without_digests",
-    "start_manual_now",
 ]
 
-AnySelect = Select[Unpack[tuple[Any, ...]]]
-
-# Rows per multi-row INSERT: far below SQLite's 32,766 bound parameters.
-CHUNK = 500
-
-
-def _insert(session: AsyncSession, table: Any) -> Any:
-    """The dialect's INSERT, which knows ``ON CONFLICT DO NOTHING``."""
-    bind = session.bind
-    if bind is not None and bind.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
+REMINDERS = Outbox(
+    ReminderSend,
+    held=SendStatus.CLAIMED.value,
+    again=SendStatus.RETRY.value,
+    lease=ReminderSend.claimed_at,
+    sent=SendStatus.SENT.value,
+    not_before=ReminderSend.not_before,
+    queued=SendStatus.PENDING.value,
+)
+"""Reminder and nudge sends: a claim is taken again once ``claimed_at`` is older than the lease."""
 
 
-def _principal_of_school() -> ColumnElement[bool]:
+def principal_of_school() -> ColumnElement[bool]:
+    """The joined person is an active principal of the joined school."""
     return and_(Person.school_id == School.id, Person.role == Role.PRINCIPAL.value, Person.active.is_(True))
-
-
-def _claimable(lease_cutoff: Any) -> ColumnElement[bool]:
-    """A row another try may take: marked for retry, or claimed by a process that died (lease passed)."""
-    return or_(
-        ReminderSend.status == SendStatus.RETRY.value,
-        and_(ReminderSend.status == SendStatus.CLAIMED.value, ReminderSend.claimed_at < lease_cutoff),
-    )
 
 
 # --- scheduled reminders ------------------------------------------------------
@@ -212,7 +189,7 @@ def _fresh_statement(with_programme: tuple[bool, ...]) -> Any:
     reporters = (
         select(*_candidate_columns(cast(null(), Integer), literal(0, Integer), idle_cutoff), *flags)
         .select_from(School)
-        .join(Person, _principal_of_school())
+        .join(Person, principal_of_school())
         .outerjoin(Draft, Draft.person_id == Person.id)
         .cte("reporters")
         .prefix_with("MATERIALIZED")
@@ -240,13 +217,13 @@ def _again_statement(with_programme: tuple[bool, ...]) -> Any:
             select(literal(i, Integer).label("target"), *_candidate_columns(ReminderSend.id, ReminderSend.attempts, idle_cutoff))
             .select_from(ReminderSend)
             .join(School, School.id == ReminderSend.school_id)
-            .join(Person, and_(Person.id == ReminderSend.recipient_id, _principal_of_school()))
+            .join(Person, and_(Person.id == ReminderSend.recipient_id, principal_of_school()))
             .outerjoin(Draft, Draft.person_id == Person.id)
             .where(
                 ReminderSend.form_key == form_key,
                 ReminderSend.period == period,
                 ReminderSend.slot == slot,
-                _claimable(lease_cutoff),
+                outbox.claimable(REMINDERS, lease_cutoff),
                 ~has_current_report(form_key, period),
             )
         )
@@ -290,6 +267,11 @@ async def reminder_candidates(
 SendKey = tuple[int, str, str, str, int]
 """(school_id, form_key, period, slot, recipient_id): the unique key of a send."""
 
+_KEY = ("school_id", "form_key", "period", "slot", "recipient_id")
+# The unique constraint's column order.
+_UNIQUE = ("form_key", "period", "slot", "school_id", "recipient_id")
+_DEFAULTS = {"attempts": 0, "error": None, "not_before": None, "requested_by": None, "sent_at": None}
+
 
 async def insert_reminders(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> dict[SendKey, int]:
     """Insert send rows unless their key exists; returns ``{key: id}`` of the rows inserted (ours to send).
@@ -297,80 +279,29 @@ async def insert_reminders(session: AsyncSession, rows: Sequence[dict[str, Any]]
     Each row needs school_id, form_key, period, slot, recipient_id, status,
     claimed_at; optionally not_before, requested_by, error.
     """
-    inserted: dict[SendKey, int] = {}
-    for start in range(0, len(rows), CHUNK):
-        chunk = [
-            {"attempts": 0, "error": None, "not_before": None, "requested_by": None, "sent_at": None, **row}
-            for row in rows[start : start + CHUNK]
-        ]
-        stmt = (
-            _insert(session, ReminderSend)
-            .values(chunk)
-            .on_conflict_do_nothing(index_elements=["form_key", "period", "slot", "school_id", "recipient_id"])
-            .returning(
-                ReminderSend.id,
-                ReminderSend.school_id,
-                ReminderSend.form_key,
-                ReminderSend.period,
-                ReminderSend.slot,
-                ReminderSend.recipient_id,
-            )
-        )
-        inserted.update({(r[1], r[2], r[3], r[4], r[5]): r[0] for r in await session.execute(stmt)})
-    return inserted
+    inserted = await outbox.insert_new(session, REMINDERS, rows, key=_KEY, unique=_UNIQUE, defaults=_DEFAULTS)
+    return {(k[0], k[1], k[2], k[3], k[4]): row_id for k, row_id in inserted.items()}
 
 
 async def reclaim_reminders(
     session: AsyncSession, ids: Sequence[int], now: datetime, lease_cutoff: datetime, status: str = SendStatus.CLAIMED.value
 ) -> set[int]:
     """Take rows meant for another try (retry, or a claim whose lease passed); returns the ids taken."""
-    taken: set[int] = set()
-    for start in range(0, len(ids), CHUNK):
-        result = await session.execute(
-            update(ReminderSend)
-            .where(ReminderSend.id.in_(list(ids[start : start + CHUNK])), _claimable(lease_cutoff))
-            .values(status=status, claimed_at=now)
-            .returning(ReminderSend.id)
-        )
-        taken.update(result.scalars())
-    return taken
-
-
-async def mark_reminders(
-    session: AsyncSession, ids: Iterable[int], status: str, *, error: str | None = None, only_status: Iterable[str] = ()
-) -> None:
-    """Set the status of rows (optionally only of rows currently in ``only_status``)."""
-    id_list = list(ids)
-    for start in range(0, len(id_list), CHUNK):
-        stmt = update(ReminderSend).where(ReminderSend.id.in_(id_list[start : start + CHUNK]))
-        allowed = list(only_status)
-        if allowed:
-            stmt = stmt.where(ReminderSend.status.in_(allowed))
-        values: dict[str, Any] = {"status": status}
-        if error is not None:
-            values["error"] = error
-        await session.execute(stmt.values(**values))
+    where = [outbox.claimable(REMINDERS, lease_cutoff)]
+    rows = await outbox.take(session, REMINDERS, where, values={"status": status, "claimed_at": now}, ids=ids)
+    return {row[0] for row in rows}
 
 
 async def release_reminders(session: AsyncSession, ids: Iterable[int]) -> None:
     """Give claims that were never attempted back for the next tick (after a crash mid-tick)."""
-    await mark_reminders(session, ids, SendStatus.RETRY.value, only_status=[SendStatus.CLAIMED.value])
+    await outbox.release(session, REMINDERS, ids)
 
 
 async def finish_reminder(
     session: AsyncSession, send_id: int, status: str, now: datetime, error: str | None = None
 ) -> None:
     """Record what Telegram answered for one claimed reminder."""
-    await session.execute(
-        update(ReminderSend)
-        .where(ReminderSend.id == send_id)
-        .values(
-            status=status,
-            attempts=ReminderSend.attempts + 1,
-            error=error,
-            sent_at=now if status == SendStatus.SENT.value else None,
-        )
-    )
+    await outbox.record(session, REMINDERS, send_id, outbox.outcome_values(REMINDERS, status, now, error))
 
 
 async def skip_superseded(
@@ -379,18 +310,16 @@ async def skip_superseded(
     """Older slots still marked for retry when a newer slot goes out: they will never be sent."""
     if not slots or not recipient_ids:
         return
-    for start in range(0, len(recipient_ids), CHUNK):
-        await session.execute(
-            update(ReminderSend)
-            .where(
-                ReminderSend.form_key == form_key,
-                ReminderSend.period == period,
-                ReminderSend.slot.in_(list(slots)),
-                ReminderSend.recipient_id.in_(list(recipient_ids[start : start + CHUNK])),
-                ReminderSend.status == SendStatus.RETRY.value,
-            )
-            .values(status=SendStatus.SKIPPED.value, error="superseded by a later slot")
-        )
+    for batch in chunks(recipient_ids):
+        where = [
+            ReminderSend.form_key == form_key,
+            ReminderSend.period == period,
+            ReminderSend.slot.in_(list(slots)),
+            ReminderSend.recipient_id.in_(batch),
+            ReminderSend.status == SendStatus.RETRY.value,
+        ]
+        values = {"status": SendStatus.SKIPPED.value, "error": "superseded by a later slot"}
+        await outbox.take(session, REMINDERS, where, values=values)
 
 
 async def reminder_rows(session: AsyncSession, **filters: Any) -> Sequence[ReminderSend]:
@@ -399,111 +328,6 @@ async def reminder_rows(session: AsyncSession, **filters: Any) -> Sequence[Remin
     for name, value in filters.items():
         stmt = stmt.where(getattr(ReminderSend, name) == value)
     return (await session.scalars(stmt)).all()
-
-
-# --- manual nudges ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ManualRow:
-    """A staff nudge for one reporter, with what is needed to send it and to check it still applies."""
-
-    send_id: int
-    status: str
-    school_id: int
-    school_name: str
-    form_key: str
-    period: str
-    slot: str
-    person_id: int
-    telegram_id: int
-    person_name: str
-    language: str | None
-    blocked: bool
-    # Still an active principal of ``school_id`` (not deactivated, moved or given another role).
-    active: bool
-    reported: bool
-    attempts: int
-
-
-async def manual_rows(
-    session: AsyncSession,
-    now: datetime,
-    lease_cutoff: datetime,
-    *,
-    slot: str | None = None,
-    school_id: int | None = None,
-    form_key: str | None = None,
-    period: str | None = None,
-) -> list[ManualRow]:
-    """Manual nudges ready to go: pending with ``not_before`` passed, retries, and dead claims."""
-    reported = exists().where(
-        Report.school_id == ReminderSend.school_id,
-        Report.form_key == ReminderSend.form_key,
-        Report.period == ReminderSend.period,
-        IS_CURRENT,
-    )
-    stmt = (
-        select(
-            ReminderSend.id,
-            ReminderSend.status,
-            ReminderSend.school_id,
-            School.name,
-            ReminderSend.form_key,
-            ReminderSend.period,
-            ReminderSend.slot,
-            Person.id,
-            Person.telegram_id,
-            Person.name,
-            Person.language,
-            Person.blocked,
-            # Still a reporter of that school: active, a principal, not moved elsewhere since queueing.
-            and_(
-                Person.active.is_(True), Person.role == Role.PRINCIPAL.value, Person.school_id == ReminderSend.school_id
-            ).label("still_reporter"),
-            reported,
-            ReminderSend.attempts,
-        )
-        .join(School, School.id == ReminderSend.school_id)
-        .join(Person, Person.id == ReminderSend.recipient_id)
-        .where(ReminderSend.slot.like("manual-%"))
-        .where(
-            or_(
-                and_(ReminderSend.status == SendStatus.PENDING.value, ReminderSend.not_before <= now),
-                _claimable(lease_cutoff),
-            )
-        )
-        .order_by(ReminderSend.id)
-    )
-    if slot is not None:
-        stmt = stmt.where(ReminderSend.slot == slot)
-    if school_id is not None:
-        stmt = stmt.where(ReminderSend.school_id == school_id)
-    if form_key is not None:
-        stmt = stmt.where(ReminderSend.form_key == form_key)
-    if period is not None:
-        stmt = stmt.where(ReminderSend.period == period)
-    rows = await session.execute(stmt)
-    return [
-        ManualRow(
-            send_id=r[0],
-            status=r[1],
-            school_id=r[2],
-            school_name=r[3],
-            form_key=r[4],
-            period=r[5],
-            slot=r[6],
-            person_id=r[7],
-            telegram_id=r[8],
-            person_name=r[9],
-            language=r[10],
-            blocked=bool(r[11]),
-            active=bool(r[12]),
-            reported=bool(r[13]),
-            attempts=r[14] or 0,
-        )
-        for r in rows
-    ]
 
 
 async def current_reporters(session: AsyncSession, pairs: Iterable[tuple[int, int]]) -> set[tuple[int, int]]:
@@ -515,10 +339,10 @@ async def current_reporters(session: AsyncSession, pairs: Iterable[tuple[int, in
     wanted = set(pairs)
     people = sorted({person_id for person_id, _ in wanted})
     current: set[tuple[int, int]] = set()
-    for start in range(0, len(people), CHUNK):
+    for batch in chunks(people):
         rows = await session.execute(
             select(Person.id, Person.school_id).where(
-                Person.id.in_(people[start : start + CHUNK]),
+                Person.id.in_(batch),
                 Person.active.is_(True),
                 Person.role == Role.PRINCIPAL.value,
                 Person.school_id.is_not(None),
@@ -550,291 +374,6 @@ async def gone_retries(session: AsyncSession) -> list[int]:
 
 async def skip_gone_retries(session: AsyncSession, ids: Sequence[int], error: str) -> int:
     """Record those retries as skipped, for good: no later tick resends them (still checked, so a race is harmless)."""
-    skipped = 0
-    for start in range(0, len(ids), CHUNK):
-        result = await session.execute(
-            update(ReminderSend)
-            .where(
-                ReminderSend.id.in_(list(ids[start : start + CHUNK])),
-                ReminderSend.status == SendStatus.RETRY.value,
-                _not_reporter_any_more(),
-            )
-            .values(status=SendStatus.SKIPPED.value, error=error)
-            .returning(ReminderSend.id)
-        )
-        skipped += len(result.scalars().all())
-    return skipped
-
-
-async def claim_manual(session: AsyncSession, ids: Sequence[int], now: datetime, lease_cutoff: datetime) -> set[int]:
-    """Take manual rows for sending: pending ones due, retries, dead claims; returns the ids taken."""
-    taken: set[int] = set()
-    for start in range(0, len(ids), CHUNK):
-        result = await session.execute(
-            update(ReminderSend)
-            .where(
-                ReminderSend.id.in_(list(ids[start : start + CHUNK])),
-                or_(
-                    and_(ReminderSend.status == SendStatus.PENDING.value, ReminderSend.not_before <= now),
-                    _claimable(lease_cutoff),
-                ),
-            )
-            .values(status=SendStatus.CLAIMED.value, claimed_at=now)
-            .returning(ReminderSend.id)
-        )
-        taken.update(result.scalars())
-    return taken
-
-
-async def start_manual_now(
-    session: AsyncSession,
-    now: datetime,
-    *,
-    slot: str,
-    school_id: int | None = None,
-    form_key: str | None = None,
-    period: str | None = None,
-    requested_by: int | None = None,
-    district_id: int | None = None,
-) -> int:
-    """A staff member confirmed sending queued nudges now: bring their ``not_before`` forward.
-
-    ``requested_by`` (a Telegram id) limits it to that staff member's own nudges,
-    ``district_id`` to schools of that district.
-    """
-    stmt = update(ReminderSend).where(
-        ReminderSend.slot == slot, ReminderSend.status == SendStatus.PENDING.value, ReminderSend.not_before > now
-    )
-    if requested_by is not None:
-        stmt = stmt.where(ReminderSend.requested_by == requested_by)
-    if district_id is not None:
-        stmt = stmt.where(ReminderSend.school_id.in_(select(School.id).where(School.district_id == district_id)))
-    if school_id is not None:
-        stmt = stmt.where(ReminderSend.school_id == school_id)
-    if form_key is not None:
-        stmt = stmt.where(ReminderSend.form_key == form_key)
-    if period is not None:
-        stmt = stmt.where(ReminderSend.period == period)
-    result = await session.execute(stmt.values(not_before=now).returning(ReminderSend.id))
-    return len(result.scalars().all())
-
-
-# --- who is missing a report, completeness -------------------------------------------
-
-
-@dataclass(frozen=True)
-class MissingRow:
-    """A school without a current report, with one of its reporters (None if it has none)."""
-
-    school_id: int
-    school_code: str
-    school_name: str
-    district_id: int
-    district_name: str
-    person_id: int | None
-    person_name: str | None
-    blocked: bool
-
-
-async def missing_reports(
-    session: AsyncSession,
-    *,
-    form_key: str,
-    programme: str | None,
-    period: str,
-    district_id: int | None = None,
-    school_id: int | None = None,
-) -> list[MissingRow]:
-    """Schools expected to report ``form_key`` for ``period`` that have no current report, with their reporters.
-
-    One row per (school, reporter); a school without reporters appears once with person None.
-    """
-    stmt: AnySelect = (
-        select(
-            School.id,
-            School.code,
-            School.name,
-            District.id,
-            District.name,
-            Person.id,
-            Person.name,
-            Person.blocked,
-        )
-        .select_from(School)
-        .join(District, District.id == School.district_id)
-        .outerjoin(Person, _principal_of_school())
-        .where(~has_current_report(form_key, period))
-        .order_by(District.name, School.code, Person.id)
-    )
-    stmt = expected_schools(stmt, programme)
-    if district_id is not None:
-        stmt = stmt.where(School.district_id == district_id)
-    if school_id is not None:
-        stmt = stmt.where(School.id == school_id)
-    rows = await session.execute(stmt)
-    return [
-        MissingRow(
-            school_id=r[0],
-            school_code=r[1],
-            school_name=r[2],
-            district_id=r[3],
-            district_name=r[4],
-            person_id=r[5],
-            person_name=r[6],
-            blocked=bool(r[7]),
-        )
-        for r in rows
-    ]
-
-
-@dataclass(frozen=True)
-class Completeness:
-    """How many of a district's expected schools have a current report."""
-
-    district_id: int
-    district_name: str
-    expected: int
-    reported: int
-
-
-async def completeness(
-    session: AsyncSession, *, form_key: str, programme: str | None, period: str, district_id: int | None = None
-) -> list[Completeness]:
-    """Expected and reported schools per district for one form and period (a GROUP BY, not a loop)."""
-    reported = case((has_current_report(form_key, period), 1), else_=0)
-    stmt = (
-        select(District.id, District.name, func.count(School.id), func.coalesce(func.sum(reported), 0))
-        .select_from(School)
-        .join(District, District.id == School.district_id)
-        .group_by(District.id, District.name)
-        .order_by(District.name)
-    )
-    stmt = expected_schools(stmt, programme)
-    if district_id is not None:
-        stmt = stmt.where(School.district_id == district_id)
-    rows = await session.execute(stmt)
-    return [Completeness(r[0], r[1], int(r[2]), int(r[3])) for r in rows]
-
-
-# --- staff digests -------------------------------------------------------------------------
-
-
-async def staff_without_digests(
-    session: AsyncSession, due: dict[str, date], lease_cutoff: datetime
-) -> list[tuple[Person, list[str]]]:
-    """Active, reachable staff and admins with the digests (``{kind: day}``) they still need, in one query.
-
-    A digest is needed when its row is missing, marked for retry, or claimed by a process that died.
-    """
-    if not due:
-        return []
-    done = {
-        kind: exists().where(
-            DigestSend.kind == kind,
-            DigestSend.day == day,
-            DigestSend.recipient_id == Person.id,
-            ~or_(
-                DigestSend.status == SendStatus.RETRY.value,
-                and_(DigestSend.status == SendStatus.CLAIMED.value, DigestSend.claimed_at < lease_cutoff),
-            ),
-        )
-        for kind, day in due.items()
-    }
-    kinds = list(done)
-    rows = await session.execute(
-        select(Person, *(done[kind] for kind in kinds))
-        .where(
-            Person.role.in_([Role.STAFF.value, Role.ADMIN.value]),
-            Person.active.is_(True),
-            Person.blocked.is_(False),
-            or_(*(~done[kind] for kind in kinds)),
-        )
-        .order_by(Person.id)
-    )
-    return [(r[0], [kind for kind, finished in zip(kinds, r[1:]) if not finished]) for r in rows]
-
-
-async def claim_digests(
-    session: AsyncSession,
-    *,
-    kind: str,
-    day: date,
-    recipient_ids: Sequence[int],
-    now: datetime,
-    lease_cutoff: datetime,
-    status: str = SendStatus.CLAIMED.value,
-    error: str | None = None,
-) -> dict[int, tuple[int, int]]:
-    """Claim the ``kind`` digest of ``day`` for these staff; returns ``{recipient_id: (row id, attempts)}`` of those won."""
-    won: dict[int, tuple[int, int]] = {}
-    if not recipient_ids:
-        return won
-    values = [
-        {
-            "kind": kind,
-            "day": day,
-            "recipient_id": rid,
-            "status": status,
-            "attempts": 0,
-            "error": error,
-            "claimed_at": now,
-            "sent_at": None,
-        }
-        for rid in recipient_ids
-    ]
-    stmt = (
-        _insert(session, DigestSend)
-        .values(values)
-        .on_conflict_do_nothing(index_elements=["kind", "day", "recipient_id"])
-        .returning(DigestSend.id, DigestSend.recipient_id)
-    )
-    won.update({r[1]: (r[0], 0) for r in await session.execute(stmt)})
-    rest = [rid for rid in recipient_ids if rid not in won]
-    if rest:
-        result = await session.execute(
-            update(DigestSend)
-            .where(
-                DigestSend.kind == kind,
-                DigestSend.day == day,
-                DigestSend.recipient_id.in_(rest),
-                or_(
-                    DigestSend.status == SendStatus.RETRY.value,
-                    and_(DigestSend.status == SendStatus.CLAIMED.value, DigestSend.claimed_at < lease_cutoff),
-                ),
-            )
-            .values(status=status, claimed_at=now, error=error)
-            .returning(DigestSend.id, DigestSend.recipient_id, DigestSend.attempts)
-        )
-        won.update({r[1]: (r[0], r[2]) for r in result})
-    return won
-
-
-async def finish_digest(session: AsyncSession, row_id: int, status: str, now: datetime, error: str | None = None) -> None:
-    await session.execute(
-        update(DigestSend)
-        .where(DigestSend.id == row_id)
-        .values(
-            status=status,
-            attempts=DigestSend.attempts + 1,
-            error=error,
-            sent_at=now if status == SendStatus.SENT.value else None,
-        )
-    )
-
-
-async def digest_rows(session: AsyncSession, **filters: Any) -> Sequence[DigestSend]:
-    stmt = select(DigestSend).order_by(DigestSend.id)
-    for name, value in filters.items():
-        stmt = stmt.where(getattr(DigestSend, name) == value)
-    return (await session.scalars(stmt)).all()
-
-
-async def release_digests(session: AsyncSession, ids: Iterable[int]) -> None:
-    """Give digest claims that were never attempted back for the next tick."""
-    id_list = list(ids)
-    if id_list:
-        await session.execute(
-            update(DigestSend)
-            .where(DigestSend.id.in_(id_list), DigestSend.status == SendStatus.CLAIMED.value)
-            .values(status=SendStatus.RETRY.value)
-        )
+    where = [ReminderSend.status == SendStatus.RETRY.value, _not_reporter_any_more()]
+    values = {"status": SendStatus.SKIPPED.value, "error": error}
+    return len(await outbox.take(session, REMINDERS, where, values=values, ids=ids))

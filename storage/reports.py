@@ -30,7 +30,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import Database
-from storage.models import Report, ReportValue, School, SchoolProgramme
+from storage.models import Person, Report, ReportValue, Role, School, SchoolProgramme
 
 SelectT = TypeVar("SelectT", bound=Select[Any])
 MAX_ATTEMPTS = 6
@@ -256,3 +256,20 @@ async def count_current_reports(session: AsyncSession, school_id: int, form_key:
         )
         or 0
     )
+
+
+async def count_reports_from(session: AsyncSession, source: str) -> int:
+    """How many report versions came from ``source`` (the demo loader checks it has not run yet)."""
+    return int(await session.scalar(select(func.count()).select_from(Report).where(Report.source == source)) or 0)
+
+
+async def schools_with_reporter(session: AsyncSession) -> list[tuple[School, int | None]]:
+    """Every school (by code) with its first active principal's id (None when it has none)."""
+    schools = (await session.scalars(select(School).order_by(School.code))).all()
+    first = (
+        select(Person.school_id, func.min(Person.id))
+        .where(Person.role == Role.PRINCIPAL, Person.active.is_(True))
+        .group_by(Person.school_id)
+    )
+    reporters = {school_id: person_id for school_id, person_id in (await session.execute(first)).all()}
+    return [(school, reporters.get(school.id)) for school in schools]

@@ -30,7 +30,7 @@ from bot.services import Services
 from bot.core.i18n import LANGUAGES, t
 from bot.core.periods import due_date
 from bot.settings import Settings
-from scheduler.digests import fmt_date
+from bot.render.reminder import fmt_date
 from scheduler.tick import DIGEST_ESCALATION, Plan, TickReport, plan_tick
 from storage.db import Database, head_revision
 from storage.reminders import Candidate
@@ -125,17 +125,9 @@ async def _send(settings: Settings, db: Database, clock: FixedClock, request: Ba
         return await ticker_of(application).tick()
 
 
-def print_plan(plan: Plan, settings: Settings, lang: str) -> None:
-    """The plan as the office reads it: reminders by form, period and slot; nudges; digests."""
-    rules = plan.rules
+def _print_reminders(plan: Plan, settings: Settings, lang: str) -> None:
+    """The plan's reminders by form, period and slot, each school with its reporters (to send, busy, blocked)."""
     tz = settings.timezone
-    print(t(lang, "remcli.header", at=f"{plan.now.astimezone(tz):%Y-%m-%d %H:%M}", tz=str(tz)))
-    if not rules.may_send(plan.now):
-        following = rules.next_allowed(plan.now, resume_at=rules.quiet_hours.end)
-        key = "remcli.quiet" if rules.is_quiet(plan.now) else "remcli.holiday"
-        quiet = settings.quiet_hours
-        print(t(lang, key, quiet=f"{quiet.start:%H:%M}–{quiet.end:%H:%M}", next=f"{following:%Y-%m-%d %H:%M}"))
-    reminders = plan.by_action("send")
     print()
     print(t(lang, "remcli.reminders_title"))
     if not plan.reminders:
@@ -172,6 +164,20 @@ def print_plan(plan: Plan, settings: Settings, lang: str) -> None:
                 )
         if due.skip:
             print(t(lang, "remcli.skips", slots=", ".join(due.skip)))
+
+
+def print_plan(plan: Plan, settings: Settings, lang: str) -> None:
+    """The plan as the office reads it: reminders by form, period and slot; nudges; digests."""
+    rules = plan.rules
+    tz = settings.timezone
+    print(t(lang, "remcli.header", at=f"{plan.now.astimezone(tz):%Y-%m-%d %H:%M}", tz=str(tz)))
+    if not rules.may_send(plan.now):
+        following = rules.next_allowed(plan.now, resume_at=rules.quiet_hours.end)
+        key = "remcli.quiet" if rules.is_quiet(plan.now) else "remcli.holiday"
+        quiet = settings.quiet_hours
+        print(t(lang, key, quiet=f"{quiet.start:%H:%M}–{quiet.end:%H:%M}", next=f"{following:%Y-%m-%d %H:%M}"))
+    reminders = plan.by_action("send")
+    _print_reminders(plan, settings, lang)
     if plan.manual:
         print()
         print(t(lang, "remcli.nudges_title"))

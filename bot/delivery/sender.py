@@ -2,7 +2,8 @@
 
 One ``BroadcastSender`` per application (``BotData.sender``),
 started by ``start_services`` and stopped by ``stop_services``. It claims
-outbox rows with a lease (policy in ``storage/broadcasts.py``), keeps up to
+outbox rows with a lease (policy in ``storage/broadcasts.py``, claims and records in
+``storage/broadcast_sends.py``), keeps up to
 ``concurrency`` sends in flight — each waits its turn in the bulk pacer and
 PTB's ``AIORateLimiter``, so throughput approaches the limit while the limiter
 does the pacing — and records each outcome as ``bot/delivery.py`` classifies it:
@@ -40,7 +41,6 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import select
 from telegram import Bot
 from telegram.error import TelegramError
 
@@ -49,10 +49,12 @@ from bot.delivery.send import PER_CHAT_INTERVAL, DeliveryResult, Outcome, Payloa
 from bot.core.ui import Screen
 from bot.delivery.markup import markup
 from bot.office.broadcast import PROGRESS_EVERY, final_report, payload_of, progress_panel
+from storage import broadcast_sends as sends
 from storage import broadcasts as store
 from storage.budget import SendBudget
-from storage.broadcasts import DEFAULT_LEASE, ClaimedRow
-from storage.models import Broadcast, Person
+from storage.broadcast_sends import ClaimedRow
+from storage.broadcasts import DEFAULT_LEASE
+from storage.outbox import backoff
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +171,7 @@ class BroadcastSender:
         """Sleep until the next back-off ends, but never longer than ``idle_poll``."""
         try:
             async with self.services.db.session() as session:
-                due = await store.next_due(session)
+                due = await sends.next_due(session)
         except Exception:  # noqa: BLE001 - the next round reports database trouble
             return self.idle_poll
         if due is None:
@@ -218,20 +220,15 @@ class BroadcastSender:
 
     async def _claim(self, limit: int) -> list[ClaimedRow]:
         async with self.services.db.session() as session:
-            rows = await store.claim_rows(session, self.now(), limit=limit, worker=self.worker, lease=self.lease)
+            rows = await sends.claim_rows(session, self.now(), limit=limit, worker=self.worker, lease=self.lease)
             # Queued earlier: someone deactivated, moved or given another role since gets nothing.
-            dropped = await store.drop_stale_recipients(session, rows)
+            dropped = await sends.drop_stale_recipients(session, rows)
             if dropped:
                 log.info("%d outbox rows dropped: recipient no longer in the audience", len(dropped))
                 rows = [row for row in rows if row.id not in dropped]
             missing = {row.broadcast_id for row in rows} - set(self._jobs)
             if missing:
-                result = await session.execute(
-                    select(Broadcast, Person.language)
-                    .join(Person, Person.id == Broadcast.author_id)
-                    .where(Broadcast.id.in_(missing))
-                )
-                for broadcast, language in result.all():
+                for broadcast, language in await sends.authors_of(session, missing):
                     self._jobs[broadcast.id] = _Job(payload_of(broadcast), language or "zh")
         self._touched |= {row.broadcast_id for row in rows}
         return rows
@@ -259,28 +256,25 @@ class BroadcastSender:
 
     async def _record_parts(self, row: ClaimedRow, parts: int) -> None:
         async with self.services.db.session() as session:
-            await store.record_parts(session, row, parts)
+            await sends.record_parts(session, row, parts)
 
     async def _record(self, row: ClaimedRow, result: DeliveryResult) -> None:
         now = self.now()
         reason = result.reason or ""
         async with self.services.db.session() as session:
             if result.outcome is Outcome.SENT:
-                held = await store.record_sent(session, row, now, parts=result.parts_sent, maybe_duplicate=False)
+                held = await sends.record_sent(session, row, now, parts=result.parts_sent, maybe_duplicate=False)
             elif result.outcome is Outcome.BLOCKED:
-                held = await store.record_blocked(session, row, reason)
+                held = await sends.record_blocked(session, row, reason)
             elif result.outcome is Outcome.FAILED:
-                held = await store.record_failed(session, row, reason, parts=result.parts_sent)
+                held = await sends.record_failed(session, row, reason, parts=result.parts_sent)
             elif row.attempts >= self.max_attempts:
                 reason = f"gave up after {row.attempts} attempts: {reason}"
-                held = await store.record_failed(session, row, reason, parts=result.parts_sent)
+                held = await sends.record_failed(session, row, reason, parts=result.parts_sent)
             else:
-                backoff = min(BACKOFF_BASE * 2 ** (row.attempts - 1), BACKOFF_MAX)
-                if result.retry_after is not None:
-                    # Telegram said when: waiting longer only slows the broadcast down.
-                    backoff = timedelta(seconds=result.retry_after)
-                held = await store.record_retry(
-                    session, row, now + backoff, reason, parts=result.parts_sent, ambiguous=result.ambiguous
+                wait = backoff(row.attempts, base=BACKOFF_BASE, cap=BACKOFF_MAX, retry_after=result.retry_after)
+                held = await sends.record_retry(
+                    session, row, now + wait, reason, parts=result.parts_sent, ambiguous=result.ambiguous
                 )
         if not held:
             log.warning("outbox row %s: lease lost before recording %s", row.id, result.outcome)
@@ -294,7 +288,7 @@ class BroadcastSender:
         self._last_progress = now
         for broadcast_id in sorted(self._touched):
             async with self.services.db.session() as session:
-                if not await store.claim_progress_edit(session, broadcast_id, now, PROGRESS_EVERY):
+                if not await sends.claim_progress_edit(session, broadcast_id, now, PROGRESS_EVERY):
                     continue
                 broadcast = await store.broadcast_by_id(session, broadcast_id)
                 counts = (await store.counts(session, [broadcast_id]))[broadcast_id]
@@ -307,7 +301,7 @@ class BroadcastSender:
     async def _finish(self) -> None:
         """Mark finished broadcasts done (exactly one process wins each) and report them."""
         async with self.services.db.session() as session:
-            finished = await store.finish_broadcasts(session, self.now())
+            finished = await sends.finish_broadcasts(session, self.now())
         for broadcast_id in finished:
             self._touched.discard(broadcast_id)
             self._jobs.pop(broadcast_id, None)
@@ -321,7 +315,7 @@ class BroadcastSender:
                 return
             counts = (await store.counts(session, [broadcast_id]))[broadcast_id]
             missed = await store.not_reached(session, broadcast)
-            language = await session.scalar(select(Person.language).where(Person.id == broadcast.author_id))
+            language = await sends.author_language(session, broadcast)
         lang = language or "zh"
         text = final_report(lang, broadcast, counts, missed)
         if broadcast.progress_message_id is not None:

@@ -25,13 +25,10 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, select
-
 from bot.core.catalogue import Catalogue, Form
 from bot.core.periods import DEFAULT_TZ, Period, due_date, is_late, local_date, periods_between
 from storage.db import Database
-from storage.models import Person, Report, Role, School
-from storage.reports import NewReport, save_report
+from storage.reports import NewReport, count_reports_from, save_report, schools_with_reporter
 
 __all__ = ["DEMO_SOURCE", "load_demo_reports"]
 
@@ -137,30 +134,21 @@ def _harvest(crop: str, rng: random.Random) -> dict[str, object]:
 
 async def _schools(db: Database, rng: random.Random) -> list[_School]:
     async with db.session() as session:
-        schools = (await session.scalars(select(School).order_by(School.code))).all()
-        reporters = dict(
-            (
-                await session.execute(
-                    select(Person.school_id, func.min(Person.id))
-                    .where(Person.role == Role.PRINCIPAL, Person.active.is_(True))
-                    .group_by(Person.school_id)
-                )
-            ).all()
-        )
+        schools = await schools_with_reporter(session)
         return [
             _School(
                 id=s.id,
                 code=s.code,
                 area=s.area,
                 programmes=frozenset(s.programme_set),
-                reporter_id=reporters.get(s.id),
+                reporter_id=reporter_id,
                 pupils=rng.randint(900, 2600) if s.area == "urban" else rng.randint(250, 900),
                 # A few schools are habitually late; most rarely are.
                 lateness=0.45 if rng.random() < 0.15 else 0.06,
                 diligence=rng.uniform(0.88, 0.99),
                 supplier=rng.choice(_SUPPLIERS),
             )
-            for s in schools
+            for s, reporter_id in schools
         ]
 
 
@@ -264,7 +252,7 @@ def _corrected(new: NewReport, form: Form, period: Period, now: datetime, rng: r
 async def load_demo_reports(db: Database, now: datetime, catalogue: Catalogue) -> str:
     """Fill about a year of reports before ``now``; a line saying what was loaded."""
     async with db.session() as session:
-        existing = await session.scalar(select(func.count()).select_from(Report).where(Report.source == DEMO_SOURCE))
+        existing = await count_reports_from(session, DEMO_SOURCE)
     if existing:
         return f"demo reports: already loaded ({existing} report versions), nothing added"
     forms = catalogue

@@ -345,7 +345,7 @@ async def test_overdue_segment_reaches_expected_schools_without_a_current_report
 async def test_overdue_segment_matches_the_reminders_missing_list(db: Database, clock: FixedClock) -> None:
     """The broadcast segment and the reminders' list of missing reports name the same schools."""
     from storage.broadcasts import Audience, recipients
-    from storage.reminders import missing_reports
+    from storage.completeness import missing_reports
 
     done = await principals(db, clock, "HB001", [1001], programmes=("milk",))
     await principals(db, clock, "HB002", [1002], programmes=("milk",))

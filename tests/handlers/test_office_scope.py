@@ -25,7 +25,7 @@ from bot.core.textsplit import utf16_len
 from scheduler.tick import plan_tick, ticker_of
 from storage.db import Database
 from storage.models import AuditEntry, Broadcast, District, Person, School
-from storage.reminders import digest_rows
+from storage.digests import digest_rows
 from tests.factories import add_person
 from tests.handlers.test_broadcast import ADMIN, broadcasts, compose, received, rows_of, three_schools
 from tests.service.test_scheduler_digests import two_districts

@@ -14,7 +14,7 @@ from bot.offline.fakeapi import FakeRequest, FakeTelegram
 from bot.delivery.sender import BroadcastSender, sender_of
 from bot.settings import Settings
 from bot.offline.simulator import Simulator
-from storage import broadcasts as store
+from storage import broadcast_sends as store
 from storage.db import Database
 from storage.models import OutboxRow, Person
 from tests.handlers.test_broadcast import ADMIN, broadcasts, principals, rows_of

@@ -10,7 +10,7 @@ from bot.core.clock import FixedClock
 from bot.offline.fakeapi import FakeTelegram
 from storage.db import Database
 from storage.models import Person
-from storage.reminders import digest_rows
+from storage.digests import digest_rows
 from tests.factories import add_person, add_school
 from tests.service.test_scheduler_tick import App, app, at, file_report, milk_school, tick  # noqa: F401  (fixture)
 
