@@ -30,6 +30,8 @@ class Draft(Base):
     answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # Set while a field is re-asked from the review screen: answer it, then back to review.
     editing: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Beside the answers: {"originals": {field: "1200斤"}, "reasons": {check: reason}, ...} (migration 0010).
+    notes: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     correction_of: Mapped[int | None] = mapped_column(ForeignKey("reports.id"))
     # The school the draft was started for: a principal moved to another school meanwhile
     # must never file it there (None only for drafts older than migration 0008).
@@ -83,10 +85,14 @@ class Report(Base):
     is_late: Mapped[bool] = mapped_column(Boolean, default=False)
     supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id"))
     source: Mapped[str] = mapped_column(String(16), default="chat")
+    # A version that takes the entry back (an event filed twice, by mistake): kept in the history,
+    # excluded from every sum, count and export of current figures.
+    withdrawn: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
     school: Mapped[School] = relationship(lazy="joined")
     reporter: Mapped[Person | None] = relationship(lazy="joined")
     values: Mapped[list["ReportValue"]] = relationship(lazy="selectin", cascade="all, delete-orphan")
+    flags: Mapped[list["ReportFlag"]] = relationship(lazy="selectin", cascade="all, delete-orphan")
 
 
 class ReportValue(Base):
@@ -105,3 +111,25 @@ class ReportValue(Base):
     field_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     num_value: Mapped[Decimal | None] = mapped_column(Numeric(18, 4))
     text_value: Mapped[str | None] = mapped_column(Text)
+    # The words as typed when a unit was converted ("1200斤" stored as 600 in a 公斤 field).
+    original: Mapped[str | None] = mapped_column(Text)
+
+
+class ReportFlag(Base):
+    """A check a report version passed only with its principal's word: a warning confirmed with a reason.
+
+    ``code`` names the check (``rule:<key>``, ``history:previous``, ``history:range``,
+    ``duplicate``); ``field_key`` the value it is about (None for a form-level rule);
+    ``message`` is the warning as the principal read it (Chinese), ``detail`` its
+    figures (previous value, ratio...), ``reason`` what the principal answered.
+    """
+
+    __tablename__ = "report_flags"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), index=True)
+    field_key: Mapped[str | None] = mapped_column(String(64))
+    code: Mapped[str] = mapped_column(String(64))
+    message: Mapped[str] = mapped_column(Text)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    reason: Mapped[str] = mapped_column(Text)
