@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any, TypeVar
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
@@ -30,7 +30,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import Database
-from storage.models import Person, Report, ReportValue, Role, School, SchoolProgramme
+from storage.models import Person, Report, ReportFlag, ReportValue, Role, School, SchoolProgramme
 
 SelectT = TypeVar("SelectT", bound=Select[Any])
 MAX_ATTEMPTS = 6
@@ -92,6 +92,23 @@ class NewReport:
     # version is ``based_on`` (a report id; None: there is none, this is the first report).
     based_on: int | None = None
     check_based_on: bool = False
+    # The words as typed for values whose unit was converted (field_key -> "1200斤").
+    originals: Mapping[str, str] = field(default_factory=dict)
+    # Warnings the principal confirmed with a reason, stored with the version.
+    flags: Sequence[NewFlag] = ()
+    # This version takes the entry back: kept in the history, excluded from sums.
+    withdrawn: bool = False
+
+
+@dataclass(frozen=True)
+class NewFlag:
+    """A warning confirmed with a reason (see ``storage.models.ReportFlag``)."""
+
+    code: str
+    message: str
+    reason: str
+    field_key: str | None = None
+    detail: Mapping[str, Any] | None = None
 
 
 class CurrentChanged(Exception):
@@ -143,8 +160,15 @@ async def save_report(session: AsyncSession, new: NewReport) -> Report:
         is_late=new.is_late,
         supersedes_id=superseded,
         source=new.source,
+        withdrawn=new.withdrawn,
     )
-    report.values = [ReportValue(field_key=k, num_value=num, text_value=txt) for k, (num, txt) in new.values.items()]
+    report.values = [
+        ReportValue(field_key=k, num_value=num, text_value=txt, original=new.originals.get(k)) for k, (num, txt) in new.values.items()
+    ]
+    report.flags = [
+        ReportFlag(field_key=f.field_key, code=f.code, message=f.message, detail=dict(f.detail) if f.detail else None, reason=f.reason)
+        for f in new.flags
+    ]
     session.add(report)
     await session.flush()
     return report

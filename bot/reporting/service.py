@@ -55,6 +55,7 @@ from storage.models import Draft, Report, School
 from storage.people import audit
 from storage.reports import (
     CurrentChanged,
+    NewFlag,
     NewReport,
     count_current_reports,
     current_report,
@@ -168,7 +169,7 @@ async def settle(session: AsyncSession, school_id: int, facts: Facts, compute: C
 
 def state_of(draft: Draft) -> DraftState:
     values = {name: getattr(draft, name) for name in _COLUMNS}
-    return DraftState(answers=dict(draft.answers), **values)
+    return DraftState(answers=dict(draft.answers), notes=dict(draft.notes or {}), **values)
 
 
 class _DraftChanged(Exception):
@@ -294,6 +295,8 @@ class Reporting:
                     setattr(draft, name, getattr(state, name))
             if dict(draft.answers) != dict(state.answers):
                 draft.answers = dict(state.answers)  # a new dict: the JSON column only notices reassignment
+            if dict(draft.notes or {}) != dict(state.notes):
+                draft.notes = dict(state.notes) or None
             return
         if draft is not None:
             await session.delete(draft)
@@ -310,6 +313,7 @@ class Reporting:
             step=state.step,
             period=state.period,
             answers=state.answers,
+            notes=state.notes,
             correction_of=state.correction_of,
             school_id=state.school_id,
             # No draft in this transaction: one that appeared meanwhile raises DraftRaced.
@@ -332,6 +336,9 @@ class Reporting:
             series=secrets.token_hex(4) if save.series is None else save.series,
             based_on=save.based_on,
             check_based_on=True,
+            originals=dict(save.originals),
+            flags=tuple(NewFlag(f.code, f.message, f.reason, f.field_key, f.detail) for f in save.flags),
+            withdrawn=save.withdrawn,
         )
 
         async def end_draft(session: AsyncSession, report: Report) -> None:

@@ -48,6 +48,9 @@ class DraftState:
     correction_of: int | None = None
     school_id: int | None = None
     last_update_id: int | None = None
+    # Beside the answers (drafts.notes): "originals" {field: "1200斤"} for converted units,
+    # "reasons" {check code: the principal's reason} for confirmed warnings.
+    notes: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -203,6 +206,21 @@ class Save:
     based_on: int | None
     # For the audit log: each answer a correction changes.
     changed: Mapping[str, Mapping[str, str | None]] | None
+    # The words as typed for converted units, and the warnings confirmed with a reason.
+    originals: Mapping[str, str] = field(default_factory=dict)
+    flags: tuple[Flag, ...] = ()
+    withdrawn: bool = False
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A warning the principal confirmed with a reason; saved with the version (``report_flags``)."""
+
+    code: str
+    message: str
+    reason: str
+    field_key: str | None = None
+    detail: Mapping[str, Any] | None = None
 
 
 @dataclass
