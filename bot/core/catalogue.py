@@ -21,15 +21,17 @@ Usage::
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Self
 
 import pydantic
-from pydantic import BaseModel, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, PrivateAttr, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
+from bot.core.rules import MAX_RULE_LENGTH, Expression, Kind, RuleError, compile_rule
 from bot.core.fields import (
     ANSWER_MESSAGE_KEYS,
     IDENTIFIER,
@@ -55,6 +57,9 @@ __all__ = [
     "FieldType",
     "Form",
     "InvalidAnswer",
+    "PERIOD_FACTS",
+    "Rule",
+    "Severity",
     "Text",
     "load_catalogue",
     "load_catalogue_text",
@@ -91,6 +96,45 @@ class Cadence(StrEnum):
     EVENT = "event"
 
 
+class Severity(StrEnum):
+    """``error``: the report cannot be submitted until fixed; ``warning``: may be submitted with a reason."""
+
+    ERROR = "error"
+    WARNING = "warning"
+
+
+# Facts about the period a rule may name besides the form's fields (see ``period_facts``).
+PERIOD_FACTS = ("days_in_period",)
+
+
+class Rule(BaseModel):
+    """A check across a form's answers, written as a small expression (``bot.core.rules``).
+
+    ``check`` must hold: ``insured <= enrolled``. It is parsed and type-checked
+    against the form's fields when the catalogue loads (see ``Form._consistent``).
+    """
+
+    model_config = MODEL_CONFIG
+
+    key: str = pydantic.Field(pattern=IDENTIFIER, max_length=40)
+    check: str = pydantic.Field(min_length=1, max_length=MAX_RULE_LENGTH)
+    severity: Severity = Severity.ERROR
+    message: Text
+    # Set by the form's validator: the parsed expression, checked against the form's fields.
+    _expression: Expression | None = PrivateAttr(default=None)
+
+    @property
+    def fields(self) -> list[str]:
+        """The form fields the rule reads (period facts left out), in alphabetical order."""
+        assert self._expression is not None, "rules are compiled when the form is validated"
+        return sorted(name for name in self._expression.names if name not in PERIOD_FACTS)
+
+    def holds(self, values: Mapping[str, Decimal | str | None]) -> bool | None:
+        """True / False, or None when an answer it needs is missing (then it does not apply)."""
+        assert self._expression is not None, "rules are compiled when the form is validated"
+        return self._expression.holds(values)
+
+
 class Form(BaseModel):
     """One report type: when it is due, who reports it, and its questions."""
 
@@ -109,6 +153,7 @@ class Form(BaseModel):
     lock_days: int = pydantic.Field(default=60, ge=0)
     reminder_slots: list[int] = [-3, 0, 1, 3, 7]
     fields: list[Field] = pydantic.Field(min_length=1)
+    rules: list[Rule] = []
 
     @model_validator(mode="before")
     @classmethod
@@ -140,7 +185,30 @@ class Form(BaseModel):
         duplicates = sorted({key for key in keys if keys.count(key) > 1})
         if duplicates:
             raise ValueError(f"duplicate field key {', '.join(map(repr, duplicates))}")
+        self._compile_rules()
         return self
+
+    def _compile_rules(self) -> None:
+        """Parse and type-check every rule against this form's fields; one line names a bad one."""
+        kinds = {name: Kind.NUMBER for name in PERIOD_FACTS}
+        choices: dict[str, frozenset[str]] = {}
+        for item in self.fields:
+            if item.type.is_numeric:
+                kinds[item.key] = Kind.NUMBER
+            elif item.type is FieldType.CHOICE:
+                kinds[item.key] = Kind.TEXT
+                choices[item.key] = frozenset(choice.key for choice in item.choices)
+            elif item.type is FieldType.TEXT:
+                kinds[item.key] = Kind.TEXT
+        rule_keys = [rule.key for rule in self.rules]
+        repeated = sorted({key for key in rule_keys if rule_keys.count(key) > 1})
+        if repeated:
+            raise ValueError(f"duplicate rule key {', '.join(map(repr, repeated))}")
+        for rule in self.rules:
+            try:
+                rule._expression = compile_rule(rule.check, kinds, choices)
+            except RuleError as exc:
+                raise ValueError(f"rule {rule.key!r}: {exc}") from None
 
     @field_validator("reminder_slots")
     @classmethod
@@ -284,5 +352,5 @@ def _describe(error: ErrorDetails, data: Any, origin: str) -> str:
     return ": ".join(parts)
 
 
-_COLLECTIONS = {"forms": "form", "fields": "field", "choices": "choice"}
+_COLLECTIONS = {"forms": "form", "fields": "field", "choices": "choice", "rules": "rule"}
 

@@ -15,11 +15,14 @@ evaluate a general Python subset (loops, calls, attribute access) and know
 nothing of our field types; cel-python brings a second grammar office staff
 would have to learn and has no checker for our types. Here only an
 allow-list of node types is accepted (names, numbers, strings, comparisons,
-and/or/not, + - * /, parentheses); nothing is ever passed to ``eval``.
+and/or/not, + - * /, parentheses, and ``answered(name)``); nothing is ever
+passed to ``eval``.
 
 Evaluation is three-valued: a skipped optional field makes any comparison
 with it unknown, ``and``/``or`` follow SQL's logic, and a rule fails only when
-it is definitely false — an unanswered question never raises a flag.
+it is definitely false — an unanswered question never raises a flag. A rule
+that needs an answer says so: ``income == 0 or answered(quantity)``
+(``answered`` is always true or false, never unknown).
 """
 
 from __future__ import annotations
@@ -131,6 +134,9 @@ class _Checker:
                 for value in values:
                     self._expect(value, Kind.BOOL, "and/or")
                 return Kind.BOOL
+            case ast.Call(func=ast.Name(id="answered"), args=[ast.Name() as name], keywords=[]):
+                self.kind(name)
+                return Kind.BOOL
             case ast.BinOp(left=left, op=op, right=right) if type(op) in _ARITHMETIC:
                 self._expect(left, Kind.NUMBER, "arithmetic")
                 self._expect(right, Kind.NUMBER, "arithmetic")
@@ -138,7 +144,7 @@ class _Checker:
             case ast.Compare(left=left, ops=ops, comparators=comparators) if all(type(op) in _COMPARE for op in ops):
                 self._check_comparison(left, ops, comparators)
                 return Kind.BOOL
-        raise RuleError(f"{ast.unparse(node)!r} is not allowed (use names, numbers, \"text\", comparisons, and/or/not, + - * /)")
+        raise RuleError(f"{ast.unparse(node)!r} is not allowed (use names, numbers, \"text\", comparisons, and/or/not, + - * /, answered(name))")
 
     def _expect(self, node: ast.expr, kind: Kind, where: str) -> None:
         found = self.kind(node)
@@ -179,6 +185,8 @@ def _evaluate(node: ast.expr, values: Mapping[str, Value]) -> Value:
         case ast.UnaryOp(op=ast.USub(), operand=operand):
             inner = _evaluate(operand, values)
             return None if inner is None else -_number(inner)
+        case ast.Call(args=[ast.Name(id=name)]):
+            return values.get(name) not in (None, "")
         case ast.BoolOp(op=ast.And(), values=parts):
             return _and([_evaluate(part, values) for part in parts])
         case ast.BoolOp(op=ast.Or(), values=parts):

@@ -13,6 +13,7 @@ import bot.core.catalogue as catalogue_module
 import bot.core.fields as fields_module
 import bot.core.periods as periods_module
 from bot.core.catalogue import (
+    Severity,
     ANSWER_MESSAGE_KEYS,
     SHIPPED_CATALOGUE,
     Cadence,
@@ -588,3 +589,70 @@ def test_a_huge_pasted_number_is_echoed_shortened_in_the_re_ask() -> None:
         field.parse("9" * 5000)
     message = caught.value.message("zh")
     assert len(message) < 200 and "…" in message
+
+
+# --- validation rules -----------------------------------------------------------------
+
+
+def test_the_shipped_forms_carry_their_rules() -> None:
+    insurance, milk, harvest = SHIPPED.get("insurance"), SHIPPED.get("milk"), SHIPPED.get("harvest")
+    [insured] = insurance.rules
+    assert (insured.key, insured.severity, insured.fields) == ("insured_within_enrolled", Severity.ERROR, ["students_enrolled", "students_insured"])
+    assert insured.holds({"students_insured": Decimal(1201), "students_enrolled": Decimal(1200)}) is False
+    assert insured.holds({"students_insured": Decimal(1200), "students_enrolled": Decimal(1200)}) is True
+    [days] = milk.rules
+    assert days.fields == ["days_served"], "days_in_period is a fact of the period, not a field"
+    assert days.holds({"days_served": Decimal(31), "days_in_period": Decimal(30)}) is False
+    [quantity] = harvest.rules
+    assert quantity.severity is Severity.WARNING
+    assert quantity.holds({"income": Decimal(800), "quantity": None, "crop": "vegetables"}) is False
+    assert quantity.holds({"income": Decimal(800), "quantity": None, "crop": "trees"}) is True
+
+
+RULE = """
+[[forms.fields]]
+key = "second"
+label = {{ zh = "第二项", en = "Second" }}
+type = "text"
+required = false
+
+[[forms.rules]]
+key = "{key}"
+check = '{check}'
+message = {{ zh = "不对", en = "Wrong" }}
+"""
+
+
+@pytest.mark.parametrize(
+    ("check", "problem"),
+    [
+        ("first <= secnd", "form 'broken': rule 'r1': unknown name 'secnd'"),
+        ("first > second", "form 'broken': rule 'r1': compares 'first' (number) with 'second' (text)"),
+        ("first +", "form 'broken': rule 'r1': cannot read"),
+        ("first", "form 'broken': rule 'r1': 'first' is a number, not a condition"),
+    ],
+)
+def test_a_broken_rule_is_one_line_naming_form_and_rule(check: str, problem: str) -> None:
+    with pytest.raises(CatalogueInvalid) as refused:
+        load_catalogue_text(field_toml(RULE.format(key="r1", check=check)))
+    line = str(refused.value)
+    assert "\n" not in line and line.startswith("<catalogue>: ") and problem in line
+
+
+def test_rule_keys_are_unique_in_a_form() -> None:
+    body = RULE.format(key="r1", check="first >= 0") + RULE.format(key="r1", check="first >= 1").split("[[forms.rules]]")[1].join(["[[forms.rules]]", ""])
+    with pytest.raises(CatalogueInvalid, match="duplicate rule key 'r1'"):
+        load_catalogue_text(field_toml(body))
+
+
+def test_a_fourth_form_gets_a_rule_from_catalogue_text_only() -> None:
+    text = SHIPPED_CATALOGUE.read_text(encoding="utf-8") + UNIFORM_FORM + """
+[[forms.rules]]
+key = "some_sets"
+check = "sets_ordered > 0"
+severity = "warning"
+message = { zh = "征订套数为 0。", en = "No sets ordered." }
+"""
+    uniform = load_catalogue_text(text).get("uniform")
+    [rule] = uniform.rules
+    assert rule.holds({"sets_ordered": Decimal(0)}) is False and rule.severity is Severity.WARNING

@@ -40,6 +40,19 @@ def test_a_missing_answer_makes_the_rule_unknown_not_failed() -> None:
     assert rule("quantity / income > 1").holds({"quantity": Decimal(1), "income": Decimal(0)}) is None, "÷0 says nothing"
 
 
+def test_answered_is_never_unknown() -> None:
+    needs = rule("income == 0 or answered(quantity)")
+    assert needs.holds({"income": Decimal(100), "quantity": None}) is False
+    assert needs.holds({"income": Decimal(100), "quantity": Decimal(0)}) is True
+    assert needs.holds({"income": Decimal(0), "quantity": None}) is True
+    with pytest.raises(RuleError, match="unknown name"):
+        rule("answered(qty)")
+    with pytest.raises(RuleError, match="is not allowed"):
+        rule("answered(income > 0)")
+    with pytest.raises(RuleError, match="is not allowed"):
+        rule("len(note) > 3")
+
+
 def test_choices_and_text_compare_by_equality() -> None:
     assert rule('income == 0 or crop != "other"').holds({"income": Decimal(5), "crop": "other"}) is False
     assert rule('crop == "trees" and 0 < days_served <= days_in_period').holds(
