@@ -95,7 +95,7 @@ from bot.core.periods import default_period  # noqa: E402
 from bot.reporting.codec import go_data  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.offline.simulator import callback_query_payload, message_payload, text_content, user_payload  # noqa: E402
-from scheduler.tick import plan_tick  # noqa: E402
+from scheduler.plan import plan_tick  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.models import Broadcast, District, Person, Report, School, SchoolProgramme  # noqa: E402
 

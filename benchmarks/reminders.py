@@ -36,7 +36,7 @@ from bot.core.catalogue import load_catalogue
 from bot.core.clock import FixedClock
 from bot.services import Services
 from bot.settings import Settings
-from scheduler.tick import plan_tick
+from scheduler.plan import plan_tick
 from storage.db import Database
 from storage.models import District, Person, Report, School, SchoolProgramme
 

@@ -3,7 +3,7 @@
 Shared by the daily escalation digest, the weekly completeness digest, the
 ``/overdue`` list and ``schoolbot reminders``: the facts come from SQL
 (``storage.completeness``), the wording is rendered by ``bot.render.digest``
-and ``bot.render.reminder`` (re-exported here for the office's callers).
+and ``bot.render.reminder``.
 
 - **Overdue**: a school expected to report a form (per its programme) whose
   period is still reportable, the due date passed, and no current report.
@@ -26,8 +26,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.catalogue import Catalogue, Form
 from bot.core.periods import Period, due_date, is_locked, parse_period, reportable_periods
-from bot.render.digest import render_escalation, render_overdue_lines, render_school, render_weekly
-from bot.render.reminder import fmt_date, when_text
 from scheduler.policy import Rules
 from storage.completeness import Completeness, completeness, missing_reports
 from storage.models import School
@@ -39,16 +37,10 @@ __all__ = [
     "OverdueSchool",
     "Reporter",
     "completeness_report",
-    "fmt_date",
     "overdue_periods",
     "overdue_schools",
     "period_is_locked",
-    "render_escalation",
-    "render_overdue_lines",
-    "render_school",
-    "render_weekly",
     "visible_school",
-    "when_text",
 ]
 
 

@@ -43,14 +43,12 @@ from typing import TYPE_CHECKING, Any
 from telegram.ext import Application, Job
 
 from bot.delivery.send import PER_CHAT_INTERVAL, DeliveryResult, Outcome, bulk_budget, deliver
-from scheduler.claims import Delivery, TickReport, claim_digest_rows, claim_nudges, claim_reminders, report_now_markup
-from scheduler.nudges import NOT_A_REPORTER, NudgeOutcome, queue_nudges, send_queued_now
+from scheduler.claims import Delivery, TickReport, claim_digest_rows, claim_nudges, claim_reminders
+from scheduler.nudges import NOT_A_REPORTER
 from scheduler.plan import (
     DIGEST_ESCALATION,
     DIGEST_WEEKLY,
-    DueReminders,
     Plan,
-    PlannedDigest,
     lease_of,
     plan_tick,
 )
@@ -64,23 +62,13 @@ from storage.reminders import finish_reminder, release_reminders, skip_gone_retr
 if TYPE_CHECKING:
     from bot.services import Services
 
-# Re-exported: the office (``bot.office.nudges``), the CLI and the tests reach the scheduler through this module.
+# The ticker and its wiring; plans, nudges and claims live in scheduler.plan, .nudges and .claims.
 __all__ = [
     "ADVISORY_LOCK_KEY",
     "DIGEST_ESCALATION",
     "DIGEST_WEEKLY",
-    "lease_of",
     "MAX_ATTEMPTS",
-    "NudgeOutcome",
-    "Plan",
-    "PlannedDigest",
-    "DueReminders",
     "ReminderTicker",
-    "TickReport",
-    "plan_tick",
-    "queue_nudges",
-    "report_now_markup",
-    "send_queued_now",
     "start_reminders",
     "ticker_of",
 ]

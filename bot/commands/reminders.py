@@ -31,7 +31,9 @@ from bot.core.i18n import LANGUAGES, t
 from bot.core.periods import due_date
 from bot.settings import Settings
 from bot.render.reminder import fmt_date
-from scheduler.tick import DIGEST_ESCALATION, Plan, TickReport, plan_tick
+from scheduler.tick import DIGEST_ESCALATION
+from scheduler.plan import Plan, plan_tick
+from scheduler.claims import TickReport
 from storage.db import Database, head_revision
 from storage.reminders import Candidate
 

@@ -17,7 +17,7 @@ from bot.services import Identity, Services
 from bot.office.scope import office_district
 from scheduler.digests import OverdueSchool, overdue_schools, period_is_locked, visible_school
 from scheduler.policy import Rules
-from scheduler.tick import NudgeOutcome, queue_nudges, send_queued_now
+from scheduler.nudges import NudgeOutcome, queue_nudges, send_queued_now
 
 __all__ = ["NothingOverdue", "Queued", "Refused", "nudge", "overdue_in_scope", "send_now"]
 

@@ -29,9 +29,12 @@ from bot.core.ui import Button, Screen
 from bot.office import nudges
 from bot.office.args import UnknownWord, read_period, scope_words
 from bot.services import Identity, Services
-from scheduler.digests import OverdueSchool, fmt_date, period_is_locked, render_overdue_lines
+from scheduler.digests import OverdueSchool, period_is_locked
+from bot.render.reminder import fmt_date
+from bot.render.digest import render_overdue_lines
 from scheduler.policy import MANUAL_PREFIX, Rules
-from scheduler.tick import NudgeOutcome, TickReport
+from scheduler.nudges import NudgeOutcome
+from scheduler.claims import TickReport
 
 __all__ = ["Alert", "Manual", "Reply", "listing", "nudge", "send_now"]
 

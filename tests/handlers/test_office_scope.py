@@ -22,7 +22,8 @@ from bot.delivery.sender import BroadcastSender, sender_of
 from bot.settings import Settings
 from bot.offline.simulator import Simulator, UserChat
 from bot.core.textsplit import utf16_len
-from scheduler.tick import plan_tick, ticker_of
+from scheduler.tick import ticker_of
+from scheduler.plan import plan_tick
 from storage.db import Database
 from storage.models import AuditEntry, Broadcast, District, Person, School
 from storage.digests import digest_rows

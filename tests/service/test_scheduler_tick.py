@@ -14,7 +14,8 @@ from bot.app import build_application
 from bot.core.clock import FixedClock
 from bot.offline.fakeapi import FakeRequest, FakeTelegram
 from bot.settings import Settings
-from scheduler.tick import ReminderTicker, TickReport, start_reminders, ticker_of
+from scheduler.tick import ReminderTicker, start_reminders, ticker_of
+from scheduler.claims import TickReport
 from storage.db import Database
 from storage.models import Draft, Person, ReminderSend, SendStatus
 from storage.reminders import Target, insert_reminders, reminder_candidates, reminder_rows
