@@ -89,7 +89,8 @@ from bot.core.catalogue import load_catalogue  # noqa: E402
 from bot.core.clock import SystemClock  # noqa: E402
 from bot.services import Services  # noqa: E402
 from bot.offline.fakeapi import FakeTelegram  # noqa: E402
-from bot.offline.fakeserver import FakeBotApiServer, FloodLimits  # noqa: E402
+from bot.offline.fakeserver import FakeBotApiServer
+from bot.offline.floodlimits import FloodLimits  # noqa: E402
 from bot.core.i18n import t  # noqa: E402
 from bot.core.periods import default_period  # noqa: E402
 from bot.reporting.codec import go_data  # noqa: E402

@@ -242,11 +242,8 @@ def _isatty(stream: TextIO) -> bool:
 
 # The chat itself lives in bot.offline.consolechat; importing it from here keeps working.
 __all__ = [
-    "Console",
-    "ConsoleError",
     "USER_KEYS",
     "close_console_app",
-    "demo_users",
     "open_console",
     "prepare_database",
     "quiet_logging",

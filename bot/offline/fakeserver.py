@@ -83,10 +83,9 @@ from bot.offline.fakeroutes import (
     FileHandler,
     NotFoundHandler,
     Poll,
-    decode_form_value,
     error_answer,
 )
-from bot.offline.floodlimits import FLOOD_LIMITED, RATE_LIMITS_ENV, FloodEvent, FloodLimits
+from bot.offline.floodlimits import FLOOD_LIMITED, RATE_LIMITS_ENV, FloodLimits
 from bot.offline.simulator import callback_query_payload, message_payload, text_content, user_payload
 
 # The server's flood limits, form decoding and "no answer" status live in their own modules;
@@ -97,11 +96,8 @@ __all__ = [
     "NO_ANSWER",
     "RATE_LIMITS_ENV",
     "FakeBotApiServer",
-    "FloodEvent",
-    "FloodLimits",
     "RemoteChat",
     "ServedRequest",
-    "decode_form_value",
     "main",
     "serve",
 ]

@@ -13,7 +13,8 @@ import httpx
 import pytest
 
 from benchmarks.burst import Config, run_burst
-from bot.offline.fakeserver import FakeBotApiServer, FloodLimits
+from bot.offline.fakeserver import FakeBotApiServer
+from bot.offline.floodlimits import FloodLimits
 from storage.db import Database
 from tests.e2e.conftest import TOKEN
 
