@@ -14,7 +14,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.context import Context
 from bot.core.i18n import t
-from bot.core.ui import Screen
+from bot.core.ui import Alert, Screen
 from bot.delivery.markup import markup
 from bot.delivery.send import Outcome, deliver
 from bot.office import broadcast as svc
@@ -35,7 +35,7 @@ async def composer_button(update: Update, context: Context) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
     result = await svc.press(context.services, context.who, query.data)
-    if isinstance(result, svc.Alert):
+    if isinstance(result, Alert):
         await query.answer(result.text, show_alert=True)
     elif isinstance(result, svc.Closed):
         await query.answer()

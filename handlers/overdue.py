@@ -12,7 +12,7 @@ from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.context import Context
-from bot.core.ui import Screen
+from bot.core.ui import Alert, Screen
 from bot.delivery.markup import markup
 from bot.office import overdue
 from handlers.common import reply_long
@@ -47,11 +47,11 @@ async def send_now_button(update: Update, context: Context) -> None:
     await _carry_out(update, context, await overdue.send_now(context.services, context.who, context.lang, query.data))
 
 
-async def _carry_out(update: Update, context: Context, result: overdue.Alert | overdue.Reply) -> None:
+async def _carry_out(update: Update, context: Context, result: Alert | overdue.Reply) -> None:
     """Answer the press, send what is due now, and tell the result."""
     query = update.callback_query
     assert query is not None
-    if isinstance(result, overdue.Alert):
+    if isinstance(result, Alert):
         await query.answer(result.text, show_alert=True)
         return
     await query.answer()

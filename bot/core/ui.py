@@ -1,4 +1,5 @@
-"""The one UI model every use case returns: a ``Screen`` of text and rows of ``Button``.
+"""The one UI model every use case returns: a ``Screen`` of text and rows of ``Button``,
+or an ``Alert`` refusing a press.
 
 Services (reporting, broadcasts, office) answer with screens; handlers and the
 senders turn them into Telegram messages with ``bot.delivery.markup``. Nothing
@@ -19,6 +20,13 @@ class Button:
     data: str
 
 
+@dataclass(frozen=True)
+class Alert:
+    """Refuse a pressed button with this pop-up (a stale, forged or foreign press): nothing changes."""
+
+    text: str
+
+
 @dataclass
 class Screen:
     """One message: text and rows of buttons."""
@@ -27,4 +35,4 @@ class Screen:
     buttons: list[list[Button]] = field(default_factory=list)
 
 
-__all__ = ["Button", "Screen"]
+__all__ = ["Alert", "Button", "Screen"]

@@ -32,7 +32,7 @@ from typing import Literal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.i18n import t
-from bot.core.ui import Button, Screen
+from bot.core.ui import Alert, Button, Screen
 from bot.delivery.send import MAX_CAPTION, Payload, telegram_length
 from bot.office.broadcast_audience import (
     ask_message,
@@ -62,7 +62,6 @@ from storage.models import Broadcast, BroadcastStatus
 from storage.people import audit
 
 __all__ = [
-    "Alert",
     "Button",
     "Closed",
     "Content",
@@ -95,13 +94,6 @@ class Edit:
     """Show ``screen`` in place of the pressed message."""
 
     screen: Screen
-
-
-@dataclass(frozen=True)
-class Alert:
-    """Refuse the press with a pop-up; nothing changes."""
-
-    text: str
 
 
 @dataclass(frozen=True)

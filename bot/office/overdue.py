@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from bot.core.catalogue import Catalogue, Form
 from bot.core.i18n import t
 from bot.core.periods import due_date, parse_period
-from bot.core.ui import Button, Screen
+from bot.core.ui import Alert, Button, Screen
 from bot.office import nudges
 from bot.office.args import UnknownWord, read_period, scope_words
 from bot.services import Identity, Services
@@ -36,20 +36,13 @@ from scheduler.policy import MANUAL_PREFIX, Rules
 from scheduler.nudges import NudgeOutcome
 from scheduler.claims import TickReport
 
-__all__ = ["Alert", "Manual", "Reply", "listing", "nudge", "send_now"]
+__all__ = ["Manual", "Reply", "listing", "nudge", "send_now"]
 
 # Per-school buttons beyond this make a wall of buttons; "nudge all" covers the rest.
 MAX_SCHOOL_BUTTONS = 30
 ANY = "*"
 _EXAMPLES = {"monthly": "2026-11", "quarterly": "2026-Q4", "semester": "2026-S2", "yearly": "2026"}
 _STAMP = re.compile(r"^\d{12}$")
-
-
-@dataclass(frozen=True)
-class Alert:
-    """Refuse the press with this alert (a stale, forged or foreign button)."""
-
-    text: str
 
 
 @dataclass(frozen=True)
