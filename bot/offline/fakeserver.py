@@ -81,6 +81,7 @@ from tornado.httputil import HTTPServerRequest
 from tornado.netutil import bind_sockets
 from tornado.web import Application, RequestHandler
 
+from bot.delivery.limiter import MESSAGE_METHODS
 from bot.offline.fakeapi import FakeTelegram
 from bot.offline.simulator import callback_query_payload, message_payload, text_content, user_payload
 
@@ -92,25 +93,9 @@ NO_ANSWER = 0
 T = TypeVar("T")
 # FakeBotApiServer enforces Telegram's flood limits when this is set to 1 (see FloodLimits).
 RATE_LIMITS_ENV = "FAKE_BOT_API_RATE_LIMITS"
-# Methods that create a message: what Telegram's 30/s overall and 1/s per chat count.
-FLOOD_LIMITED = frozenset(
-    {
-        "sendMessage",
-        "sendPhoto",
-        "sendDocument",
-        "sendMediaGroup",
-        "sendAudio",
-        "sendVideo",
-        "sendVoice",
-        "sendAnimation",
-        "sendSticker",
-        "sendLocation",
-        "sendContact",
-        "sendPoll",
-        "copyMessage",
-        "forwardMessage",
-    }
-)
+# Methods that create a message: what Telegram's 30/s overall and 1/s per chat count (the
+# bot's shared rate limiter counts the same ones).
+FLOOD_LIMITED = MESSAGE_METHODS
 
 # Form and multipart values arrive as strings (PTB JSON-encodes every non-string value).
 # Decode them by the types the Bot API documents, so params look like the in-memory path's.
