@@ -66,7 +66,7 @@ def build_application(
         .context_types(ContextTypes(context=BotContext, bot_data=BotData))
         .defaults(Defaults(tzinfo=settings.timezone))
         # Every request passes it: the shared send budget on PostgreSQL, PTB's own limiter otherwise.
-        .rate_limiter(rate_limiter or build_rate_limiter(settings, db.url if db else settings.database_url, request))
+        .rate_limiter(rate_limiter or build_rate_limiter(settings, db.url if db is not None else settings.database_url, request))
         .post_init(start_services)
         # Sends in flight finish while the bot can still talk to Telegram (post_shutdown is too late).
         .post_stop(stop_sender)

@@ -51,6 +51,7 @@ province); they are tiny and primary-key addressed.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -64,6 +65,7 @@ __all__ = [
     "BULK_BUCKET",
     "BULK_CAP",
     "BULK_RESERVE",
+    "Grant",
     "TELEGRAM_BUCKET",
     "TELEGRAM_CAP",
     "TELEGRAM_RATE",
@@ -113,6 +115,14 @@ _TAKE = text(
               FROM send_budget WHERE name = :name) AS wait
     """
 )
+
+
+@dataclass(frozen=True)
+class Grant:
+    """When a message's tokens were granted (database clock): its chat's (None: none taken) and the shared one."""
+
+    chat: datetime | None
+    telegram: datetime
 
 
 class SendBudget(Protocol):
@@ -176,19 +186,17 @@ class SharedBudget:
 
     async def take(self, chat_id: int, chat_interval: float | None = None) -> None:
         """A bulk send: the chat's token, a bulk token, then a ``telegram`` token above the reserve."""
-        # The chat first: a chat that is not free yet must not waste a bulk token while it waits.
-        interval = self.chat_interval if chat_interval is None else chat_interval
-        if interval > 0:
-            await self.take_chat(chat_id, interval)
-        await self.take_bulk()
-        # Last, so the grant is as close as can be to the request it pays for.
-        await self.take_overall(bulk=True)
+        await self.take_send(chat_id, bulk=True, chat_interval=chat_interval)
 
-    async def take_interactive(self, chat_id: int | None) -> datetime:
-        """An interactive message: the chat's token, then any ``telegram`` token; when the latter was granted."""
-        if chat_id is not None:
-            await self.take_chat(chat_id)
-        return await self.take_overall(bulk=False)
+    async def take_send(self, chat_id: int | None, *, bulk: bool, chat_interval: float | None = None) -> Grant:
+        """Every token one message needs, in its lane (``chat_id`` None: no chat bucket); when each was granted."""
+        # The chat first: a chat that is not free yet must not waste a bulk or shared token while it waits.
+        interval = self.chat_interval if chat_interval is None else chat_interval
+        chat = await self.take_chat(chat_id, interval) if chat_id is not None and interval > 0 else None
+        if bulk:
+            await self.take_bulk()
+        # Last, so the grant is as close as can be to the request it pays for.
+        return Grant(chat, await self.take_overall(bulk=bulk))
 
     async def take_bulk(self) -> datetime:
         """Take one bulk token; the database time it was granted."""

@@ -141,7 +141,7 @@ class SharedRateLimiter(BaseRateLimiter[Lane]):
         retries, waited = 0, 0.0
         while True:
             if message and (retries or lane is Lane.INTERACTIVE):
-                await self._take(lane, chat)
+                await self.budget.take_send(chat, bulk=lane is Lane.BULK)
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as exc:
@@ -156,9 +156,3 @@ class SharedRateLimiter(BaseRateLimiter[Lane]):
                 log.info("%s %s to chat %s: 429, retrying in %.1f s", lane, endpoint, chat, pause)
                 waited += pause
                 await self._sleep(pause)
-
-    async def _take(self, lane: Lane, chat: int | None) -> None:
-        if lane is Lane.BULK and chat is not None:
-            await self.budget.take(chat)
-        else:
-            await self.budget.take_interactive(chat)

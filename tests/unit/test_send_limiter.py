@@ -26,10 +26,10 @@ class RecordingBudget:
         self.disposed = False
 
     async def take(self, chat_id: int, chat_interval: float | None = None) -> None:
-        self.takes.append(("bulk", chat_id))
+        await self.take_send(chat_id, bulk=True)
 
-    async def take_interactive(self, chat_id: int | None) -> None:
-        self.takes.append(("interactive", chat_id))
+    async def take_send(self, chat_id: int | None, *, bulk: bool) -> None:
+        self.takes.append(("bulk" if bulk else "interactive", chat_id))
 
     async def dispose(self) -> None:
         self.disposed = True
