@@ -22,6 +22,9 @@ of every instance counts against Telegram's limits:
   reply must not be lost to a 429, so its user does not get the apology), a bulk
   send ``bulk_retries`` times (its sender records RETRY and tries later); giving
   up is logged with what was waited.
+* The database down (the budget cannot be asked) does not silence the bot: the
+  message goes without a token, with a WARNING, so the user still gets the
+  "temporary failure" note.
 
 Why not PTB's ``AIORateLimiter`` on PostgreSQL: it is per process, so two
 instances attempt up to twice Telegram's limit, every request of a process
@@ -44,6 +47,7 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 from telegram.warnings import PTBDeprecationWarning
@@ -141,7 +145,7 @@ class SharedRateLimiter(BaseRateLimiter[Lane]):
         retries, waited = 0, 0.0
         while True:
             if message and (retries or lane is Lane.INTERACTIVE):
-                await self.budget.take_send(chat, bulk=lane is Lane.BULK)
+                await self._take(endpoint, chat, lane)
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as exc:
@@ -156,3 +160,11 @@ class SharedRateLimiter(BaseRateLimiter[Lane]):
                 log.info("%s %s to chat %s: 429, retrying in %.1f s", lane, endpoint, chat, pause)
                 waited += pause
                 await self._sleep(pause)
+
+    async def _take(self, endpoint: str, chat: int | None, lane: Lane) -> None:
+        try:
+            await self.budget.take_send(chat, bulk=lane is Lane.BULK)
+        except (SQLAlchemyError, OSError) as exc:
+            # The database is down: the message still goes (unpaced; a 429 is waited out above),
+            # so a user hears of the outage instead of nothing (bot/runtime's apology needs this).
+            log.warning("%s %s to chat %s: send budget unavailable (%s), sending without a token", lane, endpoint, chat, exc)

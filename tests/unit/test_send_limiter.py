@@ -117,6 +117,17 @@ async def test_a_channel_name_takes_a_shared_token_without_a_chat_bucket() -> No
     assert budget.takes == [("interactive", None)]
 
 
+async def test_with_the_database_down_a_reply_still_goes_without_a_token(caplog: pytest.LogCaptureFixture) -> None:
+    class DownBudget(RecordingBudget):
+        async def take_send(self, chat_id: int | None, *, bulk: bool) -> None:
+            raise OSError("connection refused")
+
+    call = Script(0)
+    with caplog.at_level(logging.WARNING, "bot.delivery.limiter"):
+        assert await send(limiter(DownBudget(), []), call) == {"ok": True}
+    assert call.calls == 1 and "send budget unavailable" in caplog.text
+
+
 async def test_shutdown_closes_the_budgets_own_connections() -> None:
     budget = RecordingBudget()
     await limiter(budget, []).shutdown()
