@@ -18,6 +18,7 @@ from bot.core.catalogue import Catalogue, load_catalogue
 from bot.core.clock import Clock, SystemClock
 from bot.context import BotContext, BotData
 from bot.services import Services
+from bot.delivery.limiter import SharedRateLimiter
 from bot.delivery.send import PER_CHAT_INTERVAL
 from bot.runtime.menus import set_menu
 from bot.runtime.observability import InstrumentedApplication, instrument_handlers
@@ -64,8 +65,8 @@ def build_application(
         .base_file_url(f"{api}/file/bot")
         .context_types(ContextTypes(context=BotContext, bot_data=BotData))
         .defaults(Defaults(tzinfo=settings.timezone))
-        # Retries RetryAfter answers instead of re-raising them (max_retries defaults to 0).
-        .rate_limiter(rate_limiter or AIORateLimiter(max_retries=3))
+        # Every request passes it: the shared send budget on PostgreSQL, PTB's own limiter otherwise.
+        .rate_limiter(rate_limiter or build_rate_limiter(settings, db.url if db is not None else settings.database_url, request))
         .post_init(start_services)
         # Sends in flight finish while the bot can still talk to Telegram (post_shutdown is too late).
         .post_stop(stop_sender)
@@ -82,7 +83,7 @@ def build_application(
     )
     data = application.bot_data
     data.services = services
-    data.budget = build_send_budget(services, data)
+    data.budget = build_send_budget(services, data, application.bot.rate_limiter)
     # Drains the broadcast outbox; started by start_services, or driven directly by tests.
     data.sender = BroadcastSender(application, lease=timedelta(seconds=settings.send_lease_seconds))
     # Sends due reminders and digests; run by the JobQueue from start_services, or ticked by tests.
@@ -117,13 +118,32 @@ def register_handlers(application: App, catalogue: Catalogue) -> None:
     application.add_error_handler(on_error)
 
 
-def build_send_budget(services: Services, bot_data: BotData) -> SendBudget:
+def build_rate_limiter(settings: Settings, database_url: str, request: BaseRequest | None) -> BaseRateLimiter[Any]:
+    """Where every Bot API request waits: the shared send budget, or PTB's per-process limiter.
+
+    PostgreSQL may mean several instances behind a load balancer on one bot token: every
+    message then takes from one budget in the database, replies ahead of bulk sends, and a
+    429 is retried until a reply gets through (``bot/delivery/limiter.py``). SQLite means one
+    process, whose ``AIORateLimiter`` already is the whole budget. An injected transport (the
+    in-memory fake of tests and the console) has no Telegram to share and keeps it too.
+    """
+    if request is None and database_url.startswith("postgresql"):
+        budget = SharedBudget.connect(database_url, rate=settings.send_bulk_rate, chat_interval=PER_CHAT_INTERVAL)
+        return SharedRateLimiter(budget)
+    # Retries RetryAfter answers instead of re-raising them (max_retries defaults to 0).
+    return AIORateLimiter(max_retries=3)
+
+
+def build_send_budget(services: Services, bot_data: BotData, limiter: BaseRateLimiter[Any] | None = None) -> SendBudget:
     """The bulk send budget: shared through the database on PostgreSQL, in-process on SQLite.
 
     SQLite means one process, whose pacer already is the whole budget; PostgreSQL
     may mean several instances behind a load balancer on one bot token, which
-    must share one budget or send a multiple of Telegram's limit.
+    must share one budget or send a multiple of Telegram's limit. With the shared
+    rate limiter, bulk sends draw from its budget, the one replies draw from.
     """
+    if isinstance(limiter, SharedRateLimiter):
+        return limiter.budget
     if services.db.dialect == "postgresql":
         return SharedBudget(services.db.engine, rate=services.settings.send_bulk_rate, chat_interval=PER_CHAT_INTERVAL)
     return LocalBudget(bot_data.pacer)
@@ -155,4 +175,14 @@ def services_of(application: App) -> Services:
     return application.bot_data.services
 
 
-__all__ = ["App", "OFFLINE_TOKEN", "build_application", "build_send_budget", "register_handlers", "services_of", "start_services", "stop_services"]
+__all__ = [
+    "App",
+    "OFFLINE_TOKEN",
+    "build_application",
+    "build_rate_limiter",
+    "build_send_budget",
+    "register_handlers",
+    "services_of",
+    "start_services",
+    "stop_services",
+]

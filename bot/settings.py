@@ -101,6 +101,10 @@ class Settings(BaseSettings):
     database_pool_size: int = Field(default=10, ge=1, le=1000)
     database_pool_timeout: float = Field(default=10.0, gt=0, le=600)
     user_lock_timeout: float = Field(default=10.0, gt=0, le=600)
+    # PostgreSQL: the user-lock engine's connections (bot/runtime/userlock.py). Each update in
+    # flight holds one for its whole processing, so this caps the updates one instance serves
+    # at once; unset, it is DATABASE_POOL_SIZE (see user_lock_pool).
+    user_lock_pool_size: int | None = Field(default=None, ge=1, le=1000)
     # Reminders and digests (scheduler/): when slots fire, when the office hears of it.
     reminder_at: Annotated[time, NoDecode] = time(9, 0)
     escalate_after_days: int = Field(default=7, ge=0)
@@ -226,6 +230,11 @@ class Settings(BaseSettings):
     def database_options(self) -> dict[str, Any]:
         """Keyword arguments for ``storage.db.Database``: the connection pool's size and wait."""
         return {"pool_size": self.database_pool_size, "pool_timeout": self.database_pool_timeout}
+
+    @property
+    def user_lock_pool(self) -> int:
+        """Connections of the user-lock engine: ``USER_LOCK_POOL_SIZE``, else ``DATABASE_POOL_SIZE``."""
+        return self.user_lock_pool_size or self.database_pool_size
 
     def is_holiday(self, day: date) -> bool:
         return any(start <= day <= end for start, end in self.holidays)

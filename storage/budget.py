@@ -1,30 +1,48 @@
-"""One send budget for bulk messages, however many instances run: ``SendBudget.take(chat_id)``.
+"""One send budget for every message, however many instances run: ``SendBudget.take(chat_id)``.
 
 Bulk senders (broadcasts, reminders, digests) call ``await budget.take(chat_id)``
-before each message; it returns when the message may go.
+before each message; it returns when the message may go. Interactive replies
+take from the same budget in the bot's rate limiter (``bot/delivery/limiter.py``),
+ahead of bulk sends.
 
 * ``LocalBudget`` (SQLite: one process by construction) is the in-process
   ``aiolimiter`` pacer ``bot.delivery.send.bulk_pacer`` builds, unchanged.
 * ``SharedBudget`` (PostgreSQL: any number of instances on one bot token) keeps
-  token buckets in ``send_budget`` rows. One bucket ``bulk`` refilled at ``rate``
-  per second holding at most ``cap`` tokens, and one bucket ``chat:<id>`` per chat
-  refilled at one token per ``chat_interval`` holding at most one. A take is one
-  statement that refills and takes atomically (the row lock orders instances)::
+  token buckets in ``send_budget`` rows:
+
+  ``telegram``   every message of the bot, refilled at ``TELEGRAM_RATE`` (28/s) holding
+                 at most ``TELEGRAM_CAP`` (1.75): Telegram's ~30/s, whoever sends;
+  ``bulk``       bulk messages only, refilled at ``rate`` (``SEND_BULK_RATE``), at most
+                 ``cap``: a ceiling bulk sends never pass even when nobody else sends;
+  ``chat:<id>``  one token per ``chat_interval`` (1 s) per chat, for both lanes.
+
+  A take is one statement that refills and takes atomically (the row lock orders
+  instances) when the bucket holds at least ``need`` tokens::
 
       INSERT ... ON CONFLICT (name) DO UPDATE
         SET tokens = least(cap, tokens + rate * elapsed) - 1, updated_at = clock_timestamp()
-        WHERE least(cap, tokens + rate * elapsed) >= 1 RETURNING updated_at
+        WHERE least(cap, tokens + rate * elapsed) >= need RETURNING updated_at
 
   ``elapsed`` is measured on the database clock (``clock_timestamp()``), so the
-  instances' own clocks do not matter. No row back means no token: the wait
-  until the next one is computed from the row and the take retried.
+  instances' own clocks do not matter. No row back means no token: the same
+  statement also says how long until the bucket holds ``need``, and the take is
+  retried then.
+
+Priority. An interactive reply takes from ``telegram`` as soon as it holds one
+token; a bulk send only once it holds ``1 + BULK_RESERVE``. While both wait, the
+refill reaches one token first, so the reply gets it; a bulk stream keeps the
+bucket near 1.25, so a reply arriving meanwhile waits at most 0.25/28 s (9 ms),
+on any instance. Nothing is reserved in time slots or per instance: a second with
+no replies gives bulk sends the whole rate. The cap bounds any second of the
+database clock to floor(1.75 + 28) = 29 messages for all lanes and instances, one
+under Telegram's 30 for the jitter between a grant and the request's arrival.
 
 Why per chat a row and not an advisory lock: a lock would have to be held across
 the Telegram call (on a pooled connection, for a second); a row is claimed by one
 short statement and released at once. Each claim runs on its own short-lived
 connection checkout and commits before Telegram is called. Within one process
-the bulk takes queue on an ``asyncio.Lock``, so the 30 sends in flight of one
-instance poll the row one at a time instead of all at once.
+the takes of each lane queue on an ``asyncio.Lock``, so the sends in flight of
+one instance poll a bucket row one at a time instead of all at once.
 
 The chat rows grow by one per chat ever sent to (a few tens of thousands for a
 province); they are tiny and primary-key addressed.
@@ -33,14 +51,28 @@ province); they are tiny and primary-key addressed.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from aiolimiter import AsyncLimiter
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-__all__ = ["BULK_BUCKET", "BULK_CAP", "LocalBudget", "SendBudget", "SharedBudget"]
+from storage.db import make_engine
+
+__all__ = [
+    "BULK_BUCKET",
+    "BULK_CAP",
+    "BULK_RESERVE",
+    "Grant",
+    "TELEGRAM_BUCKET",
+    "TELEGRAM_CAP",
+    "TELEGRAM_RATE",
+    "LocalBudget",
+    "SendBudget",
+    "SharedBudget",
+]
 
 BULK_BUCKET = "bulk"
 # The bulk bucket holds one and a half tokens: a taker that woke a few ms late (loop lag, a
@@ -48,30 +80,49 @@ BULK_BUCKET = "bulk"
 # near ``rate``; and any one second still grants at most floor(rate + 1.5), i.e. rate + 1
 # for a whole-number rate.
 BULK_CAP = 1.5
+# Every message of the bot, both lanes, all instances (see the module docstring for the maths).
+TELEGRAM_BUCKET = "telegram"
+TELEGRAM_RATE = 28.0
+TELEGRAM_CAP = 1.75
+# What a bulk send leaves in the ``telegram`` bucket for replies: it takes only above 1 + this.
+# 0.25 < TELEGRAM_CAP - 1 keeps half a token of slack for a bulk taker that woke late.
+BULK_RESERVE = 0.25
+# Connections of a budget that owns its engine (``SharedBudget.connect``): the lanes' pollers
+# and the chat takes in flight, each a one-statement checkout.
+OWN_POOL_SIZE = 4
 
-# Refill and take in one statement; :rate tokens per second, at most :cap. The casts matter:
-# untyped, asyncpg would infer :cap an integer from ``:cap - 1`` and truncate 1.5 to 1.
+# Refill and take in one statement; :rate tokens per second, at most :cap, when at least :need.
+# Without a grant, ``wait`` is the seconds until the bucket holds :need (the snapshot the
+# statement started from; never negative). The casts matter: untyped, asyncpg would infer :cap
+# an integer from ``:cap - 1`` and truncate 1.5 to 1.
 _TAKE = text(
     """
-    INSERT INTO send_budget (name, tokens, updated_at)
-    VALUES (:name, CAST(:cap AS float8) - 1, clock_timestamp())
-    ON CONFLICT (name) DO UPDATE
-       SET tokens = least(CAST(:cap AS float8), send_budget.tokens
-                     + CAST(:rate AS float8) * extract(epoch FROM clock_timestamp() - send_budget.updated_at)) - 1,
-           updated_at = clock_timestamp()
-     WHERE least(CAST(:cap AS float8), send_budget.tokens
-                 + CAST(:rate AS float8) * extract(epoch FROM clock_timestamp() - send_budget.updated_at)) >= 1
-    RETURNING updated_at
-    """
-)
-# Seconds until the bucket holds one token again (never negative).
-_WAIT = text(
-    """
-    SELECT greatest(0, (1 - least(CAST(:cap AS float8), tokens
+    WITH took AS (
+        INSERT INTO send_budget (name, tokens, updated_at)
+        VALUES (:name, CAST(:cap AS float8) - 1, clock_timestamp())
+        ON CONFLICT (name) DO UPDATE
+           SET tokens = least(CAST(:cap AS float8), send_budget.tokens
+                         + CAST(:rate AS float8) * extract(epoch FROM clock_timestamp() - send_budget.updated_at)) - 1,
+               updated_at = clock_timestamp()
+         WHERE least(CAST(:cap AS float8), send_budget.tokens
+                     + CAST(:rate AS float8) * extract(epoch FROM clock_timestamp() - send_budget.updated_at))
+               >= CAST(:need AS float8)
+        RETURNING updated_at
+    )
+    SELECT (SELECT updated_at FROM took) AS granted,
+           (SELECT greatest(0, (CAST(:need AS float8) - least(CAST(:cap AS float8), tokens
                    + CAST(:rate AS float8) * extract(epoch FROM clock_timestamp() - updated_at))) / CAST(:rate AS float8))
-      FROM send_budget WHERE name = :name
+              FROM send_budget WHERE name = :name) AS wait
     """
 )
+
+
+@dataclass(frozen=True)
+class Grant:
+    """When a message's tokens were granted (database clock): its chat's (None: none taken) and the shared one."""
+
+    chat: datetime | None
+    telegram: datetime
 
 
 class SendBudget(Protocol):
@@ -96,41 +147,84 @@ class SharedBudget:
     """Token buckets in PostgreSQL shared by every instance on one database (see the module docstring)."""
 
     def __init__(
-        self, engine: AsyncEngine, *, rate: float, cap: float = BULK_CAP, chat_interval: float = 1.0, bucket: str = BULK_BUCKET
+        self,
+        engine: AsyncEngine,
+        *,
+        rate: float,
+        cap: float = BULK_CAP,
+        chat_interval: float = 1.0,
+        bucket: str = BULK_BUCKET,
+        overall_rate: float = TELEGRAM_RATE,
+        overall_cap: float = TELEGRAM_CAP,
+        reserve: float = BULK_RESERVE,
+        overall_bucket: str = TELEGRAM_BUCKET,
+        owns_engine: bool = False,
     ) -> None:
-        if rate <= 0 or cap < 1 or chat_interval <= 0:
-            raise ValueError("rate and chat_interval must be positive, cap at least 1")
+        if rate <= 0 or overall_rate <= 0 or cap < 1 or chat_interval <= 0:
+            raise ValueError("rates and chat_interval must be positive, cap at least 1")
+        if not 0 <= reserve <= overall_cap - 1:
+            raise ValueError("a bulk send must be able to take: 0 <= reserve <= overall_cap - 1")
         self.engine = engine
         self.rate = rate
         self.cap = cap
         self.chat_interval = chat_interval
         self.bucket = bucket
+        self.overall_rate = overall_rate
+        self.overall_cap = overall_cap
+        self.reserve = reserve
+        self.overall_bucket = overall_bucket
+        self.owns_engine = owns_engine
         self._bulk_turn = asyncio.Lock()
+        self._overall_turn = {True: asyncio.Lock(), False: asyncio.Lock()}
+
+    @classmethod
+    def connect(cls, url: str, *, pool_timeout: float = 30.0, **options: Any) -> SharedBudget:
+        """A budget on its own small pool, so a take never waits behind handlers holding the main pool."""
+        # Each take is one statement: no transaction around it (one round trip, not three).
+        engine = make_engine(url, pool_size=OWN_POOL_SIZE, pool_timeout=pool_timeout, isolation_level="AUTOCOMMIT")
+        return cls(engine, owns_engine=True, **options)
 
     async def take(self, chat_id: int, chat_interval: float | None = None) -> None:
-        # The chat first: a chat that is not free yet must not waste a bulk token while it waits.
+        """A bulk send: the chat's token, a bulk token, then a ``telegram`` token above the reserve."""
+        await self.take_send(chat_id, bulk=True, chat_interval=chat_interval)
+
+    async def take_send(self, chat_id: int | None, *, bulk: bool, chat_interval: float | None = None) -> Grant:
+        """Every token one message needs, in its lane (``chat_id`` None: no chat bucket); when each was granted."""
+        # The chat first: a chat that is not free yet must not waste a bulk or shared token while it waits.
         interval = self.chat_interval if chat_interval is None else chat_interval
-        if interval > 0:
-            await self.take_chat(chat_id, interval)
-        await self.take_bulk()
+        chat = await self.take_chat(chat_id, interval) if chat_id is not None and interval > 0 else None
+        if bulk:
+            await self.take_bulk()
+        # Last, so the grant is as close as can be to the request it pays for.
+        return Grant(chat, await self.take_overall(bulk=bulk))
 
     async def take_bulk(self) -> datetime:
         """Take one bulk token; the database time it was granted."""
         async with self._bulk_turn:
             return await self._take(self.bucket, self.rate, self.cap)
 
+    async def take_overall(self, *, bulk: bool) -> datetime:
+        """Take one ``telegram`` token, for bulk only above the reserve; the database time it was granted."""
+        need = 1.0 + self.reserve if bulk else 1.0
+        async with self._overall_turn[bulk]:
+            return await self._take(self.overall_bucket, self.overall_rate, self.overall_cap, need)
+
     async def take_chat(self, chat_id: int, interval: float | None = None) -> datetime:
         """Take the chat's one token a ``chat_interval``; the database time it was granted."""
         return await self._take(f"chat:{chat_id}", 1.0 / (interval or self.chat_interval), 1.0)
 
-    async def _take(self, name: str, rate: float, cap: float) -> datetime:
-        params = {"name": name, "rate": rate, "cap": cap}
+    async def _take(self, name: str, rate: float, cap: float, need: float = 1.0) -> datetime:
+        params = {"name": name, "rate": rate, "cap": cap, "need": need}
         while True:
-            # One short transaction per attempt: the connection goes back to the pool before any wait.
+            # One short statement per attempt: the connection goes back to the pool before any wait.
             async with self.engine.begin() as conn:
-                granted = (await conn.execute(_TAKE, params)).scalar_one_or_none()
-                wait = None if granted is not None else (await conn.execute(_WAIT, params)).scalar_one_or_none()
+                granted, wait = (await conn.execute(_TAKE, params)).one()
             if granted is not None:
                 assert isinstance(granted, datetime)
                 return granted
             await asyncio.sleep(float(wait or 0.0) + 0.001)
+
+    async def dispose(self) -> None:
+        """Close the budget's own connections (a budget on someone else's engine leaves it alone)."""
+        if self.owns_engine:
+            await self.engine.dispose()

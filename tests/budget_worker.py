@@ -1,24 +1,68 @@
 """One process taking from a SharedBudget as fast as it can (tests/service/test_send_budget.py starts two).
 
-Usage: python tests/budget_worker.py URL bulk|chat SECONDS RATE [CHAT_ID]
-Prints the database times of the grants (epoch seconds), one a line.
+Usage: python tests/budget_worker.py URL MODE SECONDS RATE [CHAT_ID [INTERACTIVE_PER_S]]
+
+MODE ``bulk`` takes bulk tokens, ``chat`` the chat's token; both print the
+database times of the grants (epoch seconds), one a line. The message modes
+take every token a message needs, as the bot's senders do, with the shared
+``telegram`` bucket refilled at RATE (the bulk bucket does not limit):
+``send-bulk`` and ``send-interactive`` to CHAT_ID as fast as they can, ``mixed``
+a bulk stream to new chats as fast as it can beside INTERACTIVE_PER_S replies a
+second to new chats. They print ``lane wait chat_grant telegram_grant`` a line
+(wait: seconds from asking to the shared grant; chat_grant 0 when none).
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import sys
 import time
 
 from storage.budget import SharedBudget
 from storage.db import Database
 
+CHATS = itertools.count(10_000 + int(time.time() * 1000) % 1_000_000 * 1000)
 
-async def main(url: str, mode: str, seconds: float, rate: float, chat_id: int) -> None:
+
+async def send(budget: SharedBudget, chat: int, bulk: bool) -> None:
+    asked = time.monotonic()
+    grant = await budget.take_send(chat, bulk=bulk)
+    wait = time.monotonic() - asked
+    chat_at = grant.chat.timestamp() if grant.chat else 0.0
+    print("bulk" if bulk else "interactive", f"{wait:.4f}", chat_at, grant.telegram.timestamp(), flush=True)
+
+
+async def messages(budget: SharedBudget, mode: str, end: float, chat_id: int, per_second: float) -> None:
+    async def bulk_stream() -> None:
+        while time.monotonic() < end:
+            await send(budget, chat_id if mode == "send-bulk" else next(CHATS), True)
+
+    async def replies() -> None:
+        while time.monotonic() < end:
+            if mode == "send-interactive":
+                await send(budget, chat_id, False)
+                continue
+            # Replies arrive at their own pace, each on its own (as updates do), never queued behind the last.
+            asyncio.get_running_loop().create_task(send(budget, next(CHATS), False))
+            await asyncio.sleep(1.0 / per_second)
+
+    lanes = {"send-bulk": [bulk_stream()], "send-interactive": [replies()], "mixed": [bulk_stream(), replies()]}
+    await asyncio.gather(*lanes[mode])
+    await asyncio.sleep(0.5)  # the last replies' grants
+
+
+async def main(url: str, mode: str, seconds: float, rate: float, chat_id: int, per_second: float) -> None:
     db = Database(url)
-    budget = SharedBudget(db.engine, rate=rate, bucket="test-bulk")
+    if mode in ("bulk", "chat"):
+        budget = SharedBudget(db.engine, rate=rate, bucket="test-bulk")
+    else:
+        budget = SharedBudget(db.engine, rate=1000.0, overall_rate=rate, bucket="test-lanes-bulk", overall_bucket="test-lanes")
     try:
         end = time.monotonic() + seconds
+        if mode not in ("bulk", "chat"):
+            await messages(budget, mode, end, chat_id, per_second)
+            return
         while time.monotonic() < end:
             granted = await (budget.take_bulk() if mode == "bulk" else budget.take_chat(chat_id))
             print(granted.timestamp(), flush=True)
@@ -28,4 +72,6 @@ async def main(url: str, mode: str, seconds: float, rate: float, chat_id: int) -
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    asyncio.run(main(args[0], args[1], float(args[2]), float(args[3]), int(args[4]) if len(args) > 4 else 0))
+    chat = int(args[4]) if len(args) > 4 else 0
+    per_second = float(args[5]) if len(args) > 5 else 0.0
+    asyncio.run(main(args[0], args[1], float(args[2]), float(args[3]), chat, per_second))

@@ -24,6 +24,7 @@ from sqlalchemy.engine import make_url
 from bot.core.catalogue import CatalogueInvalid, load_catalogue
 from bot.runtime.observability import REDACTED, redact
 from bot.settings import Settings
+from storage.budget import OWN_POOL_SIZE
 from storage.db import Database, head_revision
 
 Check = Callable[[], Awaitable[str]]
@@ -224,17 +225,26 @@ class _Checkup:
             f"{need.updates} update(s) ({need.updates_from}) + {need.background} for the reminder tick, "
             f"the broadcast sender{' and /healthz' if settings.webhook_url else ''}"
         )
-        if db.dialect == "postgresql":
+        locks = settings.user_lock_pool if db.dialect == "postgresql" else None
+        if locks is not None:
             async with db.reader() as conn:
                 server_max = await conn.scalar(text("SHOW max_connections"))
-            numbers += f"; the server allows {server_max} connections for all instances together"
+            numbers += (
+                f"; USER_LOCK_POOL_SIZE={locks} (one user-lock connection per update in flight) "
+                f"and {OWN_POOL_SIZE} for the send budget"
+                f"; the server allows {server_max} connections for all instances together"
+            )
+        advice = []
         if size < need.total:
-            advice = f"set DATABASE_POOL_SIZE={need.total}"
+            advice.append(f"set DATABASE_POOL_SIZE={need.total}")
+        if locks is not None and locks < need.updates and settings.user_lock_pool_size is not None:
+            advice.append(f"set USER_LOCK_POOL_SIZE={need.updates}")
+        if advice:
             if settings.webhook_url:
-                fits = max(size - need.background, 1)
-                advice += f", or `schoolbot webhook set --max-connections {fits}` so Telegram opens fewer deliveries"
+                fits = min(max(size - need.background, 1), locks or size)
+                advice.append(f"or `schoolbot webhook set --max-connections {fits}` so Telegram opens fewer deliveries")
             raise CheckWarning(f"{numbers}; updates beyond the pool wait up to {settings.database_pool_timeout:g}s "
-                               f"(then the webhook answers 503): {advice}")
+                               f"(then the webhook answers 503): {', '.join(advice)}")
         return numbers
 
     def checks(self) -> list[tuple[str, Check]]:

@@ -32,29 +32,30 @@ chat, which PTB does not enforce: the parts of a split text are sent
 Several instances (PostgreSQL). The pacer above is per process, so two instances
 would send twice the rate. On PostgreSQL ``build_application`` puts a
 ``storage.budget.SharedBudget`` in the services instead (:func:`bulk_budget`
-finds it): bulk sends then take a token from one bucket row shared by every
-instance, refilled at ``SEND_BULK_RATE`` (27/s by default), and one token a
-second from a row per chat. Interactive replies do not draw from it: they keep
-PTB's per-process limiter, and the 3/s the bulk rate leaves under Telegram's 30
-are theirs. On SQLite (one process) the local pacer stays.
+finds it): bulk sends then take a token a second from a row per chat, one from a
+bulk bucket refilled at ``SEND_BULK_RATE`` (27/s by default), and one from the
+``telegram`` bucket every message of every instance shares, only above the
+reserve interactive replies keep. The replies take from that bucket too, in the
+bot's rate limiter (``bot/delivery/limiter.py``); :func:`deliver` marks a bulk
+send ``Lane.BULK`` so that limiter does not take for it twice. On SQLite (one
+process) the local pacer and PTB's limiter stay.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal
 
 from aiolimiter import AsyncLimiter
 from telegram import Bot, InlineKeyboardMarkup, Message
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
-from telegram.warnings import PTBDeprecationWarning
+from telegram.ext import ExtBot
 
+from bot.delivery.limiter import Lane, SharedRateLimiter, retry_seconds
 from storage.budget import SendBudget
 
 if TYPE_CHECKING:
@@ -194,16 +195,6 @@ def _hard_cut(text: str, limit: int) -> list[str]:
     return out
 
 
-def retry_seconds(exc: RetryAfter) -> float:
-    """``RetryAfter.retry_after`` in seconds: an int, or a timedelta when ``PTB_TIMEDELTA=1``."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PTBDeprecationWarning)
-        value: Any = exc.retry_after
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    return float(value)
-
-
 def classify(exc: Exception, parts_sent: int = 0) -> DeliveryResult:
     """Turn an exception from a send into the outcome table of this module."""
     reason = f"{type(exc).__name__}: {exc}"[:300]
@@ -262,6 +253,7 @@ async def deliver(
         return DeliveryResult(Outcome.FAILED, reason="empty message")
     message_ids: list[int] = []
     sent = start_part
+    lane = _lane(bot, bulk=pacer is not None)
     for index in range(start_part, len(parts)):
         if index > start_part:
             # Telegram allows about one message a second in one chat.
@@ -276,7 +268,7 @@ async def deliver(
                     # The shared budget (PostgreSQL) or its local stand-in: see storage/budget.py.
                     # Its per-chat spacing is the caller's part interval (Telegram's 1/s per chat).
                     await pacer.take(chat_id, part_interval)
-            message = await _send_part(bot, chat_id, payload, parts[index], last)
+            message = await _send_part(bot, chat_id, payload, parts[index], last, lane)
         except TelegramError as exc:
             return classify(exc, sent)
         sent = index + 1
@@ -300,10 +292,17 @@ async def _flood_pause(bot: Bot) -> None:
         await event.wait()
 
 
-async def _send_part(bot: Bot, chat_id: int, payload: Payload, text: str, last: bool) -> Message:
+def _lane(bot: Bot, *, bulk: bool) -> dict[str, Any]:
+    """``rate_limit_args`` for the shared limiter: a bulk send took its tokens already (PTB's own limiter takes none)."""
+    if bulk and isinstance(bot, ExtBot) and isinstance(bot.rate_limiter, SharedRateLimiter):
+        return {"rate_limit_args": Lane.BULK}
+    return {}
+
+
+async def _send_part(bot: Bot, chat_id: int, payload: Payload, text: str, last: bool, lane: dict[str, Any]) -> Message:
     markup = payload.reply_markup if last else None
     if payload.kind == "photo":
-        return await bot.send_photo(chat_id, payload.file_id or "", caption=text or None, reply_markup=markup)
+        return await bot.send_photo(chat_id, payload.file_id or "", caption=text or None, reply_markup=markup, **lane)
     if payload.kind == "document":
-        return await bot.send_document(chat_id, payload.file_id or "", caption=text or None, reply_markup=markup)
-    return await bot.send_message(chat_id, text, reply_markup=markup)
+        return await bot.send_document(chat_id, payload.file_id or "", caption=text or None, reply_markup=markup, **lane)
+    return await bot.send_message(chat_id, text, reply_markup=markup, **lane)

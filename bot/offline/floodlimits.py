@@ -15,27 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bot.delivery.limiter import MESSAGE_METHODS
+
 # FakeBotApiServer enforces Telegram's flood limits when this is set to 1 (see FloodLimits).
 RATE_LIMITS_ENV = "FAKE_BOT_API_RATE_LIMITS"
-# Methods that create a message: what Telegram's 30/s overall and 1/s per chat count.
-FLOOD_LIMITED = frozenset(
-    {
-        "sendMessage",
-        "sendPhoto",
-        "sendDocument",
-        "sendMediaGroup",
-        "sendAudio",
-        "sendVideo",
-        "sendVoice",
-        "sendAnimation",
-        "sendSticker",
-        "sendLocation",
-        "sendContact",
-        "sendPoll",
-        "copyMessage",
-        "forwardMessage",
-    }
-)
+# Methods that create a message: what Telegram's 30/s overall and 1/s per chat count (the
+# bot's shared rate limiter counts the same ones).
+FLOOD_LIMITED = MESSAGE_METHODS
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,10 @@ principal could otherwise race on one draft. Within a process an
 session-level advisory lock keyed by the user id does. The advisory locks use
 their own small engine so that lock holders can never starve the handlers of
 pool connections. SQLite means one process, where the asyncio lock suffices.
+An update holds its lock connection for the whole of its processing, so that
+engine's size (``max_parallel``, from ``USER_LOCK_POOL_SIZE``, by default
+``DATABASE_POOL_SIZE``) is how many updates one instance serves at once;
+``schoolbot doctor`` warns when it is below the concurrency Telegram may open.
 
 Waiting is bounded by ``timeout`` (``USER_LOCK_TIMEOUT``): for the user's lock
 in this process, for a connection of the lock engine, and for the advisory lock
@@ -48,7 +52,7 @@ def _sqlstate(error: DBAPIError) -> str | None:
 class UserLocks:
     """``async with locks.hold(user_id):`` around processing one update."""
 
-    def __init__(self, database_url: str, *, max_parallel: int = 16, timeout: float = 10.0) -> None:
+    def __init__(self, database_url: str, *, max_parallel: int = 10, timeout: float = 10.0) -> None:
         self._local: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
         self._engine: AsyncEngine | None = None
         self.timeout = timeout

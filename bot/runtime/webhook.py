@@ -306,7 +306,7 @@ async def serve_webhook(application: Any, *, stop: asyncio.Event | None = None) 
     if application.post_init:
         await application.post_init(application)
     await application.start()
-    locks = UserLocks(settings.database_url, timeout=settings.user_lock_timeout)
+    locks = UserLocks(settings.database_url, max_parallel=settings.user_lock_pool, timeout=settings.user_lock_timeout)
     server = tornado.httpserver.HTTPServer(
         make_web_app(application, services, locks), xheaders=True, max_body_size=CONNECTION_MAX_BODY
     )

@@ -110,6 +110,22 @@ async def test_doctor_names_the_servers_connection_limit_on_postgresql(pg_url: s
     assert "the server allows" in row(rows, "pool")[2]
 
 
+async def test_doctor_warns_when_the_user_lock_pool_cannot_serve_the_webhook_concurrency(pg_url: str) -> None:
+    rows = await diagnose(make_settings(pg_url, database_pool_size=45, user_lock_pool_size=16, **WEBHOOK), offline=True)
+    _, verdict, detail = row(rows, "pool")
+    assert verdict == "warn"
+    assert "USER_LOCK_POOL_SIZE=16 (one user-lock connection per update in flight)" in detail
+    assert "set USER_LOCK_POOL_SIZE=40" in detail and "`schoolbot webhook set --max-connections 16`" in detail
+
+
+async def test_doctor_user_lock_pool_follows_the_database_pool_unless_set(pg_url: str) -> None:
+    rows = await diagnose(make_settings(pg_url, database_pool_size=45, **WEBHOOK), offline=True)
+    _, verdict, detail = row(rows, "pool")
+    assert verdict is True and "USER_LOCK_POOL_SIZE=45" in detail and "4 for the send budget" in detail
+    assert make_settings(pg_url, database_pool_size=12).user_lock_pool == 12
+    assert make_settings(pg_url, database_pool_size=12, user_lock_pool_size=50).user_lock_pool == 50
+
+
 # --- the fingerprint -------------------------------------------------------------------------
 
 

@@ -7,15 +7,19 @@ import asyncio
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from statistics import median
 
 import pytest
 
-from bot.app import build_application
+from bot.app import build_application, build_rate_limiter
+from bot.delivery.limiter import SharedRateLimiter
 from bot.delivery.send import bulk_budget
 from bot.offline.fakeapi import FakeRequest, FakeTelegram
+from telegram.ext import AIORateLimiter
 from bot.settings import Settings
-from storage.budget import LocalBudget, SharedBudget
+from storage.budget import TELEGRAM_CAP, LocalBudget, SharedBudget
 from storage.db import Database
 
 # Takes happen on the budget's own connections (and in other processes): committed data.
@@ -72,16 +76,41 @@ async def test_one_chat_gets_one_token_a_second(db: Database) -> None:
     assert (second - first).total_seconds() >= 0.3
 
 
+def start_workers(url: str, modes: list[str], seconds: float, rate: float, *extra: float) -> list[str]:
+    """Real processes (one per mode) taking from the same budget at once; the output of each."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    script = str(ROOT / "tests" / "budget_worker.py")
+    args = [str(a) for a in (seconds, rate, *extra)]
+    workers = [subprocess.Popen([sys.executable, script, url, mode, *args], stdout=subprocess.PIPE, text=True, env=env) for mode in modes]
+    outputs = [w.communicate(timeout=seconds + 30)[0] for w in workers]
+    assert [w.returncode for w in workers] == [0] * len(modes)
+    return outputs
+
+
 def run_workers(url: str, mode: str, seconds: float, rate: float, chat_id: int = 0) -> list[list[float]]:
     """Two real processes taking from the same budget at once; the grant times of each."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, str(ROOT / "tests" / "budget_worker.py"), url, mode, str(seconds), str(rate), str(chat_id)]
-    workers = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env) for _ in range(2)]
-    outputs = [w.communicate(timeout=seconds + 30)[0] for w in workers]
-    assert [w.returncode for w in workers] == [0, 0]
+    outputs = start_workers(url, [mode, mode], seconds, rate, chat_id)
     per_process = [[float(line) for line in out.split()] for out in outputs]
     assert all(per_process), "both processes got tokens"
     return per_process
+
+
+@dataclass(frozen=True)
+class Taken:
+    """One message's tokens as budget_worker.py prints them."""
+
+    lane: str
+    wait: float
+    chat: float
+    telegram: float
+
+
+def run_senders(url: str, modes: list[str], seconds: float, rate: float, chat_id: int = 0, per_second: float = 0.0) -> list[Taken]:
+    """Processes taking every token a message needs (budget_worker.py's message modes); all their takes."""
+    outputs = start_workers(url, modes, seconds, rate, chat_id, per_second)
+    takes = [Taken(*line.split()[:1], *map(float, line.split()[1:])) for out in outputs for line in out.splitlines()]  # type: ignore[arg-type]
+    assert {t.lane for t in takes} >= {"bulk", "interactive"}
+    return takes
 
 
 async def test_two_processes_share_one_bulk_rate(db: Database) -> None:
@@ -125,3 +154,67 @@ async def test_a_fractional_cap_is_kept_so_a_late_taker_loses_no_rate(db: Databa
     first = await budget.take_bulk()  # a fresh bucket is full: 1.5, and 0.5 stays
     second = await budget.take_bulk()  # half a token to wait for (0.125 s), not a whole one (0.25 s)
     assert 0.1 <= (second - first).total_seconds() < 0.2
+
+
+# --- one bucket for every message: replies ahead of bulk sends ------------------------------------
+
+
+async def test_a_reply_takes_while_a_bulk_send_waits_for_the_reserve(db: Database) -> None:
+    needs_postgresql(db)
+    budget = SharedBudget(db.engine, rate=1000.0, overall_rate=4.0, overall_bucket="lanes", bucket="lanes-bulk")
+    await budget.take_overall(bulk=False)  # a fresh bucket: 1.75, and 0.75 stays
+    bulk = asyncio.create_task(budget.take_overall(bulk=True))  # needs 1.25: half a token away (0.125 s)
+    await asyncio.sleep(0.01)
+    reply = await budget.take_overall(bulk=False)  # needs 1: a quarter away, so it goes first
+    granted = await bulk
+    assert reply < granted
+    # Then the bulk send waited for the bucket to refill from nothing to 1.25 tokens at 4/s (0.31 s).
+    assert (granted - reply).total_seconds() >= 0.25
+
+
+async def test_replies_keep_priority_over_a_bulk_stream_across_two_processes(db: Database) -> None:
+    needs_postgresql(db)
+    # A rate low enough that the bulk streams are held by the budget, not by their statements' own latency.
+    rate, per_second, seconds = 8.0, 1.5, 4.0
+    takes = await asyncio.to_thread(run_senders, db.url, ["mixed", "mixed"], seconds, rate, 0, per_second)
+    times = sorted(t.telegram for t in takes)
+    # One bucket for every message of both processes: never above the rate plus the cap in any second...
+    assert max_in_any_second(times) <= int(rate + TELEGRAM_CAP)
+    # ...and nearly all of it used, bulk sends taking what the replies leave.
+    start, end = times[0] + 1.0, times[-1] - 1.0
+    assert len([t for t in times if start <= t <= end]) / (end - start) >= 0.85 * rate
+    replies = [t for t in takes if t.lane == "interactive"]
+    bulk = [t for t in takes if t.lane == "bulk"]
+    # Every reply asked for got its token, promptly: a bulk send waits for several while a reply waits for one.
+    assert len(replies) >= 0.9 * 2 * per_second * seconds
+    assert median(r.wait for r in replies) < 0.5 * median(b.wait for b in bulk)
+    assert len(bulk) > len(replies)
+
+
+async def test_a_reply_and_a_bulk_send_to_one_chat_from_two_processes_are_a_second_apart(db: Database) -> None:
+    needs_postgresql(db)
+    takes = await asyncio.to_thread(run_senders, db.url, ["send-bulk", "send-interactive"], 3.5, 20.0, 778)
+    times = sorted(t.chat for t in takes)
+    assert len(times) >= 3
+    assert min(b - a for a, b in zip(times, times[1:])) >= 1.0
+
+
+def test_postgresql_with_telegram_itself_gets_the_shared_limiter_and_the_rest_ptbs(settings: Settings, db: Database) -> None:
+    fake = FakeRequest(FakeTelegram())
+    if db.dialect != "postgresql":
+        assert isinstance(build_rate_limiter(settings, db.url, None), AIORateLimiter), "SQLite: one process"
+        return
+    limiter = build_rate_limiter(settings, db.url, None)
+    assert isinstance(limiter, SharedRateLimiter)
+    assert limiter.budget.owns_engine and limiter.budget.rate == settings.send_bulk_rate
+    # The in-memory fake of tests and the console has no Telegram to share.
+    assert isinstance(build_rate_limiter(settings, db.url, fake), AIORateLimiter)
+
+
+async def test_bulk_sends_draw_from_the_budget_the_shared_limiter_draws_from(settings: Settings, db: Database) -> None:
+    needs_postgresql(db)
+    application = build_application(settings, db=db)  # the real transport (never contacted here)
+    limiter = application.bot.rate_limiter
+    assert isinstance(limiter, SharedRateLimiter)
+    assert bulk_budget(application.bot_data) is limiter.budget
+    await limiter.shutdown()
