@@ -58,12 +58,14 @@ async def test_a_fast_taker_gets_only_the_cap_plus_the_refill(db: Database) -> N
 
 async def test_an_idle_bucket_refills_only_up_to_its_cap(db: Database) -> None:
     needs_postgresql(db)
-    budget = SharedBudget(db.engine, rate=50.0, cap=2.0, bucket="idle")
+    # A slow rate, so the check is about tokens (0.2 s each), not about how fast the database answers.
+    rate = 5.0
+    budget = SharedBudget(db.engine, rate=rate, cap=2.0, bucket="idle")
     await budget.take_bulk()
-    await asyncio.sleep(0.2)  # ten tokens' worth of refill; the bucket holds two
+    await asyncio.sleep(1.0)  # five tokens' worth of refill; the bucket holds two
     times = [(await budget.take_bulk()).timestamp() for _ in range(4)]
-    assert times[1] - times[0] < 0.015
-    assert times[3] - times[1] >= 2 / 50.0 - 0.001
+    assert times[1] - times[0] < 0.5 / rate, "the two held tokens come without waiting for a refill"
+    assert times[3] - times[1] >= 2 / rate - 0.001, "then one token per 1/rate: the idle time did not bank more than the cap"
 
 
 async def test_one_chat_gets_one_token_a_second(db: Database) -> None:
