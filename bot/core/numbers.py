@@ -18,7 +18,7 @@ from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation, localcont
 
 import cn2an  # type: ignore[import-untyped]
 
-__all__ = ["Approximate", "NotANumber", "format_number", "format_wan", "is_none_word", "parse_number", "tidy"]
+__all__ = ["Approximate", "NotANumber", "format_number", "format_wan", "is_none_word", "parse_figure", "parse_number", "tidy"]
 
 
 class NotANumber(ValueError):
@@ -82,15 +82,13 @@ def parse_number(text: str, units: Iterable[str] = ()) -> Decimal:
     """Read a number the way a principal typed it; raise ``NotANumber`` otherwise.
 
     ``units`` are extra unit words to accept after the number (a form's own
-    unit, e.g. "套" for uniform sets), on top of the common ones.
+    unit, e.g. "套" for uniform sets), on top of the common ones. Form fields do
+    not use this list: their units come from the catalogue (``bot.core.units``),
+    and they read the bare number with ``parse_figure``.
     """
     # NFKC turns "１２０００" into "12000", "，" into "," and "￥" into "¥".
     s = unicodedata.normalize("NFKC", text).strip().lower()
-    negative = False
-    for sign in _MINUS_SIGNS:
-        if s.startswith(sign):
-            negative, s = True, s[len(sign):].lstrip()
-            break
+    negative, s = _sign(s)
     for prefix in _CURRENCY_PREFIXES:
         if s.startswith(prefix):
             s = s[len(prefix):].lstrip()
@@ -101,6 +99,24 @@ def parse_number(text: str, units: Iterable[str] = ()) -> Decimal:
         if s.endswith(suffix) and len(s) > len(suffix):
             s = s[: -len(suffix)].rstrip()
             break
+    return _figure(s, text, negative)
+
+
+def parse_figure(text: str) -> Decimal:
+    """Read a bare number, no unit word and no currency sign: "1.2万", "-5", "三万五千", "12,000"."""
+    s = unicodedata.normalize("NFKC", text).strip().lower()
+    negative, s = _sign(s)
+    return _figure(s, text, negative)
+
+
+def _sign(s: str) -> tuple[bool, str]:
+    for sign in _MINUS_SIGNS:
+        if s.startswith(sign):
+            return True, s[len(sign):].lstrip()
+    return False, s
+
+
+def _figure(s: str, text: str, negative: bool) -> Decimal:
     if _is_estimate(s):
         raise Approximate(f"an estimate, not a figure: {text!r}")
     if "," in s:
