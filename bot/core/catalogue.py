@@ -269,7 +269,7 @@ class UnitEntry(BaseModel):
     kind: str = pydantic.Field(pattern=IDENTIFIER)
     what: Text | None = None
     accepts: list[str] = []
-    converts: dict[str, float | int | str] = {}
+    converts: dict[str, Any] = {}  # checked by parse_factor (true is no factor, though pydantic would make it 1)
 
     def unit(self) -> Unit:
         """The unit as ``bot.core.units`` reads with it; ValueError naming the unit for a bad factor."""

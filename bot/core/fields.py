@@ -173,6 +173,8 @@ class Field(BaseModel):
     main: bool = False
     # "无 / 没有 / none" is read as 0 (fields whose help says "没有填 0").
     none_is_zero: bool = False
+    # The figure re-asks show ("例如 21 天"); it must be inside min–max. None: one is picked from the range.
+    example: Decimal | None = None
     # The catalogue's units (set when the catalogue is validated); None: only the field's own unit words.
     _units: UnitBook | None = PrivateAttr(default=None)
 
@@ -210,6 +212,12 @@ class Field(BaseModel):
             raise ValueError(f"choices apply only to type 'choice', not to {self.type.value!r}")
         if self.none_is_zero and not self.type.is_numeric:
             raise ValueError(f"none_is_zero applies only to number fields, not to type {self.type.value!r}")
+        if self.example is not None and not self.type.is_numeric:
+            raise ValueError(f"example applies only to number fields, not to type {self.type.value!r}")
+        if self.example is not None and not (
+            (self.min is None or self.example >= self.min) and (self.max is None or self.example <= self.max)
+        ):
+            raise ValueError(f"example {self.example} is outside min–max")
         if self.main and not self.type.is_numeric:
             raise ValueError(f"main applies only to number fields, not to type {self.type.value!r}")
         if self.default is not None:
@@ -300,11 +308,11 @@ class Field(BaseModel):
             reading = book.read(body, self.declared_unit, own)
             value = reading.value(parse_figure(sign + reading.number))
         except WrongUnit as exc:
-            raise InvalidAnswer("input.wrong_unit", self._params(word=exc.word, what=self._what(), example=self.example())) from None
+            raise InvalidAnswer("input.wrong_unit", self._params(word=exc.word, what=self._what(), example=self.sample())) from None
         except Approximate:
-            raise InvalidAnswer("input.approximate", self._params(example=self.example())) from None
+            raise InvalidAnswer("input.approximate", self._params(example=self.sample())) from None
         except NotANumber:
-            raise InvalidAnswer("input.not_a_number", self._params(example=self.example())) from None
+            raise InvalidAnswer("input.not_a_number", self._params(example=self.sample())) from None
         return tidy(value), reading.conversion is not None
 
     def _check_number(self, value: Decimal) -> Decimal:
@@ -332,8 +340,10 @@ class Field(BaseModel):
             return Text(zh=unit.what[0], en=unit.what[1])
         return self.label
 
-    def example(self) -> Text:
-        """A figure to show in a re-ask, inside the field's own range, with its unit: "20 天", "12,000 元"."""
+    def sample(self) -> Text:
+        """A figure to show in a re-ask, inside the field's own range, with its unit: "21 天", "12,000 元"."""
+        if self.example is not None:
+            return self._quantity(tidy(self.example))
         low = self.min if self.min is not None else Decimal(0)
         high = self.max * 2 / 3 if self.max is not None else None
         pick = next((c for c in _EXAMPLES if c >= low and (high is None or c <= high)), None)
