@@ -32,6 +32,7 @@ from pydantic import BaseModel, PrivateAttr, ValidationError, field_validator, m
 from pydantic_core import ErrorDetails
 
 from bot.core.rules import MAX_RULE_LENGTH, Expression, Kind, RuleError, compile_rule
+from bot.core.units import Unit, UnitBook, parse_factor
 from bot.core.fields import (
     ANSWER_MESSAGE_KEYS,
     IDENTIFIER,
@@ -61,6 +62,7 @@ __all__ = [
     "Rule",
     "Severity",
     "Text",
+    "UnitEntry",
     "load_catalogue",
     "load_catalogue_text",
 ]
@@ -154,6 +156,9 @@ class Form(BaseModel):
     reminder_slots: list[int] = [-3, 0, 1, 3, 7]
     fields: list[Field] = pydantic.Field(min_length=1)
     rules: list[Rule] = []
+    # Periods are offered only once over, unless the figures are known while it runs
+    # (a semester's insurance is bought at its start). Event forms are always filed as they happen.
+    open_during_period: bool = False
 
     @model_validator(mode="before")
     @classmethod
@@ -250,12 +255,42 @@ class Form(BaseModel):
         raise KeyError(f"form {self.key!r} has no field {key!r}")
 
 
+class UnitEntry(BaseModel):
+    """A ``[[units]]`` table: a unit, the words that mean it and the words it converts from.
+
+    ``converts = { "斤" = 0.5, "平方米" = "÷666.67" }``: the typed figure times (or divided by)
+    the factor is the figure in this unit. See ``bot.core.units``.
+    """
+
+    model_config = MODEL_CONFIG
+
+    zh: str = pydantic.Field(min_length=1, max_length=12)
+    en: str = pydantic.Field(min_length=1, max_length=24)
+    kind: str = pydantic.Field(pattern=IDENTIFIER)
+    what: Text | None = None
+    accepts: list[str] = []
+    converts: dict[str, Any] = {}  # checked by parse_factor (true is no factor, though pydantic would make it 1)
+
+    def unit(self) -> Unit:
+        """The unit as ``bot.core.units`` reads with it; ValueError naming the unit for a bad factor."""
+        try:
+            conversions = {word: parse_factor(word, raw) for word, raw in self.converts.items()}
+        except ValueError as exc:
+            raise ValueError(f"unit {self.zh!r}: {exc}") from None
+        what = (self.what.zh, self.what.en) if self.what is not None else None
+        return Unit(self.zh, self.en, self.kind, frozenset(self.accepts), conversions, what)
+
+
 class Catalogue(BaseModel):
-    """All forms the bot knows, in the order the catalogue lists them."""
+    """All forms the bot knows, in the order the catalogue lists them, and the units they use."""
 
     model_config = MODEL_CONFIG
 
     forms: list[Form] = pydantic.Field(min_length=1)
+    units: list[UnitEntry] = []
+    # Counting words (个, 份, 箱...) no unit declares: refused after a number unless the field's unit is one.
+    other_unit_words: list[str] = []
+    _book: UnitBook = PrivateAttr(default_factory=UnitBook)
 
     @model_validator(mode="after")
     def _unique(self) -> Self:
@@ -265,6 +300,25 @@ class Catalogue(BaseModel):
             if duplicates:
                 raise ValueError(f"duplicate form {attribute} {', '.join(map(repr, duplicates))}")
         return self
+
+    @model_validator(mode="after")
+    def _unit_book(self) -> Self:
+        """Build the unit book and hand it to every field, which reads its answers through it."""
+        units = [entry.unit() for entry in self.units]
+        try:
+            book = UnitBook(units, counting=frozenset(self.other_unit_words))
+        except ValueError as exc:
+            raise ValueError(f"units: {exc}") from None
+        self._book = book
+        for form in self.forms:
+            for item in form.fields:
+                item._units = book
+        return self
+
+    @property
+    def unit_book(self) -> UnitBook:
+        """The catalogue's units (``[[units]]``)."""
+        return self._book
 
     def __iter__(self) -> Iterator[Form]:  # type: ignore[override]  # forms, not pydantic's field pairs
         return iter(self.forms)
@@ -331,7 +385,7 @@ def _describe(error: ErrorDetails, data: Any, origin: str) -> str:
         if part in _COLLECTIONS and isinstance(nxt, int):
             items = node.get(part) if isinstance(node, dict) else None
             item = items[nxt] if isinstance(items, list) and nxt < len(items) else None
-            key = item.get("key") if isinstance(item, dict) else None
+            key = item.get("key", item.get("zh")) if isinstance(item, dict) else None
             label = repr(key) if isinstance(key, str) else f"#{nxt + 1}"
             where.append(f"{_COLLECTIONS[str(part)]} {label}")
             node = item
@@ -352,5 +406,5 @@ def _describe(error: ErrorDetails, data: Any, origin: str) -> str:
     return ": ".join(parts)
 
 
-_COLLECTIONS = {"forms": "form", "fields": "field", "choices": "choice", "rules": "rule"}
+_COLLECTIONS = {"forms": "form", "fields": "field", "choices": "choice", "rules": "rule", "units": "unit"}
 

@@ -16,10 +16,11 @@ from enum import StrEnum
 from typing import Any, Self
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, PrivateAttr, field_validator, model_validator
 
 from bot.core.i18n import normalise_language, t
-from bot.core.numbers import NotANumber, format_number, parse_number, tidy
+from bot.core.numbers import Approximate, NotANumber, format_number, is_none_word, parse_figure, tidy
+from bot.core.units import Unit, UnitBook, WrongUnit
 
 # Every message key InvalidAnswer can carry; the locale test checks each one
 # exists in both languages.
@@ -35,6 +36,8 @@ ANSWER_MESSAGE_KEYS = frozenset(
         "input.bad_choice",
         "input.bad_date",
         "input.too_long",
+        "input.wrong_unit",
+        "input.approximate",
     }
 )
 _UNIT_HINT_KEY = "input.unit_hint"
@@ -138,6 +141,14 @@ def _fold(text: str) -> str:
 _DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?|(\d{4})(\d{2})(\d{2})", re.ASCII)
 
 
+# Signs before a sum of money; only money fields take them (¥800 is no head count).
+_CURRENCY_SIGNS = ("¥", "$")
+# Round figures for re-ask examples, the first inside the field's range is shown.
+_EXAMPLES = tuple(Decimal(n) for n in (12000, 1200, 120, 20, 12, 3, 1))
+# For a field built without a catalogue: it takes its own unit words only.
+_NO_UNITS = UnitBook()
+
+
 def _shorten(shown: str, limit: int = 40) -> str:
     return shown if len(shown) <= limit else shown[: limit - 1] + "…"
 
@@ -160,6 +171,12 @@ class Field(BaseModel):
     max_length: int = pydantic.Field(default=500, ge=1)
     # The form's headline figure in summaries and charts (harvest income, daily drinkers...).
     main: bool = False
+    # "无 / 没有 / none" is read as 0 (fields whose help says "没有填 0").
+    none_is_zero: bool = False
+    # The figure re-asks show ("例如 21 天"); it must be inside min–max. None: one is picked from the range.
+    example: Decimal | None = None
+    # The catalogue's units (set when the catalogue is validated); None: only the field's own unit words.
+    _units: UnitBook | None = PrivateAttr(default=None)
 
     @model_validator(mode="before")
     @classmethod
@@ -193,6 +210,14 @@ class Field(BaseModel):
                 raise ValueError(f"duplicate choice key {', '.join(map(repr, duplicates))}")
         elif self.choices:
             raise ValueError(f"choices apply only to type 'choice', not to {self.type.value!r}")
+        if self.none_is_zero and not self.type.is_numeric:
+            raise ValueError(f"none_is_zero applies only to number fields, not to type {self.type.value!r}")
+        if self.example is not None and not self.type.is_numeric:
+            raise ValueError(f"example applies only to number fields, not to type {self.type.value!r}")
+        if self.example is not None and not (
+            (self.min is None or self.example >= self.min) and (self.max is None or self.example <= self.max)
+        ):
+            raise ValueError(f"example {self.example} is outside min–max")
         if self.main and not self.type.is_numeric:
             raise ValueError(f"main applies only to number fields, not to type {self.type.value!r}")
         if self.default is not None:
@@ -228,38 +253,75 @@ class Field(BaseModel):
         Skipping an optional field is the conversation's business (a button),
         so empty input is refused here for every field.
         """
+        return self.read(raw)[0]
+
+    def read(self, raw: str) -> tuple[Answer, str | None]:
+        """``parse``, and the words as typed when a unit was converted ("1200斤" read as 600 公斤)."""
         text = raw.strip()
         if not text:
             raise InvalidAnswer("input.empty", self._params())
         if self.type.is_numeric:
-            return self._parse_number(text)
+            value, converted = self._read_number(text)
+            return self._check_number(value), text if converted else None
         if self.type is FieldType.CHOICE:
             folded = _fold(text)
             for choice in self.choices:
                 if choice.matches(folded):
-                    return choice.key
+                    return choice.key, None
             choices = Text(
                 zh="、".join(choice.label.zh for choice in self.choices),
                 en=", ".join(choice.label.en for choice in self.choices),
             )
             raise InvalidAnswer("input.bad_choice", self._params(choices=choices))
         if self.type is FieldType.DATE:
-            return self._parse_date(text)
+            return self._parse_date(text), None
         if len(text) > self.max_length:
             raise InvalidAnswer("input.too_long", self._params(max_length=self.max_length, length=len(text)))
-        return text
+        return text, None
 
-    def _parse_number(self, text: str) -> Decimal:
-        units = (self.unit.zh, self.unit.en) if self.unit is not None else ()
+    # ----- numbers ---------------------------------------------------------------------------
+    @property
+    def declared_unit(self) -> Unit | None:
+        """The catalogue's unit this field is measured in (None: not declared, or no unit)."""
+        if self.unit is None or self._units is None:
+            return None
+        return self._units.unit_named(self.unit.zh)
+
+    def _read_number(self, text: str) -> tuple[Decimal, bool]:
+        """The typed number in the field's unit, and whether a unit was converted.
+
+        The field's unit decides which words may follow the number (``bot.core.units``),
+        not a list shared by every field: 斤 is converted in a weight, refused in an area.
+        """
+        folded = unicodedata.normalize("NFKC", text).strip().lower()
+        if self.none_is_zero and is_none_word(folded):
+            return Decimal(0), False
+        sign = "-" if folded.startswith(("-", "−", "负")) else ""
+        body = folded[1:].lstrip() if sign else folded
         try:
-            value = parse_number(text, units)
+            if body[:1] in _CURRENCY_SIGNS:
+                if self.type is not FieldType.MONEY:
+                    raise WrongUnit(body[0], self.declared_unit, "money")
+                body = body[1:].lstrip()
+            book = self._units if self._units is not None else _NO_UNITS
+            own = (self.unit.zh, self.unit.en) if self.unit is not None else ()
+            reading = book.read(body, self.declared_unit, own)
+            value = reading.value(parse_figure(sign + reading.number))
+        except WrongUnit as exc:
+            raise InvalidAnswer("input.wrong_unit", self._params(word=exc.word, what=self._what(), example=self.sample())) from None
+        except Approximate:
+            raise InvalidAnswer("input.approximate", self._params(example=self.sample())) from None
         except NotANumber:
-            raise InvalidAnswer("input.not_a_number", self._params()) from None
+            raise InvalidAnswer("input.not_a_number", self._params(example=self.sample())) from None
+        return tidy(value), reading.conversion is not None
+
+    def _check_number(self, value: Decimal) -> Decimal:
+        """Refuse a number the field does not take: negative, too many decimals, out of range."""
         if value < 0 and (self.min is None or self.min >= 0):
             raise InvalidAnswer("input.negative", self._params())
         places = _DECIMAL_PLACES[self.type]
         exponent = value.as_tuple().exponent
-        assert isinstance(exponent, int)  # parse_number only returns finite values
+        assert isinstance(exponent, int)  # parse_figure only returns finite values
         if places == 0 and exponent < 0:
             raise InvalidAnswer("input.not_whole", self._params())
         if -exponent > places:
@@ -270,6 +332,24 @@ class Field(BaseModel):
             # Echo the value read: "1.2万" against a max of 1000 shows 12,000.
             raise InvalidAnswer("input.too_large", self._params(max=self._quantity(self.max), value=self._quantity(value)))
         return value
+
+    def _what(self) -> Text:
+        """What the field measures, for "「人」不是金额的单位": the unit's ``what``, else the label."""
+        unit = self.declared_unit
+        if unit is not None and unit.what is not None:
+            return Text(zh=unit.what[0], en=unit.what[1])
+        return self.label
+
+    def sample(self) -> Text:
+        """A figure to show in a re-ask, inside the field's own range, with its unit: "21 天", "12,000 元"."""
+        if self.example is not None:
+            return self._quantity(tidy(self.example))
+        low = self.min if self.min is not None else Decimal(0)
+        high = self.max * 2 / 3 if self.max is not None else None
+        pick = next((c for c in _EXAMPLES if c >= low and (high is None or c <= high)), None)
+        if pick is None:
+            pick = self.max if self.max is not None and low > (self.max * 2 / 3) else low
+        return self._quantity(tidy(pick))
 
     def _parse_date(self, text: str) -> date:
         match = _DATE.fullmatch(unicodedata.normalize("NFKC", text))

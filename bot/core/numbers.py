@@ -18,7 +18,7 @@ from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation, localcont
 
 import cn2an  # type: ignore[import-untyped]
 
-__all__ = ["Approximate", "NotANumber", "format_number", "format_wan", "is_none_word", "parse_number", "tidy"]
+__all__ = ["Approximate", "NotANumber", "format_number", "format_wan", "is_none_word", "parse_figure", "parse_number", "tidy"]
 
 
 class NotANumber(ValueError):
@@ -36,6 +36,10 @@ _RANGE = re.compile(r"^[\d.,万千百k]+\s*(?:-|~|—|–|到|至|或)\s*[\d.,�
 # Two neighbouring numerals ("三四千", "两三百") or 几 ("十几", "几百"): a spoken estimate.
 _SPOKEN_ESTIMATE = re.compile(r"(一二|二三|两三|三四|四五|五六|六七|七八|八九|几)")
 # "None" as principals say it: counts as 0 where a field says so (``Field.none_is_zero``).
+# Something that names a figure: a digit or a Chinese numeral (几 included: "几百").
+_NUMERAL = re.compile(r"[0-9零一二两三四五六七八九十百千万亿几]")
+# What a bare figure is made of: digits, separators, magnitudes, Chinese numerals.
+_BARE = re.compile(r"[0-9.,\s百千万亿kw零〇一二两三四五六七八九十点壹贰叁肆伍陆柒捌玖拾佰仟萬]+")
 _NONE_WORDS = frozenset({"无", "没有", "没", "零", "none", "no", "nil", "n/a", "na"})
 
 
@@ -45,6 +49,8 @@ def is_none_word(text: str) -> bool:
 
 
 def _is_estimate(s: str) -> bool:
+    if not _NUMERAL.search(s):
+        return False  # "很多" (a lot) is no estimate of a figure: it is not a number at all
     if s.startswith(_ROUGHLY_BEFORE) or s.endswith(_ROUGHLY_AFTER) or _RANGE.match(s):
         return True
     return bool(_SPOKEN_ESTIMATE.search(s)) and not s.isascii()
@@ -82,15 +88,13 @@ def parse_number(text: str, units: Iterable[str] = ()) -> Decimal:
     """Read a number the way a principal typed it; raise ``NotANumber`` otherwise.
 
     ``units`` are extra unit words to accept after the number (a form's own
-    unit, e.g. "套" for uniform sets), on top of the common ones.
+    unit, e.g. "套" for uniform sets), on top of the common ones. Form fields do
+    not use this list: their units come from the catalogue (``bot.core.units``),
+    and they read the bare number with ``parse_figure``.
     """
     # NFKC turns "１２０００" into "12000", "，" into "," and "￥" into "¥".
     s = unicodedata.normalize("NFKC", text).strip().lower()
-    negative = False
-    for sign in _MINUS_SIGNS:
-        if s.startswith(sign):
-            negative, s = True, s[len(sign):].lstrip()
-            break
+    negative, s = _sign(s)
     for prefix in _CURRENCY_PREFIXES:
         if s.startswith(prefix):
             s = s[len(prefix):].lstrip()
@@ -101,6 +105,27 @@ def parse_number(text: str, units: Iterable[str] = ()) -> Decimal:
         if s.endswith(suffix) and len(s) > len(suffix):
             s = s[: -len(suffix)].rstrip()
             break
+    return _figure(s, text, negative)
+
+
+def parse_figure(text: str) -> Decimal:
+    """Read a bare number, no unit word and no currency sign: "1.2万", "-5", "三万五千", "12,000"."""
+    s = unicodedata.normalize("NFKC", text).strip().lower()
+    negative, s = _sign(s)
+    if not _is_estimate(s) and not _BARE.fullmatch(s):
+        # cn2an reads "12元" as 12: a unit word left here is the caller's to judge, not ours.
+        raise NotANumber(f"not a number: {text!r}")
+    return _figure(s, text, negative)
+
+
+def _sign(s: str) -> tuple[bool, str]:
+    for sign in _MINUS_SIGNS:
+        if s.startswith(sign):
+            return True, s[len(sign):].lstrip()
+    return False, s
+
+
+def _figure(s: str, text: str, negative: bool) -> Decimal:
     if _is_estimate(s):
         raise Approximate(f"an estimate, not a figure: {text!r}")
     if "," in s:

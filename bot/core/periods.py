@@ -27,7 +27,9 @@ __all__ = [
     "PeriodState",
     "default_period",
     "due_date",
+    "filed_while_running",
     "is_late",
+    "is_over",
     "is_locked",
     "local_date",
     "lock_date",
@@ -255,11 +257,28 @@ def period_state(form: Form, period: Period, now: datetime, tz: tzinfo = DEFAULT
     return PeriodState.LATE
 
 
+def filed_while_running(form: Form) -> bool:
+    """True if ``form``'s period may be filed before it is over: events (a harvest is filed when it
+    happens) and forms that say ``open_during_period``. Others wait for the period to end."""
+    return form.is_event or form.open_during_period
+
+
+def is_over(period: Period, now: datetime, tz: tzinfo = DEFAULT_TZ) -> bool:
+    """True once the last day of ``period`` has ended in ``tz``."""
+    return local_date(now, tz) > period.end
+
+
 def reportable_periods(form: Form, now: datetime, tz: tzinfo = DEFAULT_TZ) -> list[Period]:
-    """Periods of ``form`` that have started and are not locked, newest first."""
+    """Periods of ``form`` a principal may file now, newest first: not locked, and over
+    (started, for a form filed while its period runs; see ``filed_while_running``).
+
+    Milk on 26 Nov offers October and September, not November: a month is reported once it is over.
+    """
     today = local_date(now, tz)
     periods: list[Period] = []
     period = period_of(form.period_cadence, today)
+    if not filed_while_running(form):
+        period = period.previous()
     # Lock dates only grow with the period, so the first locked one ends the walk.
     while not is_locked(form, period, now, tz):
         periods.append(period)
@@ -268,10 +287,11 @@ def reportable_periods(form: Form, now: datetime, tz: tzinfo = DEFAULT_TZ) -> li
 
 
 def default_period(form: Form, now: datetime, tz: tzinfo = DEFAULT_TZ) -> Period:
-    """The period a principal most likely means: the open one due soonest, else the current one.
+    """The period a principal most likely means: the reportable one due soonest, else the newest
+    reportable one, else (nothing can be filed now) the current one.
 
-    Monthly milk (due 5 days after month end): on 28 Nov → 2026-11, on 3 Dec
-    still 2026-11 (due 5 Dec), on 6 Dec → 2026-12.
+    Monthly milk (due 5 days after month end): on 3 Dec → 2026-11 (due 5 Dec); on 28 Nov →
+    2026-10 (November is not over; October was due on 5 Nov).
     """
     today = local_date(now, tz)
     open_periods = reportable_periods(form, now, tz)
@@ -282,4 +302,6 @@ def default_period(form: Form, now: datetime, tz: tzinfo = DEFAULT_TZ) -> Period
     ]
     if due_ahead:
         return min(due_ahead)[1]
+    if open_periods:
+        return open_periods[0]
     return period_of(form.period_cadence, today)

@@ -86,6 +86,8 @@ class Unit:
     kind: str
     accepts: frozenset[str] = frozenset()
     converts: Mapping[str, Conversion] = field(default_factory=dict)
+    # What the unit measures, for re-asks: ("金额", "an amount of money"); None: say the field's label.
+    what: tuple[str, str] | None = None
 
     def words(self) -> frozenset[str]:
         """Every folded word that means this unit as it is (its names and accepted words)."""

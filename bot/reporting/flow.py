@@ -37,7 +37,7 @@ from bot.core.periods import reportable_periods
 from bot.core.ui import Screen
 from bot.reporting.codec import Start
 from bot.reporting.screens import Screens, screens_for
-from bot.reporting.starting import begin, begin_fix, begin_or_resume, choose_period, submit
+from bot.reporting.starting import begin, begin_fix, begin_or_resume, choose_period, refused, submit, with_original
 from bot.reporting.state import (
     STEP_FORM,
     STEP_PERIOD,
@@ -240,11 +240,11 @@ def _typed(out: Step, text: str, ctx: Ctx) -> None:
         return
     form = ctx.catalogue.get(out.state.form_key)
     try:
-        value = item.parse(text)
+        value, original = item.read(text)
     except InvalidAnswer as exc:
         out.say(exc.message(ctx.lang), screens.question_buttons(form, out.state, item))
         return
-    _answer(out, form, item, value, ctx)
+    _answer(out, form, item, value, ctx, original)
 
 
 def _media(out: Step, ctx: Ctx) -> None:
@@ -287,12 +287,18 @@ def _cancel(out: Step, ctx: Ctx) -> None:
     out.state = None
 
 
-def _answer(out: Step, form: Form, item: Field, value: Answer | None, ctx: Ctx) -> None:
-    """Keep one answer and move on: the next question, or the review (always, after an edit)."""
+def _answer(out: Step, form: Form, item: Field, value: Answer | None, ctx: Ctx, original: str | None = None) -> None:
+    """Keep one answer and move on: the next question, or the review (always, after an edit).
+    ``original``: the words as typed when a unit was converted (kept in the draft's notes)."""
     assert out.state is not None
     answers = {**out.state.answers, item.key: None if value is None else encode_answer(value)}
     out.state = dataclasses.replace(
-        out.state, answers=answers, step=next_step(form, answers), editing=False, updated_at=ctx.now
+        out.state,
+        answers=answers,
+        step=next_step(form, answers),
+        editing=False,
+        updated_at=ctx.now,
+        notes=with_original(out.state.notes, item.key, original),
     )
     out.screens.append(Show())
 
@@ -359,8 +365,7 @@ def _press_period(out: Step, state: DraftState, form: Form, action: str, arg: st
     period = period_or_none(form, arg)
     if period is None:
         raise Stale
-    if not ctx.is_open(form, period):
-        out.say(screens_for(ctx).locked(form, period))
+    if refused(out, form, period, ctx):
         return
     existing = ctx.facts.current(form.key, period.key) if action == "c" else None
     if existing is not None and not form.is_event:

@@ -57,7 +57,8 @@ class Screens:
         """Choose the period (the one due first); with ``existing``, it is filed already: correct it?"""
         periods = reportable_periods(form, now, self.tz)
         current = default_period(form, now, self.tz)
-        ordered = sorted(periods, key=lambda p: (p != current, -p.start.toordinal()))
+        # Newest first, the one due starred (only periods that may be filed: see reportable_periods).
+        ordered = sorted(periods, key=lambda p: -p.start.toordinal())
         rows: list[list[Button]] = []
         if existing is not None:
             rows.append([Button(self.say("report.correct_button"), _data("r", state.token, "c", existing.period))])
@@ -125,7 +126,7 @@ class Screens:
 
     def review(self, form: Form, state: DraftState, original: SavedReport | None) -> Screen:
         lines = [self.say("report.review_title", form=form.title.get(self.lang), period=self.period_label(form, state))]
-        lines.append(self.answers(form, state.answers))
+        lines.append(self.answers(form, state.answers, state.notes.get("originals")))
         if original is not None:
             lines.append(self.say("report.review_correction", version=original.version))
         lines.append(self.say("report.review_hint"))
@@ -178,6 +179,16 @@ class Screens:
     def locked(self, form: Form, period: Period) -> str:
         return self.say("report.locked", form=form.title.get(self.lang), period=period.label(self.lang))
 
+    def not_over(self, form: Form, period: Period) -> str:
+        """``period`` is still running: it is filed once it is over."""
+        names = {"form": form.title.get(self.lang), "period": period.label(self.lang)}
+        return self.say("report.period_not_over", end=period.end.isoformat(), **names)
+
+    def nothing_to_file(self, form: Form, current: Period) -> Screen:
+        """No period can be filed now: the last is locked and ``current`` still runs."""
+        names = {"form": form.title.get(self.lang), "period": current.label(self.lang)}
+        return Screen(self.say("report.no_period_open", end=current.end.isoformat(), **names))
+
     def saved(
         self,
         form: Form,
@@ -189,6 +200,7 @@ class Screens:
         late: bool,
         due: date | None,
         count: int | None,
+        originals: Mapping[str, str] | None = None,
     ) -> Screen:
         """The receipt: what was saved, which version, late (after ``due``) or not, and how
         many harvests so far (``count``, for event forms)."""
@@ -197,7 +209,7 @@ class Screens:
                 "report.saved",
                 form=form.title.get(self.lang),
                 period=period.label(self.lang),
-                figures=self.answers(form, answers),
+                figures=self.answers(form, answers, originals),
                 version=version,
                 when=self.when(submitted_at),
             )
@@ -258,13 +270,19 @@ class Screens:
         value = decode(item, stored)
         return self.say("report.skipped") if value is None else item.format(value, self.lang)
 
-    def answers(self, form: Form, answers: Mapping[str, str | None]) -> str:
-        """A draft's answers, one line each, in the form's order."""
-        return "\n".join(
-            self.say("report.line", field=item.label.get(self.lang), value=self.shown(item, answers.get(item.key)))
-            for item in form.fields
-            if item.key in answers
-        )
+    def answers(self, form: Form, answers: Mapping[str, str | None], originals: Mapping[str, str] | None = None) -> str:
+        """A draft's answers, one line each, in the form's order; a converted one with the words
+        as typed (``originals``): "600 公斤（原文：1200斤）"."""
+        typed = originals or {}
+        lines = []
+        for item in form.fields:
+            if item.key not in answers:
+                continue
+            value = self.shown(item, answers[item.key])
+            if answers[item.key] is not None and item.key in typed:
+                value = self.say("report.converted", value=value, original=typed[item.key])
+            lines.append(self.say("report.line", field=item.label.get(self.lang), value=value))
+        return "\n".join(lines)
 
     def figures(self, form: Form, report: SavedReport) -> str:
         """A saved report's answers, one line each, in the form's order."""

@@ -136,6 +136,7 @@ def saved_report(report: Report) -> SavedReport:
         reporter_name=report.reporter.name if report.reporter is not None else None,
         submitted_at=report.submitted_at,
         values={value.field_key: (value.num_value, value.text_value) for value in report.values},
+        originals={value.field_key: value.original for value in report.values if value.original is not None},
     )
 
 
@@ -370,6 +371,7 @@ class Reporting:
             late=report.is_late,
             due=due_date(form, period),
             count=count,
+            originals=save.originals,
         )
         out.screens.append(receipt)
 

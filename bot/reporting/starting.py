@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from typing import Any
 
 from bot.core.catalogue import Form
-from bot.core.periods import Period, is_late, reportable_periods
+from bot.core.periods import Period, filed_while_running, is_late, is_over, local_date, period_of, reportable_periods
 from bot.reporting.codec import Start
 from bot.reporting.screens import screens_for
 from bot.reporting.state import (
@@ -90,10 +91,27 @@ def _open_period(out: Step, form: Form, key: str, ctx: Ctx) -> Period | None:
     if period is None:
         out.alert = screens_for(ctx).say("core.stale_button")
         return None
-    if not ctx.is_open(form, period):
-        out.say(screens_for(ctx).locked(form, period))
+    if refused(out, form, period, ctx):
         return None
     return period
+
+
+def refused(out: Step, form: Form, period: Period, ctx: Ctx) -> bool:
+    """Say why ``period`` cannot be filed now, if it cannot: not over yet, or past its lock."""
+    why = refusal(form, period, ctx)
+    if why is not None:
+        out.say(why)
+    return why is not None
+
+
+def refusal(form: Form, period: Period, ctx: Ctx) -> str | None:
+    """Why ``period`` of ``form`` cannot be filed now (None: it can)."""
+    if not filed_while_running(form) and not is_over(period, ctx.now, ctx.tz):
+        # A forged or old go:/period button: a month is filed once it is over, never by accident.
+        return screens_for(ctx).not_over(form, period)
+    if not ctx.is_open(form, period):
+        return screens_for(ctx).locked(form, period)
+    return None
 
 
 def begin(out: Step, start: Start, ctx: Ctx, keep: DraftState | None = None) -> None:
@@ -114,6 +132,9 @@ def begin(out: Step, start: Start, ctx: Ctx, keep: DraftState | None = None) -> 
         return
     if start.kind == "form":
         periods = reportable_periods(form, ctx.now, ctx.tz)
+        if not periods:
+            out.screens.append(screens_for(ctx).nothing_to_file(form, period_of(form.period_cadence, local_date(ctx.now, ctx.tz))))
+            return
         if len(periods) == 1:
             # Nothing to choose: the question header names the period.
             choose_period(out, None, form, periods[0], ctx)
@@ -163,8 +184,7 @@ def begin_fix(out: Step, report_id: int, ctx: Ctx) -> None:
     if period is None:
         out.say(screens.say("report.correct_gone"))
         return
-    if not ctx.is_open(form, period):
-        out.say(screens.locked(form, period))
+    if refused(out, form, period, ctx):
         return
     answers = still_valid(form, saved_answers(form, report))
     out.state = _fresh(
@@ -175,6 +195,7 @@ def begin_fix(out: Step, report_id: int, ctx: Ctx) -> None:
         period=period.key,
         answers=answers,
         correction_of=report.id,
+        notes={"originals": kept_originals(report.originals, answers)} if report.originals else None,
     )
     out.used_up = True
     out.screens.append(Show())
@@ -189,6 +210,7 @@ def _fresh(
     period: str | None = None,
     answers: Mapping[str, str | None] | None = None,
     correction_of: int | None = None,
+    notes: Mapping[str, Any] | None = None,
 ) -> DraftState:
     """A new draft; its fresh token makes every button of the previous one stale."""
     return DraftState(
@@ -202,6 +224,7 @@ def _fresh(
         answers=dict(answers or {}),
         correction_of=correction_of,
         school_id=ctx.school_id,
+        notes=dict(notes or {}),
     )
 
 
@@ -213,10 +236,11 @@ def submit(out: Step, state: DraftState, form: Form, ctx: Ctx) -> None:
     period = period_or_none(form, state.period)
     assert period is not None  # a draft reaches the review only with a period
     answers = dict(state.answers)
-    if not ctx.is_open(form, period):
+    why = refusal(form, period, ctx)
+    if why is not None:
         screens = screens_for(ctx)
         figures = screens.answers(form, answers)
-        out.say(screens.locked(form, period) + "\n\n" + screens.say("report.locked_answers", figures=figures))
+        out.say(why + "\n\n" + screens.say("report.locked_answers", figures=figures))
         out.state, out.used_up = None, True
         return
     values: dict[str, Stored] = {}
@@ -235,6 +259,10 @@ def submit(out: Step, state: DraftState, form: Form, ctx: Ctx) -> None:
         series, late = original.series, original.is_late and late
     elif state.correction_of is None and form.is_event:
         series = None  # each harvest is its own series
+    changed = _changes(form, original, answers) if original is not None else None
+    if original is not None and not changed:
+        unchanged(out, original, ctx)
+        return
     out.save = Save(
         form=form,
         period=period,
@@ -244,7 +272,8 @@ def submit(out: Step, state: DraftState, form: Form, ctx: Ctx) -> None:
         series=series,
         # Saved only on top of the version the principal saw: the one corrected, or none.
         based_on=state.correction_of,
-        changed=_changes(form, original, answers) if original is not None else None,
+        changed=changed,
+        originals=kept_originals(state.notes.get("originals") or {}, answers),
     )
 
 
@@ -263,4 +292,40 @@ def _changes(form: Form, original: SavedReport, answers: Mapping[str, str | None
     return changed
 
 
-__all__ = ["begin", "begin_fix", "begin_or_resume", "choose_period", "submit"]
+def unchanged(out: Step, original: SavedReport, ctx: Ctx) -> None:
+    """A correction identical to the version it corrects: nothing is saved, and the draft ends."""
+    out.say(screens_for(ctx).say("report.correction_unchanged", version=original.version))
+    out.state, out.used_up = None, True
+
+
+# --- the words as typed, for converted units -------------------------------------------------
+def with_original(notes: Mapping[str, Any], key: str, original: str | None) -> Mapping[str, Any]:
+    """The draft's notes with ``key``'s words as typed ("1200斤"), or without them (not converted)."""
+    originals = dict(notes.get("originals") or {})
+    if original is None and key not in originals:
+        return notes
+    if original is None:
+        originals.pop(key)
+    else:
+        originals[key] = original
+    kept = {name: value for name, value in notes.items() if name != "originals"}
+    return {**kept, "originals": originals} if originals else kept
+
+
+def kept_originals(originals: Mapping[str, str], answers: Mapping[str, str | None]) -> dict[str, str]:
+    """The words as typed for the answers still there (a skipped answer has none)."""
+    return {key: text for key, text in originals.items() if answers.get(key) is not None}
+
+
+__all__ = [
+    "begin",
+    "begin_fix",
+    "begin_or_resume",
+    "choose_period",
+    "kept_originals",
+    "refusal",
+    "refused",
+    "submit",
+    "unchanged",
+    "with_original",
+]

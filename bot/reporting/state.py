@@ -69,6 +69,8 @@ class SavedReport:
     reporter_name: str | None
     submitted_at: datetime
     values: Mapping[str, Stored]
+    # The words as typed where a unit was converted (report_values.original): {"quantity": "1200斤"}.
+    originals: Mapping[str, str] = field(default_factory=dict)
 
 
 # --- facts the flow asks for ---------------------------------------------------------

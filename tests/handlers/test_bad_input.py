@@ -59,7 +59,7 @@ async def test_a_5000_character_answer_in_a_form_is_re_asked_and_loses_nothing(
     await add_school(db, clock, programmes=("milk",))
     chat = await register_principal(sim, db, clock)
     await chat.send("/milk")
-    await chat.press("2026年11月")
+    await chat.press("2026年10月")
     await chat.send("856")
     replies = await chat.send("9" * 5000)
     assert "供奶天数" in replies[-1].text

@@ -21,6 +21,13 @@ from tests.conftest import SHANGHAI
 from tests.factories import add_school, register_principal, saved_reports, values_of
 
 
+@pytest.fixture
+def clock() -> FixedClock:
+    """Wednesday 2 December 2026, 10:00: November is over and due on the 5th (issue 13: a month
+    is filed once it is over, so these tests moved from 26 November)."""
+    return FixedClock(datetime(2026, 12, 2, 10, 0, tzinfo=SHANGHAI))
+
+
 def last(replies: list[Reply]) -> Reply:
     return [reply for reply in replies if reply.text][-1]
 
@@ -114,6 +121,7 @@ async def test_correct_command_lists_recent_reports_and_opens_the_review(sim: Si
 async def test_harvest_reports_are_separate_and_a_correction_keeps_its_series(
     sim: Simulator, db: Database, clock: FixedClock
 ) -> None:
+    clock.set(datetime(2026, 11, 26, 10, 0, tzinfo=SHANGHAI))  # two quarters open: the period menu comes
     await add_school(db, clock)
     chat = await register_principal(sim, db, clock)
     await file_harvest(chat, "5000")
@@ -146,6 +154,8 @@ async def test_correction_of_an_on_time_report_after_the_deadline_stays_on_time(
     clock.set(datetime(2026, 12, 8, 10, 0, tzinfo=SHANGHAI))  # November milk was due 5 December
     await chat.send("/correct")
     await chat.press("学生奶")
+    await chat.press("✏️ 供奶天数")  # issue 13: a correction that changes nothing is not saved
+    await chat.send("20")
     replies = await chat.press("提交")
     assert "逾期" not in last(replies).text
     first, second = await saved_reports(db, "milk")

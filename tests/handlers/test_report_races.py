@@ -252,11 +252,11 @@ async def test_every_version_is_audited_under_the_school_code_with_the_changed_f
     submitted, corrected = await audit_rows(db)
     assert (submitted.action, submitted.actor, submitted.subject) == ("report.submitted", 1001, "HB001")
     assert submitted.detail == {
-        "form": "milk", "period": "2026-11", "version": 1, "report_id": first.id, "supersedes": None,
+        "form": "milk", "period": "2026-10", "version": 1, "report_id": first.id, "supersedes": None,
     }
     assert (corrected.action, corrected.actor, corrected.subject) == ("report.corrected", 1001, "HB001")
     assert corrected.detail == {
-        "form": "milk", "period": "2026-11", "version": 2, "report_id": second.id, "supersedes": first.id,
+        "form": "milk", "period": "2026-10", "version": 2, "report_id": second.id, "supersedes": first.id,
         "changed": {
             "daily_drinkers": {"before": "856", "after": "870"},
             "supplier": {"before": "yili", "after": "bright"},

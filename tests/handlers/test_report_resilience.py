@@ -29,6 +29,7 @@ short = { zh = "校服", en = "Uniforms" }
 command = "uniform"
 cadence = "semester"
 due_days = 30
+open_during_period = true  # orders are placed while the semester runs (issue 13)
 
 [[forms.fields]]
 key = "sets_ordered"
@@ -232,7 +233,7 @@ async def test_a_redelivered_answer_is_not_applied_to_the_next_question(
     await add_school(db, clock, programmes=("milk",))
     chat = await register_principal(sim, db, clock)
     await chat.send("/milk")
-    await chat.press("2026年11月")
+    await chat.press("2026年10月")
     answer = {
         "update_id": 10_000,
         "message": {

@@ -71,7 +71,7 @@ async def test_button_from_an_old_message_after_the_draft_moved_on_changes_nothi
     assert [r for r in replies if r.text] == [], "a stale press sends nothing"
     after = await the_draft(db)
     assert before is not None and after is not None
-    assert (after.period, after.step, after.answers) == ("2026-11", "days_served", {"daily_drinkers": "856"})
+    assert (after.period, after.step, after.answers) == ("2026-10", "days_served", {"daily_drinkers": "856"})
 
 
 async def test_review_button_after_an_edit_started_is_stale(sim: Simulator, db: Database, clock: FixedClock) -> None:
@@ -224,7 +224,7 @@ async def test_expired_draft_is_discarded_and_the_principal_told(sim: Simulator,
     clock.advance(timedelta(days=8))
     replies = await chat.send("21")
     texts = [r.text for r in replies if r.text]
-    assert "超过 7 天没有完成" in texts[0] and "学生饮用奶月报（2026年11月）" in texts[0]
+    assert "超过 7 天没有完成" in texts[0] and "学生饮用奶月报（2026年10月）" in texts[0]
     assert "日参饮人数：856 人" in texts[0], "what was typed is shown, not silently lost"
     assert "我没有在等待你的输入" in texts[-1], "then the message is handled as if no draft existed"
     assert await the_draft(db) is None
@@ -232,7 +232,7 @@ async def test_expired_draft_is_discarded_and_the_principal_told(sim: Simulator,
     # A button of the expired draft is out of date.
     await chat.send("/milk")
     mark = len(sim.fake.calls)
-    await chat.press_data(data_of(periods, "2026年11月"))
+    await chat.press_data(data_of(periods, "2026年10月"))
     assert STALE in alerts(sim, mark)[0]
 
 

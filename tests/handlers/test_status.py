@@ -39,28 +39,29 @@ async def test_status_shows_due_and_overdue_periods_with_buttons(sim: Simulator,
     chat = await register_principal(sim, db, clock)
     status = last(await chat.send("/status"))
     assert "邹圩小学" in status.text and "2026-11-26" in status.text
-    # Today is 26 Nov: October milk was due 5 Nov, November milk is due 5 Dec.
+    # Today is 26 Nov: October milk was due 5 Nov; November is not over (issue 13: not offered yet).
     assert "已逾期 21 天" in line_with(status.text, "学生奶 · 2026年10月")
-    assert "还有 9 天" in line_with(status.text, "学生奶 · 2026年11月")
+    assert "已逾期 52 天" in line_with(status.text, "学生奶 · 2026年9月")
+    assert "2026年11月" not in status.text
     assert "2027-02-15" in line_with(status.text, "校方责任险 · 2026年秋季学期")
     assert "已登记 0 次" in line_with(status.text, "收获登记") and "/harvest" in status.text
     assert "📝 填报学生奶（2026年10月）" in status.labels
     assert "📝 填报校方责任险（2026年秋季学期）" in status.labels
 
-    replies = await chat.press("填报学生奶（2026年10月）")
-    assert "学生奶 · 2026年10月（第 1/4 项）" in last(replies).text, "the button opens the form for that period"
+    replies = await chat.press("填报学生奶（2026年9月）")
+    assert "学生奶 · 2026年9月（第 1/4 项）" in last(replies).text, "the button opens the form for that period"
     await finish_milk(chat)
     (report,) = await saved_reports(db, "milk")
-    assert report.period == "2026-10" and report.is_late
+    assert report.period == "2026-09" and report.is_late
 
     await chat.send("/milk")
-    await chat.press("★")
+    await chat.press("★")  # October, the one due
     await finish_milk(chat)
     status = last(await chat.send("/status"))
-    assert "2026年10月" not in status.text, "a filed earlier period drops off"
-    assert "已提交（2026-11-26 10:00）" in line_with(status.text, "学生奶 · 2026年11月")
-    # September is still open and overdue: the only milk button left.
-    assert [label for label in status.labels if "学生奶" in label] == ["📝 填报学生奶（2026年9月）"]
+    assert "2026年9月" not in status.text, "a filed earlier period drops off"
+    assert "已提交（2026-11-26 10:00）" in line_with(status.text, "学生奶 · 2026年10月")
+    # Both months that are over are filed: no milk button is left.
+    assert [label for label in status.labels if "学生奶" in label] == []
 
 
 async def test_status_on_the_due_day_and_in_english(sim: Simulator, db: Database, clock: FixedClock) -> None:
@@ -81,7 +82,7 @@ async def test_status_mentions_an_unfinished_draft(sim: Simulator, db: Database,
     await chat.press("★")
     await chat.send("856")
     status = last(await chat.send("/status"))
-    assert "没填完的学生饮用奶月报（2026年11月）" in status.text
+    assert "没填完的学生饮用奶月报（2026年10月）" in status.text
 
 
 async def test_history_lists_recent_reports_with_version_who_and_when(sim: Simulator, db: Database, clock: FixedClock) -> None:

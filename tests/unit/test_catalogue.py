@@ -540,6 +540,9 @@ def test_every_answer_message_renders_with_all_params(key: str, lang: str) -> No
         "places": 2,
         "max_length": 500,
         "length": 501,
+        "example": Text(zh="12 元", en="12 yuan"),
+        "word": "人",
+        "what": Text(zh="金额", en="money"),
     }
     text = InvalidAnswer(key, params).message(lang)
     assert "{" not in text and "}" not in text

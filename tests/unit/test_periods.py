@@ -295,11 +295,12 @@ def test_period_locks_the_day_after_lock_date() -> None:
 
 
 def test_reportable_monthly_periods_newest_first_until_locked() -> None:
-    assert keys(reportable_periods(MILK, at("2026-11-28T10:00"), SHANGHAI)) == ["2026-11", "2026-10", "2026-09"]
+    # Issue 13: November is not over on the 28th, so it is not offered.
+    assert keys(reportable_periods(MILK, at("2026-11-28T10:00"), SHANGHAI)) == ["2026-10", "2026-09"]
 
 
 def test_reportable_periods_drop_a_period_after_its_lock_date() -> None:
-    assert keys(reportable_periods(MILK, at("2026-12-05T10:00"), SHANGHAI)) == ["2026-12", "2026-11", "2026-10"]
+    assert keys(reportable_periods(MILK, at("2026-12-05T10:00"), SHANGHAI)) == ["2026-11", "2026-10"]
 
 
 def test_future_periods_are_not_reportable() -> None:
@@ -316,11 +317,11 @@ def test_event_forms_report_into_their_event_period() -> None:
 @pytest.mark.parametrize(
     ("now", "expected"),
     [
-        ("2026-11-28T10:00", "2026-11"),
+        ("2026-11-28T10:00", "2026-10"),  # issue 13: November is not over yet
         ("2026-12-03T10:00", "2026-11"),
         ("2026-12-05T23:59", "2026-11"),
-        ("2026-12-06T00:00", "2026-12"),
-        ("2026-12-31T10:00", "2026-12"),
+        ("2026-12-06T00:00", "2026-11"),  # overdue now, and December is not over
+        ("2026-12-31T10:00", "2026-11"),
     ],
 )
 def test_default_period_is_the_one_currently_due(now: str, expected: str) -> None:
@@ -328,8 +329,9 @@ def test_default_period_is_the_one_currently_due(now: str, expected: str) -> Non
 
 
 def test_default_period_at_year_end_in_utc_uses_office_date() -> None:
-    # 17:00 UTC on 5 Dec is 01:00 on 6 Dec in Shanghai: November is no longer due.
-    assert default_period(MILK, datetime(2026, 12, 5, 17, 0, tzinfo=UTC), SHANGHAI).key == "2026-12"
+    # 17:00 UTC on 5 Dec is 01:00 on 6 Dec in Shanghai: November is overdue, December not over.
+    assert default_period(MILK, datetime(2026, 12, 5, 17, 0, tzinfo=UTC), SHANGHAI).key == "2026-11"
+    assert due_date(MILK, parse_period(Cadence.MONTHLY, "2026-11")) < local_date(datetime(2026, 12, 5, 17, 0, tzinfo=UTC))
 
 
 def test_default_period_for_semester_form_prefers_the_one_still_due() -> None:
@@ -363,8 +365,11 @@ def test_yearly_form_with_zero_lock_days_locks_the_day_after_due() -> None:
     form = _form('cadence = "yearly"\ndue_days = 10\nlock_days = 0')
     year = parse_period(Cadence.YEARLY, "2026")
     assert lock_date(form, year) == date(2027, 1, 10)
-    assert keys(reportable_periods(form, at("2027-01-10T12:00"), SHANGHAI)) == ["2027", "2026"]
-    assert keys(reportable_periods(form, at("2027-01-11T12:00"), SHANGHAI)) == ["2027"]
+    # Issue 13: 2027 is not over, so it is never offered in 2027.
+    assert keys(reportable_periods(form, at("2027-01-10T12:00"), SHANGHAI)) == ["2026"]
+    assert keys(reportable_periods(form, at("2027-01-11T12:00"), SHANGHAI)) == []
+    running = _form('cadence = "yearly"\ndue_days = 10\nlock_days = 0\nopen_during_period = true')
+    assert keys(reportable_periods(running, at("2027-01-11T12:00"), SHANGHAI)) == ["2027"]
 
 
 def test_event_form_can_bucket_by_semester() -> None:

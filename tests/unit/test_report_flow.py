@@ -109,10 +109,10 @@ def test_milk_walks_period_typed_answers_a_choice_and_the_default_to_the_save_in
     chat = Chat()
     chat.do(Begin(Start("form", form_key="milk")))
     assert chat.state is not None and chat.state.step == "period" and chat.state.token == "t1"
-    assert "★ 2026年11月" in [b.label for row in chat.screens[-1].buttons for b in row]
+    assert "★ 2026年10月" in [b.label for row in chat.screens[-1].buttons for b in row]
 
     chat.press("★")
-    assert chat.state.period == "2026-11" and chat.state.step == "daily_drinkers"
+    assert chat.state.period == "2026-10" and chat.state.step == "daily_drinkers"
     assert "（第 1/4 项）" in chat.text and "请填写日参饮人数" in chat.text
 
     chat.do(Typed("八百五十六"))
@@ -129,16 +129,16 @@ def test_milk_walks_period_typed_answers_a_choice_and_the_default_to_the_save_in
 
     chat.press("填 0")
     assert chat.state.step == "review"
-    assert chat.text.startswith("请核对") and " · 2026年11月" in chat.text.splitlines()[0]
+    assert chat.text.startswith("请核对") and " · 2026年10月" in chat.text.splitlines()[0]
     assert "• 日参饮人数：856" in chat.text and "• 供奶企业：伊利" in chat.text
 
     chat.press("✅ 提交")
     save = chat.last.save if chat.last else None
     assert save is not None and chat.screens == []
-    assert save.form.key == "milk" and save.period.key == "2026-11" and save.based_on is None and save.series == ""
+    assert save.form.key == "milk" and save.period.key == "2026-10" and save.based_on is None and save.series == ""
     assert save.values["daily_drinkers"] == (Decimal(856), None)
     assert save.values["supplier"] == (None, "yili") and save.values["incidents"] == (Decimal(0), None)
-    assert not save.late and save.changed is None
+    assert save.late and save.changed is None  # issue 13: October, the month offered, was due on 5 Nov
     # Asked: the school's forms, the periods filed (for the menu), the report filed for the
     # period chosen (none); nothing else was fetched.
     assert [type(q) for q in chat.world.asked] == [Programmes, FiledPeriods, CurrentReport]
@@ -228,13 +228,13 @@ def test_a_form_the_school_does_not_report_is_refused_and_a_filed_period_offers_
     assert chat.state is None and chat.text.startswith("本校不需要填报「")
 
     filed = SavedReport(
-        id=9, school_id=1, school_name="一小", form_key="milk", period="2026-11", series="", version=1,
+        id=9, school_id=1, school_name="一小", form_key="milk", period="2026-10", series="", version=1,
         is_current=True, is_late=False, reporter_name="王校长", submitted_at=NOW - timedelta(days=1),
         values={"daily_drinkers": (Decimal(800), None)},
     )  # fmt: skip
     chat.world.reports.append(filed)
-    chat.do(Begin(Start("go", form_key="milk", period="2026-11")))
-    assert chat.text.startswith("本校2026年11月的学生饮用奶") and "第 1 版，王校长" in chat.text
+    chat.do(Begin(Start("go", form_key="milk", period="2026-10")))
+    assert chat.text.startswith("本校2026年10月的学生饮用奶") and "第 1 版，王校长" in chat.text
     chat.press("更正这份报表")
     assert chat.state is not None and chat.state.correction_of == 9 and chat.state.answers == {"daily_drinkers": "800"}
     assert chat.state.step == "days_served"
