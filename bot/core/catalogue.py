@@ -256,6 +256,11 @@ class Catalogue(BaseModel):
     model_config = MODEL_CONFIG
 
     forms: list[Form] = pydantic.Field(min_length=1)
+    # Checks at the review (``bot.reporting.checks``): a number beyond ×ratio / ÷ratio of the
+    # school's history is a warning (a field may set its own ``history_ratio``), and an event
+    # entry the same as one filed in the last ``duplicate_days`` days too.
+    history_ratio: Decimal = pydantic.Field(default=Decimal(3), gt=1)
+    duplicate_days: int = pydantic.Field(default=7, ge=0)
 
     @model_validator(mode="after")
     def _unique(self) -> Self:

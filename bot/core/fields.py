@@ -160,6 +160,10 @@ class Field(BaseModel):
     max_length: int = pydantic.Field(default=500, ge=1)
     # The form's headline figure in summaries and charts (harvest income, daily drinkers...).
     main: bool = False
+    # Offer a one-tap "same as last time" button with last period's answer (issue 13 point 4).
+    repeatable: bool = False
+    # Warn at the review beyond this factor of the school's history (×r / ÷r); None: the catalogue's.
+    history_ratio: Decimal | None = pydantic.Field(default=None, gt=1)
 
     @model_validator(mode="before")
     @classmethod
