@@ -32,7 +32,7 @@ from typing import Any
 
 from bot.core.catalogue import Answer, Field, FieldType, Form, Severity, Text
 from bot.core.i18n import LANGUAGES, t
-from bot.core.numbers import format_number
+from bot.core.numbers import format_number, tidy
 from bot.core.periods import Period, parse_period
 
 # A range learned from fewer values than this says nothing.
@@ -185,7 +185,7 @@ def _against_previous(
     times = value / before if before else Decimal(0)
     less = (before - value) / before * _HUNDRED if before else Decimal(0)
     when = _previous_name(before_period, period)
-    detail = {"value": str(value), "previous": str(before), "period": before_period, "ratio": str(round(times, 2))}
+    detail = {"value": str(value), "previous": str(before), "period": before_period, "ratio": str(tidy(round(times, 2)))}
     message = _text(
         key,
         lambda lang: {
