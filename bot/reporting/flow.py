@@ -161,7 +161,7 @@ def step_screen(state: DraftState, ctx: Ctx, screens: Screens, existing: SavedRe
         return screens.period_menu(form, state, ctx.now, filed, existing)
     if state.step == STEP_REVIEW:
         original = ctx.facts.report(state.correction_of) if state.correction_of is not None else None
-        return screens.review(form, state, original, draft_findings(state, form, ctx))
+        return screens.review(form, state, original, draft_findings(state, form, ctx, submitting=False))
     if state.step == STEP_REASON:
         return screens.reason_prompt(form, state, draft_findings(state, form, ctx))
     return screens.question(form, state, form.field(state.step))

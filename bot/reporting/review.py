@@ -47,15 +47,22 @@ MAX_REASON = 200
 
 
 # --- findings -------------------------------------------------------------------------------
-def draft_findings(state: DraftState, form: Form, ctx: Ctx) -> list[Finding]:
-    """What the checks find in the draft's answers (asks the facts the history checks need)."""
+def draft_findings(state: DraftState, form: Form, ctx: Ctx, *, submitting: bool = True) -> list[Finding]:
+    """What the checks find in the draft's answers (asks the facts the history checks need).
+
+    The review screen (``submitting=False``) compares with what the draft already knows
+    (last period's report, noted when the period was chosen), so the answer that reaches the
+    review costs no query; other schools' figures are read when "submit" is pressed. An
+    event form's recent entries are read for both: a duplicate must be caught as it is now.
+    """
     period = period_or_none(form, state.period)
     assert period is not None, "a draft reaches the review only with a period"
     answers = {item.key: decode(item, state.answers[item.key]) for item in form.fields if item.key in state.answers}
-    return findings(form, period, answers, _history(state, form, period, ctx), ratio=ctx.catalogue.history_ratio)
+    history = _history(state, form, period, ctx, peers=submitting)
+    return findings(form, period, answers, history, ratio=ctx.catalogue.history_ratio)
 
 
-def _history(state: DraftState, form: Form, period: Period, ctx: Ctx) -> History:
+def _history(state: DraftState, form: Form, period: Period, ctx: Ctx, *, peers: bool) -> History:
     if form.is_event:
         days = ctx.catalogue.duplicate_days
         if days <= 0:
@@ -74,10 +81,10 @@ def _history(state: DraftState, form: Form, period: Period, ctx: Ctx) -> History
         values = {item.key: item.parse(noted[1][item.key]) for item in form.fields if previous_answer(state, item)}
         previous = Previous(noted[0], values)
     own = noted_spreads(state.notes)
-    peers = ctx.facts.peers(form.key, period.key)
+    others = ctx.facts.peers(form.key, period.key) if peers else {}
     spreads: dict[str, Spread] = {}
-    for key in own.keys() | peers.keys():
-        spreads[key] = own[key].merged(peers.get(key)) if key in own else peers[key]
+    for key in own.keys() | others.keys():
+        spreads[key] = own[key].merged(others.get(key)) if key in own else others[key]
     return History(previous=previous, spreads=spreads)
 
 

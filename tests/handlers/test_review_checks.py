@@ -206,8 +206,9 @@ async def test_a_figure_far_above_other_schools_is_a_warning(sim: Simulator, db:
         await add_school(db, clock, code=f"HB10{n}", name=f"别的小学{n}")
         await milk_on_file(db, clock, drinkers, code=f"HB10{n}", period="2026-11")
     review = await milk_to_review(chat, lang, "15000")
-    assert says["far_above"] in review.text and "400–900" in review.text
-    await chat.press(says["submit"])
+    assert "⚠️" not in review.text, "other schools' figures are read when submit is pressed, not for an answer"
+    ask = last(await chat.press(says["submit"]))
+    assert says["far_above"] in ask.text and "400–900" in ask.text and says["ask_reason"] in ask.text
     assert says["saved"] in last(await chat.send(says["reason"])).text
     (flag,) = await flags(db)
     assert flag.code == "history:range" and flag.detail == {"value": "15000", "low": "400", "high": "900", "count": 3}
