@@ -291,6 +291,11 @@ class Catalogue(BaseModel):
     # Counting words (个, 份, 箱...) no unit declares: refused after a number unless the field's unit is one.
     other_unit_words: list[str] = []
     _book: UnitBook = PrivateAttr(default_factory=UnitBook)
+    # Checks at the review (``bot.reporting.checks``): a number beyond ×ratio / ÷ratio of the
+    # school's history is a warning (a field may set its own ``history_ratio``), and an event
+    # entry the same as one filed in the last ``duplicate_days`` days too.
+    history_ratio: Decimal = pydantic.Field(default=Decimal(3), gt=1)
+    duplicate_days: int = pydantic.Field(default=7, ge=0)
 
     @model_validator(mode="after")
     def _unique(self) -> Self:

@@ -177,6 +177,10 @@ class Field(BaseModel):
     example: Decimal | None = None
     # The catalogue's units (set when the catalogue is validated); None: only the field's own unit words.
     _units: UnitBook | None = PrivateAttr(default=None)
+    # Offer a one-tap "same as last time" button with last period's answer (issue 13 point 4).
+    repeatable: bool = False
+    # Warn at the review beyond this factor of the school's history (×r / ÷r); None: the catalogue's.
+    history_ratio: Decimal | None = pydantic.Field(default=None, gt=1)
 
     @model_validator(mode="before")
     @classmethod

@@ -20,8 +20,10 @@ press from an older message or a forged one changes nothing and gets "this
 button is out of date". Actions: ``f:<form>`` choose the form, ``p:<period>``
 choose the period, ``c:<period>`` correct the report already filed for it,
 ``v:<field index>:<choice index>`` answer a choice, ``d:<i>`` take a field's
-default, ``s:<i>`` skip an optional field, ``b:<i>`` keep the answer and go back
-to the review, ``e:<i>`` edit a field from the review, ``ok`` submit, ``x``
+default, ``l:<i>`` answer as last period (a ``repeatable`` field), ``s:<i>`` skip an optional field, ``b:<i>`` keep the answer and go back
+to the review, ``e:<i>`` edit a field from the review (or the reason prompt), ``ok``
+submit (refused while an error stands, held for a reason while a warning is
+unconfirmed: ``bot.reporting.review``), ``x``
 cancel, ``k`` continue the draft, ``n:<start>`` discard it and start ``<start>``.
 ``go:<form>:<period>`` and ``fix:<report id>`` start something (``Begin``); they
 are checked against the school's forms and the period's lock window.
@@ -36,11 +38,14 @@ from bot.core.catalogue import Answer, Field, FieldType, Form, InvalidAnswer
 from bot.core.periods import reportable_periods
 from bot.core.ui import Screen
 from bot.reporting.codec import Start
+from bot.reporting.previous import previous_answer
+from bot.reporting.review import draft_findings, edit_from_review, reason_typed, submit_checked
 from bot.reporting.screens import Screens, screens_for
-from bot.reporting.starting import begin, begin_fix, begin_or_resume, choose_period, refused, submit, with_original
+from bot.reporting.starting import begin, begin_fix, begin_or_resume, choose_period, refused, with_original
 from bot.reporting.state import (
     STEP_FORM,
     STEP_PERIOD,
+    STEP_REASON,
     STEP_REVIEW,
     Ctx,
     DraftState,
@@ -116,6 +121,8 @@ def step(state: DraftState | None, event: Event, ctx: Ctx) -> Step:
         out.say(screens_for(ctx).say("report.edited_message"))
     elif resume_only:
         out.screens.append(Show())
+    elif isinstance(event, Typed) and out.state.step == STEP_REASON:
+        reason_typed(out, event.text, ctx)
     elif isinstance(event, Typed):
         _typed(out, event.text, ctx)
     else:
@@ -154,7 +161,9 @@ def step_screen(state: DraftState, ctx: Ctx, screens: Screens, existing: SavedRe
         return screens.period_menu(form, state, ctx.now, filed, existing)
     if state.step == STEP_REVIEW:
         original = ctx.facts.report(state.correction_of) if state.correction_of is not None else None
-        return screens.review(form, state, original)
+        return screens.review(form, state, original, draft_findings(state, form, ctx, submitting=False))
+    if state.step == STEP_REASON:
+        return screens.reason_prompt(form, state, draft_findings(state, form, ctx))
     return screens.question(form, state, form.field(state.step))
 
 
@@ -347,13 +356,9 @@ def _act(out: Step, state: DraftState, action: str, arg: str, ctx: Ctx) -> None:
         if action in ("p", "c"):
             _press_period(out, state, form, action, arg, ctx)
         elif action == "ok":
-            submit(out, state, form, ctx)
+            submit_checked(out, state, form, ctx)
         elif action == "e":
-            if state.step != STEP_REVIEW:
-                raise Stale
-            out.state = dataclasses.replace(state, step=_field_at(form, arg).key, editing=True, updated_at=ctx.now)
-            out.used_up = True
-            out.screens.append(Show())
+            edit_from_review(out, state, _field_at(form, arg), ctx)
         else:
             _press_field(out, state, form, action, arg, ctx)
 
@@ -384,6 +389,8 @@ def _press_field(out: Step, state: DraftState, form: Form, action: str, arg: str
         value: Answer | None = item.choices[int(rest)].key
     elif action == "d" and item.default is not None:
         value = item.parse(item.default)
+    elif action == "l" and item.repeatable and (last := previous_answer(state, item)) is not None:
+        value = item.parse(last)
     elif action == "s" and not item.required:
         value = None
     elif action == "b" and state.editing:

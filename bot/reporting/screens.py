@@ -8,18 +8,21 @@ come from the ``report.*`` i18n catalogue.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime, tzinfo
 
 from bot.core.catalogue import Catalogue, Field, FieldType, Form
 from bot.core.i18n import t
 from bot.core.periods import Period, default_period, reportable_periods
 from bot.core.ui import Button, Screen
+from bot.reporting.checks import Finding, noted_previous
 from bot.reporting.codec import Start, _data
+from bot.reporting.previous import previous_answer
 from bot.reporting.state import (
     STEP_FORM,
     Ctx,
     STEP_PERIOD,
+    STEP_REASON,
     STEP_REVIEW,
     DraftState,
     SavedReport,
@@ -95,6 +98,7 @@ class Screens:
             lines.append(self.say("report.ask", field=item.label.get(self.lang), unit_hint=self.unit_hint(item)))
         if item.help is not None:
             lines.append(item.help.get(self.lang))
+        lines += self.previous_line(form, state, item)
         if item.key in state.answers:
             lines.append(self.say("report.current", value=self.shown(item, state.answers[item.key])))
         if not item.required:
@@ -112,7 +116,7 @@ class Screens:
                     for n, choice in enumerate(item.choices)
                 ]
             )
-        extra: list[Button] = []
+        extra: list[Button] = self.same_button(state, item, index)
         if item.default is not None and item.type is not FieldType.CHOICE:
             shown = item.format(item.parse(item.default), self.lang)
             extra.append(Button(self.say("report.default_button", value=shown), _data("r", state.token, "d", index)))
@@ -124,11 +128,14 @@ class Screens:
             rows.append([Button(self.say("report.back_button"), _data("r", state.token, "b", index))])
         return rows
 
-    def review(self, form: Form, state: DraftState, original: SavedReport | None) -> Screen:
+    def review(
+        self, form: Form, state: DraftState, original: SavedReport | None, findings: Sequence[Finding] = ()
+    ) -> Screen:
         lines = [self.say("report.review_title", form=form.title.get(self.lang), period=self.period_label(form, state))]
         lines.append(self.answers(form, state.answers, state.notes.get("originals")))
         if original is not None:
             lines.append(self.say("report.review_correction", version=original.version))
+        lines += self.finding_lines(form, findings)
         lines.append(self.say("report.review_hint"))
         edits = [
             Button(self.say("report.edit_button", field=item.label.get(self.lang)), _data("r", state.token, "e", index))
@@ -138,6 +145,67 @@ class Screens:
         rows.append([Button(self.say("report.submit_button"), _data("r", state.token, "ok")), self._cancel(state)])
         return Screen("\n".join(lines), rows)
 
+    # ----- the checks at the review (bot.reporting.review) ---------------------------------
+    def finding_lines(self, form: Form, findings: Sequence[Finding]) -> list[str]:
+        """Each finding on a line (errors naming their fields), then what to do about them."""
+        if not findings:
+            return []
+        lines = ["", *(self.finding(form, finding) for finding in findings)]
+        errors = any(finding.is_error for finding in findings)
+        lines.append(self.say("checks.errors_hint" if errors else "checks.warnings_hint"))
+        return lines
+
+    def finding(self, form: Form, finding: Finding) -> str:
+        message = finding.message.get(self.lang)
+        if not finding.is_error:
+            return self.say("checks.warning_line", message=message)
+        names = self.say("checks.field_separator").join(form.field(key).label.get(self.lang) for key in finding.fields)
+        return self.say("checks.error_line", message=message, fields=names)
+
+    def refused(self, form: Form, state: DraftState, errors: Sequence[Finding]) -> tuple[str, list[list[Button]]]:
+        """"Submit" while an error stands: what is wrong, and the edit buttons of its fields."""
+        text = self.say("checks.refused", errors="\n".join(self.finding(form, error) for error in errors))
+        return text, self.finding_buttons(form, state, errors)
+
+    def reason_prompt(self, form: Form, state: DraftState, findings: Sequence[Finding]) -> Screen:
+        """Ask for the one line that confirms the warnings (or edit their fields)."""
+        if not findings or any(finding.is_error for finding in findings):
+            return self.review(form, state, None, findings)
+        warnings = "\n".join(self.finding(form, finding) for finding in findings)
+        return Screen(self.say("checks.ask_reason", warnings=warnings), self.finding_buttons(form, state, findings))
+
+    def finding_buttons(self, form: Form, state: DraftState, findings: Sequence[Finding]) -> list[list[Button]]:
+        keys = {key for finding in findings for key in finding.fields}
+        edits = [
+            Button(self.say("report.edit_button", field=item.label.get(self.lang)), _data("r", state.token, "e", index))
+            for index, item in enumerate(form.fields)
+            if item.key in keys
+        ]
+        return [*pairs(edits), [self._cancel(state)]]
+
+    def previous_line(self, form: Form, state: DraftState, item: Field) -> list[str]:
+        """"上月：856 人": the school's answer last period, when there is one."""
+        noted = noted_previous(state.notes)
+        stored = noted[1].get(item.key) if noted is not None else None
+        if noted is None or stored is None:
+            return []
+        before, period = period_or_none(form, noted[0]), period_or_none(form, state.period)
+        if before is None:
+            return []
+        if period is not None and before == period.previous():
+            when = self.say(f"checks.previous_when_{form.period_cadence.value}")
+        else:
+            when = before.label(self.lang)
+        return [self.say("checks.previous_answer", when=when, value=self.shown(item, stored))]
+
+    def same_button(self, state: DraftState, item: Field, index: int) -> list[Button]:
+        """"Same as last time" for a ``repeatable`` field the school answered last period."""
+        last = previous_answer(state, item) if item.repeatable else None
+        if last is None:
+            return []
+        label = self.say("checks.same_button", value=self.shown(item, last))
+        return [Button(label, _data("r", state.token, "l", index))]
+
     def resume(self, state: DraftState, start: Start) -> Screen:
         """A draft is in the way of ``start``: continue it, or discard it and start?"""
         form = self.form_or_none(state.form_key)
@@ -146,7 +214,7 @@ class Screens:
             step = self.say("report.step_form")
         elif state.step == STEP_PERIOD:
             step = self.say("report.step_period")
-        elif state.step == STEP_REVIEW or form is None:
+        elif state.step in (STEP_REVIEW, STEP_REASON) or form is None:
             step = self.say("report.step_review")
         else:
             step = form.field(state.step).label.get(self.lang)

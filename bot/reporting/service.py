@@ -35,6 +35,7 @@ from bot.core.periods import due_date
 from bot.core.ui import Button, Screen
 from bot.reporting import flow
 from bot.reporting.codec import Start
+from bot.reporting.history_facts import fetch_history
 from bot.reporting.screens import Screens
 from bot.reporting.state import (
     Ctx,
@@ -43,8 +44,11 @@ from bot.reporting.state import (
     Facts,
     FiledPeriods,
     NeedFact,
+    PastFigures,
+    PeerFigures,
     Programmes,
     Query,
+    RecentEntries,
     ReportById,
     Save,
     SavedReport,
@@ -156,6 +160,8 @@ async def fetch(session: AsyncSession, school_id: int, query: Query) -> Any:
             return school.name if school is not None else None
         case Programmes():
             return frozenset(await programmes_of(session, school_id))
+        case PastFigures() | PeerFigures() | RecentEntries():
+            return await fetch_history(session, school_id, query)
     raise TypeError(query)
 
 

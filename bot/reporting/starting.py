@@ -10,6 +10,7 @@ from typing import Any
 from bot.core.catalogue import Form
 from bot.core.periods import Period, filed_while_running, is_late, is_over, local_date, period_of, reportable_periods
 from bot.reporting.codec import Start
+from bot.reporting.previous import remember_previous
 from bot.reporting.screens import screens_for
 from bot.reporting.state import (
     STEP_FORM,
@@ -162,7 +163,7 @@ def choose_period(out: Step, state: DraftState | None, form: Form, period: Perio
         state = _fresh(ctx, form_key=form.key, form_version=form.version, step=next_step(form, {}), period=period.key)
     else:
         state = dataclasses.replace(state, period=period.key, step=next_step(form, state.answers), updated_at=ctx.now)
-    out.state = state
+    out.state = remember_previous(state, form, period, ctx)
     out.screens.append(Show())
 
 
@@ -197,6 +198,7 @@ def begin_fix(out: Step, report_id: int, ctx: Ctx) -> None:
         correction_of=report.id,
         notes={"originals": kept_originals(report.originals, answers)} if report.originals else None,
     )
+    out.state = remember_previous(out.state, form, period, ctx)
     out.used_up = True
     out.screens.append(Show())
 

@@ -19,10 +19,14 @@ from typing import Any
 from bot.core.catalogue import Answer, Catalogue, Field, Form, InvalidAnswer
 from bot.core.periods import Period, parse_period, reportable_periods
 from bot.core.ui import Button, Screen
+from bot.reporting.checks import Spread
 
 STEP_FORM = "form"
 STEP_PERIOD = "period"
 STEP_REVIEW = "review"
+# Submit was pressed with warnings: waiting for the one-line reason that confirms them
+# (not an identifier, so never a field key).
+STEP_REASON = "review.reason"
 
 Stored = tuple[Decimal | None, str | None]
 
@@ -49,7 +53,8 @@ class DraftState:
     school_id: int | None = None
     last_update_id: int | None = None
     # Beside the answers (drafts.notes): "originals" {field: "1200斤"} for converted units,
-    # "reasons" {check code: the principal's reason} for confirmed warnings.
+    # "reasons" {check code: the principal's reason} for confirmed warnings, "previous" {"period":
+    # key, "values": {field: answer}, "spread": {field: [count, low, high]}} the school's last report.
     notes: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -102,7 +107,42 @@ class Programmes:
     pass
 
 
-Query = ReportById | CurrentReport | FiledPeriods | SchoolName | Programmes
+@dataclass(frozen=True)
+class PastEntry:
+    """A current report of the school as the checks read it: when, and its stored answers."""
+
+    report_id: int
+    period: str
+    series: str
+    submitted_at: datetime
+    values: Mapping[str, Stored]
+
+
+@dataclass(frozen=True)
+class PastFigures:
+    """The school's reports of a form for the periods before ``period``, newest first (``PastEntry``)."""
+
+    form_key: str
+    period: str
+
+
+@dataclass(frozen=True)
+class PeerFigures:
+    """Per number field of the form, the spread of other schools' answers for ``period`` (``checks.Spread``)."""
+
+    form_key: str
+    period: str
+
+
+@dataclass(frozen=True)
+class RecentEntries:
+    """The school's current entries of an event form filed since ``since`` (``PastEntry``), newest first."""
+
+    form_key: str
+    since: datetime
+
+
+Query = ReportById | CurrentReport | FiledPeriods | SchoolName | Programmes | PastFigures | PeerFigures | RecentEntries
 
 
 class NeedFact(Exception):
@@ -149,6 +189,17 @@ class Facts:
 
     def programmes(self) -> frozenset[str]:
         return frozenset(self._ask(Programmes()))
+
+    # The checks at the review and last period's answers (bot.reporting.review).
+    def past(self, form_key: str, period: str) -> tuple[PastEntry, ...]:
+        return tuple(self._ask(PastFigures(form_key, period)))
+
+    def peers(self, form_key: str, period: str) -> Mapping[str, Spread]:
+        found: Mapping[str, Spread] = self._ask(PeerFigures(form_key, period))
+        return found
+
+    def recent(self, form_key: str, since: datetime) -> tuple[PastEntry, ...]:
+        return tuple(self._ask(RecentEntries(form_key, since)))
 
 
 @dataclass
@@ -313,7 +364,7 @@ def period_or_none(form: Form, key: str | None) -> Period | None:
 
 def asked_field(catalogue: Catalogue, state: DraftState | None) -> Field | None:
     """The field the draft's current step asks, if it is a question."""
-    if state is None or state.step in (STEP_FORM, STEP_PERIOD, STEP_REVIEW):
+    if state is None or state.step in (STEP_FORM, STEP_PERIOD, STEP_REVIEW, STEP_REASON):
         return None
     return catalogue.get(state.form_key).field(state.step)
 
@@ -321,6 +372,7 @@ def asked_field(catalogue: Catalogue, state: DraftState | None) -> Field | None:
 __all__ = [
     "STEP_FORM",
     "STEP_PERIOD",
+    "STEP_REASON",
     "STEP_REVIEW",
     "Ctx",
     "Save",
@@ -332,6 +384,10 @@ __all__ = [
     "Facts",
     "FiledPeriods",
     "NeedFact",
+    "PastEntry",
+    "PastFigures",
+    "PeerFigures",
+    "RecentEntries",
     "Programmes",
     "Query",
     "ReportById",

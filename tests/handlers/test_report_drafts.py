@@ -73,6 +73,7 @@ async def test_submitting_writes_the_report_and_ends_the_draft_in_one_transactio
     lock = ["SELECT schools"] if db.dialect == "postgresql" else []  # saves for one school take turns
     assert submitted == [
         "SELECT people",
+        "SELECT report_values",  # other schools' figures this period, for the history checks (issue 13)
         *lock,
         "SELECT reports",  # the newest version, and the current one to supersede
         "INSERT reports",

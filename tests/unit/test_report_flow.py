@@ -18,8 +18,11 @@ from bot.reporting.state import (
     DraftState,
     Facts,
     FiledPeriods,
+    PastFigures,
+    PeerFigures,
     Programmes,
     Query,
+    RecentEntries,
     ReportById,
     SavedReport,
     SchoolName,
@@ -54,6 +57,10 @@ class World:
                 return next((r for r in self.reports if r.id == report_id), None)
             case SchoolName(_):
                 return "别的学校"
+            case PastFigures() | RecentEntries():
+                return ()  # no history: the checks at the review have nothing to compare with
+            case PeerFigures():
+                return {}
         raise AssertionError(query)
 
 
@@ -140,8 +147,9 @@ def test_milk_walks_period_typed_answers_a_choice_and_the_default_to_the_save_in
     assert save.values["supplier"] == (None, "yili") and save.values["incidents"] == (Decimal(0), None)
     assert save.late and save.changed is None  # issue 13: October, the month offered, was due on 5 Nov
     # Asked: the school's forms, the periods filed (for the menu), the report filed for the
-    # period chosen (none); nothing else was fetched.
-    assert [type(q) for q in chat.world.asked] == [Programmes, FiledPeriods, CurrentReport]
+    # period chosen (none) and the school's past reports (issue 13: last period's answers),
+    # other schools' figures at submit (the history checks); no answer fetched anything.
+    assert [type(q) for q in chat.world.asked] == [Programmes, FiledPeriods, CurrentReport, PastFigures, PeerFigures]
 
 
 def test_harvest_skips_edits_from_the_review_goes_back_and_starts_a_new_series() -> None:
@@ -173,8 +181,12 @@ def test_harvest_skips_edits_from_the_review_goes_back_and_starts_a_new_series()
     assert chat.state.step == "review" and chat.state.answers["income"] == "13000"  # back to the review, not on
 
     chat.press("提交")
+    # Income without a quantity (issue 13's shipped warning rule): submitted with a reason.
+    assert chat.state.step == "review.reason" and "填了销售收入，却没有填收获数量" in chat.text
+    chat.do(Typed("按筐卖的，没有称重"))
     save = chat.last.save if chat.last else None
     assert save is not None and save.series is None  # each harvest is its own series
+    assert [(f.code, f.reason) for f in save.flags] == [("rule:income_needs_quantity", "按筐卖的，没有称重")]
     assert save.values["crop"] == (None, "vegetables") and save.values["income"] == (Decimal(13000), None)
     assert "quantity" not in save.values and "note" not in save.values
 
