@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.selectable import CompoundSelect
 
 from storage.models import District, Report, ReportValue, School, SchoolProgramme
-from storage.reports import IS_CURRENT
+from storage.reports import COUNTED
 from storage.sql import AnySelect
 
 __all__ = ["rollup_statement"]
@@ -38,7 +38,7 @@ _S = TypeVar("_S", bound=AnySelect)
 _CURRENT = (
     Report.form_key == bindparam("form"),
     Report.period.in_(bindparam("periods", expanding=True)),
-    IS_CURRENT,
+    COUNTED,
 )
 
 

@@ -45,7 +45,7 @@ from storage.completeness import MissingReport, unreported_by_period
 from storage.models import District, Report, ReportValue, School
 from storage.report_rows import ReportRow, current_report_rows
 from storage.rollup_statement import rollup_statement
-from storage.reports import IS_CURRENT
+from storage.reports import COUNTED
 from storage.sql import exact_decimal, fetch_rows, in_district
 
 __all__ = [
@@ -245,7 +245,7 @@ async def top_schools(
         .where(
             Report.form_key == form_key,
             Report.period.in_(list(periods)),
-            IS_CURRENT,
+            COUNTED,
             ReportValue.num_value.is_not(None),
         )
         .group_by(School.id, School.code, School.name, District.name)
@@ -288,7 +288,7 @@ async def totals_by_choice(
         .where(
             Report.form_key == form_key,
             Report.period.in_(list(periods)),
-            IS_CURRENT,
+            COUNTED,
             value.c.num_value.is_not(None),
         )
         .group_by(choice.c.text_value)

@@ -16,6 +16,7 @@ Usage::
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
@@ -25,6 +26,7 @@ from bot.core.catalogue import Catalogue, Form
 from bot.core.periods import DEFAULT_TZ, Period, local_date, period_of, year_periods
 from bot.office.args import find_form, last_finished_period, read_period
 from storage.db import Database
+from storage.flags import FlagRow, flag_counts, flag_rows
 from storage.rollups import (
     DistrictRow,
     FieldAggregate,
@@ -79,6 +81,8 @@ class Stats:
     schools_reported: int = 0
     reports: int = 0
     fields: Mapping[str, FieldAggregate] = field(default_factory=dict)
+    # Warnings its reporters confirmed with a reason (report_flags of counted versions).
+    flags: int = 0
 
     @property
     def completeness(self) -> float:
@@ -129,6 +133,7 @@ class Stats:
             schools_reported=sum(p.schools_reported for p in parts),
             reports=sum(p.reports for p in parts),
             fields=fields,
+            flags=sum(p.flags for p in parts),
         )
 
 
@@ -188,6 +193,13 @@ async def _scope_name(db: Database, district_id: int | None) -> str | None:
         return await district_name(session, district_id) or "?"
 
 
+def _flagged(rollup: Rollup, counts: Mapping[int, int]) -> Rollup:
+    """The roll-up with each district's (and the city's) count of confirmed warnings."""
+    districts = tuple(dataclasses.replace(s, flags=counts.get(s.district_id or 0, 0)) for s in rollup.districts)
+    city = dataclasses.replace(rollup.city, flags=sum(counts.values()))
+    return dataclasses.replace(rollup, districts=districts, city=city)
+
+
 def _rollup(
     form: Form, periods: Sequence[Period], rows: Iterable[DistrictRow], district_id: int | None, scope: str | None
 ) -> Rollup:
@@ -232,7 +244,10 @@ async def summarise(db: Database, form: Form, period: Period, *, district_id: in
     """
     previous, earlier = period.previous(), year_ago(period)
     by_period = await rollups_by_period(db, form, [period, previous, earlier], district_id=district_id)
-    return Summary(form=form, period=period, current=by_period[period], previous=by_period[previous], year_ago=by_period[earlier])
+    async with db.session() as session:
+        flags = await flag_counts(session, form.key, [period.key], district_id=district_id)
+    current = _flagged(by_period[period], flags)
+    return Summary(form=form, period=period, current=current, previous=by_period[previous], year_ago=by_period[earlier])
 
 
 # --- export -------------------------------------------------------------------
@@ -240,11 +255,13 @@ async def summarise(db: Database, form: Form, period: Period, *, district_id: in
 
 @dataclass(frozen=True)
 class ExportData:
-    """What the spreadsheet shows: the roll-up, every current report, who has not reported."""
+    """What the spreadsheet shows: the roll-up, every current report, who has not reported,
+    and the warnings confirmed with a reason."""
 
     rollup: Rollup
     reports: list[ReportRow]
     missing: list[MissingReport]
+    flags: list[FlagRow] = field(default_factory=list)
 
 
 async def gather_export(db: Database, form: Form, periods: Sequence[Period], *, district_id: int | None = None) -> ExportData:
@@ -255,7 +272,12 @@ async def gather_export(db: Database, form: Form, periods: Sequence[Period], *, 
         rows = await district_rollup(session, _query(form, periods, district_id))
         reports = await current_report_rows(session, form.key, keys, [f.key for f in form.fields], district_id=district_id)
         missing = await unreported_by_period(session, form.key, form.programme, keys, district_id=district_id)
-    return ExportData(rollup=_rollup(form, periods, rows, district_id, scope), reports=reports, missing=missing)
+        flags = await flag_rows(session, form.key, keys, district_id=district_id)
+    counts: dict[int, int] = {}
+    for flag in flags:
+        counts[flag.district_id] = counts.get(flag.district_id, 0) + 1
+    rollup = _flagged(_rollup(form, periods, rows, district_id, scope), counts)
+    return ExportData(rollup=rollup, reports=reports, missing=missing, flags=flags)
 
 
 # --- the year-end report --------------------------------------------------------
@@ -306,6 +328,8 @@ class Annual:
     milk: MilkFigures
     insurance: InsuranceFigures
     scope: str | None = None
+    # Warnings confirmed with a reason in the year's counted reports of the three forms.
+    flags: int = 0
 
 
 def _sum_or_none(stats: Stats, key: str) -> Decimal | None:
@@ -405,6 +429,12 @@ async def annual_figures(
         return started_periods_of_year(form, year, now, tz) if form is not None else []
 
     farm_form, milk_form, insurance_form = (_form(catalogue, k) for k in (FARM_FORM, MILK_FORM, INSURANCE_FORM))
+    flags = 0
+    async with db.session() as session:
+        for form in (farm_form, milk_form, insurance_form):
+            if form is not None:
+                keys = [p.key for p in periods(form)]
+                flags += sum((await flag_counts(session, form.key, keys, district_id=district_id)).values())
     return Annual(
         year=year,
         as_of=local_date(now, tz),
@@ -412,4 +442,5 @@ async def annual_figures(
         milk=await _milk(db, milk_form, periods(milk_form), district_id),
         insurance=await _insurance(db, insurance_form, periods(insurance_form), district_id),
         scope=await _scope_name(db, district_id),
+        flags=flags,
     )

@@ -136,6 +136,7 @@ def saved_report(report: Report) -> SavedReport:
         reporter_name=report.reporter.name if report.reporter is not None else None,
         submitted_at=report.submitted_at,
         values={value.field_key: (value.num_value, value.text_value) for value in report.values},
+        withdrawn=report.withdrawn,
     )
 
 

@@ -69,6 +69,8 @@ class SavedReport:
     reporter_name: str | None
     submitted_at: datetime
     values: Mapping[str, Stored]
+    # A version that took the entry back (issue 13): counts nowhere, cannot be corrected.
+    withdrawn: bool = False
 
 
 # --- facts the flow asks for ---------------------------------------------------------
