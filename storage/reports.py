@@ -233,6 +233,8 @@ def withdrawal(report: Report, *, reporter_id: int | None, at: datetime) -> NewR
         is_late=report.is_late,
         based_on=report.id,
         check_based_on=True,
+        # Kept with the copy for the history; no count reads a withdrawn version's flags.
+        flags=[NewFlag(f.code, f.message, f.reason, f.field_key, f.detail) for f in report.flags],
         withdrawn=True,
     )
 
