@@ -3,9 +3,9 @@
 A flag belongs to one report version; only those of current, not withdrawn
 versions count: a corrected value's old warning is history, a withdrawn
 entry counts nowhere. The submission writes them (``storage.reports.save_report``);
-this module only reads: how many per district (the summaries and the
-workbook), and each one with its school and value (``/flags``, the workbook's
-detail sheet).
+this module reads each one with its school and value (``/flags``, the workbook's
+detail sheet); how many per district comes with the roll-up (``storage.rollup_statement``,
+its ``g`` rows).
 """
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import District, Report, ReportFlag, ReportValue, School
 from storage.reports import COUNTED
 from storage.sql import fetch_rows, in_district
 
-__all__ = ["FlagRow", "flag_counts", "flag_rows"]
+__all__ = ["FlagRow", "flag_rows"]
 
 
 @dataclass(frozen=True)
@@ -41,24 +41,6 @@ class FlagRow:
     # The flagged field's stored value (None for a form-level warning or an unanswered field).
     num_value: Decimal | None
     text_value: str | None
-
-
-async def flag_counts(
-    session: AsyncSession, form_key: str, periods: Sequence[str], *, district_id: int | None = None
-) -> dict[int, int]:
-    """How many confirmed warnings the counted reports of the form in ``periods`` carry, per district id."""
-    if not periods:
-        return {}
-    stmt = (
-        select(School.district_id, func.count(ReportFlag.id))
-        .select_from(ReportFlag)
-        .join(Report, Report.id == ReportFlag.report_id)
-        .join(School, School.id == Report.school_id)
-        .where(Report.form_key == form_key, Report.period.in_(list(periods)), COUNTED)
-        .group_by(School.district_id)
-    )
-    stmt = in_district(stmt, district_id)
-    return {int(district): int(count) for district, count in await fetch_rows(session, stmt)}
 
 
 async def flag_rows(

@@ -16,7 +16,6 @@ Usage::
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
@@ -26,7 +25,7 @@ from bot.core.catalogue import Catalogue, Form
 from bot.core.periods import DEFAULT_TZ, Period, local_date, period_of, year_periods
 from bot.office.args import find_form, last_finished_period, read_period
 from storage.db import Database
-from storage.flags import FlagRow, flag_counts, flag_rows
+from storage.flags import FlagRow, flag_rows
 from storage.rollups import (
     DistrictRow,
     FieldAggregate,
@@ -113,6 +112,7 @@ class Stats:
             schools_reported=row.schools_reported,
             reports=row.reports,
             fields=dict(row.fields),
+            flags=row.flags,
         )
 
     @classmethod
@@ -193,13 +193,6 @@ async def _scope_name(db: Database, district_id: int | None) -> str | None:
         return await district_name(session, district_id) or "?"
 
 
-def _flagged(rollup: Rollup, counts: Mapping[int, int]) -> Rollup:
-    """The roll-up with each district's (and the city's) count of confirmed warnings."""
-    districts = tuple(dataclasses.replace(s, flags=counts.get(s.district_id or 0, 0)) for s in rollup.districts)
-    city = dataclasses.replace(rollup.city, flags=sum(counts.values()))
-    return dataclasses.replace(rollup, districts=districts, city=city)
-
-
 def _rollup(
     form: Form, periods: Sequence[Period], rows: Iterable[DistrictRow], district_id: int | None, scope: str | None
 ) -> Rollup:
@@ -240,14 +233,12 @@ async def summarise(db: Database, form: Form, period: Period, *, district_id: in
     """The period's roll-up with the previous period and the same period a year earlier.
 
     All three come from one grouped query (district × period), so the
-    comparisons cost a few more rows, not more round trips.
+    comparisons cost a few more rows, not more round trips (the confirmed
+    warnings come in the same statement).
     """
     previous, earlier = period.previous(), year_ago(period)
     by_period = await rollups_by_period(db, form, [period, previous, earlier], district_id=district_id)
-    async with db.session() as session:
-        flags = await flag_counts(session, form.key, [period.key], district_id=district_id)
-    current = _flagged(by_period[period], flags)
-    return Summary(form=form, period=period, current=current, previous=by_period[previous], year_ago=by_period[earlier])
+    return Summary(form=form, period=period, current=by_period[period], previous=by_period[previous], year_ago=by_period[earlier])
 
 
 # --- export -------------------------------------------------------------------
@@ -273,11 +264,7 @@ async def gather_export(db: Database, form: Form, periods: Sequence[Period], *, 
         reports = await current_report_rows(session, form.key, keys, [f.key for f in form.fields], district_id=district_id)
         missing = await unreported_by_period(session, form.key, form.programme, keys, district_id=district_id)
         flags = await flag_rows(session, form.key, keys, district_id=district_id)
-    counts: dict[int, int] = {}
-    for flag in flags:
-        counts[flag.district_id] = counts.get(flag.district_id, 0) + 1
-    rollup = _flagged(_rollup(form, periods, rows, district_id, scope), counts)
-    return ExportData(rollup=rollup, reports=reports, missing=missing, flags=flags)
+    return ExportData(rollup=_rollup(form, periods, rows, district_id, scope), reports=reports, missing=missing, flags=flags)
 
 
 # --- the year-end report --------------------------------------------------------
@@ -294,6 +281,7 @@ class FarmFigures:
     income: Decimal | None = None
     top: tuple[SchoolTotal, ...] = ()
     reports: int = 0
+    flags: int = 0
 
 
 @dataclass(frozen=True)
@@ -304,6 +292,7 @@ class MilkFigures:
     daily_drinkers: Decimal | None = None
     months: int = 0
     reports: int = 0
+    flags: int = 0
 
 
 @dataclass(frozen=True)
@@ -316,6 +305,7 @@ class InsuranceFigures:
     # The semester whose head count is quoted (the newest with reports).
     basis: Period | None = None
     reports: int = 0
+    flags: int = 0
 
 
 @dataclass(frozen=True)
@@ -328,8 +318,11 @@ class Annual:
     milk: MilkFigures
     insurance: InsuranceFigures
     scope: str | None = None
-    # Warnings confirmed with a reason in the year's counted reports of the three forms.
-    flags: int = 0
+
+    @property
+    def flags(self) -> int:
+        """Warnings confirmed with a reason in the year's counted reports of the three forms."""
+        return self.farm.flags + self.milk.flags + self.insurance.flags
 
 
 def _sum_or_none(stats: Stats, key: str) -> Decimal | None:
@@ -373,6 +366,7 @@ async def _farm(db: Database, form: Form | None, periods: list[Period], district
         income=_sum_or_none(city, "income"),
         top=tuple(t for t in top if t.total > 0),
         reports=city.reports,
+        flags=city.flags,
     )
 
 
@@ -393,7 +387,9 @@ async def _milk(db: Database, form: Form | None, periods: list[Period], district
         months = len(served)
         if served:
             drinkers = (sum(served, Decimal(0)) / len(served)).quantize(Decimal(1), rounding=ROUND_HALF_UP)
-    return MilkFigures(schools=year.city.schools_reported, daily_drinkers=drinkers, months=months, reports=year.city.reports)
+    return MilkFigures(
+        schools=year.city.schools_reported, daily_drinkers=drinkers, months=months, reports=year.city.reports, flags=year.city.flags
+    )
 
 
 async def _insurance(db: Database, form: Form | None, periods: list[Period], district_id: int | None) -> InsuranceFigures:
@@ -417,6 +413,7 @@ async def _insurance(db: Database, form: Form | None, periods: list[Period], dis
         premium=_sum_or_none(year.city, "premium"),
         basis=basis,
         reports=year.city.reports,
+        flags=year.city.flags,
     )
 
 
@@ -429,12 +426,6 @@ async def annual_figures(
         return started_periods_of_year(form, year, now, tz) if form is not None else []
 
     farm_form, milk_form, insurance_form = (_form(catalogue, k) for k in (FARM_FORM, MILK_FORM, INSURANCE_FORM))
-    flags = 0
-    async with db.session() as session:
-        for form in (farm_form, milk_form, insurance_form):
-            if form is not None:
-                keys = [p.key for p in periods(form)]
-                flags += sum((await flag_counts(session, form.key, keys, district_id=district_id)).values())
     return Annual(
         year=year,
         as_of=local_date(now, tz),
@@ -442,5 +433,4 @@ async def annual_figures(
         milk=await _milk(db, milk_form, periods(milk_form), district_id),
         insurance=await _insurance(db, insurance_form, periods(insurance_form), district_id),
         scope=await _scope_name(db, district_id),
-        flags=flags,
     )
