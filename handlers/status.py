@@ -1,9 +1,10 @@
-"""A principal's self-service: /status (what is due, filed, overdue) and /history (recent reports)."""
+"""A principal's self-service: /status (what is due, filed, overdue), /history (recent reports)
+and the withdraw buttons of /correct (``wd:...``: ask, confirm, keep)."""
 
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import BaseHandler, CommandHandler
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.context import Context
 from handlers.guards import principal_only
@@ -24,5 +25,17 @@ async def history_command(update: Update, context: Context) -> None:
     await send_outcome(update, context, await selfservice_for(context).history())
 
 
+@principal_only
+async def withdraw_button(update: Update, context: Context) -> None:
+    """A withdraw button of /correct: ask to confirm, then withdraw the entry (or keep it)."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    await send_outcome(update, context, await selfservice_for(context).withdraw(query.data))
+
+
 def build_status_handlers() -> list[BaseHandler[Update, Context, None]]:
-    return [CommandHandler("status", status_command), CommandHandler("history", history_command)]
+    return [
+        CommandHandler("status", status_command),
+        CommandHandler("history", history_command),
+        CallbackQueryHandler(withdraw_button, pattern=r"^wd:"),
+    ]

@@ -23,7 +23,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Report, ReportValue
-from storage.reports import IS_CURRENT
+from storage.reports import COUNTED
 from storage.sql import exact_decimal, fetch_rows
 
 __all__ = ["PastReport", "PeerSpread", "past_reports", "peer_spread", "recent_entries"]
@@ -49,7 +49,7 @@ class PeerSpread:
     high: Decimal
 
 
-_LIVE = (IS_CURRENT, Report.withdrawn.is_(False))
+_LIVE = (COUNTED,)
 
 
 async def _with_values(session: AsyncSession, ids: Select[int]) -> list[PastReport]:

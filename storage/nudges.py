@@ -20,7 +20,7 @@ from storage import outbox
 from storage.models import Person, ReminderSend, Report, Role, School
 from storage.models.reminders import SendStatus
 from storage.reminders import REMINDERS
-from storage.reports import IS_CURRENT
+from storage.reports import COUNTED
 
 __all__ = ["ManualRow", "claim_manual", "manual_rows", "school_in_scope", "start_manual_now"]
 
@@ -58,7 +58,7 @@ def _manual_columns() -> list[Any]:
         Report.school_id == ReminderSend.school_id,
         Report.form_key == ReminderSend.form_key,
         Report.period == ReminderSend.period,
-        IS_CURRENT,
+        COUNTED,
     )
     # Still a reporter of that school: active, a principal, not moved elsewhere since queueing.
     still_reporter = and_(

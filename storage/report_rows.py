@@ -17,7 +17,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import District, Person, Report, ReportValue, School
-from storage.reports import IS_CURRENT
+from storage.reports import COUNTED
 from storage.sql import AnyRow, AnySelect, fetch_rows, in_district
 
 __all__ = ["ReportRow", "current_report_rows"]
@@ -70,7 +70,7 @@ def _statement(form_key: str, periods: Sequence[str], fields: Sequence[str], dis
         .join(District, District.id == School.district_id)
         .outerjoin(Person, Person.id == Report.reporter_id)
         .outerjoin(ReportValue, ReportValue.report_id == Report.id)
-        .where(Report.form_key == form_key, Report.period.in_(list(periods)), IS_CURRENT)
+        .where(Report.form_key == form_key, Report.period.in_(list(periods)), COUNTED)
         .group_by(*_REPORT_COLUMNS)
     )
     return in_district(stmt, district_id).order_by(District.name, School.code, Report.period, Report.submitted_at, Report.id)

@@ -41,15 +41,21 @@ MAX_ATTEMPTS = 6
 # sends SQLite to the (form, period, is_current) index instead, and an anti-join over
 # every school turns quadratic (minutes at 10,000 schools instead of milliseconds).
 IS_CURRENT: ColumnElement[bool] = literal_column(f"{Report.__tablename__}.is_current")
+# A withdrawn entry's current version is kept for the history and counts nowhere: every sum,
+# count, export and "has it been filed" of current figures reads ``COUNTED``, not ``IS_CURRENT``.
+NOT_WITHDRAWN: ColumnElement[bool] = Report.withdrawn.is_(False)
+COUNTED: ColumnElement[bool] = and_(IS_CURRENT, NOT_WITHDRAWN)
 
 
 def has_current_report(form_key: Any, period: Any) -> ColumnElement[bool]:
-    """EXISTS a current report of ``form_key`` for ``period`` by the school of the outer query."""
+    """EXISTS a current, not withdrawn report of ``form_key`` for ``period`` by the school of the
+    outer query (a withdrawn report counts as not filed)."""
     return exists().where(
         Report.school_id == School.id,
         Report.form_key == form_key,
         Report.period == period,
         IS_CURRENT,
+        NOT_WITHDRAWN,
     )
 
 
@@ -140,11 +146,19 @@ async def save_report(session: AsyncSession, new: NewReport) -> Report:
     )
     # The newest version and the current one in one read (a first report, the common case, then
     # writes nothing but itself).
-    latest, superseded = (
-        await session.execute(select(func.max(Report.version), func.max(case((IS_CURRENT, Report.id)))).where(*key))
+    latest, superseded, live = (
+        await session.execute(
+            select(
+                func.max(Report.version),
+                func.max(case((IS_CURRENT, Report.id))),
+                func.max(case((COUNTED, Report.id))),
+            ).where(*key)
+        )
     ).one()
-    if new.check_based_on and superseded != new.based_on:
-        raise CurrentChanged(superseded)
+    # A withdrawn current version is there for the history only: filing anew goes on top of it
+    # as if there were none (and nobody can correct it, so ``based_on`` never names it).
+    if new.check_based_on and live != new.based_on:
+        raise CurrentChanged(live)
     if superseded is not None:
         await session.execute(update(Report).where(Report.id == superseded).values(is_current=False))
     report = Report(
@@ -202,16 +216,40 @@ async def save_report_retrying(
     raise RuntimeError(f"could not save report for school {new.school_id} after {MAX_ATTEMPTS} attempts")
 
 
+def withdrawal(report: Report, *, reporter_id: int | None, at: datetime) -> NewReport:
+    """What taking ``report`` (a current version) back writes: the next version of its series,
+    marked withdrawn, with the same values. Saved with ``save_report``, it raises ``CurrentChanged``
+    (having written nothing) when ``report`` is no longer the series' counted version."""
+    return NewReport(
+        school_id=report.school_id,
+        form_key=report.form_key,
+        form_version=report.form_version,
+        period=report.period,
+        series=report.series,
+        values={v.field_key: (v.num_value, v.text_value) for v in report.values},
+        originals={v.field_key: v.original for v in report.values if v.original is not None},
+        reporter_id=reporter_id,
+        submitted_at=at,
+        is_late=report.is_late,
+        based_on=report.id,
+        check_based_on=True,
+        # Kept with the copy for the history; no count reads a withdrawn version's flags.
+        flags=[NewFlag(f.code, f.message, f.reason, f.field_key, f.detail) for f in report.flags],
+        withdrawn=True,
+    )
+
+
 async def current_report(
     session: AsyncSession, school_id: int, form_key: str, period: str, series: str = ""
 ) -> Report | None:
+    """The series' current version, unless it is withdrawn (then there is nothing to correct)."""
     return await session.scalar(
         select(Report).where(
             Report.school_id == school_id,
             Report.form_key == form_key,
             Report.period == period,
             Report.series == series,
-            IS_CURRENT,
+            COUNTED,
         )
     )
 
@@ -236,12 +274,14 @@ async def versions_of(session: AsyncSession, report: Report) -> Sequence[Report]
     ).all()
 
 
-async def recent_reports(session: AsyncSession, school_id: int, limit: int = 10) -> Sequence[Report]:
-    """The school's current reports, newest first."""
+async def recent_reports(
+    session: AsyncSession, school_id: int, limit: int = 10, *, withdrawn: bool = False
+) -> Sequence[Report]:
+    """The school's current reports, newest first (with the withdrawn ones when ``withdrawn``)."""
     return (
         await session.scalars(
             select(Report)
-            .where(Report.school_id == school_id, IS_CURRENT)
+            .where(Report.school_id == school_id, IS_CURRENT if withdrawn else COUNTED)
             .order_by(Report.submitted_at.desc(), Report.id.desc())
             .limit(limit)
         )
@@ -249,7 +289,7 @@ async def recent_reports(session: AsyncSession, school_id: int, limit: int = 10)
 
 
 async def reported_periods(session: AsyncSession, school_id: int, form_key: str, periods: Sequence[str]) -> set[str]:
-    """Which of ``periods`` already have a current report of ``form_key`` for the school."""
+    """Which of ``periods`` already have a current, not withdrawn report of ``form_key`` for the school."""
     if not periods:
         return set()
     rows = await session.scalars(
@@ -258,7 +298,7 @@ async def reported_periods(session: AsyncSession, school_id: int, form_key: str,
             Report.school_id == school_id,
             Report.form_key == form_key,
             Report.period.in_(list(periods)),
-            IS_CURRENT,
+            COUNTED,
         )
         .distinct()
     )
@@ -266,7 +306,7 @@ async def reported_periods(session: AsyncSession, school_id: int, form_key: str,
 
 
 async def count_current_reports(session: AsyncSession, school_id: int, form_key: str, period: str) -> int:
-    """How many current reports (series) of ``form_key`` the school has for ``period`` (events: how many harvests)."""
+    """How many current, not withdrawn reports (series) of ``form_key`` the school has for ``period`` (events: how many harvests)."""
     return int(
         await session.scalar(
             select(func.count())
@@ -275,7 +315,7 @@ async def count_current_reports(session: AsyncSession, school_id: int, form_key:
                 Report.school_id == school_id,
                 Report.form_key == form_key,
                 Report.period == period,
-                IS_CURRENT,
+                COUNTED,
             )
         )
         or 0

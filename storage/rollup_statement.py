@@ -27,8 +27,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.selectable import CompoundSelect
 
-from storage.models import District, Report, ReportValue, School, SchoolProgramme
-from storage.reports import IS_CURRENT
+from storage.models import District, Report, ReportFlag, ReportValue, School, SchoolProgramme
+from storage.reports import COUNTED
 from storage.sql import AnySelect
 
 __all__ = ["rollup_statement"]
@@ -38,7 +38,7 @@ _S = TypeVar("_S", bound=AnySelect)
 _CURRENT = (
     Report.form_key == bindparam("form"),
     Report.period.in_(bindparam("periods", expanding=True)),
-    IS_CURRENT,
+    COUNTED,
 )
 
 
@@ -167,14 +167,40 @@ def _values_branch(*, scoped: bool, by_period: bool) -> AnySelect:
     return _in_scope(values, scoped)
 
 
+def _flags_branch(*, scoped: bool, by_period: bool) -> AnySelect:
+    """``g`` rows: warnings confirmed with a reason per district [, period] (issue 13)."""
+    flags = (
+        select(
+            literal_column("'g'"),
+            School.district_id,
+            _no_text(),
+            Report.period if by_period else _no_text(),
+            _no_text(),
+            func.count(ReportFlag.id),
+            _no_count(),
+            _no_count(),
+            _no_count(),
+            _no_number(),
+            _no_number(),
+            _no_number(),
+        )
+        .select_from(Report)
+        .join(School, School.id == Report.school_id)
+        .join(ReportFlag, ReportFlag.report_id == Report.id)
+        .where(*_CURRENT)
+        .group_by(School.district_id, *([Report.period] if by_period else []))
+    )
+    return _in_scope(flags, scoped)
+
+
 @cache
 def rollup_statement(*, programme: bool, scoped: bool, by_period: bool, several_per_period: bool) -> CompoundSelect[Any]:
     """The roll-up as one statement with named parameters, built once per shape.
 
-    Three GROUP BYs glued with UNION ALL, each row tagged with its kind — ``e``
+    Four GROUP BYs glued with UNION ALL, each row tagged with its kind — ``e``
     expected schools per district, ``f`` filed (school, period) pairs per
     district [and period], ``v`` value aggregates per district [, period] and
-    field. Each branch reaches ``reports`` through the ``(form_key, period,
+    field, ``g`` confirmed warnings per district [, period]. Each branch reaches ``reports`` through the ``(form_key, period,
     is_current)`` index and ``report_values`` by report id (migration 0004
     makes that probe index-only on PostgreSQL). No shared CTE: SQLite cannot
     estimate a CTE's size and then builds a Bloom filter over all of
@@ -187,4 +213,5 @@ def rollup_statement(*, programme: bool, scoped: bool, by_period: bool, several_
         _expected_branch(programme=programme, scoped=scoped),
         _filed_branch(programme=programme, scoped=scoped, by_period=by_period, several_per_period=several_per_period),
         _values_branch(scoped=scoped, by_period=by_period),
+        _flags_branch(scoped=scoped, by_period=by_period),
     )

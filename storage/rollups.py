@@ -45,7 +45,7 @@ from storage.completeness import MissingReport, unreported_by_period
 from storage.models import District, Report, ReportValue, School
 from storage.report_rows import ReportRow, current_report_rows
 from storage.rollup_statement import rollup_statement
-from storage.reports import IS_CURRENT
+from storage.reports import COUNTED
 from storage.sql import exact_decimal, fetch_rows, in_district
 
 __all__ = [
@@ -122,6 +122,8 @@ class DistrictRow:
     schools_reported: int
     reports: int
     fields: Mapping[str, FieldAggregate] = field(default_factory=dict)
+    # Warnings confirmed with a reason in the counted reports (report_flags).
+    flags: int = 0
 
 
 # --- rolling up -------------------------------------------------------------------------
@@ -150,6 +152,7 @@ class _Tagged:
     schools: dict[int, int] = field(default_factory=dict)
     counts: dict[tuple[int, str | None], tuple[int, int, int, int]] = field(default_factory=dict)
     aggregates: dict[tuple[int, str | None], dict[str, FieldAggregate]] = field(default_factory=dict)
+    flags: dict[tuple[int, str | None], int] = field(default_factory=dict)
 
     def add(self, kind: str, district_id: int, name: str, period: str | None, key: str, *numbers: Any) -> None:
         n1, n2, n3, n4, total, low, high = numbers
@@ -159,6 +162,8 @@ class _Tagged:
         elif kind == "f":
             self.names.setdefault(district_id, name)
             self.counts[(district_id, period)] = (int(n1), int(n2), int(n3), int(n4 or 0))
+        elif kind == "g":
+            self.flags[(district_id, period)] = int(n1)
         elif n1:  # a field answered by somebody (only NULLs = skipped everywhere: nothing to aggregate)
             self.aggregates.setdefault((district_id, period), {})[key] = FieldAggregate(
                 count=int(n1), total=exact_decimal(total), minimum=exact_decimal(low), maximum=exact_decimal(high)
@@ -187,6 +192,7 @@ def _district_rows(tagged: _Tagged, periods: Sequence[str], by_period: bool) -> 
                     schools_reported=schools_reported,
                     reports=reports,
                     fields=tagged.aggregates.get((district_id, period), {}),
+                    flags=tagged.flags.get((district_id, period), 0),
                 )
             )
     return rows
@@ -245,7 +251,7 @@ async def top_schools(
         .where(
             Report.form_key == form_key,
             Report.period.in_(list(periods)),
-            IS_CURRENT,
+            COUNTED,
             ReportValue.num_value.is_not(None),
         )
         .group_by(School.id, School.code, School.name, District.name)
@@ -288,7 +294,7 @@ async def totals_by_choice(
         .where(
             Report.form_key == form_key,
             Report.period.in_(list(periods)),
-            IS_CURRENT,
+            COUNTED,
             value.c.num_value.is_not(None),
         )
         .group_by(choice.c.text_value)

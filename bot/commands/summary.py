@@ -134,6 +134,8 @@ def stats_json(stats: Stats, form: Form) -> dict[str, Any]:
         "on_time_rate": round(stats.on_time_rate, 4),
         "reports": stats.reports,
         "fields": fields,
+        # Warnings confirmed with a reason (issue 13); counted for the period asked only.
+        "flags": stats.flags,
     }
 
 

@@ -75,7 +75,7 @@ SHIPPED_CATALOGUE = Path(__file__).with_name("catalogue.toml")
 RESERVED_COMMANDS = frozenset(
     {
         "start", "help", "settings", "language", "cancel", "skip", "report", "status", "history", "correct",
-        "overdue", "summary", "export", "annual", "broadcast", "broadcasts", "invite", "staff", "addstaff",
+        "overdue", "summary", "export", "annual", "flags", "broadcast", "broadcasts", "invite", "staff", "addstaff",
         "people", "deactivate",
     }
 )

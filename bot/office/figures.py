@@ -39,7 +39,19 @@ from bot.render import span_label
 from bot.render.table import render_summary_text, split_message
 from bot.services import Identity, Services
 
-__all__ = ["Answer", "File", "Pressed", "Refusal", "annual", "chart", "export", "press", "read_button", "summary"]
+__all__ = [
+    "Answer",
+    "File",
+    "Pressed",
+    "Refusal",
+    "annual",
+    "chart",
+    "export",
+    "form_and_period",
+    "press",
+    "read_button",
+    "summary",
+]
 
 _CALLBACK = re.compile(r"^sum:(?P<action>[vcx]):(?P<form>[a-z][a-z0-9_]{0,31}):(?P<period>[0-9A-Z-]{4,7})$")
 
@@ -81,6 +93,15 @@ def _refusal(services: Services, lang: str, error: ArgumentError) -> str:
         return t(lang, "summary.bad_period", text=error.text, form=error.form.short.get(lang), example=example)
     forms = t(lang, "summary.list_separator").join(f"{f.key}（{f.short.get(lang)}）" for f in services.catalogue)
     return t(lang, "summary.unknown_form", text=error.text, forms=forms)
+
+
+def form_and_period(services: Services, lang: str, args: Sequence[str]) -> tuple[Form, Period] | Refusal:
+    """The form and period ``[form] [period]`` name (defaults: the first form, its last finished
+    period), or the refusal naming what did not parse (``/summary``, ``/flags``)."""
+    try:
+        return _form_and_period(services, args)
+    except ArgumentError as error:
+        return Refusal(_refusal(services, lang, error))
 
 
 def _form_and_period(services: Services, args: Sequence[str]) -> tuple[Form, Period]:
@@ -154,10 +175,10 @@ async def _workbook(services: Services, who: Identity, lang: str, form: Form, pe
 
 async def summary(services: Services, who: Identity, lang: str, args: Sequence[str]) -> Answer | Refusal:
     """``/summary [form] [period]``: the chart, then the table with its buttons."""
-    try:
-        form, period = _form_and_period(services, args)
-    except ArgumentError as error:
-        return Refusal(_refusal(services, lang, error))
+    named = form_and_period(services, lang, args)
+    if isinstance(named, Refusal):
+        return named
+    form, period = named
     result = await _summarise(services, who, form, period)
     # Chart first, table last: the buttons then sit in the newest message, under the thumb.
     return Answer([await chart(result, lang), _table(services, lang, result)])

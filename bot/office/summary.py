@@ -25,6 +25,7 @@ from bot.core.catalogue import Catalogue, Form
 from bot.core.periods import DEFAULT_TZ, Period, local_date, period_of, year_periods
 from bot.office.args import find_form, last_finished_period, read_period
 from storage.db import Database
+from storage.flags import FlagRow, flag_rows
 from storage.rollups import (
     DistrictRow,
     FieldAggregate,
@@ -79,6 +80,8 @@ class Stats:
     schools_reported: int = 0
     reports: int = 0
     fields: Mapping[str, FieldAggregate] = field(default_factory=dict)
+    # Warnings its reporters confirmed with a reason (report_flags of counted versions).
+    flags: int = 0
 
     @property
     def completeness(self) -> float:
@@ -109,6 +112,7 @@ class Stats:
             schools_reported=row.schools_reported,
             reports=row.reports,
             fields=dict(row.fields),
+            flags=row.flags,
         )
 
     @classmethod
@@ -129,6 +133,7 @@ class Stats:
             schools_reported=sum(p.schools_reported for p in parts),
             reports=sum(p.reports for p in parts),
             fields=fields,
+            flags=sum(p.flags for p in parts),
         )
 
 
@@ -228,7 +233,8 @@ async def summarise(db: Database, form: Form, period: Period, *, district_id: in
     """The period's roll-up with the previous period and the same period a year earlier.
 
     All three come from one grouped query (district × period), so the
-    comparisons cost a few more rows, not more round trips.
+    comparisons cost a few more rows, not more round trips (the confirmed
+    warnings come in the same statement).
     """
     previous, earlier = period.previous(), year_ago(period)
     by_period = await rollups_by_period(db, form, [period, previous, earlier], district_id=district_id)
@@ -240,11 +246,13 @@ async def summarise(db: Database, form: Form, period: Period, *, district_id: in
 
 @dataclass(frozen=True)
 class ExportData:
-    """What the spreadsheet shows: the roll-up, every current report, who has not reported."""
+    """What the spreadsheet shows: the roll-up, every current report, who has not reported,
+    and the warnings confirmed with a reason."""
 
     rollup: Rollup
     reports: list[ReportRow]
     missing: list[MissingReport]
+    flags: list[FlagRow] = field(default_factory=list)
 
 
 async def gather_export(db: Database, form: Form, periods: Sequence[Period], *, district_id: int | None = None) -> ExportData:
@@ -255,7 +263,8 @@ async def gather_export(db: Database, form: Form, periods: Sequence[Period], *, 
         rows = await district_rollup(session, _query(form, periods, district_id))
         reports = await current_report_rows(session, form.key, keys, [f.key for f in form.fields], district_id=district_id)
         missing = await unreported_by_period(session, form.key, form.programme, keys, district_id=district_id)
-    return ExportData(rollup=_rollup(form, periods, rows, district_id, scope), reports=reports, missing=missing)
+        flags = await flag_rows(session, form.key, keys, district_id=district_id)
+    return ExportData(rollup=_rollup(form, periods, rows, district_id, scope), reports=reports, missing=missing, flags=flags)
 
 
 # --- the year-end report --------------------------------------------------------
@@ -272,6 +281,7 @@ class FarmFigures:
     income: Decimal | None = None
     top: tuple[SchoolTotal, ...] = ()
     reports: int = 0
+    flags: int = 0
 
 
 @dataclass(frozen=True)
@@ -282,6 +292,7 @@ class MilkFigures:
     daily_drinkers: Decimal | None = None
     months: int = 0
     reports: int = 0
+    flags: int = 0
 
 
 @dataclass(frozen=True)
@@ -294,6 +305,7 @@ class InsuranceFigures:
     # The semester whose head count is quoted (the newest with reports).
     basis: Period | None = None
     reports: int = 0
+    flags: int = 0
 
 
 @dataclass(frozen=True)
@@ -306,6 +318,11 @@ class Annual:
     milk: MilkFigures
     insurance: InsuranceFigures
     scope: str | None = None
+
+    @property
+    def flags(self) -> int:
+        """Warnings confirmed with a reason in the year's counted reports of the three forms."""
+        return self.farm.flags + self.milk.flags + self.insurance.flags
 
 
 def _sum_or_none(stats: Stats, key: str) -> Decimal | None:
@@ -349,6 +366,7 @@ async def _farm(db: Database, form: Form | None, periods: list[Period], district
         income=_sum_or_none(city, "income"),
         top=tuple(t for t in top if t.total > 0),
         reports=city.reports,
+        flags=city.flags,
     )
 
 
@@ -369,7 +387,9 @@ async def _milk(db: Database, form: Form | None, periods: list[Period], district
         months = len(served)
         if served:
             drinkers = (sum(served, Decimal(0)) / len(served)).quantize(Decimal(1), rounding=ROUND_HALF_UP)
-    return MilkFigures(schools=year.city.schools_reported, daily_drinkers=drinkers, months=months, reports=year.city.reports)
+    return MilkFigures(
+        schools=year.city.schools_reported, daily_drinkers=drinkers, months=months, reports=year.city.reports, flags=year.city.flags
+    )
 
 
 async def _insurance(db: Database, form: Form | None, periods: list[Period], district_id: int | None) -> InsuranceFigures:
@@ -393,6 +413,7 @@ async def _insurance(db: Database, form: Form | None, periods: list[Period], dis
         premium=_sum_or_none(year.city, "premium"),
         basis=basis,
         reports=year.city.reports,
+        flags=year.city.flags,
     )
 
 

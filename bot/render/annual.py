@@ -79,6 +79,8 @@ def compose_annual(annual: Annual, lang: str = "zh") -> AnnualText:
     marker = t(lang, "summary.missing")
     if any(marker in paragraph for section in sections for paragraph in section.paragraphs):
         footer += t(lang, "summary.annual_footer_missing", missing=marker)
+    if annual.flags:
+        footer += t(lang, "quality.annual_flags", count=annual.flags)
     return AnnualText(
         title=t(lang, "summary.annual_title", scope=scope, year=year),
         part=t(lang, "summary.annual_part", year=year),

@@ -87,6 +87,10 @@ def render_summary_text(summary: Summary, lang: str) -> str:
         lines.append(total)
     if main is not None:
         lines += _compare(main, summary, lang)
+    if city.flags:
+        # How much of the figure rests on a principal's word: the office can ask /flags which ones.
+        names = {"form": form.key, "period": summary.period.key}
+        lines.append(t(lang, "quality.summary_flags", count=city.flags, **names))
     if city.expected == 0:
         lines.append(t(lang, "summary.nobody_expected"))
     elif city.reported == 0:

@@ -120,8 +120,9 @@ def _rollup_sheet(ws: Worksheet, data: ExportData, lang: str) -> None:
         t(lang, "summary.col_completeness"),
         t(lang, "summary.col_on_time_rate"),
         t(lang, "summary.col_reports"),
+        t(lang, "quality.col_flags"),
     ]
-    formats: list[str | None] = [None, None, "0", "0", "0", "0", _PERCENT, _PERCENT, "0"]
+    formats: list[str | None] = [None, None, "0", "0", "0", "0", _PERCENT, _PERCENT, "0", "0"]
     for field in numeric:
         label, unit = field.label.get(lang), _unit(field, lang)
         header += [t(lang, f"summary.col_{kind}", field=label, unit=unit) for kind in ("sum", "avg", "min", "max")]
@@ -140,6 +141,7 @@ def _rollup_sheet(ws: Worksheet, data: ExportData, lang: str) -> None:
             stats.completeness,
             stats.on_time_rate,
             stats.reports,
+            stats.flags,
         ]
         for field in numeric:
             agg = stats.aggregate(field.key)
@@ -196,9 +198,11 @@ def _reports_sheet(ws: Worksheet, data: ExportData, lang: str, tz: tzinfo) -> No
         t(lang, "summary.col_submitted"),
         t(lang, "summary.col_late"),
         t(lang, "summary.col_version"),
+        t(lang, "quality.col_flag"),
     ]
-    formats += [None, _DATETIME, None, "0"]
+    formats += [None, _DATETIME, None, "0", None]
     labels = _labels(form, [r.period for r in data.reports], lang)
+    flags = _flag_cells(data, lang)
     yes, no = t(lang, "summary.yes"), t(lang, "summary.no")
     rows = []
     for report in data.reports:
@@ -209,8 +213,20 @@ def _reports_sheet(ws: Worksheet, data: ExportData, lang: str, tz: tzinfo) -> No
         # Excel has no time zones: write the office's local time.
         submitted = report.submitted_at.astimezone(tz).replace(tzinfo=None)
         row += [report.reporter or "", submitted, yes if report.is_late else no, report.version]
+        row.append(flags.get(report.report_id, ""))
         rows.append(row)
     _sheet(ws, header, rows, formats)
+
+
+def _flag_cells(data: ExportData, lang: str) -> dict[int, str]:
+    """Per report id, its confirmed warnings: "field: message (reason: ...)", one a line."""
+    form = data.rollup.form
+    labels = {f.key: f.label.get(lang) for f in form.fields}
+    cells: dict[int, list[str]] = {}
+    for flag in data.flags:
+        name = labels.get(flag.field_key or "", flag.field_key or t(lang, "quality.form_level"))
+        cells.setdefault(flag.report_id, []).append(t(lang, "quality.cell", field=name, message=flag.message, reason=flag.reason))
+    return {report_id: "\n".join(lines) for report_id, lines in cells.items()}
 
 
 def _missing_sheet(ws: Worksheet, data: ExportData, lang: str) -> None:

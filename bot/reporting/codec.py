@@ -2,7 +2,7 @@
 
 See ``bot.reporting.flow`` for the grammar: ``r:<token>:<action>...`` acts on
 the current draft; ``go:<form>:<period>``, ``fix:<report id>``, ``form:<form>`` and
-``menu`` start something.
+``menu`` start something; ``wd:...`` withdraws a saved entry (``Withdraw``).
 """
 
 from __future__ import annotations
@@ -48,9 +48,42 @@ class Start:
                 return cls("form", form_key=key)
             case ["go", key, period] if key and period:
                 return cls("go", form_key=key, period=period)
-            case ["fix", number] if number.isdigit() and len(number) < 18:
+            case ["fix", number] if _is_id(number):
                 return cls("fix", report_id=int(number))
         return None
+
+
+@dataclass(frozen=True)
+class Withdraw:
+    """A withdraw button of /correct: ask (``wd:<id>``), then confirm (``wd:y:<id>``) or keep (``wd:n:<id>``).
+
+    The report id names the version the principal saw: if the entry was corrected or
+    withdrawn meanwhile, that version is no longer current and the press is refused.
+    """
+
+    step: Literal["ask", "yes", "no"]
+    report_id: int
+
+    def encode(self) -> str:
+        if self.step == "ask":
+            return _data("wd", self.report_id)
+        return _data("wd", self.step[0], self.report_id)
+
+    @classmethod
+    def decode(cls, text: str) -> Withdraw | None:
+        """The withdraw step named by button data, or None for anything malformed."""
+        match text.split(":"):
+            case ["wd", number] if _is_id(number):
+                return cls("ask", int(number))
+            case ["wd", "y", number] if _is_id(number):
+                return cls("yes", int(number))
+            case ["wd", "n", number] if _is_id(number):
+                return cls("no", int(number))
+        return None
+
+
+def _is_id(text: str) -> bool:
+    return text.isdigit() and len(text) < 18
 
 
 def _data(*parts: object) -> str:
@@ -71,4 +104,4 @@ def report_now(form: Form, period: Period, lang: str | None) -> Button:
     return Button(t(lang, "report.now_button", form=form.short.get(lang), period=period.label(lang)), go_data(form, period))
 
 
-__all__ = ["MAX_CALLBACK_BYTES", "Start", "go_data", "report_now"]
+__all__ = ["MAX_CALLBACK_BYTES", "Start", "Withdraw", "go_data", "report_now"]

@@ -1,5 +1,12 @@
 """A principal's self-service: /status (what is due, filed, overdue), /history (recent
-reports) and /correct (the reports that can still be corrected, as buttons)."""
+reports, withdrawn ones marked) and /correct (the reports that can still be corrected or
+withdrawn, as buttons, each told apart by when it was filed, its crop and its figure).
+
+Withdrawing asks first (``wd:<id>``), then writes the next version of the entry marked
+withdrawn (``wd:y:<id>``), audited as ``report.withdrawn``; the id on the buttons is the
+version the principal saw, so a second press, a stale button or one forged for another
+school's entry writes nothing.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +14,28 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core.catalogue import Form
+from bot.core.catalogue import FieldType, Form
 from bot.core.i18n import t
 from bot.core.periods import Period, default_period, due_date, local_date, period_of, reportable_periods
 from bot.core.ui import Button
 from bot.reporting import flow
-from bot.reporting.codec import Start, _data, report_now
+from bot.reporting.codec import Start, Withdraw, _data, report_now
 from bot.reporting.screens import Screens
 from bot.reporting.service import Outcome, Reporter, Reporting, saved_report, settle, state_of
 from bot.reporting.state import SavedReport, period_or_none
 from storage.drafts import delete_draft, draft_of
-from storage.models import School
-from storage.reports import count_current_reports, current_report, recent_reports, reported_periods
+from storage.models import Report, School
+from storage.people import audit
+from storage.reports import (
+    CurrentChanged,
+    count_current_reports,
+    current_report,
+    recent_reports,
+    report_by_id,
+    reported_periods,
+    save_report_retrying,
+    withdrawal,
+)
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -52,24 +69,113 @@ class SelfService:
         return school
 
     async def corrections(self) -> Outcome:
-        """/correct: the school's recent reports whose period is still open, as buttons."""
+        """/correct: the school's recent reports whose period is still open, to correct or withdraw."""
         out = Outcome()
         async with self.db.session() as session:
             reports = [saved_report(r) for r in await recent_reports(session, self.reporter.school_id, limit=RECENT_LIMIT)]
         rows: list[list[Button]] = []
         for report in reports:
-            form = self.screens.form_or_none(report.form_key)
-            period = period_or_none(form, report.period) if form is not None else None
-            if form is None or period is None or period not in reportable_periods(form, self.now, self.tz):
+            form = self._open_form(report)
+            if form is None:
                 continue
-            figure = self.screens.key_figures(form, report, 1, labels=False)
-            label = t(self.lang, "report.correct_row", form=form.short.get(self.lang), period=period.label(self.lang), figure=figure)
-            rows.append([Button(label.strip(), _data(Start("fix", report_id=report.id).encode()))])
+            rows.append(
+                [
+                    Button(self._entry(form, report), _data(Start("fix", report_id=report.id).encode())),
+                    Button(t(self.lang, "withdraw.button"), Withdraw("ask", report.id).encode()),
+                ]
+            )
         if rows:
-            out.say(t(self.lang, "report.correct_choose"), rows)
+            out.say(t(self.lang, "withdraw.choose"), rows)
         else:
             out.say(t(self.lang, "report.correct_none"))
         return out
+
+    def _open_form(self, report: SavedReport) -> Form | None:
+        """The report's form if its period may still be corrected or withdrawn, else None."""
+        form = self.screens.form_or_none(report.form_key)
+        period = period_or_none(form, report.period) if form is not None else None
+        if form is None or period is None or period not in reportable_periods(form, self.now, self.tz):
+            return None
+        return form
+
+    def _entry(self, form: Form, report: SavedReport) -> str:
+        """One entry on a line: form, period, when filed, its crop (first choice) and headline figure."""
+        period = period_or_none(form, report.period)
+        choice = next((f for f in form.fields if f.type is FieldType.CHOICE and f.key in report.values), None)
+        label = t(
+            self.lang,
+            "withdraw.row",
+            form=form.short.get(self.lang),
+            period=period.label(self.lang) if period is not None else report.period,
+            date=report.submitted_at.astimezone(self.tz).strftime("%m-%d %H:%M"),
+            choice=self.screens.saved_text(choice, report.values[choice.key]) if choice is not None else "",
+            figure=self.screens.key_figures(form, report, 1, labels=False),
+        )
+        return " ".join(label.split())
+
+    async def withdraw(self, data: str) -> Outcome:
+        """A withdraw button of /correct: ask to confirm, withdraw, or keep the entry."""
+        step = Withdraw.decode(data)
+        if step is None:
+            return Outcome(alert=t(self.lang, "core.stale_button"))
+        out = Outcome(used_up=step.step != "ask")
+        if step.step == "no":
+            out.say(t(self.lang, "withdraw.kept"))
+            return out
+        async with self.db.session() as session:
+            found = await report_by_id(session, step.report_id)
+            refusal = await self._refusal(session, found)
+            report = saved_report(found) if found is not None else None
+        form = self._open_form(report) if report is not None and refusal is None else None
+        if report is None or form is None:
+            out.say(refusal or t(self.lang, "withdraw.closed"))
+            return out
+        entry = self._entry(form, report)
+        if step.step == "ask":
+            buttons = [
+                Button(t(self.lang, "withdraw.yes"), Withdraw("yes", report.id).encode()),
+                Button(t(self.lang, "withdraw.no"), Withdraw("no", report.id).encode()),
+            ]
+            figures = self.screens.figures(form, report)
+            out.say(t(self.lang, "withdraw.confirm", entry=entry, figures=figures), [buttons])
+            return out
+        assert found is not None
+        out.say(await self._withdrawn(found, entry))
+        return out
+
+    async def _refusal(self, session: AsyncSession, found: Report | None) -> str | None:
+        """Why ``found`` cannot be withdrawn now (gone, another school's, withdrawn, changed), or None."""
+        if found is None or found.school_id != self.reporter.school_id:
+            return t(self.lang, "report.correct_gone")
+        if found.withdrawn:
+            return t(self.lang, "withdraw.already")
+        if not found.is_current:
+            live = await current_report(session, found.school_id, found.form_key, found.period, found.series)
+            return t(self.lang, "withdraw.already" if live is None else "withdraw.changed")
+        return None
+
+    async def _withdrawn(self, report: Report, entry: str) -> str:
+        """Write the withdrawn version and its audit row; say what happened."""
+        new = withdrawal(report, reporter_id=self.reporter.person_id, at=self.now)
+
+        async def record(session: AsyncSession, saved: Report) -> None:
+            detail: dict[str, object] = {
+                "form": saved.form_key,
+                "period": saved.period,
+                "version": saved.version,
+                "report_id": saved.id,
+                "supersedes": saved.supersedes_id,
+            }
+            if saved.series:
+                detail["series"] = saved.series
+            audit(session, self.now, self.reporter.telegram_id, "report.withdrawn", self.reporter.school_code, **detail)
+
+        try:
+            await save_report_retrying(self.db, new, also=record)
+        except CurrentChanged:
+            # Corrected or withdrawn between the check and the save (a second press, another reporter).
+            return t(self.lang, "withdraw.changed")
+        return t(self.lang, "withdraw.done", entry=entry)
 
     async def status(self) -> Outcome:
         """/status: for each form the school must report, the period due now and any overdue ones."""
@@ -146,7 +252,8 @@ class SelfService:
         out = Outcome()
         async with self.db.session() as session:
             school = await self._school(session)
-            reports = [saved_report(r) for r in await recent_reports(session, school.id, limit=RECENT_LIMIT)]
+            recent = await recent_reports(session, school.id, limit=RECENT_LIMIT, withdrawn=True)
+            reports = [saved_report(r) for r in recent]
         if not reports:
             out.say(t(self.lang, "report.history.none"))
             return out
@@ -168,5 +275,6 @@ class SelfService:
             version=report.version,
             who=self.screens.who(report),
             when=self.screens.when(report.submitted_at),
-            late=t(self.lang, "report.history.late") if report.is_late else "",
+            late=(t(self.lang, "report.history.late") if report.is_late else "")
+            + (t(self.lang, "withdraw.history_mark") if report.withdrawn else ""),
         )

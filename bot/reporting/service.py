@@ -141,6 +141,7 @@ def saved_report(report: Report) -> SavedReport:
         submitted_at=report.submitted_at,
         values={value.field_key: (value.num_value, value.text_value) for value in report.values},
         originals={value.field_key: value.original for value in report.values if value.original is not None},
+        withdrawn=report.withdrawn,
     )
 
 

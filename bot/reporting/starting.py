@@ -174,9 +174,14 @@ def begin_fix(out: Step, report_id: int, ctx: Ctx) -> None:
     if report is None or report.school_id != ctx.school_id:
         out.say(screens.say("report.correct_gone"))
         return
-    if not report.is_current:
-        # Corrected meanwhile: correct the newest figures, not the ones on the old button.
-        report = ctx.facts.current(report.form_key, report.period, report.series) or report
+    if report.withdrawn or not report.is_current:
+        # Corrected meanwhile: correct the newest figures, not the ones on the old button;
+        # a withdrawn entry has none (the current fact skips it) and is filed anew instead.
+        current = ctx.facts.current(report.form_key, report.period, report.series)
+        if current is None:
+            out.say(screens.say("withdraw.no_fix"))
+            return
+        report = current
     form = ctx.form_or_none(report.form_key)
     if form is None:
         out.say(screens.say("report.form_gone", form=report.form_key))

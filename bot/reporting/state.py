@@ -76,6 +76,8 @@ class SavedReport:
     values: Mapping[str, Stored]
     # The words as typed where a unit was converted (report_values.original): {"quantity": "1200斤"}.
     originals: Mapping[str, str] = field(default_factory=dict)
+    # A version that took the entry back (issue 13): counts nowhere, cannot be corrected.
+    withdrawn: bool = False
 
 
 # --- facts the flow asks for ---------------------------------------------------------

@@ -45,6 +45,7 @@ COMMANDS: list[Command] = [
     Command("summary", _OFFICE),
     Command("export", _OFFICE),
     Command("annual", _OFFICE),
+    Command("flags", _OFFICE),
     Command("broadcast", _OFFICE),
     Command("broadcasts", _OFFICE),
     Command("invite", _OFFICE),

@@ -107,7 +107,8 @@ async def test_correct_command_lists_recent_reports_and_opens_the_review(sim: Si
     assert "没有可以更正的报表" in last(replies).text
     await file_milk(chat)
     replies = await chat.send("/correct")
-    assert last(replies).labels == ["学生奶 · 2026年11月 856 人"]
+    # Issue 13: each entry says when it was filed and its first choice, and can be withdrawn.
+    assert last(replies).labels == ["学生奶 · 2026年11月 · 12-02 10:00 伊利 856 人", "↩️ 撤回"]
     replies = await chat.press("学生奶")
     assert "请核对" in last(replies).text and "更正" in last(replies).text
     await chat.press("✏️ 供奶企业")
