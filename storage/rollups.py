@@ -20,8 +20,7 @@ is no longer expected, but the figures it did report still count in the sums
 (the report is a fact), as DHIS2 keeps data values of unassigned org units.
 
 Who has not reported is in ``storage.completeness``, the per-report detail of
-the exports in ``storage.report_rows`` (both re-exported here, the summaries'
-one entry point).
+the exports in ``storage.report_rows``.
 
 Years are lists of period keys (``IN``), never ``LIKE '2026-%'``: the
 ``(form_key, period, is_current)`` index then serves every query.
@@ -41,9 +40,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.completeness import MissingReport, unreported_by_period
 from storage.models import District, Report, ReportValue, School
-from storage.report_rows import ReportRow, current_report_rows
 from storage.rollup_statement import rollup_statement
 from storage.reports import COUNTED
 from storage.sql import exact_decimal, fetch_rows, in_district
@@ -51,14 +48,10 @@ from storage.sql import exact_decimal, fetch_rows, in_district
 __all__ = [
     "DistrictRow",
     "FieldAggregate",
-    "MissingReport",
-    "ReportRow",
     "RollupQuery",
     "SchoolTotal",
-    "current_report_rows",
     "district_name",
     "district_rollup",
-    "unreported_by_period",
     "top_schools",
     "totals_by_choice",
 ]

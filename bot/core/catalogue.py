@@ -9,7 +9,7 @@ field is wrong, instead of failing halfway through a principal's conversation.
 A field also knows how to read an answer (``Field.parse``), show it back
 (``Field.format``) and store it (``Field.to_storage``/``from_storage``). Bad
 answers raise ``InvalidAnswer`` carrying an i18n message key, never user text.
-Fields and answers live in ``bot.core.fields``; this module re-exports them.
+Fields and answers live in ``bot.core.fields``.
 
 Usage::
 
@@ -34,34 +34,23 @@ from pydantic_core import ErrorDetails
 from bot.core.rules import MAX_RULE_LENGTH, Expression, Kind, RuleError, compile_rule
 from bot.core.units import Unit, UnitBook, parse_factor
 from bot.core.fields import (
-    ANSWER_MESSAGE_KEYS,
     IDENTIFIER,
     MODEL_CONFIG,
-    Answer,
-    Choice,
     Field,
     FieldType,
-    InvalidAnswer,
     Text,
 )
 
 __all__ = [
-    "ANSWER_MESSAGE_KEYS",
     "RESERVED_COMMANDS",
     "SHIPPED_CATALOGUE",
-    "Answer",
     "Cadence",
     "Catalogue",
     "CatalogueInvalid",
-    "Choice",
-    "Field",
-    "FieldType",
     "Form",
-    "InvalidAnswer",
     "PERIOD_FACTS",
     "Rule",
     "Severity",
-    "Text",
     "UnitEntry",
     "load_catalogue",
     "load_catalogue_text",

@@ -23,23 +23,11 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from bot.core.catalogue import Catalogue, Form
 from bot.core.periods import DEFAULT_TZ, Period, local_date, period_of, year_periods
-from bot.office.args import find_form, last_finished_period, read_period
 from storage.db import Database
 from storage.flags import FlagRow, flag_rows
-from storage.rollups import (
-    DistrictRow,
-    FieldAggregate,
-    MissingReport,
-    ReportRow,
-    RollupQuery,
-    SchoolTotal,
-    current_report_rows,
-    district_name,
-    district_rollup,
-    unreported_by_period,
-    top_schools,
-    totals_by_choice,
-)
+from storage.rollups import DistrictRow, FieldAggregate, RollupQuery, SchoolTotal, district_name, district_rollup, top_schools, totals_by_choice
+from storage.completeness import MissingReport, unreported_by_period
+from storage.report_rows import ReportRow, current_report_rows
 
 __all__ = [
     "Annual",
@@ -51,10 +39,7 @@ __all__ = [
     "Stats",
     "Summary",
     "annual_figures",
-    "find_form",
     "gather_export",
-    "last_finished_period",
-    "read_period",
     "rollup",
     "started_periods_of_year",
     "summarise",

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
-from bot.core.catalogue import Field
+from bot.core.fields import Field
 from bot.core.i18n import t
 from bot.core.numbers import format_number, format_wan
 from bot.core.periods import Period, year_periods

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.patches import Patch
 
-from bot.core.catalogue import Field
+from bot.core.fields import Field
 from bot.core.i18n import t
 from bot.render import figure, percent, scope_label, span_label
 from bot.render.fonts import cjk_font

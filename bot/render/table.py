@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from bot.core.catalogue import Field, Form
+from bot.core.catalogue import Form
+from bot.core.fields import Field
 from bot.core.i18n import t
 from bot.render import figure, percent, scope_label, span_label
 from bot.office.summary import Rollup, Stats, Summary

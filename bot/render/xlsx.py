@@ -24,7 +24,8 @@ from openpyxl.styles import Font, PatternFill  # type: ignore[import-untyped]
 from openpyxl.utils import get_column_letter  # type: ignore[import-untyped]
 from openpyxl.worksheet.worksheet import Worksheet  # type: ignore[import-untyped]
 
-from bot.core.catalogue import Field, FieldType, Form
+from bot.core.catalogue import Form
+from bot.core.fields import Field, FieldType
 from bot.core.i18n import t
 from bot.core.periods import DEFAULT_TZ, Period, parse_period
 from bot.render import scope_label, span_label

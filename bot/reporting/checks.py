@@ -30,7 +30,9 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from bot.core.catalogue import Answer, Field, FieldType, Form, Severity, Text
+from bot.core.catalogue import Form, Severity
+from bot.core.fields import Answer
+from bot.core.fields import Field, FieldType, Text
 from bot.core.i18n import LANGUAGES, t
 from bot.core.numbers import format_number, tidy
 from bot.core.periods import Period, parse_period

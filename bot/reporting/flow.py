@@ -34,7 +34,9 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from bot.core.catalogue import Answer, Field, FieldType, Form, InvalidAnswer
+from bot.core.catalogue import Form
+from bot.core.fields import Answer
+from bot.core.fields import Field, FieldType, InvalidAnswer
 from bot.core.periods import reportable_periods
 from bot.core.ui import Screen
 from bot.reporting.codec import Start

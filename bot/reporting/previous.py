@@ -9,7 +9,9 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-from bot.core.catalogue import Answer, Field, Form, InvalidAnswer
+from bot.core.catalogue import Form
+from bot.core.fields import Answer
+from bot.core.fields import Field, InvalidAnswer
 from bot.core.periods import Period
 from bot.reporting.checks import noted_previous
 from bot.reporting.state import Ctx, DraftState, PastEntry, encode_answer

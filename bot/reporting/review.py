@@ -21,7 +21,8 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from bot.core.catalogue import Field, Form
+from bot.core.catalogue import Form
+from bot.core.fields import Field
 from bot.core.periods import Period, local_date
 from bot.reporting.checks import Entry, Finding, History, Previous, Spread, findings, noted_previous, noted_spreads
 from bot.reporting.previous import previous_answer, stored_answer

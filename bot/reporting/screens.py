@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime, tzinfo
 
-from bot.core.catalogue import Catalogue, Field, FieldType, Form
+from bot.core.catalogue import Catalogue, Form
+from bot.core.fields import Field, FieldType
 from bot.core.i18n import t
 from bot.core.periods import Period, default_period, reportable_periods
 from bot.core.ui import Button, Screen

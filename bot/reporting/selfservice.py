@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core.catalogue import FieldType, Form
+from bot.core.catalogue import Form
+from bot.core.fields import FieldType
 from bot.core.i18n import t
 from bot.core.periods import Period, default_period, due_date, local_date, period_of, reportable_periods
 from bot.core.ui import Button

@@ -16,7 +16,9 @@ from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 
-from bot.core.catalogue import Answer, Catalogue, Field, Form, InvalidAnswer
+from bot.core.catalogue import Catalogue, Form
+from bot.core.fields import Answer
+from bot.core.fields import Field, InvalidAnswer
 from bot.core.periods import Period, parse_period, reportable_periods
 from bot.core.ui import Button, Screen
 from bot.reporting.checks import Spread

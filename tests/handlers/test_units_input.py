@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import build_application
-from bot.core.catalogue import SHIPPED_CATALOGUE, InvalidAnswer, load_catalogue
+from bot.core.catalogue import SHIPPED_CATALOGUE, load_catalogue
+from bot.core.fields import InvalidAnswer
 from bot.core.clock import FixedClock
 from bot.core.i18n import t
 from bot.offline.fakeapi import FakeRequest, FakeTelegram

@@ -18,7 +18,8 @@ from bot.office.summary import ExportData, Rollup, Stats
 from bot.offline.simulator import Simulator
 from storage.db import Database
 from storage.reports import NewReport, save_report_retrying
-from storage.rollups import MissingReport, ReportRow
+from storage.completeness import MissingReport
+from storage.report_rows import ReportRow
 from tests.conftest import SHANGHAI
 from tests.factories import add_school, register_staff
 from tests.handlers.test_summary_handlers import last_file

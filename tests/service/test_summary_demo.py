@@ -11,7 +11,8 @@ from bot.core.clock import FixedClock
 from bot.offline.demo import load_demo_people, load_demo_roster
 from bot.offline.demo_reports import DEMO_SOURCE, load_demo_reports
 from bot.core.periods import parse_period
-from bot.office.summary import annual_figures, last_finished_period, rollup, started_periods_of_year, summarise
+from bot.office.summary import annual_figures, rollup, started_periods_of_year, summarise
+from bot.office.args import last_finished_period
 from storage.db import Database
 from storage.models import Report, ReportValue
 

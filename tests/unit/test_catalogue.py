@@ -12,19 +12,9 @@ import pytest
 import bot.core.catalogue as catalogue_module
 import bot.core.fields as fields_module
 import bot.core.periods as periods_module
-from bot.core.catalogue import (
-    Severity,
-    ANSWER_MESSAGE_KEYS,
-    SHIPPED_CATALOGUE,
-    Cadence,
-    CatalogueInvalid,
-    Field,
-    FieldType,
-    InvalidAnswer,
-    Text,
-    load_catalogue,
-    load_catalogue_text,
-)
+from bot.core.fields import ANSWER_MESSAGE_KEYS
+from bot.core.catalogue import Severity, SHIPPED_CATALOGUE, Cadence, CatalogueInvalid, load_catalogue, load_catalogue_text
+from bot.core.fields import Field, FieldType, InvalidAnswer, Text
 from bot.core.i18n import LANGUAGES, messages
 
 SHIPPED = load_catalogue()

@@ -7,7 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from bot.core.catalogue import SHIPPED_CATALOGUE, CatalogueInvalid, InvalidAnswer, load_catalogue, load_catalogue_text
+from bot.core.catalogue import SHIPPED_CATALOGUE, CatalogueInvalid, load_catalogue, load_catalogue_text
+from bot.core.fields import InvalidAnswer
 from bot.core.numbers import parse_figure
 
 SHIPPED = load_catalogue()

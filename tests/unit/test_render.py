@@ -30,7 +30,9 @@ from bot.office.summary import (
     Stats,
     Summary,
 )
-from storage.rollups import FieldAggregate, MissingReport, ReportRow, SchoolTotal
+from storage.rollups import FieldAggregate, SchoolTotal
+from storage.completeness import MissingReport
+from storage.report_rows import ReportRow
 
 CATALOGUE = load_catalogue()
 MILK = CATALOGUE.get("milk")
