@@ -166,15 +166,28 @@ async def seed(db: Database, n: int, now: datetime) -> list[int]:
         session.add(district)
         await session.flush()
         schools = [
-            {"code": f"B{i:04d}", "name": f"基准{i}小学", "district_id": district.id, "area": "rural", "created_at": now, "updated_at": now}
+            {
+                "code": f"B{i:04d}",
+                "name": f"基准{i}小学",
+                "district_id": district.id,
+                "area": "rural",
+                "created_at": now,
+                "updated_at": now,
+            }
             for i in range((n + 3) // 4)
         ]
         await session.execute(insert(School), schools)
         ids = (await session.scalars(select(School.id).order_by(School.code))).all()
         people = [
             {
-                "telegram_id": chat, "name": f"校长{chat}", "role": "principal", "school_id": ids[i // 4],
-                "language": "zh", "blocked": False, "active": True, "created_at": now,
+                "telegram_id": chat,
+                "name": f"校长{chat}",
+                "role": "principal",
+                "school_id": ids[i // 4],
+                "language": "zh",
+                "blocked": False,
+                "active": True,
+                "created_at": now,
             }
             for i, chat in enumerate(chats)
         ]
@@ -190,9 +203,7 @@ async def run(backend: str, url: str, args: argparse.Namespace) -> Figures:
     fake = HostileTelegram(limit=args.limit, transient=args.transient, seed=args.seed)
     rng = random.Random(args.seed)
     fake.blocked.update(rng.sample(chats, args.blocked))
-    settings = Settings(
-        database_url=url, telegram_api_url="http://fake.invalid", admin_ids=frozenset({STAFF}), _env_file=None
-    )
+    settings = Settings(database_url=url, telegram_api_url="http://fake.invalid", admin_ids=frozenset({STAFF}), _env_file=None)
     app = build_application(settings, request=SlowRequest(fake, args.latency, args.seed), db=db, clock=clock)
     async with app:
         app.bot_data.sender = BroadcastSender(app, paced=not args.unpaced)

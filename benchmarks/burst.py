@@ -251,8 +251,15 @@ async def start_bot(api_url: str, database_url: str, port: int, proxy_port: int,
     workdir.mkdir(exist_ok=True)
     with log_path.open("wb") as out:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "run", env=env, cwd=workdir,
-            stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=asyncio.subprocess.STDOUT,
+            sys.executable,
+            "-m",
+            "bot",
+            "run",
+            env=env,
+            cwd=workdir,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=out,
+            stderr=asyncio.subprocess.STDOUT,
         )
     return BotProcess(proc, port, log_path)
 
@@ -304,7 +311,15 @@ async def seed(db: Database, url: str, config: Config, rng: random.Random) -> Se
         await conn.execute(
             insert(School),
             [
-                {"id": i + 1, "code": f"B{i:05d}", "name": f"基准{i}小学", "district_id": 1, "area": "rural", "created_at": utc, "updated_at": utc}
+                {
+                    "id": i + 1,
+                    "code": f"B{i:05d}",
+                    "name": f"基准{i}小学",
+                    "district_id": 1,
+                    "area": "rural",
+                    "created_at": utc,
+                    "updated_at": utc,
+                }
                 for i in range(n)
             ],
         )
@@ -313,8 +328,15 @@ async def seed(db: Database, url: str, config: Config, rng: random.Random) -> Se
             insert(Person),
             [
                 {
-                    "id": i + 1, "telegram_id": chat, "name": f"校长{i}", "role": "principal", "school_id": i + 1,
-                    "language": "zh", "blocked": False, "active": True, "created_at": utc,
+                    "id": i + 1,
+                    "telegram_id": chat,
+                    "name": f"校长{i}",
+                    "role": "principal",
+                    "school_id": i + 1,
+                    "language": "zh",
+                    "blocked": False,
+                    "active": True,
+                    "created_at": utc,
                 }
                 for i, chat in enumerate(chats)
             ],
@@ -323,7 +345,9 @@ async def seed(db: Database, url: str, config: Config, rng: random.Random) -> Se
         # Explicit ids above: move the sequences past them, as a real import would leave them.
         async with db.engine.begin() as conn:
             for table in ("districts", "schools", "people"):
-                await conn.exec_driver_sql(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+                await conn.exec_driver_sql(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
+                )
     order = list(range(n))
     rng.shuffle(order)
     filer_idx = set(order[: config.principals])
@@ -338,13 +362,26 @@ async def seed(db: Database, url: str, config: Config, rng: random.Random) -> Se
     services = Services(settings=settings, db=db, clock=clock, catalogue=catalogue)
     now = clock.now()
     plan = await plan_tick(services, now)
-    owed = {(due.form.key, due.form.version, due.period.key): go_data(due.form, due.period) for due in plan.reminders if due.candidates}
+    owed = {
+        (due.form.key, due.form.version, due.period.key): go_data(due.form, due.period)
+        for due in plan.reminders
+        if due.candidates
+    }
     milk = catalogue.get("milk")
     filed = default_period(milk, now, TZ)  # the ★ period the filers will press
     reports = [
         {
-            "school_id": i + 1, "form_key": form, "form_version": version, "period": period, "series": "", "version": 1,
-            "is_current": True, "reporter_id": i + 1, "submitted_at": utc, "is_late": False, "source": SEED_SOURCE,
+            "school_id": i + 1,
+            "form_key": form,
+            "form_version": version,
+            "period": period,
+            "series": "",
+            "version": 1,
+            "is_current": True,
+            "reporter_id": i + 1,
+            "submitted_at": utc,
+            "is_late": False,
+            "source": SEED_SOURCE,
         }
         for (form, version, period) in owed
         for i in range(n)
@@ -452,28 +489,44 @@ class Figures:
             f"burst: {c.principals} principals filing over {c.window:.0f} s, {c.recipients}-recipient broadcast,"
             f" {c.reminders} reminders; 2 processes on PostgreSQL, limit {LIMIT}/s and 1/s per chat"
         )
-        print(f"  updates/s          : burst {self.rate('burst'):.1f} ({self.updates['burst']} updates in {self.burst[1] - self.burst[0]:.0f} s)"
-              f"   floor {self.rate('floor'):.1f} ({self.updates['floor']} in {self.floor[1] - self.floor[0]:.0f} s)")
+        print(
+            f"  updates/s          : burst {self.rate('burst'):.1f} ({self.updates['burst']} updates in {self.burst[1] - self.burst[0]:.0f} s)"
+            f"   floor {self.rate('floor'):.1f} ({self.updates['floor']} in {self.floor[1] - self.floor[0]:.0f} s)"
+        )
         print(f"  reports filed      : {self.reports_done} of {c.principals} (saved in the database: {self.reports_saved})")
         print("  step latency (s)   :    p50     p95     p99")
-        print(f"    burst (report)   : {percentile(burst, 50):6.2f}  {percentile(burst, 95):6.2f}  {percentile(burst, 99):6.2f}   ({len(burst)} steps)")
-        print(f"    floor (/help)    : {percentile(floor, 50):6.2f}  {percentile(floor, 95):6.2f}  {percentile(floor, 99):6.2f}   ({len(floor)} steps)")
+        print(
+            f"    burst (report)   : {percentile(burst, 50):6.2f}  {percentile(burst, 95):6.2f}  {percentile(burst, 99):6.2f}   ({len(burst)} steps)"
+        )
+        print(
+            f"    floor (/help)    : {percentile(floor, 50):6.2f}  {percentile(floor, 95):6.2f}  {percentile(floor, 99):6.2f}   ({len(floor)} steps)"
+        )
         fp99 = percentile(floor, 99)
         print(f"    burst p99 / floor p99: {percentile(burst, 99) / fp99:.1f}x" if fp99 else "    burst p99 / floor p99: n/a")
-        print(f"  429s received      : {self.refused_overall + self.refused_chat} during the burst"
-              f" ({self.refused_overall} over 30/s, {self.refused_chat} over 1/s in a chat), {self.refused_floor} during the floor")
+        print(
+            f"  429s received      : {self.refused_overall + self.refused_chat} during the burst"
+            f" ({self.refused_overall} over 30/s, {self.refused_chat} over 1/s in a chat), {self.refused_floor} during the floor"
+        )
         print(f"  messages lost      : {self.total_lost}  {dict(self.lost) or ''}")
         print(f"  duplicated         : {self.total_duplicated}  {dict(self.duplicated) or ''}")
         print(f"  unhandled errors   : {len(self.errors)} ERROR lines / tracebacks in the processes' logs")
         for line in list(dict.fromkeys(e[:200] for e in self.errors))[:5]:
             print(f"      {line}")
         bulk_s = self.bulk[1] - self.bulk[0]
-        print(f"  bulk rate          : {self.bulk_messages} broadcast+reminder messages in {bulk_s:.0f} s = {self.bulk_rate:.1f}/s"
-              f" = {self.bulk_rate / LIMIT:.2f} of the {LIMIT}/s limit")
-        print(f"  combined send rate : {self.combined_rate:.1f}/s = {self.combined_rate / LIMIT:.2f} of the limit (all messages while bulk lasted)")
-        print(f"  max in any 1 s     : {self.max_admitted} admitted (the fake's enforcement), {self.max_attempted} attempted (429s included)")
-        print(f"  webhook            : {self.redelivered} redeliveries {dict(self.refused_status) or ''},"
-              f" {self.undeliverable} given up; per process {sorted(self.served.values())}")
+        print(
+            f"  bulk rate          : {self.bulk_messages} broadcast+reminder messages in {bulk_s:.0f} s = {self.bulk_rate:.1f}/s"
+            f" = {self.bulk_rate / LIMIT:.2f} of the {LIMIT}/s limit"
+        )
+        print(
+            f"  combined send rate : {self.combined_rate:.1f}/s = {self.combined_rate / LIMIT:.2f} of the limit (all messages while bulk lasted)"
+        )
+        print(
+            f"  max in any 1 s     : {self.max_admitted} admitted (the fake's enforcement), {self.max_attempted} attempted (429s included)"
+        )
+        print(
+            f"  webhook            : {self.redelivered} redeliveries {dict(self.refused_status) or ''},"
+            f" {self.undeliverable} given up; per process {sorted(self.served.values())}"
+        )
         if not self.drained:
             print(f"  NOT DRAINED: bulk sends or reports unfinished {c.drain_timeout:.0f} s after the window")
         print("  aims (issue 17):")
@@ -628,11 +681,14 @@ class Burst:
         log_dir.mkdir(parents=True, exist_ok=True)
         ports, proxy_port = [free_port(), free_port()], free_port()
         bots: list[BotProcess] = []
-        async with FakeBotApiServer(self.fake, token=TOKEN, limits=self.limits) as api, httpx.AsyncClient(
-            timeout=120, limits=httpx.Limits(max_connections=200, max_keepalive_connections=100)
-        ) as forward, httpx.AsyncClient(
-            timeout=120, limits=httpx.Limits(max_connections=WEBHOOK_CONNECTIONS, max_keepalive_connections=WEBHOOK_CONNECTIONS)
-        ) as client:
+        async with (
+            FakeBotApiServer(self.fake, token=TOKEN, limits=self.limits) as api,
+            httpx.AsyncClient(timeout=120, limits=httpx.Limits(max_connections=200, max_keepalive_connections=100)) as forward,
+            httpx.AsyncClient(
+                timeout=120,
+                limits=httpx.Limits(max_connections=WEBHOOK_CONNECTIONS, max_keepalive_connections=WEBHOOK_CONNECTIONS),
+            ) as client,
+        ):
             self.client = client
             proxy = tornado.httpserver.HTTPServer(
                 tornado.web.Application(
@@ -654,9 +710,10 @@ class Burst:
                 proxy.stop()
                 f.answered_429 = sum(r.status == 429 for r in api.requests)
         async with db.session() as session:
-            f.reports_saved = await session.scalar(
-                select(func.count()).select_from(Report).where(Report.source == "chat", Report.is_current)
-            ) or 0
+            f.reports_saved = (
+                await session.scalar(select(func.count()).select_from(Report).where(Report.source == "chat", Report.is_current))
+                or 0
+            )
         await db.dispose()
         self._account(seeded, bots)
         print(f"(process logs in {log_dir})")

@@ -67,7 +67,15 @@ async def populate(db: Database, schools: int) -> None:
         await conn.execute(
             insert(School),
             [
-                {"id": i, "code": f"S{i:05d}", "name": f"学校{i}", "district_id": 1, "area": "rural", "created_at": utc, "updated_at": utc}
+                {
+                    "id": i,
+                    "code": f"S{i:05d}",
+                    "name": f"学校{i}",
+                    "district_id": 1,
+                    "area": "rural",
+                    "created_at": utc,
+                    "updated_at": utc,
+                }
                 for i in range(1, schools + 1)
             ],
         )
@@ -79,8 +87,15 @@ async def populate(db: Database, schools: int) -> None:
             insert(Person),
             [
                 {
-                    "id": i, "telegram_id": 1_000_000 + i, "name": f"校长{i}", "role": "principal", "school_id": i,
-                    "language": "zh", "blocked": False, "active": True, "created_at": utc,
+                    "id": i,
+                    "telegram_id": 1_000_000 + i,
+                    "name": f"校长{i}",
+                    "role": "principal",
+                    "school_id": i,
+                    "language": "zh",
+                    "blocked": False,
+                    "active": True,
+                    "created_at": utc,
                 }
                 for i in range(1, schools + 1)
             ],
@@ -94,9 +109,17 @@ async def populate(db: Database, schools: int) -> None:
                 if rng.random() < 0.5:
                     reports.append(
                         {
-                            "school_id": i, "form_key": form, "form_version": 1, "period": period, "series": "",
-                            "version": 1, "is_current": True, "reporter_id": i, "submitted_at": utc,
-                            "is_late": False, "source": "bench",
+                            "school_id": i,
+                            "form_key": form,
+                            "form_version": 1,
+                            "period": period,
+                            "series": "",
+                            "version": 1,
+                            "is_current": True,
+                            "reporter_id": i,
+                            "submitted_at": utc,
+                            "is_late": False,
+                            "source": "bench",
                         }
                     )
         await conn.execute(insert(Report), reports)

@@ -150,34 +150,50 @@ async def generate(db: Database, schools: int, years: int, first_year: int) -> C
             for period in year_periods(MILK.period_cadence, year):
                 for school in sorted(milk_schools):
                     if rng.random() < 0.95:
-                        add(MILK, period, school, {
-                            "daily_drinkers": rng.randint(50, 1500),
-                            "days_served": rng.randint(15, 23),
-                            "supplier": rng.choice(("yili", "mengniu", "bright")),
-                            "incidents": 0,
-                        })
+                        add(
+                            MILK,
+                            period,
+                            school,
+                            {
+                                "daily_drinkers": rng.randint(50, 1500),
+                                "days_served": rng.randint(15, 23),
+                                "supplier": rng.choice(("yili", "mengniu", "bright")),
+                                "incidents": 0,
+                            },
+                        )
                 await flush(conn)
             for period in year_periods(INSURANCE.period_cadence, year):
                 for school in range(1, schools + 1):
                     if rng.random() < 0.95:
                         insured = rng.randint(200, 2500)
-                        add(INSURANCE, period, school, {
-                            "students_enrolled": insured + rng.randint(0, 50),
-                            "students_insured": insured,
-                            "premium": insured * 5,
-                            "claims": rng.randint(0, 2),
-                        })
+                        add(
+                            INSURANCE,
+                            period,
+                            school,
+                            {
+                                "students_enrolled": insured + rng.randint(0, 50),
+                                "students_insured": insured,
+                                "premium": insured * 5,
+                                "claims": rng.randint(0, 2),
+                            },
+                        )
                 await flush(conn)
             for period in year_periods(HARVEST.period_cadence, year):
                 for school in sorted(farm_schools):
                     for n in range(rng.choice((0, 1, 2, 2, 3))):
-                        add(HARVEST, period, school, {
-                            "crop": rng.choice(("vegetables", "fruit", "trees")),
-                            "area_mu": Decimal(rng.randint(5, 120)) / 10,
-                            "quantity": rng.randint(100, 20000),
-                            "income": rng.randint(0, 50000),
-                            "participants": rng.randint(20, 400),
-                        }, series=f"h{n}")
+                        add(
+                            HARVEST,
+                            period,
+                            school,
+                            {
+                                "crop": rng.choice(("vegetables", "fruit", "trees")),
+                                "area_mu": Decimal(rng.randint(5, 120)) / 10,
+                                "quantity": rng.randint(100, 20000),
+                                "income": rng.randint(0, 50000),
+                                "participants": rng.randint(20, 400),
+                            },
+                            series=f"h{n}",
+                        )
                 await flush(conn)
         await flush(conn, force=True)
     # Planner statistics and PostgreSQL's visibility map, as autovacuum (or a
@@ -291,9 +307,7 @@ def canonical_summary(summary: Summary) -> dict[tuple[str, str], tuple[Any, ...]
         for d in rollup.districts:
             if d.reports == 0:
                 continue  # the hand-written query has no row for a district and period without reports
-            fields = tuple(
-                sorted((k, a.count, _num(a.total), _num(a.minimum), _num(a.maximum)) for k, a in d.fields.items())
-            )
+            fields = tuple(sorted((k, a.count, _num(a.total), _num(a.minimum), _num(a.maximum)) for k, a in d.fields.items()))
             out[(d.name, rollup.periods[0].key)] = (d.schools, d.reported, d.on_time, d.reports, fields)
     return out
 
@@ -319,9 +333,7 @@ async def _timed(work: Callable[[], Awaitable[T]]) -> tuple[float, T]:
     return (time.perf_counter() - started) * 1000, result
 
 
-async def compare(
-    ours: Callable[[], Awaitable[T]], hand: Callable[[], Awaitable[U]], runs: int
-) -> tuple[float, T, float, U]:
+async def compare(ours: Callable[[], Awaitable[T]], hand: Callable[[], Awaitable[U]], runs: int) -> tuple[float, T, float, U]:
     """Median milliseconds of each, run alternately so a busy machine slows both alike."""
     for _ in range(2):  # warm-up: connection pool, prepared statements, page cache
         await ours()

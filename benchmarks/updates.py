@@ -82,7 +82,9 @@ async def measure(url: str, rounds: int) -> Measured:
     async with db.session() as session:
         district = await ensure_district(session, "濉溪县")
         for code in codes:
-            await upsert_school(session, clock.now(), code=code, name=f"{code}小学", district=district, area="rural", programmes=["milk"])
+            await upsert_school(
+                session, clock.now(), code=code, name=f"{code}小学", district=district, area="rural", programmes=["milk"]
+            )
         invites = await issue_invites(session, clock.now(), school_codes=codes)
 
     fake = FakeTelegram()

@@ -42,7 +42,9 @@ class BotData:
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):
     """CallbackContext with typed access to the services and the sender's identity."""
 
-    def __init__(self, application: Application[Any, Any, Any, Any, Any, Any], chat_id: int | None = None, user_id: int | None = None) -> None:
+    def __init__(
+        self, application: Application[Any, Any, Any, Any, Any, Any], chat_id: int | None = None, user_id: int | None = None
+    ) -> None:
         super().__init__(application, chat_id=chat_id, user_id=user_id)
         self.identity: Identity | None = None
         # Telegram's id of the update being handled (set with the identity).

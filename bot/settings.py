@@ -195,7 +195,7 @@ class Settings(BaseSettings):
         if value.startswith(("postgres://", "postgresql://")):
             return "postgresql+asyncpg://" + value.split("://", 1)[1]
         if value.startswith("sqlite:///"):
-            return "sqlite+aiosqlite:///" + value[len("sqlite:///"):]
+            return "sqlite+aiosqlite:///" + value[len("sqlite:///") :]
         if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
             raise ValueError(f"{value.split('://')[0]!r} is not supported; use sqlite:/// or postgresql://")
         return value

@@ -272,6 +272,8 @@ async def claim_digest_rows(services: "Services", plan: Plan) -> list[Delivery]:
                     if claim is not None and d.text is not None:
                         row_id, attempts = claim
                         jobs.append(
-                            Delivery("digest", row_id, d.recipient.telegram_id, d.recipient.person_id, Payload(text=d.text), attempts)
+                            Delivery(
+                                "digest", row_id, d.recipient.telegram_id, d.recipient.person_id, Payload(text=d.text), attempts
+                            )
                         )
     return jobs

@@ -76,6 +76,7 @@ Action = Literal["send", "blocked", "busy", "covered"]
 leave it for a later tick (a draft in progress); record it as skipped (an office nudge for the
 same report goes out in this tick)."""
 
+
 @dataclass(frozen=True)
 class DueReminders:
     """One report's reminder due at this tick (a slot of a form and period) and who gets it.
@@ -226,9 +227,7 @@ async def _plan_digests(
         recipient = _recipient(person)
         if DIGEST_ESCALATION in kinds:
             if overdue is None:
-                overdue = await overdue_schools(
-                    session, services.catalogue, now, rules, min_days=settings.escalate_after_days
-                )
+                overdue = await overdue_schools(session, services.catalogue, now, rules, min_days=settings.escalate_after_days)
             mine = _in_scope(overdue, person)
             text = render_escalation(mine, today, settings.escalate_after_days, recipient.lang) if mine else None
             unreachable = sum(1 for s in mine if s.unreachable)

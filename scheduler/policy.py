@@ -176,9 +176,7 @@ def decide(slots: Sequence[Slot], now: datetime, claimed: Collection[str], rules
     return Decision(latest, tuple(slot for slot in due[:-1] if slot.name not in claimed))
 
 
-def reminder_due(
-    form: Form, period: Period, now: datetime, rules: Rules, claimed: Collection[str] = ()
-) -> Decision | None:
+def reminder_due(form: Form, period: Period, now: datetime, rules: Rules, claimed: Collection[str] = ()) -> Decision | None:
     """``decide`` over the form's schedule for ``period``."""
     return decide(schedule(form, period, rules), now, claimed, rules)
 

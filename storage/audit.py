@@ -43,9 +43,7 @@ async def audit_entries(
     if actor is not None:
         query = query.where(AuditEntry.actor == actor)
     if school_code is not None:
-        query = query.where(
-            or_(AuditEntry.subject == school_code, AuditEntry.detail["school"].as_string() == school_code)
-        )
+        query = query.where(or_(AuditEntry.subject == school_code, AuditEntry.detail["school"].as_string() == school_code))
     # Newest first to apply the limit, then turned round: a log reads downwards in time.
     query = query.order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
     if limit is not None:

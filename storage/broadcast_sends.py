@@ -38,6 +38,7 @@ __all__ = [
     "record_sent",
 ]
 
+
 @dataclass(frozen=True)
 class ClaimedRow:
     """A row this worker holds until ``lease_until``; ``attempts`` is its fencing token."""
@@ -97,7 +98,11 @@ async def _write(session: AsyncSession, row: ClaimedRow, **values: object) -> bo
 
 async def record_sent(session: AsyncSession, row: ClaimedRow, now: datetime, *, parts: int, maybe_duplicate: bool) -> bool:
     values: dict[str, object] = {
-        "status": OutboxStatus.SENT.value, "sent_at": now, "parts_sent": parts, "lease_until": None, "error": None
+        "status": OutboxStatus.SENT.value,
+        "sent_at": now,
+        "parts_sent": parts,
+        "lease_until": None,
+        "error": None,
     }
     if maybe_duplicate:
         values["maybe_duplicate"] = True
@@ -118,9 +123,7 @@ async def record_blocked(session: AsyncSession, row: ClaimedRow, reason: str) ->
 
 
 async def record_failed(session: AsyncSession, row: ClaimedRow, reason: str, *, parts: int) -> bool:
-    return await _write(
-        session, row, status=OutboxStatus.FAILED.value, error=reason[:300], parts_sent=parts, lease_until=None
-    )
+    return await _write(session, row, status=OutboxStatus.FAILED.value, error=reason[:300], parts_sent=parts, lease_until=None)
 
 
 async def record_retry(

@@ -207,9 +207,7 @@ async def schools_without_reporter(session: AsyncSession, audience: Audience) ->
     """Schools of a school segment that no active principal can receive for."""
     if audience.kind == "staff":
         return []
-    has_reporter = exists().where(
-        Person.school_id == School.id, Person.role == Role.PRINCIPAL.value, Person.active.is_(True)
-    )
+    has_reporter = exists().where(Person.school_id == School.id, Person.role == Role.PRINCIPAL.value, Person.active.is_(True))
     query = select(School.id).where(await _scoped_condition(session, audience), ~has_reporter).order_by(School.code)
     return list((await session.scalars(query)).all())
 
@@ -385,9 +383,7 @@ async def recent_broadcasts(session: AsyncSession, limit: int = 10, *, author_id
 
 
 async def sending_broadcast_ids(session: AsyncSession) -> list[int]:
-    return list(
-        (await session.scalars(select(Broadcast.id).where(Broadcast.status == BroadcastStatus.SENDING.value))).all()
-    )
+    return list((await session.scalars(select(Broadcast.id).where(Broadcast.status == BroadcastStatus.SENDING.value))).all())
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,15 @@ _LIVE = (COUNTED,)
 async def _with_values(session: AsyncSession, ids: Select[int]) -> list[PastReport]:
     """Reports (chosen by the ``ids`` subquery) with their answers, in the subquery's order."""
     stmt = (
-        select(Report.id, Report.period, Report.series, Report.submitted_at, ReportValue.field_key, ReportValue.num_value, ReportValue.text_value)
+        select(
+            Report.id,
+            Report.period,
+            Report.series,
+            Report.submitted_at,
+            ReportValue.field_key,
+            ReportValue.num_value,
+            ReportValue.text_value,
+        )
         .outerjoin(ReportValue, ReportValue.report_id == Report.id)
         .where(Report.id.in_(ids))
         .order_by(Report.period.desc(), Report.submitted_at.desc(), Report.id.desc())

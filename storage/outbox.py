@@ -176,12 +176,7 @@ async def claim_batch(
     """Claim up to ``limit`` rows matching ``where``, oldest first, skipping rows another claimer has locked."""
     # FOR UPDATE SKIP LOCKED is PostgreSQL's; SQLAlchemy leaves it out on SQLite.
     chosen = (
-        select(box.model.id)
-        .where(where)
-        .order_by(box.model.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-        .scalar_subquery()
+        select(box.model.id).where(where).order_by(box.model.id).limit(limit).with_for_update(skip_locked=True).scalar_subquery()
     )
     result = await session.execute(update(box.model).where(box.model.id.in_(chosen)).values(**values).returning(*returning))
     return list(result)
@@ -214,9 +209,7 @@ async def release(session: AsyncSession, box: Outbox, ids: Iterable[int]) -> Non
     id_list = list(ids)
     for chunk in chunks(id_list):
         await session.execute(
-            update(box.model)
-            .where(box.model.id.in_(chunk), box.model.status == box.held)
-            .values(status=box.again)
+            update(box.model).where(box.model.id.in_(chunk), box.model.status == box.held).values(status=box.again)
         )
 
 

@@ -297,9 +297,7 @@ async def release_reminders(session: AsyncSession, ids: Iterable[int]) -> None:
     await outbox.release(session, REMINDERS, ids)
 
 
-async def finish_reminder(
-    session: AsyncSession, send_id: int, status: str, now: datetime, error: str | None = None
-) -> None:
+async def finish_reminder(session: AsyncSession, send_id: int, status: str, now: datetime, error: str | None = None) -> None:
     """Record what Telegram answered for one claimed reminder."""
     await outbox.record(session, REMINDERS, send_id, outbox.outcome_values(REMINDERS, status, now, error))
 

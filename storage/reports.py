@@ -64,9 +64,9 @@ def expected_schools(stmt: SelectT, programme: str | None) -> SelectT:
     (every school when the form has no programme)."""
     if programme is None:
         return stmt
-    return stmt.join(
-        SchoolProgramme, and_(SchoolProgramme.school_id == School.id, SchoolProgramme.programme == programme)
-    )
+    return stmt.join(SchoolProgramme, and_(SchoolProgramme.school_id == School.id, SchoolProgramme.programme == programme))
+
+
 # PostgreSQL's "deadlock detected" and "could not serialize": the transaction may simply run again.
 _RETRYABLE_SQLSTATES = {"40P01", "40001"}
 
@@ -177,10 +177,13 @@ async def save_report(session: AsyncSession, new: NewReport) -> Report:
         withdrawn=new.withdrawn,
     )
     report.values = [
-        ReportValue(field_key=k, num_value=num, text_value=txt, original=new.originals.get(k)) for k, (num, txt) in new.values.items()
+        ReportValue(field_key=k, num_value=num, text_value=txt, original=new.originals.get(k))
+        for k, (num, txt) in new.values.items()
     ]
     report.flags = [
-        ReportFlag(field_key=f.field_key, code=f.code, message=f.message, detail=dict(f.detail) if f.detail else None, reason=f.reason)
+        ReportFlag(
+            field_key=f.field_key, code=f.code, message=f.message, detail=dict(f.detail) if f.detail else None, reason=f.reason
+        )
         for f in new.flags
     ]
     session.add(report)
@@ -239,9 +242,7 @@ def withdrawal(report: Report, *, reporter_id: int | None, at: datetime) -> NewR
     )
 
 
-async def current_report(
-    session: AsyncSession, school_id: int, form_key: str, period: str, series: str = ""
-) -> Report | None:
+async def current_report(session: AsyncSession, school_id: int, form_key: str, period: str, series: str = "") -> Report | None:
     """The series' current version, unless it is withdrawn (then there is nothing to correct)."""
     return await session.scalar(
         select(Report).where(
@@ -274,9 +275,7 @@ async def versions_of(session: AsyncSession, report: Report) -> Sequence[Report]
     ).all()
 
 
-async def recent_reports(
-    session: AsyncSession, school_id: int, limit: int = 10, *, withdrawn: bool = False
-) -> Sequence[Report]:
+async def recent_reports(session: AsyncSession, school_id: int, limit: int = 10, *, withdrawn: bool = False) -> Sequence[Report]:
     """The school's current reports, newest first (with the withdrawn ones when ``withdrawn``)."""
     return (
         await session.scalars(

@@ -56,6 +56,7 @@ __all__ = [
     "totals_by_choice",
 ]
 
+
 @dataclass(frozen=True)
 class FieldAggregate:
     """Count, sum, min and max of one numeric field (empty: count 0, total 0, no min/max)."""

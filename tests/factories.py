@@ -26,9 +26,7 @@ async def add_school(
 ) -> School:
     async with db.session() as session:
         d = await ensure_district(session, district)
-        school, _ = await upsert_school(
-            session, clock.now(), code=code, name=name, district=d, area=area, programmes=programmes
-        )
+        school, _ = await upsert_school(session, clock.now(), code=code, name=name, district=d, area=area, programmes=programmes)
         return school
 
 

@@ -128,10 +128,19 @@ async def build_world(db: Database, clock: FixedClock) -> None:
         await save_report_retrying(
             db,
             NewReport(
-                school_id=ids[code], form_key="milk", form_version=1, period="2026-10",
-                values={"daily_drinkers": (Decimal(drinkers), None), "days_served": (Decimal(20), None),
-                        "supplier": (None, "local"), "incidents": (Decimal(0), None)},
-                reporter_id=None, submitted_at=clock.now(), is_late=False,
+                school_id=ids[code],
+                form_key="milk",
+                form_version=1,
+                period="2026-10",
+                values={
+                    "daily_drinkers": (Decimal(drinkers), None),
+                    "days_served": (Decimal(20), None),
+                    "supplier": (None, "local"),
+                    "incidents": (Decimal(0), None),
+                },
+                reporter_id=None,
+                submitted_at=clock.now(),
+                is_late=False,
             ),
         )
 
@@ -140,12 +149,45 @@ async def build_world(db: Database, clock: FixedClock) -> None:
 
 NUMBERS = ["12", "320", "0", "20", "1.2万", "１２０", "-5", "abc", "三十", "1e9", "99999999999999999999"]
 COMMANDS = [
-    "/start", "/help", "/status", "/history", "/correct", "/cancel", "/skip", "/report", "/milk", "/insurance",
-    "/harvest", "/summary", "/summary milk", "/summary insurance", "/summary harvest", "/summary milk 2026-10",
-    "/export", "/export milk", "/export milk 2026", "/export insurance 2026-S2", "/export harvest 2026",
-    "/annual", "/annual 2026", "/overdue", "/overdue milk", "/overdue milk 2026-10", "/broadcast", "/broadcasts",
-    "/staff", "/invite", "/invite @own", "/invite @foreign", "/invite @own @foreign", "/invite HB101 HB202 HB302",
-    "/invite hb201", "/invite NOPE1", "/addstaff", "/addstaff 5555 新人", "/frobnicate",
+    "/start",
+    "/help",
+    "/status",
+    "/history",
+    "/correct",
+    "/cancel",
+    "/skip",
+    "/report",
+    "/milk",
+    "/insurance",
+    "/harvest",
+    "/summary",
+    "/summary milk",
+    "/summary insurance",
+    "/summary harvest",
+    "/summary milk 2026-10",
+    "/export",
+    "/export milk",
+    "/export milk 2026",
+    "/export insurance 2026-S2",
+    "/export harvest 2026",
+    "/annual",
+    "/annual 2026",
+    "/overdue",
+    "/overdue milk",
+    "/overdue milk 2026-10",
+    "/broadcast",
+    "/broadcasts",
+    "/staff",
+    "/invite",
+    "/invite @own",
+    "/invite @foreign",
+    "/invite @own @foreign",
+    "/invite HB101 HB202 HB302",
+    "/invite hb201",
+    "/invite NOPE1",
+    "/addstaff",
+    "/addstaff 5555 新人",
+    "/frobnicate",
 ]
 
 
@@ -347,7 +389,12 @@ async def note_confirmations(db: Database, ledger: Ledger, steps: Sequence[Step]
             STATS["submits noted"] += 1
             ledger.confirmations.append(
                 Confirmation(
-                    person.id, person.school_id, draft.form_key, draft.period, dict(draft.answers), step.describe,
+                    person.id,
+                    person.school_id,
+                    draft.form_key,
+                    draft.period,
+                    dict(draft.answers),
+                    step.describe,
                     draft.correction_of,
                 )
             )
@@ -445,7 +492,11 @@ def check_broadcast_lists_in_scope(calls: Sequence[Call], resolver: Resolver, tr
         for text in _texts_of_call(call):
             for marker, author in resolver.markers.items():
                 if author != reader and re.search(rf"{marker}(?!\d)", text) and not text.startswith(marker):
-                    _fail("broadcast list scope", f"{call.method} to {reader} shows {author}'s broadcast: {text[:400]!r}", transcript)
+                    _fail(
+                        "broadcast list scope",
+                        f"{call.method} to {reader} shows {author}'s broadcast: {text[:400]!r}",
+                        transcript,
+                    )
 
 
 async def check_broadcast_recipients_in_scope(
@@ -480,13 +531,13 @@ async def check_broadcast_recipients_in_scope(
             _fail("broadcast recipients", f"broadcast #{broadcast_id} by {author} queued for {chat_id} of {code}", transcript)
 
 
-async def check_broadcast_stops_in_scope(
-    db: Database, ledger: Ledger, steps: Sequence[Step], transcript: Sequence[str]
-) -> None:
+async def check_broadcast_stops_in_scope(db: Database, ledger: Ledger, steps: Sequence[Step], transcript: Sequence[str]) -> None:
     """A running broadcast is stopped only by its author, city staff or an admin."""
     async with db.session() as session:
         rows = (
-            await session.execute(select(Broadcast.id, Broadcast.status, Person.telegram_id).join(Person, Person.id == Broadcast.author_id))
+            await session.execute(
+                select(Broadcast.id, Broadcast.status, Person.telegram_id).join(Person, Person.id == Broadcast.author_id)
+            )
         ).all()
     for broadcast_id, status, author in rows:
         before = ledger.broadcast_status.get(broadcast_id)
@@ -517,12 +568,20 @@ async def check_nudges_in_scope(
         if previous is None:
             continue
         _, was_not_before, was_status = previous
-        moved = was_not_before is not None and was_not_before > now and (row.not_before is None or row.not_before <= now or row.status != was_status)
+        moved = (
+            was_not_before is not None
+            and was_not_before > now
+            and (row.not_before is None or row.not_before <= now or row.status != was_status)
+        )
         if moved:
             STATS["nudges sent early"] += 1
             pressers = {s.actor for s in steps if s.data and s.data.startswith("nudgenow:")}
             if pressers and not any(code in scopes.of(a) for a in pressers):
-                _fail("nudge scope", f"a nudge to {code} queued by {row.requested_by} was sent now by {sorted(pressers)}", transcript)
+                _fail(
+                    "nudge scope",
+                    f"a nudge to {code} queued by {row.requested_by} was sent now by {sorted(pressers)}",
+                    transcript,
+                )
 
 
 async def check_audit_subjects_in_scope(db: Database, ledger: Ledger, scopes: Scopes, transcript: Sequence[str]) -> None:
@@ -530,7 +589,12 @@ async def check_audit_subjects_in_scope(db: Database, ledger: Ledger, scopes: Sc
     district staff act on no broadcast but their own."""
     async with db.session() as session:
         rows = (await session.scalars(select(AuditEntry).where(AuditEntry.id > ledger.audits).order_by(AuditEntry.id))).all()
-        authors = {b.id: a for b, a in (await session.execute(select(Broadcast, Person.telegram_id).join(Person, Person.id == Broadcast.author_id))).all()}
+        authors = {
+            b.id: a
+            for b, a in (
+                await session.execute(select(Broadcast, Person.telegram_id).join(Person, Person.id == Broadcast.author_id))
+            ).all()
+        }
     for row in rows:
         ledger.audits = max(ledger.audits, row.id)
         STATS[f"audit {row.action}"] += 1
@@ -594,7 +658,10 @@ async def check_reports_match_confirmations(
         match = None
         for confirmation in ledger.confirmations:
             if (confirmation.person_id, confirmation.school_id, confirmation.form_key, confirmation.period) != (
-                report.reporter_id, report.school_id, report.form_key, report.period
+                report.reporter_id,
+                report.school_id,
+                report.form_key,
+                report.period,
             ):
                 continue
             if _stored(catalogue, confirmation) == saved:

@@ -28,7 +28,6 @@ from storage.audit import AuditRow, audit_entries
 from storage.db import Database
 
 
-
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "audit",

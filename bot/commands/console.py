@@ -28,7 +28,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("--user-id", type=int, help="be this Telegram user id instead of a demo user")
     parser.add_argument("--lang", choices=("zh", "en"), default="zh", help="your Telegram language (default: zh)")
     parser.add_argument("--database", metavar="URL", help="database URL (default: DATABASE_URL)")
-    parser.add_argument("--out", type=Path, metavar="DIR", help="folder for photos and files the bot sends (default: a temp folder)")
+    parser.add_argument(
+        "--out", type=Path, metavar="DIR", help="folder for photos and files the bot sends (default: a temp folder)"
+    )
     parser.add_argument("--echo", action="store_true", help="also print the typed lines (for transcripts of piped input)")
     parser.set_defaults(handler=run)
 

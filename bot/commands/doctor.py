@@ -78,9 +78,7 @@ async def fingerprint(db: Database) -> Fingerprint:
     revision = await db.current_revision()
     if db.dialect == "postgresql":
         async with db.reader() as conn:
-            row = (
-                await conn.execute(text("SELECT host(inet_server_addr()), inet_server_port(), current_database()"))
-            ).one()
+            row = (await conn.execute(text("SELECT host(inet_server_addr()), inet_server_port(), current_database()"))).one()
             try:
                 system_id = str(await conn.scalar(text("SELECT system_identifier FROM pg_control_system()")))
             except Exception:  # noqa: BLE001 - a role without the right to read it still gets the rest
@@ -243,8 +241,10 @@ class _Checkup:
             if settings.webhook_url:
                 fits = min(max(size - need.background, 1), locks or size)
                 advice.append(f"or `schoolbot webhook set --max-connections {fits}` so Telegram opens fewer deliveries")
-            raise CheckWarning(f"{numbers}; updates beyond the pool wait up to {settings.database_pool_timeout:g}s "
-                               f"(then the webhook answers 503): {', '.join(advice)}")
+            raise CheckWarning(
+                f"{numbers}; updates beyond the pool wait up to {settings.database_pool_timeout:g}s "
+                f"(then the webhook answers 503): {', '.join(advice)}"
+            )
         return numbers
 
     def checks(self) -> list[tuple[str, Check]]:
@@ -259,9 +259,7 @@ class _Checkup:
         ]
 
 
-async def diagnose(
-    settings: Settings, *, offline: bool = False, expect_fingerprint: str | None = None
-) -> list[Row]:
+async def diagnose(settings: Settings, *, offline: bool = False, expect_fingerprint: str | None = None) -> list[Row]:
     """Run every check; returns (name, verdict, detail) rows."""
     db = Database(settings.database_url)
     checkup = _Checkup(settings, db, offline, expect_fingerprint)

@@ -43,7 +43,6 @@ class NoBotUsername(RuntimeError):
     """The links cannot be written: no BOT_USERNAME and Telegram could not tell us."""
 
 
-
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "invite",

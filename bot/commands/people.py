@@ -76,9 +76,7 @@ async def _list(settings: Settings, role: str | None, district: str | None, inac
         await db.migrate()
         async with db.session() as session:
             district_id = (await district_named(session, district)).id if district is not None else None
-            return await list_people(
-                session, roles=[role] if role else [], district_id=district_id, include_inactive=inactive
-            )
+            return await list_people(session, roles=[role] if role else [], district_id=district_id, include_inactive=inactive)
     finally:
         await db.dispose()
 

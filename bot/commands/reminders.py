@@ -76,9 +76,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(reminders(settings, at, send=args.send, lang=lang))
 
 
-async def reminders(
-    settings: Settings, at: datetime, *, send: bool, lang: str = "zh", request: BaseRequest | None = None
-) -> int:
+async def reminders(settings: Settings, at: datetime, *, send: bool, lang: str = "zh", request: BaseRequest | None = None) -> int:
     """Print the plan at ``at``; with ``send``, run the tick at ``at`` and print what it did."""
     db = Database(settings.database_url)
     try:

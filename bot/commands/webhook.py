@@ -82,10 +82,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         lines = asyncio.run(_with_bot(settings, work))
     except TelegramError as exc:
-        print(f"schoolbot webhook {action}: the Bot API refused or could not be reached: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(
+            f"schoolbot webhook {action}: the Bot API refused or could not be reached: {type(exc).__name__}: {exc}",
+            file=sys.stderr,
+        )
         return 1
     except TimeoutError:
-        print(f"schoolbot webhook {action}: no answer from {settings.telegram_api_url} within {TIMEOUT_SECONDS:g}s", file=sys.stderr)
+        print(
+            f"schoolbot webhook {action}: no answer from {settings.telegram_api_url} within {TIMEOUT_SECONDS:g}s", file=sys.stderr
+        )
         return 1
     for line in lines:
         print(line)

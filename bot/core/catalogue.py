@@ -63,9 +63,28 @@ SHIPPED_CATALOGUE = Path(__file__).with_name("catalogue.toml")
 # checks this list against every command the application wires).
 RESERVED_COMMANDS = frozenset(
     {
-        "start", "help", "settings", "language", "cancel", "skip", "report", "status", "history", "correct",
-        "overdue", "summary", "export", "annual", "flags", "broadcast", "broadcasts", "invite", "staff", "addstaff",
-        "people", "deactivate",
+        "start",
+        "help",
+        "settings",
+        "language",
+        "cancel",
+        "skip",
+        "report",
+        "status",
+        "history",
+        "correct",
+        "overdue",
+        "summary",
+        "export",
+        "annual",
+        "flags",
+        "broadcast",
+        "broadcasts",
+        "invite",
+        "staff",
+        "addstaff",
+        "people",
+        "deactivate",
     }
 )
 
@@ -401,4 +420,3 @@ def _describe(error: ErrorDetails, data: Any, origin: str) -> str:
 
 
 _COLLECTIONS = {"forms": "form", "fields": "field", "choices": "choice", "rules": "rule", "units": "unit"}
-

@@ -312,7 +312,9 @@ class Field(BaseModel):
             reading = book.read(body, self.declared_unit, own)
             value = reading.value(parse_figure(sign + reading.number))
         except WrongUnit as exc:
-            raise InvalidAnswer("input.wrong_unit", self._params(word=exc.word, what=self._what(), example=self.sample())) from None
+            raise InvalidAnswer(
+                "input.wrong_unit", self._params(word=exc.word, what=self._what(), example=self.sample())
+            ) from None
         except Approximate:
             raise InvalidAnswer("input.approximate", self._params(example=self.sample())) from None
         except NotANumber:

@@ -59,12 +59,36 @@ def _is_estimate(s: str) -> bool:
 # Longest first, so "人次" is stripped whole rather than leaving "人".
 _UNIT_SUFFIXES = sorted(
     {
-        "元", "块", "块钱", "元整", "rmb", "cny", "yuan",
-        "亩", "mu",
-        "人", "人次", "名", "位",
-        "天", "日",
-        "个", "起", "次", "件", "份", "盒", "瓶", "袋", "箱", "棵", "株",
-        "kg", "公斤", "千克", "斤",
+        "元",
+        "块",
+        "块钱",
+        "元整",
+        "rmb",
+        "cny",
+        "yuan",
+        "亩",
+        "mu",
+        "人",
+        "人次",
+        "名",
+        "位",
+        "天",
+        "日",
+        "个",
+        "起",
+        "次",
+        "件",
+        "份",
+        "盒",
+        "瓶",
+        "袋",
+        "箱",
+        "棵",
+        "株",
+        "kg",
+        "公斤",
+        "千克",
+        "斤",
     },
     key=len,
     reverse=True,
@@ -97,7 +121,7 @@ def parse_number(text: str, units: Iterable[str] = ()) -> Decimal:
     negative, s = _sign(s)
     for prefix in _CURRENCY_PREFIXES:
         if s.startswith(prefix):
-            s = s[len(prefix):].lstrip()
+            s = s[len(prefix) :].lstrip()
             break
     # Strip one unit word; in "1.2万元" the 万 stays for the number parser.
     extra = {unicodedata.normalize("NFKC", u).strip().lower() for u in units} - {""}
@@ -121,7 +145,7 @@ def parse_figure(text: str) -> Decimal:
 def _sign(s: str) -> tuple[bool, str]:
     for sign in _MINUS_SIGNS:
         if s.startswith(sign):
-            return True, s[len(sign):].lstrip()
+            return True, s[len(sign) :].lstrip()
     return False, s
 
 

@@ -295,11 +295,7 @@ def default_period(form: Form, now: datetime, tz: tzinfo = DEFAULT_TZ) -> Period
     """
     today = local_date(now, tz)
     open_periods = reportable_periods(form, now, tz)
-    due_ahead = [
-        (due, period)
-        for period in open_periods
-        if (due := due_date(form, period)) is not None and due >= today
-    ]
+    due_ahead = [(due, period) for period in open_periods if (due := due_date(form, period)) is not None and due >= today]
     if due_ahead:
         return min(due_ahead)[1]
     if open_periods:

@@ -144,7 +144,9 @@ class _Checker:
             case ast.Compare(left=left, ops=ops, comparators=comparators) if all(type(op) in _COMPARE for op in ops):
                 self._check_comparison(left, ops, comparators)
                 return Kind.BOOL
-        raise RuleError(f"{ast.unparse(node)!r} is not allowed (use names, numbers, \"text\", comparisons, and/or/not, + - * /, answered(name))")
+        raise RuleError(
+            f'{ast.unparse(node)!r} is not allowed (use names, numbers, "text", comparisons, and/or/not, + - * /, answered(name))'
+        )
 
     def _expect(self, node: ast.expr, kind: Kind, where: str) -> None:
         found = self.kind(node)

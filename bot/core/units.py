@@ -71,7 +71,7 @@ def parse_factor(word: str, raw: object) -> Conversion:
     try:
         factor = Decimal(text)
     except InvalidOperation:
-        raise ValueError(f"conversion from {word!r}: {raw!r} is not a number (write 0.5, \"×1000\" or \"÷666.67\")") from None
+        raise ValueError(f'conversion from {word!r}: {raw!r} is not a number (write 0.5, "×1000" or "÷666.67")') from None
     if not factor.is_finite() or factor <= 0:
         raise ValueError(f"conversion from {word!r}: the factor must be a positive number, not {raw!r}")
     return Conversion(word, factor, divide)

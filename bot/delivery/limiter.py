@@ -154,7 +154,11 @@ class SharedRateLimiter(BaseRateLimiter[Lane]):
                 if (retries > self.bulk_retries) if lane is Lane.BULK else (waited + pause > self.max_wait):
                     log.warning(
                         "%s %s to chat %s: giving up after %d retries and %.1f s of 429s",
-                        lane, endpoint, chat, retries - 1, waited,
+                        lane,
+                        endpoint,
+                        chat,
+                        retries - 1,
+                        waited,
                     )
                     raise
                 log.info("%s %s to chat %s: 429, retrying in %.1f s", lane, endpoint, chat, pause)

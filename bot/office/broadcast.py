@@ -145,9 +145,7 @@ async def start(services: Services, who: Identity) -> Screen:
     """``/broadcast``: a fresh draft (an unfinished older one is dropped) and the audience menu."""
     assert who.person_id is not None
     async with services.db.session() as session:
-        draft = await store.new_draft(
-            session, services.clock.now(), author_id=who.person_id, author_chat_id=who.telegram_id
-        )
+        draft = await store.new_draft(session, services.clock.now(), author_id=who.person_id, author_chat_id=who.telegram_id)
         return audience_menu(who.language, draft)
 
 
@@ -258,7 +256,9 @@ async def _choose_segment(
         return Edit(await district_menu(session, lang, draft, scope))
     if kind == "programme":
         draft.step = "programme"
-        programmes = sorted({f.programme for f in services.catalogue if f.programme} | set(await store.programmes_in_use(session)))
+        programmes = sorted(
+            {f.programme for f in services.catalogue if f.programme} | set(await store.programmes_in_use(session))
+        )
         rows = [[button(draft, programme_label(lang, p), "p", p)] for p in programmes]
         return Edit(Screen(t(lang, "broadcast.choose_programme"), rows + [back_cancel(lang, draft)]))
     if kind == "area":
@@ -278,7 +278,12 @@ async def _audience_chosen(
     """Count the recipients; an empty audience sends the composer back to the menu with a note."""
     size = await store.audience_size(session, audience_of(services, draft, scope))
     if size.reachable == 0:
-        note = t(lang, "broadcast.empty_audience", audience=await describe_audience(services, session, lang, draft), blocked=size.blocked)
+        note = t(
+            lang,
+            "broadcast.empty_audience",
+            audience=await describe_audience(services, session, lang, draft),
+            blocked=size.blocked,
+        )
         draft.step = "audience"
         draft.audience, draft.audience_args = None, {}
         menu = audience_menu(lang, draft)
@@ -338,9 +343,7 @@ async def accept_content(services: Services, who: Identity, content: Content) ->
         return Preview(payload, Screen("\n".join(lines), rows))
 
 
-async def _confirm(
-    services: Services, session: AsyncSession, who: Identity, draft: Broadcast, scope: int | None
-) -> PressResult:
+async def _confirm(services: Services, session: AsyncSession, who: Identity, draft: Broadcast, scope: int | None) -> PressResult:
     """Queue the broadcast: the audience is resolved again now, and written with the broadcast in one transaction."""
     lang = who.language
     audience = audience_of(services, draft, scope)
@@ -373,5 +376,3 @@ def payload_of(broadcast: Broadcast) -> Payload:
     if broadcast.kind == "document":
         return Payload("document", broadcast.text, broadcast.file_id)
     return Payload("text", broadcast.text)
-
-

@@ -120,7 +120,15 @@ def programme_label(lang: str, programme: str) -> str:
 
 
 def ask_message(lang: str, draft: Broadcast, size: AudienceSize) -> Screen:
-    lines = [t(lang, "broadcast.audience_count", audience=draft.audience_args.get("label", ""), people=size.reachable, schools=size.schools)]
+    lines = [
+        t(
+            lang,
+            "broadcast.audience_count",
+            audience=draft.audience_args.get("label", ""),
+            people=size.reachable,
+            schools=size.schools,
+        )
+    ]
     if size.blocked:
         lines.append(t(lang, "broadcast.audience_blocked", blocked=size.blocked))
     if size.schools_without_reporter:

@@ -47,7 +47,18 @@ def render_flags(form: Form, period: Period, scope: str, rows: Sequence[FlagRow]
     for n, row in enumerate(rows, start=1):
         field, value = flag_value(form, row, lang)
         lines.append("")
-        lines.append(t(lang, "flags.row", n=n, school=row.school_name, code=row.school_code, district=row.district, field=field, value=value))
+        lines.append(
+            t(
+                lang,
+                "flags.row",
+                n=n,
+                school=row.school_name,
+                code=row.school_code,
+                district=row.district,
+                field=field,
+                value=value,
+            )
+        )
         lines.append(t(lang, "flags.warning", message=row.message))
         lines.append(t(lang, "flags.reason", reason=row.reason))
     return "\n".join(lines)

@@ -89,7 +89,7 @@ async def send_now(
     form_key: str | None,
     period_key: str | None,
 ) -> int | None:
-    """"Send now" for nudges queued at night: how many of ``who``'s own rows now go; None if the school is not theirs."""
+    """ "Send now" for nudges queued at night: how many of ``who``'s own rows now go; None if the school is not theirs."""
     if school_id is not None and await visible_name(services, who, school_id) is None:
         return None
     return await send_queued_now(

@@ -96,7 +96,7 @@ def _scope(catalogue: Catalogue, form_key: str | None, period_key: str | None) -
 
 
 def _usage(catalogue: Catalogue, lang: str, word: str) -> Screen:
-    """"Can't read <word>", with the usage and the forms /overdue takes."""
+    """ "Can't read <word>", with the usage and the forms /overdue takes."""
     hints = (t(lang, "overdue.form_hint", key=form.key, name=form.short.get(lang)) for form in _due_forms(catalogue))
     forms = t(lang, "digest.names_sep").join(hints)
     return Screen(t(lang, "overdue.unknown_arg", arg=word) + "\n" + t(lang, "overdue.usage", forms=forms))

@@ -274,7 +274,14 @@ async def ensure_admin(session: AsyncSession, now: datetime, *, telegram_id: int
     person = await any_person_by_telegram_id(session, telegram_id)
     if person is None:
         person = add_person(
-            session, telegram_id=telegram_id, name=name, role=Role.ADMIN, language=language, created_at=now, blocked=False, active=True
+            session,
+            telegram_id=telegram_id,
+            name=name,
+            role=Role.ADMIN,
+            language=language,
+            created_at=now,
+            blocked=False,
+            active=True,
         )
         audit(session, now, telegram_id, "admin.bootstrapped", person_subject(telegram_id))
     elif person.role != Role.ADMIN or not person.active:

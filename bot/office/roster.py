@@ -134,9 +134,7 @@ def _decode(data: bytes) -> str:
     damage = lenient.count("\ufffd")
     valid_cjk = sum(1 for char in lenient if ord(char) >= 0x800) - damage
     if sum(1 for char in prefix if ord(char) >= 0x800) >= 2 or valid_cjk >= 4 * damage:
-        raise refuse(
-            _line_of(data, utf8_error.start), "roster.file.bad_encoding", byte=f"0x{data[utf8_error.start]:02X}"
-        )
+        raise refuse(_line_of(data, utf8_error.start), "roster.file.bad_encoding", byte=f"0x{data[utf8_error.start]:02X}")
     try:
         return data.decode("gb18030")
     except UnicodeDecodeError as exc:
@@ -251,9 +249,7 @@ async def import_roster(
         districts = {district.name: district for district in await all_districts(session)}
         unknown = [row for row in rows if row.district not in districts]
         if unknown and not new_districts:
-            raise RosterInvalid(
-                RowError(row.line, "roster.row.unknown_district", {"district": row.district}) for row in unknown
-            )
+            raise RosterInvalid(RowError(row.line, "roster.row.unknown_district", {"district": row.district}) for row in unknown)
         created_districts = list(dict.fromkeys(row.district for row in unknown))
         for name in created_districts:
             districts[name] = await ensure_district(session, name)

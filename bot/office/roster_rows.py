@@ -60,6 +60,7 @@ _PROGRAMME_ALIASES = {
 # The documented separator is ";"; the others are what people type when they forget.
 _PROGRAMME_SEPARATORS = re.compile(r"[;；,，、\s]+")
 
+
 @dataclass(frozen=True)
 class RosterRow:
     """One valid school from a roster file; ``line`` is where it was in the file."""

@@ -25,7 +25,16 @@ from bot.core.catalogue import Catalogue, Form
 from bot.core.periods import DEFAULT_TZ, Period, local_date, period_of, year_periods
 from storage.db import Database
 from storage.flags import FlagRow, flag_rows
-from storage.rollups import DistrictRow, FieldAggregate, RollupQuery, SchoolTotal, district_name, district_rollup, top_schools, totals_by_choice
+from storage.rollups import (
+    DistrictRow,
+    FieldAggregate,
+    RollupQuery,
+    SchoolTotal,
+    district_name,
+    district_rollup,
+    top_schools,
+    totals_by_choice,
+)
 from storage.completeness import MissingReport, unreported_by_period
 from storage.report_rows import ReportRow, current_report_rows
 
@@ -373,7 +382,11 @@ async def _milk(db: Database, form: Form | None, periods: list[Period], district
         if served:
             drinkers = (sum(served, Decimal(0)) / len(served)).quantize(Decimal(1), rounding=ROUND_HALF_UP)
     return MilkFigures(
-        schools=year.city.schools_reported, daily_drinkers=drinkers, months=months, reports=year.city.reports, flags=year.city.flags
+        schools=year.city.schools_reported,
+        daily_drinkers=drinkers,
+        months=months,
+        reports=year.city.reports,
+        flags=year.city.flags,
     )
 
 

@@ -78,7 +78,6 @@ def demo_users() -> dict[str, ConsoleUser]:
     return users
 
 
-
 class Console:
     """One console session: the application, the fake API, who is typing, and the shown buttons."""
 
@@ -315,9 +314,7 @@ class Console:
         for extra in tail + button_lines:
             self.write("    " + extra)
 
-    def _button_rows(
-        self, rows: list[list[Any]], chat_id: int, message_id: int, shown: list[ButtonRef] | None
-    ) -> list[str]:
+    def _button_rows(self, rows: list[list[Any]], chat_id: int, message_id: int, shown: list[ButtonRef] | None) -> list[str]:
         out = []
         for row in rows:
             cells = []

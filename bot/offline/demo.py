@@ -43,6 +43,7 @@ __all__ = [
 
 DEMO_ROSTER = Path(__file__).with_name("demo") / "roster.csv"
 
+
 @dataclass(frozen=True)
 class DemoUser:
     """A person of the demo: ``key`` is what ``console --as`` accepts."""
@@ -131,9 +132,7 @@ async def load_demo_people(db: Database, now: datetime) -> tuple[DemoUser, ...]:
     return DEMO_USERS
 
 
-async def load_demo(
-    db: Database, now: datetime, *, reports: bool = True, catalogue: Catalogue | None = None
-) -> DemoLoad:
+async def load_demo(db: Database, now: datetime, *, reports: bool = True, catalogue: Catalogue | None = None) -> DemoLoad:
     """Everything ``schoolbot demo`` loads: roster, people and about a year of reports."""
     from bot.offline.demo_reports import load_demo_reports
 

@@ -138,9 +138,7 @@ class FakeTelegram:
         self.downloads: dict[str, bytes] = {}
 
     # --- fault injection -------------------------------------------------
-    def fail(
-        self, method: str, kind: str, *, times: int = 1, chat_id: int | None = None, retry_after: int = 1
-    ) -> None:
+    def fail(self, method: str, kind: str, *, times: int = 1, chat_id: int | None = None, retry_after: int = 1) -> None:
         """Make the next ``times`` calls of ``method`` (``*`` = any sending method) fail."""
         if kind not in FAULTS:
             raise ValueError(f"unknown fault {kind!r}; one of {FAULTS}")

@@ -107,7 +107,6 @@ class Poll:
         self.gone = False
 
 
-
 def error_answer(status: int, description: str) -> tuple[int, dict[str, Any]]:
     return status, {"ok": False, "error_code": status, "description": description}
 
@@ -173,9 +172,7 @@ class ApiHandler(_BaseHandler):
         except ValueError:
             self.reply(*error_answer(400, "Bad Request: can't parse JSON object"))
             return
-        files = {
-            (f.filename or name): f.body for name, parts in self.request.files.items() for f in parts
-        }
+        files = {(f.filename or name): f.body for name, parts in self.request.files.items() for f in parts}
         refused = server.limits.check(method, params) if server.limits is not None else None
         if refused is not None:
             self.reply(*refused)

@@ -118,7 +118,6 @@ class ServedRequest:
     at: float = field(default_factory=time.monotonic)
 
 
-
 class RemoteChat:
     """A user in their private chat with the bot, talking through the HTTP server."""
 
@@ -247,9 +246,14 @@ class FakeBotApiServer:
 
     async def _get_updates(self, params: dict[str, Any], poll: Poll) -> tuple[int, Any]:
         if self.webhook is not None:
-            return error_answer(409, "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first")
+            return error_answer(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first",
+            )
         if self._poll is not None:
-            self._poll.conflict = "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
+            self._poll.conflict = (
+                "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
+            )
             self._poll.wake.set()
         self._poll = poll
         try:
@@ -355,6 +359,7 @@ class FakeBotApiServer:
 
     async def wait_for_messages(self, chat_id: int, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
         """Wait until the bot has sent ``chat_id`` at least ``count`` messages; return them all."""
+
         def enough() -> list[dict[str, Any]] | None:
             messages = self.fake.sent(chat_id)
             return messages if len(messages) >= count else None
@@ -367,6 +372,7 @@ class FakeBotApiServer:
 
     async def wait_for_call(self, method: str, count: int = 1, timeout: float = 10.0) -> list[Any]:
         """Wait until ``method`` was called at least ``count`` times; return those calls."""
+
         def enough() -> list[Any] | None:
             calls = self.fake.calls_to(method)
             return calls if len(calls) >= count else None
@@ -380,7 +386,6 @@ class FakeBotApiServer:
     def log_request(self, http_method: str, path: str, status: int) -> None:
         self.requests.append(ServedRequest(http_method, unquote(path), status))
         self._notify()
-
 
 
 async def serve(host: str, port: int, token: str, username: str, rate_limits: bool = False) -> None:

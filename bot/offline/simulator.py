@@ -25,9 +25,7 @@ _ids = itertools.count(1)
 
 
 # --- update payloads as Telegram builds them (shared with bot.offline.fakeserver) ---
-def user_payload(
-    user_id: int, first_name: str, language_code: str | None = None, last_name: str | None = None
-) -> dict[str, Any]:
+def user_payload(user_id: int, first_name: str, language_code: str | None = None, last_name: str | None = None) -> dict[str, Any]:
     """The ``User`` object of a person (not a bot)."""
     return {
         "id": user_id,

@@ -34,11 +34,7 @@ def when_text(due: date, today: date, lang: str | None) -> str:
     return t(lang, "reminders.overdue_days", days=-days)
 
 
-
-
-def reminder_text(
-    *, school: str, form: Form, period: Period, today: date, lang: str | None, manual: bool = False
-) -> str:
+def reminder_text(*, school: str, form: Form, period: Period, today: date, lang: str | None, manual: bool = False) -> str:
     """The message a reporter gets: which form, which period, when it is (was) due."""
     due = due_date(form, period)
     assert due is not None  # only forms with a due rule are reminded

@@ -205,7 +205,7 @@ def _against_previous(
 
 
 def _previous_name(before: str, period: Period) -> Callable[[str], str]:
-    """"上月" when ``before`` is the period right before, else that period's name."""
+    """ "上月" when ``before`` is the period right before, else that period's name."""
     if before == period.previous().key:
         return lambda lang: t(lang, f"checks.last_{period.cadence.value}")
     try:
@@ -228,13 +228,15 @@ def duplicate_findings(form: Form, answers: Mapping[str, Answer | None], recent:
         return []
     # Named by its first answer (the crop) and its headline figure (the income).
     shown = compared[:1] + [item for item in [form.main_field] if item is not None and item not in compared[:1]]
-    message = _text("checks.duplicate", lambda lang: {"date": same.day.isoformat(), "figures": _figures(shown, same.values, lang)})
+    message = _text(
+        "checks.duplicate", lambda lang: {"date": same.day.isoformat(), "figures": _figures(shown, same.values, lang)}
+    )
     detail = {"report_id": same.report_id, "date": same.day.isoformat()}
     return [Finding("duplicate", Severity.WARNING, (), message, detail)]
 
 
 def _figures(items: Sequence[Field], values: Mapping[str, Answer], lang: str) -> str:
-    """"蔬菜，12,000 元": an entry's answers to ``items``, to tell it apart."""
+    """ "蔬菜，12,000 元": an entry's answers to ``items``, to tell it apart."""
     separator = t(lang, "report.figure_separator")
     return separator.join(item.format(values[item.key], lang) for item in items if item.key in values)
 

@@ -419,7 +419,7 @@ __all__ = [
     "Event",
     "Media",
     "Press",
-        "Skip",
+    "Skip",
     "Typed",
     "moved_away",
     "render",

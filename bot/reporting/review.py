@@ -105,7 +105,7 @@ def _reasons(state: DraftState) -> dict[str, str]:
 
 # --- submit, refused or held for a reason -----------------------------------------------------
 def submit_checked(out: Step, state: DraftState, form: Form, ctx: Ctx) -> None:
-    """"Submit": refused while an error stands, held for a reason while a warning is unconfirmed,
+    """ "Submit": refused while an error stands, held for a reason while a warning is unconfirmed,
     else the ``Save`` intent with the confirmed warnings as its flags."""
     if state.step not in (STEP_REVIEW, STEP_REASON):
         raise Stale
@@ -129,9 +129,7 @@ def submit_checked(out: Step, state: DraftState, form: Form, ctx: Ctx) -> None:
         return
     submit(out, at_review, form, ctx)
     if out.save is not None:
-        flags = tuple(
-            Flag(f.code, f.message.zh, reasons[f.key], f.field_key, dict(f.detail) or None) for f in found
-        )
+        flags = tuple(Flag(f.code, f.message.zh, reasons[f.key], f.field_key, dict(f.detail) or None) for f in found)
         out.save = dataclasses.replace(out.save, flags=flags)
 
 

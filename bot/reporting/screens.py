@@ -129,9 +129,7 @@ class Screens:
             rows.append([Button(self.say("report.back_button"), _data("r", state.token, "b", index))])
         return rows
 
-    def review(
-        self, form: Form, state: DraftState, original: SavedReport | None, findings: Sequence[Finding] = ()
-    ) -> Screen:
+    def review(self, form: Form, state: DraftState, original: SavedReport | None, findings: Sequence[Finding] = ()) -> Screen:
         lines = [self.say("report.review_title", form=form.title.get(self.lang), period=self.period_label(form, state))]
         lines.append(self.answers(form, state.answers, state.notes.get("originals")))
         if original is not None:
@@ -164,7 +162,7 @@ class Screens:
         return self.say("checks.error_line", message=message, fields=names)
 
     def refused(self, form: Form, state: DraftState, errors: Sequence[Finding]) -> tuple[str, list[list[Button]]]:
-        """"Submit" while an error stands: what is wrong, and the edit buttons of its fields."""
+        """ "Submit" while an error stands: what is wrong, and the edit buttons of its fields."""
         text = self.say("checks.refused", errors="\n".join(self.finding(form, error) for error in errors))
         return text, self.finding_buttons(form, state, errors)
 
@@ -185,7 +183,7 @@ class Screens:
         return [*pairs(edits), [self._cancel(state)]]
 
     def previous_line(self, form: Form, state: DraftState, item: Field) -> list[str]:
-        """"上月：856 人": the school's answer last period, when there is one."""
+        """ "上月：856 人": the school's answer last period, when there is one."""
         noted = noted_previous(state.notes)
         stored = noted[1].get(item.key) if noted is not None else None
         if noted is None or stored is None:
@@ -200,7 +198,7 @@ class Screens:
         return [self.say("checks.previous_answer", when=when, value=self.shown(item, stored))]
 
     def same_button(self, state: DraftState, item: Field, index: int) -> list[Button]:
-        """"Same as last time" for a ``repeatable`` field the school answered last period."""
+        """ "Same as last time" for a ``repeatable`` field the school answered last period."""
         last = previous_answer(state, item) if item.repeatable else None
         if last is None:
             return []
@@ -323,7 +321,7 @@ class Screens:
         return period.label(self.lang) if period else ""
 
     def what(self, state: DraftState) -> str:
-        """"学生饮用奶月报（2026年11月）" for messages about a draft."""
+        """ "学生饮用奶月报（2026年11月）" for messages about a draft."""
         form = self.form_or_none(state.form_key) if state.form_key else None
         if form is None:
             return self.say("report.a_report")
@@ -385,7 +383,7 @@ class Screens:
         return moment.astimezone(self.tz).strftime("%Y-%m-%d %H:%M")
 
     def moment(self, moment: datetime) -> str:
-        """"11月26日 10:05" (local time): when something just happened."""
+        """ "11月26日 10:05" (local time): when something just happened."""
         local = moment.astimezone(self.tz)
         month_name = self.say("period.month_names").split(",")[local.month - 1]
         return self.say("report.moment", month=local.month, month_name=month_name, day=local.day, time=local.strftime("%H:%M"))

@@ -134,7 +134,9 @@ def begin(out: Step, start: Start, ctx: Ctx, keep: DraftState | None = None) -> 
     if start.kind == "form":
         periods = reportable_periods(form, ctx.now, ctx.tz)
         if not periods:
-            out.screens.append(screens_for(ctx).nothing_to_file(form, period_of(form.period_cadence, local_date(ctx.now, ctx.tz))))
+            out.screens.append(
+                screens_for(ctx).nothing_to_file(form, period_of(form.period_cadence, local_date(ctx.now, ctx.tz)))
+            )
             return
         if len(periods) == 1:
             # Nothing to choose: the question header names the period.
@@ -237,7 +239,7 @@ def _fresh(
 
 # --- submitting ------------------------------------------------------------------------------
 def submit(out: Step, state: DraftState, form: Form, ctx: Ctx) -> None:
-    """"Submit" on the review: the ``Save`` intent (nothing is written here), or the period closed."""
+    """ "Submit" on the review: the ``Save`` intent (nothing is written here), or the period closed."""
     if state.step != STEP_REVIEW:
         raise Stale
     period = period_or_none(form, state.period)

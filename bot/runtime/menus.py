@@ -77,9 +77,7 @@ def help_text(role: str | None, lang: str, wired: set[str]) -> str:
     return "\n".join(lines)
 
 
-async def set_menu(
-    application: Application[Any, Any, Any, Any, Any, Any], chat_id: int | None, role: str | None
-) -> None:
+async def set_menu(application: Application[Any, Any, Any, Any, Any, Any], chat_id: int | None, role: str | None) -> None:
     """Show ``role``'s commands in ``chat_id``'s menu (or the default menu for chat_id None)."""
     scope = BotCommandScopeChat(chat_id) if chat_id is not None else BotCommandScopeDefault()
     wired = wired_commands(application)

@@ -201,7 +201,9 @@ class UpdateHandler(_Handler):
         except Exception as exc:
             if not is_transient(exc):
                 raise
-            log.warning("update %s: the lock's database failed (%s); asking Telegram to redeliver", update.update_id, type(exc).__name__)
+            log.warning(
+                "update %s: the lock's database failed (%s); asking Telegram to redeliver", update.update_id, type(exc).__name__
+            )
             self.refuse(503, "temporary failure, retry")
             return
         if entry.failed and is_transient(entry.error):

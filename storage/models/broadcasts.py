@@ -91,9 +91,7 @@ class OutboxRow(Base):
     __tablename__ = "broadcast_outbox"
     __table_args__ = (
         UniqueConstraint("broadcast_id", "person_id", name="uq_broadcast_outbox_recipient"),
-        CheckConstraint(
-            "status IN ('pending', 'sending', 'sent', 'blocked', 'failed', 'cancelled')", name="status"
-        ),
+        CheckConstraint("status IN ('pending', 'sending', 'sent', 'blocked', 'failed', 'cancelled')", name="status"),
         Index("ix_broadcast_outbox_status_not_before", "status", "not_before"),
         Index("ix_broadcast_outbox_broadcast_status", "broadcast_id", "status"),
     )

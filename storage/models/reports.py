@@ -102,9 +102,7 @@ class ReportValue(Base):
     # PostgreSQL only (migration 0004): lets a roll-up sum a period's values by index-only
     # probes instead of scanning the table; SQLite plans the nested loop without it.
     __table_args__ = (
-        Index("ix_report_values_rollup", "report_id", "field_key", postgresql_include=["num_value"]).ddl_if(
-            dialect="postgresql"
-        ),
+        Index("ix_report_values_rollup", "report_id", "field_key", postgresql_include=["num_value"]).ddl_if(dialect="postgresql"),
     )
 
     report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), primary_key=True)

@@ -89,9 +89,7 @@ async def e2e_db(db_url: str) -> AsyncIterator[Database]:
     await database.dispose()
 
 
-async def seed_school_invite(
-    db: Database, code: str = "HB001", name: str = "邹圩小学", district: str = "濉溪县"
-) -> str:
+async def seed_school_invite(db: Database, code: str = "HB001", name: str = "邹圩小学", district: str = "濉溪县") -> str:
     """A school and a principal invite for it; returns the invite code.
 
     The bot process keeps wall-clock time, so the invite is issued at the real now.
@@ -181,7 +179,6 @@ class BotProcess:
             raise AssertionError(f"the bot ignored SIGTERM for {timeout}s:\n{self.output()[-3000:]}") from None
 
 
-
 async def more_ticks(bots: Sequence[BotProcess], count: int, timeout: float) -> None:
     """Wait until each bot has run ``count`` more reminder ticks from start to end after now, so
     "nothing further arrives" is observed over ticks that happened, not assumed after a pause.
@@ -194,6 +191,7 @@ async def more_ticks(bots: Sequence[BotProcess], count: int, timeout: float) -> 
         return all(bot.ticks()[1] >= target for bot, target in zip(bots, targets))
 
     await wait_for(enough, timeout, f"{count} more reminder tick(s) on each bot")
+
 
 StartBot = Callable[..., Awaitable[BotProcess]]
 
@@ -224,7 +222,15 @@ async def start_bot(tmp_path: Path) -> AsyncIterator[StartBot]:
         with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
             # cwd is empty so no stray .env file is read.
             proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot", "run", env=env, cwd=tmp_path, stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=err
+                sys.executable,
+                "-m",
+                "bot",
+                "run",
+                env=env,
+                cwd=tmp_path,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
             )
         process = BotProcess(proc, stdout_path, stderr_path)
         started.append(process)
@@ -264,9 +270,7 @@ async def pg_db(database_urls: dict[str, str | None]) -> AsyncIterator[tuple[str
     await database.dispose()
 
 
-async def run_cli(
-    server: FakeBotApiServer, database_url: str, *args: str, cwd: Path, **extra_env: str
-) -> tuple[int, str]:
+async def run_cli(server: FakeBotApiServer, database_url: str, *args: str, cwd: Path, **extra_env: str) -> tuple[int, str]:
     """``python -m bot <args>`` against ``server`` as an operator runs it (e.g. ``webhook set``): exit code, output."""
     env = {
         key: value
@@ -275,8 +279,15 @@ async def run_cli(
     }
     env.update(BOT_TOKEN=server.token, TELEGRAM_API_URL=server.url, DATABASE_URL=database_url, **extra_env)
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", *args, env=env, cwd=cwd,
-        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        env=env,
+        cwd=cwd,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
     out, _ = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode is not None

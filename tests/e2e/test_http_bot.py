@@ -63,9 +63,7 @@ async def test_principal_registers_gets_help_and_switches_language_over_http(
     assert api.token not in output and api.token.split(":")[1] not in output
 
 
-async def test_restarted_bot_does_not_process_an_update_twice(
-    api: FakeBotApiServer, start_bot: StartBot, tmp_path: Path
-) -> None:
+async def test_restarted_bot_does_not_process_an_update_twice(api: FakeBotApiServer, start_bot: StartBot, tmp_path: Path) -> None:
     # Update confirmation is between the bot and the Bot API, the same on either backend:
     # one fresh SQLite file (``run`` migrates it) keeps the two start-ups to one backend.
     db_url = f"sqlite+aiosqlite:///{tmp_path / 'restart.db'}"

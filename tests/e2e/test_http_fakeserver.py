@@ -73,9 +73,7 @@ async def test_photo_is_uploaded_as_multipart_with_its_bytes(server: FakeBotApiS
 
 async def test_json_body_is_accepted_too(server: FakeBotApiServer) -> None:
     async with httpx.AsyncClient() as client:
-        response = await client.post(
-            f"{server.url}/bot{DEFAULT_TOKEN}/sendMessage", json={"chat_id": 7, "text": "hi"}
-        )
+        response = await client.post(f"{server.url}/bot{DEFAULT_TOKEN}/sendMessage", json={"chat_id": 7, "text": "hi"})
     body = response.json()
     assert response.status_code == 200 and body["ok"] and body["result"]["text"] == "hi"
     assert server.fake.texts(7) == ["hi"]
@@ -145,7 +143,9 @@ async def test_second_poller_terminates_the_first_with_conflict(server: FakeBotA
 
 
 async def test_callback_press_is_queued_as_callback_query(server: FakeBotApiServer) -> None:
-    markup = InlineKeyboardMarkup([[InlineKeyboardButton("中文", callback_data="lang:zh"), InlineKeyboardButton("English", callback_data="lang:en")]])
+    markup = InlineKeyboardMarkup(
+        [[InlineKeyboardButton("中文", callback_data="lang:zh"), InlineKeyboardButton("English", callback_data="lang:en")]]
+    )
     chat = server.user(1001, "王校长")
     async with make_bot(server) as bot:
         sent = await bot.send_message(1001, "请选择界面语言：", reply_markup=markup)
@@ -169,7 +169,12 @@ async def test_registered_file_can_be_downloaded(server: FakeBotApiServer) -> No
 
 async def test_in_memory_transport_serves_the_same_downloads(server: FakeBotApiServer) -> None:
     server.fake.add_file("doc-roster", b"HB001,\xe9\x82\xb9", "documents/roster.csv")
-    offline = Bot(DEFAULT_TOKEN, base_url="http://fake.invalid/bot", base_file_url="http://fake.invalid/file/bot", request=FakeRequest(server.fake))
+    offline = Bot(
+        DEFAULT_TOKEN,
+        base_url="http://fake.invalid/bot",
+        base_file_url="http://fake.invalid/file/bot",
+        request=FakeRequest(server.fake),
+    )
     async with offline:
         file = await offline.get_file("doc-roster")
         assert bytes(await file.download_as_bytearray()) == b"HB001,\xe9\x82\xb9"
@@ -260,8 +265,15 @@ async def test_webhook_mode_posts_updates_with_the_secret_and_retries_failures(s
 
 async def test_standalone_server_is_driven_through_its_control_api() -> None:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.offline.fakeserver", "--port", "0", "--token", "42:abc",
-        stdout=asyncio.subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        sys.executable,
+        "-m",
+        "bot.offline.fakeserver",
+        "--port",
+        "0",
+        "--token",
+        "42:abc",
+        stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
         assert proc.stdout is not None

@@ -37,9 +37,13 @@ async def test_report_survives_a_kill_between_two_answers(
     await bot.until(api, lambda: len(api.fake.calls_to("getUpdates")) >= 2 and not api.pending, 40, "the backlog")
 
     wang.send("21")
-    await bot.until(api, lambda: any("供奶企业" in b or "伊利" in b["text"] for b in api.fake.buttons(PRINCIPAL)), 30, "suppliers")
+    await bot.until(
+        api, lambda: any("供奶企业" in b or "伊利" in b["text"] for b in api.fake.buttons(PRINCIPAL)), 30, "suppliers"
+    )
     wang.press("伊利")
-    await bot.until(api, lambda: "事故" in api.fake.texts(PRINCIPAL)[-1] or "起" in api.fake.texts(PRINCIPAL)[-1], 30, "incidents")
+    await bot.until(
+        api, lambda: "事故" in api.fake.texts(PRINCIPAL)[-1] or "起" in api.fake.texts(PRINCIPAL)[-1], 30, "incidents"
+    )
     wang.send("0")
     await bot.until(api, lambda: any("提交" in b["text"] for b in api.fake.buttons(PRINCIPAL)), 30, "the review")
     wang.press("提交")
@@ -75,8 +79,14 @@ async def _many_milk_principals(db: Database) -> list[int]:
             )
             session.add(
                 Person(
-                    telegram_id=chat, name=f"校长{i}", role="principal", school_id=school.id,
-                    language="zh", blocked=False, active=True, created_at=now,
+                    telegram_id=chat,
+                    name=f"校长{i}",
+                    role="principal",
+                    school_id=school.id,
+                    language="zh",
+                    blocked=False,
+                    active=True,
+                    created_at=now,
                 )
             )
     return chats
@@ -84,8 +94,11 @@ async def _many_milk_principals(db: Database) -> list[int]:
 
 def _received(api: FakeBotApiServer, chat: int, needle: str) -> int:
     return sum(
-        needle in (m.get("text") or "") or any(
-            needle in (b.get("callback_data") or "") for row in (m.get("reply_markup") or {}).get("inline_keyboard", []) for b in row
+        needle in (m.get("text") or "")
+        or any(
+            needle in (b.get("callback_data") or "")
+            for row in (m.get("reply_markup") or {}).get("inline_keyboard", [])
+            for b in row
         )
         for m in api.fake.sent(chat)
     )
@@ -107,9 +120,7 @@ async def test_reminder_tick_killed_midway_neither_resends_nor_skips(
     assert reached < RECIPIENTS, "the kill came in the middle of the tick"
 
     bot = await start_bot(api, db_url, REMINDER_TICK_SECONDS="5", **FAST_RECOVERY)
-    await bot.until(
-        api, lambda: all(_received(api, c, "go:milk:2026-10") for c in chats), 60, "every school reminded"
-    )
+    await bot.until(api, lambda: all(_received(api, c, "go:milk:2026-10") for c in chats), 60, "every school reminded")
     await more_ticks([bot], 2, 40)  # two more ticks, seen in the bot's log: nothing further may arrive
     assert await bot.terminate() == 0
     counts = [_received(api, c, "go:milk:2026-10") for c in chats]

@@ -137,9 +137,7 @@ async def test_two_processes_share_conversations_reminders_and_broadcasts(
             boss.send("明天上午九点召开视频会议")
             await bots[0].until(api, lambda: _buttons_containing(api, "确认发送", ADMIN_ID), 30, "the confirmation")
             boss.press("确认发送")
-            await bots[0].until(
-                api, lambda: [t for t in api.fake.texts(PRINCIPAL) if "视频会议" in t], 40, "the notice"
-            )
+            await bots[0].until(api, lambda: [t for t in api.fake.texts(PRINCIPAL) if "视频会议" in t], 40, "the notice")
             # No second copy can come once every outbox row has its outcome recorded.
             await wait_for(lambda: outbox_settled(db), 30, "every outbox row recorded")
             assert len([t for t in api.fake.texts(PRINCIPAL) if "视频会议" in t]) == 1

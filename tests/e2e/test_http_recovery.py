@@ -30,9 +30,7 @@ async def test_bot_rides_out_5xx_garbage_429_and_timeouts(
     # The time-out may eat the welcome or the "temporary failure" note; either way the bot keeps going.
     await bot.until(api, lambda: len(api.fake.calls_to("sendMessage")) >= 3, 60, "replies despite the faults")
     wang.send("/help")
-    await bot.until(
-        api, lambda: any(t("zh", "help.intro_principal") in x for x in api.fake.texts(PRINCIPAL)), 60, "the help"
-    )
+    await bot.until(api, lambda: any(t("zh", "help.intro_principal") in x for x in api.fake.texts(PRINCIPAL)), 60, "the help")
     assert await bot.terminate() == 0
 
 
@@ -64,14 +62,10 @@ async def test_database_outage_is_reported_and_survived_without_a_restart(
     await _allow_connections(pg_only, False)
     try:
         wang.send("/status")
-        await bot.until(
-            api, lambda: any("临时故障" in x for x in api.fake.texts(PRINCIPAL)), 40, "the temporary-failure note"
-        )
+        await bot.until(api, lambda: any("临时故障" in x for x in api.fake.texts(PRINCIPAL)), 40, "the temporary-failure note")
     finally:
         await _allow_connections(pg_only, True)
     wang.send("/help")
-    await bot.until(
-        api, lambda: any(t("zh", "help.intro_principal") in x for x in api.fake.texts(PRINCIPAL)), 40, "the help"
-    )
+    await bot.until(api, lambda: any(t("zh", "help.intro_principal") in x for x in api.fake.texts(PRINCIPAL)), 40, "the help")
     assert bot.proc.returncode is None, "recovered without a restart"
     assert await bot.terminate() == 0

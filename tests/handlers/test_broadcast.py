@@ -58,8 +58,13 @@ async def staff_person(db: Database, clock: FixedClock, telegram_id: int, name: 
     async with db.session() as session:
         session.add(
             Person(
-                telegram_id=telegram_id, name=name, role=Role.STAFF.value, language="zh", blocked=False,
-                active=True, created_at=clock.now(),
+                telegram_id=telegram_id,
+                name=name,
+                role=Role.STAFF.value,
+                language="zh",
+                blocked=False,
+                active=True,
+                created_at=clock.now(),
             )
         )
 
@@ -207,9 +212,7 @@ async def test_forged_broadcast_buttons_are_refused(sim: Simulator, db: Database
     assert draft.status == "draft" and await rows_of(db) == []
 
 
-async def test_pressing_a_button_of_the_screen_already_shown_is_harmless(
-    sim: Simulator, db: Database, clock: FixedClock
-) -> None:
+async def test_pressing_a_button_of_the_screen_already_shown_is_harmless(sim: Simulator, db: Database, clock: FixedClock) -> None:
     await three_schools(db, clock)
     staff = sim.user(ADMIN)
     await staff.send("/broadcast")
@@ -324,8 +327,16 @@ async def test_overdue_segment_reaches_expected_schools_without_a_current_report
     async with db.session() as session:
         session.add(
             Report(
-                school_id=reported, form_key="milk", form_version=1, period="2026-10", series="", version=1,
-                is_current=True, submitted_at=clock.now(), is_late=False, source="chat",
+                school_id=reported,
+                form_key="milk",
+                form_version=1,
+                period="2026-10",
+                series="",
+                version=1,
+                is_current=True,
+                submitted_at=clock.now(),
+                is_late=False,
+                source="chat",
             )
         )
     staff = sim.user(ADMIN)
@@ -353,8 +364,16 @@ async def test_overdue_segment_matches_the_reminders_missing_list(db: Database, 
     async with db.session() as session:
         session.add(
             Report(
-                school_id=done, form_key="milk", form_version=1, period="2026-10", series="", version=1,
-                is_current=True, submitted_at=clock.now(), is_late=False, source="chat",
+                school_id=done,
+                form_key="milk",
+                form_version=1,
+                period="2026-10",
+                series="",
+                version=1,
+                is_current=True,
+                submitted_at=clock.now(),
+                is_late=False,
+                source="chat",
             )
         )
     audience = Audience("overdue", programme="milk", form_key="milk", period="2026-10")
@@ -443,7 +462,11 @@ async def test_broadcast_does_not_disturb_a_report_in_progress(sim: Simulator, d
         after = await session.scalar(select(Draft))
     assert after is not None
     assert (after.id, after.step, after.answers, after.token, after.updated_at) == (
-        before.id, before.step, before.answers, before.token, before.updated_at,
+        before.id,
+        before.step,
+        before.answers,
+        before.token,
+        before.updated_at,
     )
     # The pending question (school days served) is still answerable, and the conversation goes on.
     milk = load_catalogue().get("milk")

@@ -27,7 +27,12 @@ async def chat(settings: Settings, script: str, *, who: str = "principal", **kwa
     """Run a console session on ``script`` as piped stdin; return its exit status and output."""
     out = io.StringIO()
     status = await asyncio.to_thread(
-        run_console, settings, who=who, stdin=io.StringIO(script), stdout=out, **kwargs  # type: ignore[arg-type]
+        run_console,
+        settings,
+        who=who,
+        stdin=io.StringIO(script),
+        stdout=out,
+        **kwargs,  # type: ignore[arg-type]
     )
     return status, out.getvalue()
 
@@ -117,9 +122,7 @@ async def test_echo_shows_typed_lines_in_the_transcript(db: Database, settings: 
     assert out.splitlines()[0].endswith("› /help")
 
 
-async def test_photos_and_documents_are_saved_and_their_path_printed(
-    db: Database, settings: Settings, tmp_path: Path
-) -> None:
+async def test_photos_and_documents_are_saved_and_their_path_printed(db: Database, settings: Settings, tmp_path: Path) -> None:
     out = io.StringIO()
     console = await open_console(settings, out=out, out_dir=tmp_path)
     try:

@@ -35,7 +35,9 @@ async def file_milk(chat: UserChat, lang: str) -> None:
 async def counts(db: Database) -> tuple[int, int]:
     async with db.session() as session:
         drafts = int(await session.scalar(select(func.count()).select_from(Draft)) or 0)
-        audits = int(await session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action.like("report.%"))) or 0)
+        audits = int(
+            await session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action.like("report.%"))) or 0
+        )
     return drafts, audits
 
 

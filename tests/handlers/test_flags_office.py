@@ -197,7 +197,9 @@ async def test_confirmed_warnings_are_counted_in_summary_xlsx_and_annual(
 
 
 @LANGS
-async def test_flags_lists_school_field_value_warning_and_reason(sim: Simulator, db: Database, clock: FixedClock, lang: str) -> None:
+async def test_flags_lists_school_field_value_warning_and_reason(
+    sim: Simulator, db: Database, clock: FixedClock, lang: str
+) -> None:
     a, b, _ = await three_schools(db, clock)
     await milk(db, a, 8560, flags=(ratio_flag("新生入学"),))
     await milk(db, b, 200)
@@ -224,7 +226,9 @@ async def test_district_staff_see_only_their_districts_flags(sim: Simulator, db:
 
 
 @LANGS
-async def test_flags_with_a_bad_form_or_period_word_is_refused(sim: Simulator, db: Database, clock: FixedClock, lang: str) -> None:
+async def test_flags_with_a_bad_form_or_period_word_is_refused(
+    sim: Simulator, db: Database, clock: FixedClock, lang: str
+) -> None:
     await three_schools(db, clock)
     chat = await staff(sim, db, clock, lang)
     usage = "用法：/flags" if lang == "zh" else "Usage: /flags"

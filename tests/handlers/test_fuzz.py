@@ -30,9 +30,28 @@ from tests.factories import add_school, register_principal, register_staff
 
 PRINCIPAL, STAFF, STRANGER, ADMIN = 1001, 2001, 3001, 900
 COMMANDS = [
-    "/start", "/help", "/language", "/report", "/milk", "/harvest", "/insurance", "/status", "/history",
-    "/correct", "/cancel", "/skip", "/overdue", "/summary", "/export", "/annual", "/broadcast", "/broadcasts",
-    "/invite", "/staff", "/addstaff", "/frobnicate",
+    "/start",
+    "/help",
+    "/language",
+    "/report",
+    "/milk",
+    "/harvest",
+    "/insurance",
+    "/status",
+    "/history",
+    "/correct",
+    "/cancel",
+    "/skip",
+    "/overdue",
+    "/summary",
+    "/export",
+    "/annual",
+    "/broadcast",
+    "/broadcasts",
+    "/invite",
+    "/staff",
+    "/addstaff",
+    "/frobnicate",
 ]
 NUMBERISH = st.one_of(
     st.integers(min_value=-(10**30), max_value=10**30).map(str),
@@ -48,7 +67,9 @@ ACTIONS = st.one_of(
     st.tuples(st.just("press"), st.integers(min_value=0, max_value=20)),
     st.tuples(st.just("stale"), st.integers(min_value=0, max_value=50)),
     st.tuples(st.just("forged"), st.text(max_size=64).filter(lambda s: len(s.encode()) <= 64)),
-    st.tuples(st.just("forged"), st.sampled_from(["r:AAAAAAAA:ok", "go:milk:2020-01", "fix:1", "lang:xx", "staff:rm:1", "b:1:x"])),
+    st.tuples(
+        st.just("forged"), st.sampled_from(["r:AAAAAAAA:ok", "go:milk:2020-01", "fix:1", "lang:xx", "staff:rm:1", "b:1:x"])
+    ),
     st.tuples(st.just("media"), st.sampled_from(["sticker", "photo", "voice"])),
     st.tuples(st.just("edited"), TEXT),
     st.tuples(st.just("group"), st.one_of(TEXT, st.sampled_from(COMMANDS))),

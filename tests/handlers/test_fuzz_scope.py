@@ -306,7 +306,10 @@ async def _check_round(
     transcript: list[str],
     errors: ErrorCounter,
 ) -> None:
-    assert not errors.records, f"an update ended in an error: {errors.records[0].getMessage()} {errors.records[0].exc_info}\n" + "\n".join(transcript[-20:])
+    assert not errors.records, (
+        f"an update ended in an error: {errors.records[0].getMessage()} {errors.records[0].exc_info}\n"
+        + "\n".join(transcript[-20:])
+    )
     calls = fake.calls[ledger.calls :]
     ledger.calls = len(fake.calls)
     await scopes.refresh(db)

@@ -202,9 +202,7 @@ async def test_district_staff_cannot_stop_another_staff_members_broadcast(
     assert received(sim.fake, 1001) == ["全市通知"]
 
 
-async def test_city_staff_may_stop_an_admins_broadcast_and_it_is_audited(
-    sim: Simulator, db: Database, clock: FixedClock
-) -> None:
+async def test_city_staff_may_stop_an_admins_broadcast_and_it_is_audited(sim: Simulator, db: Database, clock: FixedClock) -> None:
     await confirmed_city_notice(sim, db, clock)
     (broadcast,) = await broadcasts(db)
     (confirmed,) = await audit_rows(db, "broadcast.confirmed")
@@ -362,11 +360,26 @@ async def many_overdue_schools(db: Database, clock: FixedClock, count: int = 300
         districts = [await ensure_district(session, "濉溪县"), await ensure_district(session, "相山区")]
         for i, code in enumerate(codes):
             school, _ = await upsert_school(
-                session, clock.now(), code=code, name=f"{code}第{i}中心小学", district=districts[i % 2], area="rural",
+                session,
+                clock.now(),
+                code=code,
+                name=f"{code}第{i}中心小学",
+                district=districts[i % 2],
+                area="rural",
                 programmes=("milk",),
             )
-            session.add(Person(telegram_id=50_000 + i, name=f"校长{i}", role="principal", school_id=school.id,
-                               language="zh", blocked=blocked, active=True, created_at=clock.now()))
+            session.add(
+                Person(
+                    telegram_id=50_000 + i,
+                    name=f"校长{i}",
+                    role="principal",
+                    school_id=school.id,
+                    language="zh",
+                    blocked=blocked,
+                    active=True,
+                    created_at=clock.now(),
+                )
+            )
     return codes
 
 

@@ -62,9 +62,7 @@ def last_answer(sim: Simulator) -> dict[str, Any]:
 
 
 @pytest.fixture
-def app_with(
-    db: Database, db_url: str, clock: FixedClock, fake: FakeTelegram
-) -> Callable[..., Awaitable[Simulator]]:
+def app_with(db: Database, db_url: str, clock: FixedClock, fake: FakeTelegram) -> Callable[..., Awaitable[Simulator]]:
     """Build (and start) an application with settings overridden, e.g. another ADMIN_IDS."""
     started: list[Any] = []
 
@@ -168,9 +166,7 @@ async def test_staff_list_shows_scopes_and_a_scope_button_moves_staff_with_an_au
     assert [r.detail for r in await audit_rows(db, "staff.scope_changed")][-1] == {"before": "相山区", "after": None}
 
 
-async def test_staff_scope_change_applies_to_invites_at_the_next_update(
-    sim: Simulator, db: Database, clock: FixedClock
-) -> None:
+async def test_staff_scope_change_applies_to_invites_at_the_next_update(sim: Simulator, db: Database, clock: FixedClock) -> None:
     await seed(db, clock)
     await add_person(db, clock, 2001, "李老师", role="staff", district="濉溪县")
     staff = sim.user(2001, "李老师")
@@ -301,7 +297,12 @@ async def test_people_lists_everyone_or_one_district_or_one_school(sim: Simulato
     await add_person(db, clock, 2002, "周老师", role="staff")
     admin = sim.user(900, "陈主任")
     everyone = (await admin.send("/people"))[-1].text
-    for needle in ("王校长 · 填报人 · HB001 邹圩小学 · ID 1001", "李老师 · 工作人员 · 濉溪县", "周老师 · 工作人员 · 全市", "赵校长"):
+    for needle in (
+        "王校长 · 填报人 · HB001 邹圩小学 · ID 1001",
+        "李老师 · 工作人员 · 濉溪县",
+        "周老师 · 工作人员 · 全市",
+        "赵校长",
+    ):
         assert needle in everyone
     district = (await admin.send("/people 濉溪县"))[-1].text
     assert "王校长" in district and "李老师" in district
@@ -404,9 +405,7 @@ async def test_id_removed_from_admin_ids_is_no_longer_admin_at_its_next_update(
     assert "办公室人员" in (await again.user(901, "孙主任").send("/staff"))[0].text
 
 
-async def test_admin_ids_admins_stay_admins_without_writing(
-    sim: Simulator, db: Database
-) -> None:
+async def test_admin_ids_admins_stay_admins_without_writing(sim: Simulator, db: Database) -> None:
     admin = sim.user(900, "陈主任")
     await admin.send("/start")
     await admin.send("/staff")

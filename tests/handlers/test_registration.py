@@ -138,9 +138,7 @@ async def test_forged_staff_removal_on_an_uneditable_message_is_harmless(sim: Si
     assert not any("临时故障" in r.text for r in replies)
 
 
-async def test_repeated_throttled_starts_write_at_most_one_throttle_row(
-    sim: Simulator, db: Database, clock: FixedClock
-) -> None:
+async def test_repeated_throttled_starts_write_at_most_one_throttle_row(sim: Simulator, db: Database, clock: FixedClock) -> None:
     from storage.models import AuditEntry
 
     await add_school(db, clock)
@@ -178,7 +176,9 @@ async def test_staff_list_is_split_when_long_with_buttons_under_the_last_piece(
     from tests.factories import add_person
 
     for n in range(45):
-        await add_person(db, clock, 3000 + n, f"工作人员{n:02d}号（淮北市教育局勤工俭学管理办公室城区组与农村组联络）" * 3, role="staff")
+        await add_person(
+            db, clock, 3000 + n, f"工作人员{n:02d}号（淮北市教育局勤工俭学管理办公室城区组与农村组联络）" * 3, role="staff"
+        )
     replies = await sim.user(900, "陈主任").send("/staff")
     assert len(replies) > 1 and all(utf16_len(r.text) <= 4096 for r in replies)
     assert not any(r.buttons for r in replies[:-1]) and replies[-1].buttons

@@ -119,7 +119,9 @@ async def test_a_draft_changed_by_another_process_meanwhile_is_not_overwritten(
     assert draft.answers == {"daily_drinkers": "856", "days_served": "21"} and draft.step == "supplier"
 
 
-async def test_starting_a_form_costs_a_read_a_write_and_the_periods_filed(sim: Simulator, db: Database, clock: FixedClock) -> None:
+async def test_starting_a_form_costs_a_read_a_write_and_the_periods_filed(
+    sim: Simulator, db: Database, clock: FixedClock
+) -> None:
     await add_school(db, clock)
     chat = await register_principal(sim, db, clock)
     with statements(db) as started:
@@ -141,8 +143,15 @@ async def test_a_draft_started_by_another_process_meanwhile_is_continued_not_rep
         monkeypatch.setattr(reporting_module.Reporting, "_load", real_load)
         async with other.session() as elsewhere:
             await start_draft(
-                elsewhere, person_id=self.reporter.person_id, token="elsewhere", now=clock.now(), form_key="milk",
-                form_version=1, step="days_served", period="2026-11", answers={"daily_drinkers": "856"},
+                elsewhere,
+                person_id=self.reporter.person_id,
+                token="elsewhere",
+                now=clock.now(),
+                form_key="milk",
+                form_version=1,
+                step="days_served",
+                period="2026-11",
+                answers={"daily_drinkers": "856"},
             )
         return await real_load(self, session)
 

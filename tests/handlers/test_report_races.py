@@ -121,9 +121,7 @@ async def test_the_later_of_two_racing_first_submissions_is_told_the_report_was_
     assert "对已提交的第 1 版的更正" in opened.text and "900" in opened.text
 
 
-async def test_harvest_entries_filed_at_once_by_two_reporters_both_count(
-    sim: Simulator, db: Database, clock: FixedClock
-) -> None:
+async def test_harvest_entries_filed_at_once_by_two_reporters_both_count(sim: Simulator, db: Database, clock: FixedClock) -> None:
     chats = await two_principals(sim, db, clock)
     for chat, income in zip(chats, ("5000", "7000"), strict=True):
         await chat.send("/harvest")
@@ -144,15 +142,25 @@ async def test_harvest_entries_filed_at_once_by_two_reporters_both_count(
 async def test_first_submissions_racing_across_processes_save_exactly_one_version(db: Database, clock: FixedClock) -> None:
     school = await add_school(db, clock)
     first = NewReport(
-        school_id=school.id, form_key="milk", form_version=1, period="2026-11",
-        values={"daily_drinkers": (Decimal(856), None)}, reporter_id=None, submitted_at=clock.now(), is_late=False,
-        based_on=None, check_based_on=True,
+        school_id=school.id,
+        form_key="milk",
+        form_version=1,
+        period="2026-11",
+        values={"daily_drinkers": (Decimal(856), None)},
+        reporter_id=None,
+        submitted_at=clock.now(),
+        is_late=False,
+        based_on=None,
+        check_based_on=True,
     )
     # Separate engines act as separate bot processes, each sure the report is not filed yet.
     others = [Database(db.url) for _ in range(4)]
     try:
         results = await asyncio.gather(
-            *(save_report_retrying(d, replace(first, values={"daily_drinkers": (Decimal(800 + i), None)})) for i, d in enumerate(others)),
+            *(
+                save_report_retrying(d, replace(first, values={"daily_drinkers": (Decimal(800 + i), None)}))
+                for i, d in enumerate(others)
+            ),
             return_exceptions=True,
         )
     finally:
@@ -252,11 +260,19 @@ async def test_every_version_is_audited_under_the_school_code_with_the_changed_f
     submitted, corrected = await audit_rows(db)
     assert (submitted.action, submitted.actor, submitted.subject) == ("report.submitted", 1001, "HB001")
     assert submitted.detail == {
-        "form": "milk", "period": "2026-10", "version": 1, "report_id": first.id, "supersedes": None,
+        "form": "milk",
+        "period": "2026-10",
+        "version": 1,
+        "report_id": first.id,
+        "supersedes": None,
     }
     assert (corrected.action, corrected.actor, corrected.subject) == ("report.corrected", 1001, "HB001")
     assert corrected.detail == {
-        "form": "milk", "period": "2026-10", "version": 2, "report_id": second.id, "supersedes": first.id,
+        "form": "milk",
+        "period": "2026-10",
+        "version": 2,
+        "report_id": second.id,
+        "supersedes": first.id,
         "changed": {
             "daily_drinkers": {"before": "856", "after": "870"},
             "supplier": {"before": "yili", "after": "bright"},

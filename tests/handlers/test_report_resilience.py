@@ -222,9 +222,7 @@ async def test_a_fourth_form_added_by_catalogue_text_only_can_be_filed(
     }
 
 
-async def test_a_redelivered_answer_is_not_applied_to_the_next_question(
-    sim: Simulator, db: Database, clock: FixedClock
-) -> None:
+async def test_a_redelivered_answer_is_not_applied_to_the_next_question(sim: Simulator, db: Database, clock: FixedClock) -> None:
     """A poller killed before confirming an update gets it again after the restart."""
     from telegram import Update
 

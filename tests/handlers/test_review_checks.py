@@ -79,12 +79,12 @@ def last(replies: list[Reply]) -> Reply:
     return [reply for reply in replies if reply.text][-1]
 
 
-
 @pytest.fixture
 def clock() -> FixedClock:
     """Wednesday 2 December 2026, 10:00: November is over and due on the 5th, so it is the
     starred period (issue 13: a month is filed once it is over); October is last month."""
     return FixedClock(datetime(2026, 12, 2, 10, 0, tzinfo=SHANGHAI))
+
 
 async def principal(sim: Simulator, db: Database, clock: FixedClock, lang: str) -> UserChat:
     await add_school(db, clock)
@@ -101,13 +101,21 @@ async def file_directly(db: Database, clock: FixedClock, code: str, form: str, p
     await save_report_retrying(
         db,
         NewReport(
-            school_id=school_id, form_key=form, form_version=1, period=period, values=stored,  # type: ignore[arg-type]
-            reporter_id=None, submitted_at=clock.now() - timedelta(days=20), is_late=False,
+            school_id=school_id,
+            form_key=form,
+            form_version=1,
+            period=period,
+            values=stored,  # type: ignore[arg-type]
+            reporter_id=None,
+            submitted_at=clock.now() - timedelta(days=20),
+            is_late=False,
         ),
     )
 
 
-async def milk_on_file(db: Database, clock: FixedClock, drinkers: int = 856, code: str = "HB001", period: str = "2026-10") -> None:
+async def milk_on_file(
+    db: Database, clock: FixedClock, drinkers: int = 856, code: str = "HB001", period: str = "2026-10"
+) -> None:
     values = {"daily_drinkers": Decimal(drinkers), "days_served": Decimal(21), "supplier": "yili", "incidents": Decimal(0)}
     await file_directly(db, clock, code, "milk", period, values)
 
@@ -129,7 +137,9 @@ async def flags(db: Database) -> list[ReportFlag]:
 
 # --- point 2: rules -------------------------------------------------------------------------
 @pytest.mark.parametrize("lang", LANGS)
-async def test_more_insured_than_enrolled_is_refused_until_fixed(sim: Simulator, db: Database, clock: FixedClock, lang: str) -> None:
+async def test_more_insured_than_enrolled_is_refused_until_fixed(
+    sim: Simulator, db: Database, clock: FixedClock, lang: str
+) -> None:
     says = SAYS[lang]
     chat = await principal(sim, db, clock, lang)
     await chat.send("/insurance")
@@ -142,7 +152,9 @@ async def test_more_insured_than_enrolled_is_refused_until_fixed(sim: Simulator,
 
     refused = last(await chat.press(says["submit"]))
     assert says["refused"] in refused.text and says["insured_error"] in refused.text
-    assert any(says["insured"] in label for label in refused.labels) and any(says["enrolled"] in label for label in refused.labels)
+    assert any(says["insured"] in label for label in refused.labels) and any(
+        says["enrolled"] in label for label in refused.labels
+    )
     assert await saved_reports(db) == [], "nothing is saved while an error stands"
 
     await chat.press(f"{says['edit']} {says['insured']}")
@@ -192,7 +204,9 @@ async def test_ten_times_last_month_is_confirmed_with_a_reason_kept_with_the_val
 
 
 @pytest.mark.parametrize("lang", LANGS)
-async def test_a_warning_edited_away_vanishes_and_saves_no_flag(sim: Simulator, db: Database, clock: FixedClock, lang: str) -> None:
+async def test_a_warning_edited_away_vanishes_and_saves_no_flag(
+    sim: Simulator, db: Database, clock: FixedClock, lang: str
+) -> None:
     says = SAYS[lang]
     chat = await principal(sim, db, clock, lang)
     await milk_on_file(db, clock)
@@ -294,7 +308,12 @@ async def test_each_question_shows_last_months_answer_and_repeatable_ones_take_i
     assert says["saved"] in last(await chat.press(says["submit"])).text
     november = (await saved_reports(db, "milk"))[-1]
     assert november.period == "2026-11"
-    assert values_of(november) == {"daily_drinkers": Decimal(856), "days_served": Decimal(20), "supplier": "yili", "incidents": Decimal(0)}
+    assert values_of(november) == {
+        "daily_drinkers": Decimal(856),
+        "days_served": Decimal(20),
+        "supplier": "yili",
+        "incidents": Decimal(0),
+    }
 
 
 @pytest.mark.parametrize("lang", LANGS)

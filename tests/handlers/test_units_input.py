@@ -151,7 +151,9 @@ async def test_converted_units_are_stored_converted_and_shown_with_the_words_as_
         assert "600 kg (you typed: 1200斤)" in review.text and "30 mu (you typed: 2公顷)" in review.text
     assert review.text.count(typed) == 3, "a figure typed in the field's own unit is shown as it is"
     receipt = last(await chat.press(t(lang, "report.submit_button")))
-    assert receipt.text.count(typed) == 3 and ("600 公斤（原文：1200斤）" in receipt.text or "600 kg (you typed: 1200斤)" in receipt.text)
+    assert receipt.text.count(typed) == 3 and (
+        "600 公斤（原文：1200斤）" in receipt.text or "600 kg (you typed: 1200斤)" in receipt.text
+    )
 
     (report,) = await saved_reports(db, "harvest")
     assert values_of(report)["quantity"] == Decimal(600) and values_of(report)["area_mu"] == Decimal(30)
@@ -201,9 +203,7 @@ async def test_estimates_and_ranges_are_re_asked_for_one_exact_figure_from_the_f
 
 
 @pytest.mark.parametrize("lang", LANGS)
-async def test_none_is_zero_only_where_the_catalogue_says_so(
-    sim: Simulator, db: Database, clock: FixedClock, lang: str
-) -> None:
+async def test_none_is_zero_only_where_the_catalogue_says_so(sim: Simulator, db: Database, clock: FixedClock, lang: str) -> None:
     await add_school(db, clock, programmes=("milk", "farm"))
     chat = await register_principal(sim, db, clock, lang=lang)
     await harvest_up_to(chat, lang, "income")

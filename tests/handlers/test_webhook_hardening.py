@@ -141,7 +141,9 @@ async def test_chunked_body_past_1_mib_is_refused_without_reading_to_its_end(hoo
 
 async def test_small_chunked_update_is_processed(hook: str, fake: FakeTelegram) -> None:
     body = json.dumps(_update(5, 79, "/start")).encode()
-    status, _, _ = await raw_request(hook, _head(None, SECRET, chunked=True, close=True), b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body))
+    status, _, _ = await raw_request(
+        hook, _head(None, SECRET, chunked=True, close=True), b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    )
     assert status == 200
     assert "79" in fake.texts(79)[-1]
 

@@ -69,7 +69,14 @@ def last(replies: list[Reply]) -> Reply:
 
 
 async def harvest(
-    db: Database, school_id: int, income: str, *, at: datetime, crop: str = "vegetables", series: str = "", reporter: int | None = 1
+    db: Database,
+    school_id: int,
+    income: str,
+    *,
+    at: datetime,
+    crop: str = "vegetables",
+    series: str = "",
+    reporter: int | None = 1,
 ) -> Report:
     """A harvest of this quarter, saved as the conversation would (each its own series)."""
     return await save_report_retrying(
@@ -258,7 +265,12 @@ async def test_withdrawn_milk_report_counts_as_not_filed_and_is_filed_anew(
             form_key="milk",
             form_version=1,
             period="2026-10",
-            values={"daily_drinkers": (Decimal(903), None), "days_served": (Decimal(21), None), "supplier": (None, "yili"), "incidents": (Decimal(0), None)},
+            values={
+                "daily_drinkers": (Decimal(903), None),
+                "days_served": (Decimal(21), None),
+                "supplier": (None, "yili"),
+                "incidents": (Decimal(0), None),
+            },
             reporter_id=1,
             submitted_at=datetime(2026, 11, 3, 9, tzinfo=SHANGHAI),
             is_late=False,

@@ -63,9 +63,7 @@ def records(capsys: pytest.CaptureFixture[str], *args: str) -> list[dict[str, An
     return result
 
 
-def test_audit_prints_one_line_per_row_oldest_first_in_local_time(
-    audit_db: str, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_audit_prints_one_line_per_row_oldest_first_in_local_time(audit_db: str, capsys: pytest.CaptureFixture[str]) -> None:
     out = lines(capsys)
     assert len(out) == 5
     assert out[0] == '2026-11-24 23:30:00  900 陈主任  invite.issued  HB001  {"role":"principal"}'
@@ -101,9 +99,7 @@ def test_filters_combine_and_limit_keeps_the_newest(audit_db: str, capsys: pytes
 
 
 @pytest.mark.parametrize("since", ["yesterday", "2026-13-01", "26/11/2026", ""])
-def test_bad_since_exits_2_with_a_clear_message(
-    since: str, audit_db: str, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_bad_since_exits_2_with_a_clear_message(since: str, audit_db: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["audit", "--since", since]) == 2
     out = capsys.readouterr()
     assert "--since wants a date as YYYY-MM-DD" in out.err and out.out == ""

@@ -209,9 +209,7 @@ async def test_two_senders_split_the_outbox_without_duplicates(
     assert len(reports) == 1
 
 
-async def test_progress_message_is_edited_at_most_every_three_seconds(
-    sim: Simulator, db: Database, clock: FixedClock
-) -> None:
+async def test_progress_message_is_edited_at_most_every_three_seconds(sim: Simulator, db: Database, clock: FixedClock) -> None:
     await many_principals(db, clock, 6)
     progress = await queue(sim)
     sender = sender_of(sim.app)

@@ -21,6 +21,7 @@ def _env_example() -> dict[str, str]:
 
 def test_compose_parses_and_runs_two_webhook_instances_on_one_postgresql() -> None:
     import yaml  # a test extra
+
     compose = yaml.safe_load(COMPOSE)
     services = compose["services"]
     assert services["db"]["image"] == "postgres:15"

@@ -45,9 +45,7 @@ async def seed(db: Database) -> None:
     async with db.session() as session:
         district = await ensure_district(session, "濉溪县")
         for code, name in SCHOOLS:
-            await upsert_school(
-                session, NOW, code=code, name=name, district=district, area="rural", programmes=["insurance"]
-            )
+            await upsert_school(session, NOW, code=code, name=name, district=district, area="rural", programmes=["insurance"])
 
 
 async def invites(db: Database) -> list[Invite]:
@@ -157,9 +155,7 @@ def test_without_bot_username_or_token_it_refuses_before_issuing(
     ],
     ids=["nothing", "codes-and-staff", "all-and-staff", "count-without-staff", "district-without-staff"],
 )
-def test_contradictory_arguments_are_refused(
-    args: list[str], cli_db: str, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_contradictory_arguments_are_refused(args: list[str], cli_db: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["invite", *args]) == 2
     assert "schoolbot invite:" in capsys.readouterr().err
     assert on_db(cli_db, invites) == []

@@ -71,7 +71,15 @@ async def test_schema_refuses_a_second_current_version(db: Database, clock: Fixe
         async with db.session() as session:
             session.add(
                 Report(
-                    school_id=school.id, form_key="milk", form_version=1, period="2026-11", series="",
-                    version=9, is_current=True, submitted_at=clock.now(), is_late=False, source="chat",
+                    school_id=school.id,
+                    form_key="milk",
+                    form_version=1,
+                    period="2026-11",
+                    series="",
+                    version=9,
+                    is_current=True,
+                    submitted_at=clock.now(),
+                    is_late=False,
+                    source="chat",
                 )
             )

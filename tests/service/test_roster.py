@@ -178,9 +178,7 @@ def test_reasons_read_in_chinese_for_a_chat_upload() -> None:
         pytest.param(b"\xef\xbb\xbf\r\n  \r\n", "line 1: the file is empty", id="bom-and-blank-lines"),
         pytest.param(csv_bytes(HEADER), "line 1: there are no schools under the header", id="header-only"),
         pytest.param(csv_bytes(HEADER, *GOOD, encoding="utf-16"), "line 1: the file is UTF-16 text", id="utf-16"),
-        pytest.param(
-            csv_bytes(HEADER, *GOOD, encoding="utf-16-le"), "line 1: the file is UTF-16 text", id="utf-16-no-bom"
-        ),
+        pytest.param(csv_bytes(HEADER, *GOOD, encoding="utf-16-le"), "line 1: the file is UTF-16 text", id="utf-16-no-bom"),
         pytest.param(
             csv_bytes(HEADER, GOOD[0]) + b"HB002,\xff\xfe\xfd,x,rural,\r\n",
             "line 3: the file is neither UTF-8 nor GB18030 text (cannot read byte 0xFF)",

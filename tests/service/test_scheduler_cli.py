@@ -55,9 +55,7 @@ def demo_db(demo_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> s
     return demo_url
 
 
-def test_dry_run_lists_reminders_and_digests_and_sends_nothing(
-    demo_db: str, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_dry_run_lists_reminders_and_digests_and_sends_nothing(demo_db: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["reminders", "--at", "2026-12-07 09:30"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("时间：2026-12-07 09:30（Asia/Shanghai）")
@@ -76,9 +74,7 @@ def test_english_output(demo_db: str, capsys: pytest.CaptureFixture[str]) -> Non
     assert "This was a dry run" in out
 
 
-def test_quiet_hours_moment_says_nothing_goes_out_and_when_it_will(
-    demo_db: str, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_quiet_hours_moment_says_nothing_goes_out_and_when_it_will(demo_db: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["reminders", "--at", "2026-12-07 22:30"]) == 0
     out = capsys.readouterr().out
     assert "此刻处于免打扰时段（21:00–08:00）" in out and "下一个可发送时间：2026-12-08 08:00" in out
@@ -106,9 +102,7 @@ def test_unmigrated_database_points_at_migrate(
     assert "schoolbot migrate" in capsys.readouterr().err
 
 
-def test_send_delivers_records_and_a_second_run_has_nothing_left(
-    demo_db: str, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_send_delivers_records_and_a_second_run_has_nothing_left(demo_db: str, capsys: pytest.CaptureFixture[str]) -> None:
     fake = FakeTelegram()
     settings = make_settings(demo_db, bot_token="123:ABC")
     at = datetime(2026, 12, 7, 9, 30, tzinfo=SHANGHAI)

@@ -68,7 +68,10 @@ async def test_escalation_digest_is_sent_once_a_day(app: App, db: Database, cloc
     async with db.session() as session:
         rows = await digest_rows(session, kind="escalation")
     assert sorted((r.day.isoformat(), r.status) for r in rows if r.status == "sent") == [
-        ("2026-11-13", "sent"), ("2026-11-13", "sent"), ("2026-11-14", "sent"), ("2026-11-14", "sent"),
+        ("2026-11-13", "sent"),
+        ("2026-11-13", "sent"),
+        ("2026-11-14", "sent"),
+        ("2026-11-14", "sent"),
     ]
 
 
@@ -99,9 +102,7 @@ async def test_weekly_digest_shows_completeness_per_form_and_district(
     assert "相山区：已报 0/1 所（0%）" in district_weekly and "濉溪县" not in district_weekly
 
 
-async def test_weekly_digest_in_english_for_english_staff(
-    app: App, db: Database, clock: FixedClock, fake: FakeTelegram
-) -> None:
+async def test_weekly_digest_in_english_for_english_staff(app: App, db: Database, clock: FixedClock, fake: FakeTelegram) -> None:
     await milk_school(db, clock, "HB001", {1001: "王校长"}, filed=("2026-09",))
     await add_person(db, clock, 2003, "Ms Li", role="staff", language="en")
     clock.set(at(11, 16, 9, 5))

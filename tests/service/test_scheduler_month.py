@@ -182,7 +182,11 @@ async def test_six_weeks_of_reminders_exactly(db: Database, db_url: str, fake: F
     assert len([1 for _, chat, label in received if chat == 2001 and label.startswith("📋")]) == len(all_days - off)
     weekly = [when for when, chat, label in received if chat == 2001 and label.startswith("📊")]
     assert [w.date().isoformat() for w in weekly] == [
-        "2026-11-02", "2026-11-09", "2026-11-16", "2026-11-23", "2026-11-30",
+        "2026-11-02",
+        "2026-11-09",
+        "2026-11-16",
+        "2026-11-23",
+        "2026-11-30",
         "2026-12-08",  # Monday the 7th was lost to the downtime: sent when the bot came back
         "2026-12-14",
     ]

@@ -94,9 +94,7 @@ async def test_nudge_reaches_every_reachable_reporter_and_is_recorded(
     assert [(r.slot, r.requested_by) for r in sent] == [("manual-202611131000", ADMIN)]
 
 
-async def test_nudge_pressed_twice_in_a_minute_sends_once(
-    app: App, db: Database, clock: FixedClock, fake: FakeTelegram
-) -> None:
+async def test_nudge_pressed_twice_in_a_minute_sends_once(app: App, db: Database, clock: FixedClock, fake: FakeTelegram) -> None:
     chat = await overdue_list(app, db, clock, fake, at(11, 13, 10))
     await chat.press("提醒 HB001小学")
     await chat.send("/overdue")
@@ -202,9 +200,7 @@ async def test_queued_nudge_is_dropped_if_the_school_reports_before_morning(
     assert row.status == "skipped"
 
 
-async def test_forged_or_stale_nudge_buttons_are_refused(
-    app: App, db: Database, clock: FixedClock, fake: FakeTelegram
-) -> None:
+async def test_forged_or_stale_nudge_buttons_are_refused(app: App, db: Database, clock: FixedClock, fake: FakeTelegram) -> None:
     chat = await overdue_list(app, db, clock, fake, at(11, 13, 10))
     for data in (
         "nudge:milk:2026-10:99999",  # no such school

@@ -60,7 +60,14 @@ async def file_report(db: Database, school_id: int, form_key: str, period: str, 
 
 
 async def milk_school(
-    db: Database, clock: FixedClock, code: str, principals: dict[int, str], *, filed: tuple[str, ...] = ("2026-09", "2026-10"), district: str = "濉溪县", blocked: frozenset[int] = frozenset()
+    db: Database,
+    clock: FixedClock,
+    code: str,
+    principals: dict[int, str],
+    *,
+    filed: tuple[str, ...] = ("2026-09", "2026-10"),
+    district: str = "濉溪县",
+    blocked: frozenset[int] = frozenset(),
 ) -> int:
     """A milk-programme school with principals; older milk periods already filed so only November is open."""
     school = await add_school(db, clock, code=code, name=f"{code}小学", district=district, programmes=("milk",))
@@ -122,7 +129,7 @@ async def test_report_now_button_opens_the_form_for_that_period(
 async def test_english_reporter_gets_english_reminder(app: App, db: Database, clock: FixedClock, fake: FakeTelegram) -> None:
     await add_school(db, clock, code="HB001", programmes=("milk",))
     await add_person(db, clock, 1001, "Principal Wang", school_code="HB001", language="en")
-    school = (await rows_school(db, "HB001"))
+    school = await rows_school(db, "HB001")
     for period in ("2026-09", "2026-10"):
         await file_report(db, school, "milk", period, clock.now())
     clock.set(at(12, 5, 10))
@@ -255,8 +262,18 @@ async def test_busy_reporter_is_not_interrupted_until_the_draft_is_idle(
         person = await session.scalar(select(Person).where(Person.telegram_id == 1001))
         assert person is not None
         session.add(
-            Draft(person_id=person.id, token="t0k3n", form_key="milk", form_version=1, period="2026-10", step="daily_drinkers",
-                  answers={}, editing=False, created_at=clock.now(), updated_at=clock.now() - timedelta(minutes=3))
+            Draft(
+                person_id=person.id,
+                token="t0k3n",
+                form_key="milk",
+                form_version=1,
+                period="2026-10",
+                step="daily_drinkers",
+                answers={},
+                editing=False,
+                created_at=clock.now(),
+                updated_at=clock.now() - timedelta(minutes=3),
+            )
         )
     report = await tick(app)
     assert report.deferred == 1 and report.sent == 1
@@ -432,23 +449,53 @@ async def test_candidates_per_target_mix_programmes_reports_drafts_and_retries(d
     now = clock.now()
     async with db.session() as session:
         session.add(
-            Draft(person_id=qian.id, token="t0k3n", form_key="milk", form_version=1, period="2026-11", step="daily_drinkers",
-                  answers={}, editing=False, created_at=now, updated_at=now - timedelta(minutes=2))
+            Draft(
+                person_id=qian.id,
+                token="t0k3n",
+                form_key="milk",
+                form_version=1,
+                period="2026-11",
+                step="daily_drinkers",
+                answers={},
+                editing=False,
+                created_at=now,
+                updated_at=now - timedelta(minutes=2),
+            )
         )
         # 赵校长's milk reminder failed once and waits for another try; 王校长's went out.
-        await insert_reminders(session, [
-            {"school_id": both.id, "form_key": "milk", "period": "2026-11", "slot": "d-3", "recipient_id": zhao.id,
-             "status": SendStatus.RETRY.value, "claimed_at": now},
-            {"school_id": milk_only.id, "form_key": "milk", "period": "2026-11", "slot": "d-3", "recipient_id": wang.id,
-             "status": SendStatus.SENT.value, "claimed_at": now},
-        ])
+        await insert_reminders(
+            session,
+            [
+                {
+                    "school_id": both.id,
+                    "form_key": "milk",
+                    "period": "2026-11",
+                    "slot": "d-3",
+                    "recipient_id": zhao.id,
+                    "status": SendStatus.RETRY.value,
+                    "claimed_at": now,
+                },
+                {
+                    "school_id": milk_only.id,
+                    "form_key": "milk",
+                    "period": "2026-11",
+                    "slot": "d-3",
+                    "recipient_id": wang.id,
+                    "status": SendStatus.SENT.value,
+                    "claimed_at": now,
+                },
+            ],
+        )
     targets = [Target("milk", "milk", "2026-11", "d-3"), Target("insurance", None, "2026-S2", "d+0")]
     async with db.session() as session:
         milk, insurance = await reminder_candidates(
             session, targets, lease_cutoff=now - timedelta(minutes=5), idle_cutoff=now - timedelta(minutes=10)
         )
     # Milk: only schools in the programme; 王校长 already has the slot; 赵校长 comes back as a retry, after the new ones.
-    assert [(c.person_name, c.action, c.send_id is not None) for c in milk] == [("钱老师", "busy", False), ("赵校长", "send", True)]
+    assert [(c.person_name, c.action, c.send_id is not None) for c in milk] == [
+        ("钱老师", "busy", False),
+        ("赵校长", "send", True),
+    ]
     # Insurance (no programme): every school but the one that filed, blocked reporters flagged; in school order.
     assert [(c.school_code, c.person_name, c.action, c.lang) for c in insurance] == [
         ("HB002", "李校长", "blocked", "zh"),

@@ -83,7 +83,9 @@ def start_workers(url: str, modes: list[str], seconds: float, rate: float, *extr
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     script = str(ROOT / "tests" / "budget_worker.py")
     args = [str(a) for a in (seconds, rate, *extra)]
-    workers = [subprocess.Popen([sys.executable, script, url, mode, *args], stdout=subprocess.PIPE, text=True, env=env) for mode in modes]
+    workers = [
+        subprocess.Popen([sys.executable, script, url, mode, *args], stdout=subprocess.PIPE, text=True, env=env) for mode in modes
+    ]
     outputs = [w.communicate(timeout=seconds + 30)[0] for w in workers]
     assert [w.returncode for w in workers] == [0] * len(modes)
     return outputs
@@ -107,7 +109,9 @@ class Taken:
     telegram: float
 
 
-def run_senders(url: str, modes: list[str], seconds: float, rate: float, chat_id: int = 0, per_second: float = 0.0) -> list[Taken]:
+def run_senders(
+    url: str, modes: list[str], seconds: float, rate: float, chat_id: int = 0, per_second: float = 0.0
+) -> list[Taken]:
     """Processes taking every token a message needs (budget_worker.py's message modes); all their takes."""
     outputs = start_workers(url, modes, seconds, rate, chat_id, per_second)
     takes = [Taken(*line.split()[:1], *map(float, line.split()[1:])) for out in outputs for line in out.splitlines()]  # type: ignore[arg-type]

@@ -73,5 +73,3 @@ async def test_demo_reports_load_once_and_the_same_every_time(db: Database, cloc
         await session.execute(delete(Report))
     await load_demo_reports(db, now, CATALOGUE)
     assert await fingerprint(db) == first
-
-

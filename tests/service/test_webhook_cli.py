@@ -235,9 +235,7 @@ async def test_run_start_check_warns_once_and_does_not_set_a_differing_webhook(
     assert fake.calls_to("setWebhook") == []
 
 
-async def test_run_start_check_survives_a_failing_bot_api(
-    fake: FakeTelegram, caplog: pytest.LogCaptureFixture
-) -> None:
+async def test_run_start_check_survives_a_failing_bot_api(fake: FakeTelegram, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING)
     async with Bot("123:TEST", request=FakeRequest(fake)) as bot:
         fake.fail("getWebhookInfo", "server_error")

@@ -55,7 +55,9 @@ async def test_withdrawn_milk_report_counts_as_not_filed(db: Database, clock: Fi
     await milk(db, b, "2026-10", 200)
     await withdraw(db, report.id)
     async with db.session() as session:
-        by_district = {c.district_name: c.reported for c in await completeness(session, form_key="milk", programme="milk", period="2026-10")}
+        by_district = {
+            c.district_name: c.reported for c in await completeness(session, form_key="milk", programme="milk", period="2026-10")
+        }
         missing = await missing_reports(session, form_key="milk", programme="milk", period="2026-10")
         assert await reported_periods(session, a, "milk", ["2026-10"]) == set()
         assert await current_report(session, a, "milk", "2026-10") is None

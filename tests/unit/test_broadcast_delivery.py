@@ -10,7 +10,19 @@ import pytest
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
 from bot.context import BotData
-from bot.delivery.send import BULK_BURST, BULK_RATE, MAX_TEXT, Outcome, Payload, bulk_pacer, new_bulk_pacer, classify, deliver, split_text, telegram_length
+from bot.delivery.send import (
+    BULK_BURST,
+    BULK_RATE,
+    MAX_TEXT,
+    Outcome,
+    Payload,
+    bulk_pacer,
+    new_bulk_pacer,
+    classify,
+    deliver,
+    split_text,
+    telegram_length,
+)
 
 
 def test_short_text_is_one_part() -> None:

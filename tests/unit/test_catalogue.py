@@ -172,7 +172,10 @@ def test_reminder_slots_are_kept_in_time_order() -> None:
 @pytest.mark.parametrize(
     ("body", "problem"),
     [
-        ('[[forms.fields]]\nkey = "days"\nlabel = { zh = "天数", en = "Days" }\ntype = "integer"\nmin = 40\nmax = 31', "min 40 is greater than max 31"),
+        (
+            '[[forms.fields]]\nkey = "days"\nlabel = { zh = "天数", en = "Days" }\ntype = "integer"\nmin = 40\nmax = 31',
+            "min 40 is greater than max 31",
+        ),
         ('[[forms.fields]]\nkey = "days"\nlabel = { zh = "天数", en = "Days" }\ntype = "number"', "'number'"),
         ('[[forms.fields]]\nkey = "days"\nlabel = { zh = "天数", en = "Days" }\ntype = "choice"', "at least 2 choices"),
         (
@@ -185,7 +188,10 @@ def test_reminder_slots_are_kept_in_time_order() -> None:
             'choices = [{ key = "a", label = { zh = "甲", en = "A" } }, { key = "a", label = { zh = "乙", en = "B" } }]',
             "duplicate choice key 'a'",
         ),
-        ('[[forms.fields]]\nkey = "days"\nlabel = { zh = "天数", en = "Days" }\ntype = "integer"\ndefault = "abc"', "default 'abc'"),
+        (
+            '[[forms.fields]]\nkey = "days"\nlabel = { zh = "天数", en = "Days" }\ntype = "integer"\ndefault = "abc"',
+            "default 'abc'",
+        ),
         ('[[forms.fields]]\nkey = "days"\nlabel = { zh = "天数", en = "Days" }\ntype = "text"\nmax = 3', "min/max apply only"),
         ('[[forms.fields]]\nkey = "days"\nlabel = { zh = "天数", en = "Days" }\ntype = "integer"\nrequird = false', "requird"),
         ('[[forms.fields]]\nkey = "days"\nlabel = { zh = "天数" }\ntype = "integer"', "label.en"),
@@ -395,7 +401,14 @@ def test_empty_answer_is_refused(raw: str) -> None:
 
 @pytest.mark.parametrize(
     ("raw", "key"),
-    [("fruit", "fruit"), ("瓜果（含西瓜）", "fruit"), ("西瓜", "fruit"), ("Watermelon", "fruit"), ("Ｆｌｏｗｅｒｓ", "flowers"), (" 蔬菜 ", "vegetables")],
+    [
+        ("fruit", "fruit"),
+        ("瓜果（含西瓜）", "fruit"),
+        ("西瓜", "fruit"),
+        ("Watermelon", "fruit"),
+        ("Ｆｌｏｗｅｒｓ", "flowers"),
+        (" 蔬菜 ", "vegetables"),
+    ],
 )
 def test_choice_accepts_key_label_or_alias(raw: str, key: str) -> None:
     assert SHIPPED.get("harvest").field("crop").parse(raw) == key
@@ -590,7 +603,11 @@ def test_a_huge_pasted_number_is_echoed_shortened_in_the_re_ask() -> None:
 def test_the_shipped_forms_carry_their_rules() -> None:
     insurance, milk, harvest = SHIPPED.get("insurance"), SHIPPED.get("milk"), SHIPPED.get("harvest")
     [insured] = insurance.rules
-    assert (insured.key, insured.severity, insured.fields) == ("insured_within_enrolled", Severity.ERROR, ["students_enrolled", "students_insured"])
+    assert (insured.key, insured.severity, insured.fields) == (
+        "insured_within_enrolled",
+        Severity.ERROR,
+        ["students_enrolled", "students_insured"],
+    )
     assert insured.holds({"students_insured": Decimal(1201), "students_enrolled": Decimal(1200)}) is False
     assert insured.holds({"students_insured": Decimal(1200), "students_enrolled": Decimal(1200)}) is True
     [days] = milk.rules
@@ -633,19 +650,25 @@ def test_a_broken_rule_is_one_line_naming_form_and_rule(check: str, problem: str
 
 
 def test_rule_keys_are_unique_in_a_form() -> None:
-    body = RULE.format(key="r1", check="first >= 0") + RULE.format(key="r1", check="first >= 1").split("[[forms.rules]]")[1].join(["[[forms.rules]]", ""])
+    body = RULE.format(key="r1", check="first >= 0") + RULE.format(key="r1", check="first >= 1").split("[[forms.rules]]")[1].join(
+        ["[[forms.rules]]", ""]
+    )
     with pytest.raises(CatalogueInvalid, match="duplicate rule key 'r1'"):
         load_catalogue_text(field_toml(body))
 
 
 def test_a_fourth_form_gets_a_rule_from_catalogue_text_only() -> None:
-    text = SHIPPED_CATALOGUE.read_text(encoding="utf-8") + UNIFORM_FORM + """
+    text = (
+        SHIPPED_CATALOGUE.read_text(encoding="utf-8")
+        + UNIFORM_FORM
+        + """
 [[forms.rules]]
 key = "some_sets"
 check = "sets_ordered > 0"
 severity = "warning"
 message = { zh = "征订套数为 0。", en = "No sets ordered." }
 """
+    )
     uniform = load_catalogue_text(text).get("uniform")
     [rule] = uniform.rules
     assert rule.holds({"sets_ordered": Decimal(0)}) is False and rule.severity is Severity.WARNING

@@ -129,7 +129,26 @@ def test_negatives_parse_as_negative_numbers(typed: str, expected: int) -> None:
 
 @pytest.mark.parametrize(
     "typed",
-    ["abc", "", "   ", "12ab34", "1.2.3", "🙂", "1,2", "12,00", "5-3", "--5", "负", "万", "元", "人次", "NaN", "inf", "1e3", ".5"],
+    [
+        "abc",
+        "",
+        "   ",
+        "12ab34",
+        "1.2.3",
+        "🙂",
+        "1,2",
+        "12,00",
+        "5-3",
+        "--5",
+        "负",
+        "万",
+        "元",
+        "人次",
+        "NaN",
+        "inf",
+        "1e3",
+        ".5",
+    ],
 )
 def test_garbage_is_not_a_number(typed: str) -> None:
     with pytest.raises(NotANumber):
@@ -199,7 +218,24 @@ def test_formatted_decimals_parse_back(value: Decimal) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["约3000", "3000左右", "大概500", "500上下", "3000多", "3千多", "1000余", "近千", "3000-4000", "3000~4000", "3000到4000", "三四千", "两三百", "十几", "几百", "about 300"],
+    [
+        "约3000",
+        "3000左右",
+        "大概500",
+        "500上下",
+        "3000多",
+        "3千多",
+        "1000余",
+        "近千",
+        "3000-4000",
+        "3000~4000",
+        "3000到4000",
+        "三四千",
+        "两三百",
+        "十几",
+        "几百",
+        "about 300",
+    ],
 )
 def test_estimates_and_ranges_are_told_apart_from_garbage(text: str) -> None:
     from bot.core.numbers import Approximate
@@ -208,7 +244,10 @@ def test_estimates_and_ranges_are_told_apart_from_garbage(text: str) -> None:
         parse_number(text)
 
 
-@pytest.mark.parametrize(("text", "none"), [("无", True), ("没有", True), ("没", True), ("None", True), ("无。", True), ("0", False), ("有", False), ("没看懂", False)])
+@pytest.mark.parametrize(
+    ("text", "none"),
+    [("无", True), ("没有", True), ("没", True), ("None", True), ("无。", True), ("0", False), ("有", False), ("没看懂", False)],
+)
 def test_none_words(text: str, none: bool) -> None:
     from bot.core.numbers import is_none_word
 

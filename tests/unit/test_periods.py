@@ -58,9 +58,7 @@ def keys(periods: list[Period]) -> list[str]:
         (Cadence.YEARLY, date(2026, 11, 28), "2026", date(2026, 1, 1), date(2026, 12, 31)),
     ],
 )
-def test_period_of_day_has_expected_key_and_bounds(
-    cadence: Cadence, day: date, key: str, start: date, end: date
-) -> None:
+def test_period_of_day_has_expected_key_and_bounds(cadence: Cadence, day: date, key: str, start: date, end: date) -> None:
     period = period_of(cadence, day)
     assert (period.key, period.start, period.end) == (key, start, end)
 

@@ -29,7 +29,13 @@ Q4 = parse_period(Cadence.QUARTERLY, "2026-Q4")
 SPRING = parse_period(Cadence.SEMESTER, "2026-S2")
 
 MILK_OK = {"daily_drinkers": Decimal(856), "days_served": Decimal(21), "supplier": "yili", "incidents": Decimal(0)}
-HARVEST_OK = {"crop": "vegetables", "area_mu": Decimal("3.5"), "quantity": Decimal(300), "income": Decimal(12000), "participants": Decimal(240)}
+HARVEST_OK = {
+    "crop": "vegetables",
+    "area_mu": Decimal("3.5"),
+    "quantity": Decimal(300),
+    "income": Decimal(12000),
+    "participants": Decimal(240),
+}
 
 
 def codes(found: list[Finding]) -> list[str]:
@@ -42,7 +48,12 @@ def test_a_clean_report_has_no_findings() -> None:
 
 
 def test_insured_beyond_enrolled_is_an_error_naming_both_fields() -> None:
-    answers = {"students_enrolled": Decimal(1200), "students_insured": Decimal(1300), "premium": Decimal(6000), "claims": Decimal(0)}
+    answers = {
+        "students_enrolled": Decimal(1200),
+        "students_insured": Decimal(1300),
+        "premium": Decimal(6000),
+        "claims": Decimal(0),
+    }
     (error,) = findings(INSURANCE, SPRING, answers, History())
     assert error.code == "rule:insured_within_enrolled" and error.severity is Severity.ERROR and error.is_error
     assert set(error.fields) == {"students_enrolled", "students_insured"} and error.field_key is None
@@ -50,7 +61,9 @@ def test_insured_beyond_enrolled_is_an_error_naming_both_fields() -> None:
     assert error.detail == {"students_enrolled": "1200", "students_insured": "1300"}
 
 
-@pytest.mark.parametrize(("days", "month", "fails"), [(31, "2026-11", True), (30, "2026-11", False), (31, "2026-12", False), (29, "2026-02", True)])
+@pytest.mark.parametrize(
+    ("days", "month", "fails"), [(31, "2026-11", True), (30, "2026-11", False), (31, "2026-12", False), (29, "2026-02", True)]
+)
 def test_days_served_are_checked_against_the_days_in_the_month(days: int, month: str, fails: bool) -> None:
     period = parse_period(Cadence.MONTHLY, month)
     found = findings(MILK, period, {**MILK_OK, "days_served": Decimal(days)}, History())
@@ -149,7 +162,9 @@ def test_errors_come_before_warnings() -> None:
 
 
 def test_notes_are_read_back() -> None:
-    notes = {"previous": {"period": "2026-10", "values": {"daily_drinkers": "856"}, "spread": {"daily_drinkers": [3, "800", "856"]}}}
+    notes = {
+        "previous": {"period": "2026-10", "values": {"daily_drinkers": "856"}, "spread": {"daily_drinkers": [3, "800", "856"]}}
+    }
     assert noted_previous(notes) == ("2026-10", {"daily_drinkers": "856"})
     assert noted_spreads(notes) == {"daily_drinkers": Spread(3, Decimal(800), Decimal(856))}
     assert noted_previous({}) is None and noted_spreads({}) == {}
@@ -160,5 +175,3 @@ def test_the_catalogue_declares_ratio_duplicate_days_and_repeatable_fields() -> 
     assert MILK.field("supplier").repeatable and not MILK.field("days_served").repeatable
     with pytest.raises(CatalogueInvalid, match="history_ratio"):
         load_catalogue_text(CATALOGUE_TEXT.replace("history_ratio = 3", "history_ratio = 1"))
-
-

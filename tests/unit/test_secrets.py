@@ -118,8 +118,15 @@ async def test_run_at_debug_logs_request_urls_with_the_token_redacted(tmp_path: 
         port = _free_port()
         env.update(WEBHOOK_URL=f"http://127.0.0.1:{port}/tg", WEBHOOK_LISTEN="127.0.0.1", WEBHOOK_PORT=str(port))
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "run", env=env, cwd=tmp_path,
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            sys.executable,
+            "-m",
+            "bot",
+            "run",
+            env=env,
+            cwd=tmp_path,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
         )
         try:
             await api.wait_for(lambda: api.fake.calls_to("getWebhookInfo"), 60, "the webhook check")
@@ -161,7 +168,13 @@ def test_redactor_cleans_messages_arguments_tracebacks_and_rejected_tokens() -> 
         raise RuntimeError(f"The token `{TOKEN}` was rejected by the server; secret {SECRET}")
     except RuntimeError:
         record = logging.LogRecord(
-            "httpx", logging.INFO, __file__, 1, 'HTTP Request: POST %s "%s"', (f"https://x/bot{TOKEN}/getMe", "401"), sys.exc_info()
+            "httpx",
+            logging.INFO,
+            __file__,
+            1,
+            'HTTP Request: POST %s "%s"',
+            (f"https://x/bot{TOKEN}/getMe", "401"),
+            sys.exc_info(),
         )
     assert redactor.filter(record)
     formatted = logging.Formatter().format(record)
@@ -171,14 +184,20 @@ def test_redactor_cleans_messages_arguments_tracebacks_and_rejected_tokens() -> 
 
 def test_redactor_cleans_a_token_it_was_not_told_about() -> None:
     other = "987654321:AAotherotherotherotherotherotherot"
-    record = logging.LogRecord("x", logging.WARNING, __file__, 1, "GET https://api.telegram.org/bot%s/getMe and %s", (other, other), None)
+    record = logging.LogRecord(
+        "x", logging.WARNING, __file__, 1, "GET https://api.telegram.org/bot%s/getMe and %s", (other, other), None
+    )
     SecretRedactor([]).filter(record)
     assert other not in record.getMessage() and "bot<redacted>/getMe" in record.getMessage()
 
 
 @pytest.mark.parametrize("level", ["INFO", "DEBUG"])
 def test_cli_redacts_what_any_command_logs_or_prints_before_it_runs(
-    level: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+    level: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     from bot import cli
 

@@ -155,4 +155,3 @@ def test_the_fake_counts_the_messages_the_limiter_counts() -> None:
     assert FLOOD_LIMITED is MESSAGE_METHODS
     assert {"sendMessage", "sendPhoto", "sendDocument"} <= MESSAGE_METHODS
     assert not {"editMessageText", "answerCallbackQuery", "sendChatAction"} & MESSAGE_METHODS
-

@@ -40,9 +40,7 @@ def upgrade() -> None:
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint("status IN ('draft', 'sending', 'done', 'cancelled')", name=op.f("ck_broadcasts_status")),
         sa.CheckConstraint("kind IS NULL OR kind IN ('text', 'photo', 'document')", name=op.f("ck_broadcasts_kind")),
-        sa.ForeignKeyConstraint(
-            ["author_id"], ["people.id"], name=op.f("fk_broadcasts_author_id_people"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["author_id"], ["people.id"], name=op.f("fk_broadcasts_author_id_people"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_broadcasts")),
     )
     with op.batch_alter_table("broadcasts", schema=None) as batch_op:

@@ -19,9 +19,7 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("invites") as batch_op:
         batch_op.add_column(sa.Column("district_id", sa.Integer(), nullable=True))
-        batch_op.create_foreign_key(
-            op.f("fk_invites_district_id_districts"), "districts", ["district_id"], ["id"]
-        )
+        batch_op.create_foreign_key(op.f("fk_invites_district_id_districts"), "districts", ["district_id"], ["id"])
 
 
 def downgrade() -> None:

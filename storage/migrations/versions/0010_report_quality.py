@@ -35,7 +35,9 @@ def upgrade() -> None:
         sa.Column("message", sa.Text(), nullable=False),
         sa.Column("detail", sa.JSON(), nullable=True),
         sa.Column("reason", sa.Text(), nullable=False),
-        sa.ForeignKeyConstraint(["report_id"], ["reports.id"], name=op.f("fk_report_flags_report_id_reports"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["report_id"], ["reports.id"], name=op.f("fk_report_flags_report_id_reports"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_report_flags")),
     )
     op.create_index("ix_report_flags_report_id", "report_flags", ["report_id"])
