@@ -69,4 +69,10 @@ def split_text(text: str, limit: int = MAX_MESSAGE) -> list[str]:
     return [p for p in parts if p] or [""]
 
 
-__all__ = ["MAX_CAPTION", "MAX_MESSAGE", "split_text", "utf16_len"]
+def storable(text: str) -> str:
+    """``text`` without NUL characters: PostgreSQL's text and JSON cannot hold U+0000, and a
+    message that carries one (pasted from a broken file, or forged) must not fail the update."""
+    return text.replace("\x00", "")
+
+
+__all__ = ["MAX_CAPTION", "MAX_MESSAGE", "split_text", "storable", "utf16_len"]

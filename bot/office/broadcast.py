@@ -32,6 +32,7 @@ from typing import Literal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.i18n import t
+from bot.core.textsplit import storable
 from bot.core.ui import Alert, Button, Screen
 from bot.delivery.send import MAX_CAPTION, Payload, telegram_length
 from bot.office.broadcast_audience import (
@@ -118,6 +119,10 @@ class Content:
     kind: Literal["text", "photo", "document", "other"]
     text: str | None = None
     file_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.text is not None:
+            object.__setattr__(self, "text", storable(self.text))  # stored, so no NUL (see storable)
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from bot.core.i18n import t
+from bot.core.textsplit import storable
 from bot.core.periods import due_date
 from bot.core.ui import Button, Screen
 from bot.reporting import flow
@@ -211,7 +212,7 @@ class Reporting:
 
     async def text(self, text: str) -> Outcome:
         """Typed text while a draft may be waiting for an answer."""
-        return await self._run(flow.Typed(text))
+        return await self._run(flow.Typed(storable(text)))
 
     async def media(self) -> Outcome:
         """A sticker, photo, voice note or file while a draft may be waiting for an answer."""
