@@ -18,6 +18,7 @@ from typing import Any, Self
 import pydantic
 from pydantic import BaseModel, ConfigDict, PrivateAttr, field_validator, model_validator
 
+from bot.core.aggregation import Fold
 from bot.core.i18n import normalise_language, t
 from bot.core.numbers import Approximate, NotANumber, format_number, is_none_word, parse_figure, tidy
 from bot.core.units import Unit, UnitBook, WrongUnit
@@ -181,6 +182,10 @@ class Field(BaseModel):
     repeatable: bool = False
     # Warn at the review beyond this factor of the school's history (×r / ÷r); None: the catalogue's.
     history_ratio: Decimal | None = pydantic.Field(default=None, gt=1)
+    # How the figure rolls up across schools in one period and across periods in a year
+    # (bot.core.aggregation): daily drinkers sum over schools, average over months.
+    across_schools: Fold = Fold.SUM
+    across_periods: Fold = Fold.SUM
 
     @model_validator(mode="before")
     @classmethod
@@ -224,6 +229,10 @@ class Field(BaseModel):
             raise ValueError(f"example {self.example} is outside min–max")
         if self.main and not self.type.is_numeric:
             raise ValueError(f"main applies only to number fields, not to type {self.type.value!r}")
+        if not self.type.is_numeric and "across_schools" in self.model_fields_set:
+            raise ValueError(f"across_schools applies only to number fields, not to type {self.type.value!r}")
+        if not self.type.is_numeric and "across_periods" in self.model_fields_set:
+            raise ValueError(f"across_periods applies only to number fields, not to type {self.type.value!r}")
         if self.default is not None:
             try:
                 self.parse(self.default)
