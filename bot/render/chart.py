@@ -191,7 +191,13 @@ def build_chart(rollup: Rollup, lang: str) -> Figure:
     # Above the first plot, right of its title: a legend inside an axes ends up over a bar or a
     # label, and the figure's "outside upper" legend collides with the two-line suptitle.
     axes[0].legend(
-        handles=legend, prop=small, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=len(legend), frameon=False, borderaxespad=0.2
+        handles=legend,
+        prop=small,
+        loc="lower right",
+        bbox_to_anchor=(1.0, 1.0),
+        ncols=len(legend),
+        frameon=False,
+        borderaxespad=0.2,
     )
     fig.canvas.draw()
     return fig
@@ -204,7 +210,14 @@ def _missing_patch(label: str) -> Patch:
 def _missing_band(ax: Axes, y: float, width: float, height: float, text: str, font: FontProperties) -> None:
     """A hatched grey band across the whole panel with 未报 in it: no value, so no bar length to misread."""
     ax.barh(
-        [y], [width], height=height, color=_MISSING_FACE, edgecolor=_MISSING_EDGE, hatch=_MISSING_HATCH, linewidth=0.6, gid="unreported"
+        [y],
+        [width],
+        height=height,
+        color=_MISSING_FACE,
+        edgecolor=_MISSING_EDGE,
+        hatch=_MISSING_HATCH,
+        linewidth=0.6,
+        gid="unreported",
     )
     ax.text(width / 2, y, text, ha="center", va="center", fontproperties=font, backgroundcolor="white")
 
@@ -229,9 +242,11 @@ def _completeness_panel(
             ax.barh([y], [stats.on_time_rate * 100], color=_ON_TIME, height=0.35)
         ax.text(x + 1.5, y, label, va="center", fontproperties=small)
     # Explicit legend patches: the city's bar is grey, which is not the legend's colour.
-    legend = [Patch(color=_COMPLETE, label=t(lang, "summary.chart_completeness"))]
-    if with_on_time:
-        legend.append(Patch(color=_ON_TIME, label=t(lang, "summary.chart_on_time")))
+    legend: list[Patch] = []
+    if not all(unreported(s) for s in rows):
+        legend.append(Patch(color=_COMPLETE, label=t(lang, "summary.chart_completeness")))
+        if with_on_time:
+            legend.append(Patch(color=_ON_TIME, label=t(lang, "summary.chart_on_time")))
     ax.set_xlim(0, 100 * _LABEL_ROOM)
     ax.set_xticks([0, 25, 50, 75, 100], ["0", "25", "50", "75", "100"], fontproperties=small)
     ax.set_xlabel(t(lang, "chart.axis_completeness"), fontproperties=small, loc="left")
@@ -262,12 +277,18 @@ def _figure_panel(
     ax.set_xlim(0, right)
     ax.set_ylim(-0.6, len(districts) - 0.4)
     ax.set_yticks(order, [s.name for s in districts], fontproperties=label_font)
+    if all(v is None for v in values):
+        ax.set_xticks([])  # nothing reported: an axis of 0 … 1.2 would invent a scale
     ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: scale.tick(x)))
     for tick in ax.get_xticklabels():
         tick.set_fontproperties(small)
     unit = _unit(main, lang)
     field_name = main.label.get(lang)
-    axis = t(lang, "chart.axis_figure", field=field_name, unit=scale.unit(unit)) if unit else t(lang, "chart.axis_figure_plain", field=field_name)
+    axis = (
+        t(lang, "chart.axis_figure", field=field_name, unit=scale.unit(unit))
+        if unit
+        else t(lang, "chart.axis_figure_plain", field=field_name)
+    )
     ax.set_xlabel(axis, fontproperties=small, loc="left")
     shown = scale.label(city, unit) if city is not None else t(lang, "chart.unreported")
     ax.set_title(t(lang, "summary.chart_total_title", field=field_name, value=shown), fontproperties=label_font, loc="left")
