@@ -375,7 +375,9 @@ async def bench(db: Database, backend: str, args: argparse.Namespace) -> Result:
         async with db.engine.connect() as conn:
             return list((await conn.execute(text(sql), params)).all())
 
-    rollup_ms, summary, rollup_hand_ms, rows = await compare(lambda: summarise(db, MILK, month, now, DEFAULT_TZ), hand_rollup, args.runs)
+    rollup_ms, summary, rollup_hand_ms, rows = await compare(
+        lambda: summarise(db, MILK, month, now, DEFAULT_TZ), hand_rollup, args.runs
+    )
     ours, theirs = canonical_summary(summary), canonical_rows(rows)
     assert ours == theirs, f"roll-ups differ:\n{sorted(ours.items())[:2]}\n{sorted(theirs.items())[:2]}"
 
