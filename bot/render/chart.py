@@ -75,9 +75,11 @@ def unreported(stats: Stats) -> bool:
 
 def figure_of(stats: Stats, key: str) -> Decimal | None:
     """The figure a bar shows; None when nobody reported it (未报 is not 0)."""
-    if unreported(stats) or stats.aggregate(key).count == 0:
+    if unreported(stats):
         return None
-    return stats.total(key)
+    # By the field's rules (bot.core.aggregation): a year of daily drinkers is the mean of the
+    # months, not their sum.
+    return stats.figure(key)
 
 
 def figure_scale(rows: Sequence[Stats], field: Field, lang: str) -> Scale:
@@ -148,6 +150,8 @@ def coverage_line(rollup: Rollup, lang: str) -> str:
     due = _due(form, rollup, lang)
     if due is not None:
         parts.append(due)
+    if rollup.coverage:
+        parts.append(state_text([c.state for c in rollup.coverage], lang))
     return t(lang, "chart.separator").join(parts)
 
 

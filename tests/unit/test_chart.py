@@ -256,3 +256,31 @@ def test_harvest_chart_speaks_wan_yuan_without_on_time_bars() -> None:
     assert fig.axes[1].get_xlabel() == "销售收入（万元）"
     assert _bar_labels(fig.axes[1]) == {"濉溪县": "12.50万元（5/9 所已报）", "相山区": "0.85万元（2/6 所已报）"}
     assert not any("按时" in s for s in _texts(fig))
+
+
+def test_subtitle_names_the_period_state_and_a_year_bar_is_the_mean_of_months() -> None:
+    from datetime import date
+
+    from bot.core.coverage import Coverage
+
+    months = [parse_period(MILK.period_cadence, p) for p in ("2026-09", "2026-10")]
+
+    def covered(district_id: int, name: str, per_month: list[int]) -> Stats:
+        coverage = tuple(
+            Coverage(period=m, state=state, due=date(2026, m.end.month + 1, 5), expected=1, reported=1, on_time=1)
+            for m, state in zip(months, (PeriodState.LATE, PeriodState.DUE))
+        )
+        by_period = tuple({"daily_drinkers": FieldAggregate(1, Decimal(n), Decimal(n), Decimal(n))} for n in per_month)
+        total = sum(per_month)
+        fields = {"daily_drinkers": FieldAggregate(2, Decimal(total), Decimal(min(per_month)), Decimal(max(per_month)))}
+        return Stats(district_id, name, 1, 2, 2, 2, 1, 2, fields, coverage=coverage, by_period=by_period, form=MILK)
+
+    districts = (covered(1, "濉溪县", [800, 900]), covered(2, "杜集区", [100, 300]))
+    rollup = Rollup(form=MILK, periods=tuple(months), city=Stats.combine("", districts, form=MILK), districts=districts)
+    line = chart.coverage_line(rollup, "zh")
+    assert "已过截止日 1 期" in line and "尚未到截止日 1 期" in line, line
+    # Daily drinkers average over months: 850 and 200, never the 1,700 and 400 a sum would draw.
+    assert chart.figure_of(districts[0], "daily_drinkers") == Decimal(850)
+    assert chart.figure_of(rollup.city, "daily_drinkers") == Decimal(1050)
+    labels = [t.get_text() for ax in chart.build_chart(rollup, "zh").axes for t in ax.texts]
+    assert any(label.startswith("850") for label in labels), labels
