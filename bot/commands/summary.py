@@ -186,7 +186,8 @@ def run_summary(args: argparse.Namespace, settings: Settings) -> int:
     async def work(db: Database) -> Summary:
         form = _form(catalogue, args.form)
         period = _period(form, args.period, settings)
-        return await summarise(db, form, period, district_id=await _district(db, args.district))
+        now = SystemClock(settings.timezone).now()
+        return await summarise(db, form, period, now, settings.timezone, district_id=await _district(db, args.district))
 
     try:
         summary = asyncio.run(_with_db(settings, work))

@@ -131,7 +131,8 @@ def _buttons(services: Services, lang: str, form: Form, period: Period) -> list[
 
 
 async def _summarise(services: Services, who: Identity, form: Form, period: Period) -> Summary:
-    return await summarise(services.db, form, period, district_id=office_district(who))
+    now, tz = services.clock.now(), services.settings.timezone
+    return await summarise(services.db, form, period, now, tz, district_id=office_district(who))
 
 
 def _table(services: Services, lang: str, summary: Summary) -> Screen:

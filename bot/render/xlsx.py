@@ -28,7 +28,6 @@ from openpyxl.styles import Font  # type: ignore[import-untyped]
 from openpyxl.worksheet.worksheet import Worksheet  # type: ignore[import-untyped]
 
 from bot.core.catalogue import Form
-from bot.core.coverage import Coverage
 from bot.core.fields import Field, FieldType
 from bot.core.i18n import t
 from bot.core.periods import DEFAULT_TZ, Period, parse_period
@@ -212,10 +211,6 @@ def _pending_sheet(ws: Worksheet, form: Form, lines: Sequence[MissingLine], lang
     fill_sheet(ws, header, rows, [None, None, None, None, DATE, None])
 
 
-def _coverage(data: ExportData) -> Sequence[Coverage]:
-    return data.rollup.coverage
-
-
 def render_xlsx(data: ExportData, lang: str, now: datetime, tz: tzinfo = DEFAULT_TZ) -> bytes:
     """The workbook as bytes: sheets 说明, 区县汇总, 报表明细, 未报学校, 待报学校 (``now``: when it is generated)."""
     form = data.rollup.form
@@ -228,7 +223,7 @@ def render_xlsx(data: ExportData, lang: str, now: datetime, tz: tzinfo = DEFAULT
     cover_ws.title = names[0]
     sheets = [(name, t(lang, f"export.about_{key}")) for name, key in zip(names[1:], ("rollup", "reports", "missing", "pending"))]
     scope = scope_label(data.rollup.scope, lang)
-    cover_sheet(cover_ws, CoverFacts(form, data.rollup.periods, scope, _coverage(data), now, tz, sheets), lang)
+    cover_sheet(cover_ws, CoverFacts(form, data.rollup.periods, scope, data.rollup.coverage, now, tz, sheets), lang)
     _rollup_sheet(workbook.create_sheet(names[1]), data, lang)
     _reports_sheet(workbook.create_sheet(names[2]), data, lang, tz)
     _missing_sheet(workbook.create_sheet(names[3]), form, late, lang)
