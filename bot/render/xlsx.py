@@ -215,7 +215,13 @@ def render_xlsx(data: ExportData, lang: str, now: datetime, tz: tzinfo = DEFAULT
     """The workbook as bytes: sheets 说明, 区县汇总, 报表明细, 未报学校, 待报学校 (``now``: when it is generated)."""
     form = data.rollup.form
     late, pending = split_missing(form, data.missing, now, tz)
-    keys = ("export.sheet_cover", "summary.sheet_rollup", "summary.sheet_reports", "summary.sheet_missing", "export.sheet_pending")
+    keys = (
+        "export.sheet_cover",
+        "summary.sheet_rollup",
+        "summary.sheet_reports",
+        "summary.sheet_missing",
+        "export.sheet_pending",
+    )
     names = [t(lang, key) for key in keys]
     workbook = Workbook()
     cover_ws = workbook.active

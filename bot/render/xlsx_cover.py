@@ -51,6 +51,8 @@ def state_label(state: PeriodState, lang: str) -> str:
 
 
 def _incomplete_text(coverage: Sequence[Coverage], lang: str) -> str:
+    if not coverage:
+        return t(lang, "export.cover_unknown")
     gaps = incomplete(coverage)
     if not gaps:
         return t(lang, "export.cover_complete")
@@ -111,7 +113,10 @@ def cover_sheet(ws: Worksheet, facts: CoverFacts, lang: str) -> None:
         (t(lang, "export.cover_form"), t(lang, "export.cover_form_value", title=form.title.get(lang), key=form.key)),
         (t(lang, "export.cover_periods"), span_label(facts.periods, lang)),
         (t(lang, "export.cover_scope"), facts.scope),
-        (t(lang, "export.cover_generated"), t(lang, "export.cover_at", date=fmt_date(local.date(), lang), time=f"{local:%H:%M}", tz=str(facts.tz))),
+        (
+            t(lang, "export.cover_generated"),
+            t(lang, "export.cover_at", date=fmt_date(local.date(), lang), time=f"{local:%H:%M}", tz=str(facts.tz)),
+        ),
         (t(lang, "export.cover_data"), _incomplete_text(facts.coverage, lang)),
     ]
     for label, value in lines:
