@@ -140,6 +140,9 @@ def test_long_text_is_split_at_line_breaks_within_telegrams_limit() -> None:
 # --- spreadsheet -------------------------------------------------------------------
 
 
+XLSX_NOW = datetime(2026, 11, 26, 2, 0, tzinfo=timezone.utc)  # 10:00 in Shanghai
+
+
 def export_data() -> ExportData:
     submitted = datetime(2026, 11, 3, 1, 30, tzinfo=timezone.utc)  # 09:30 in Shanghai
     report = ReportRow(
@@ -161,13 +164,13 @@ def export_data() -> ExportData:
             "incidents": (Decimal(0), None),
         },
     )
-    missing = [MissingReport("2026-10", "HB002", "张庄中学", "杜集区")]
+    missing = [MissingReport("2026-10", "HB002", "张庄中学", "杜集区", school_id=2, district_id=2)]
     return ExportData(rollup=two_districts(), reports=[report], missing=missing)
 
 
 def test_xlsx_has_typed_cells_chinese_headers_frozen_rows_and_widths() -> None:
-    workbook = load_workbook(io.BytesIO(render_xlsx(export_data(), "zh")))
-    assert workbook.sheetnames == ["区县汇总", "报表明细", "未报学校"]
+    workbook = load_workbook(io.BytesIO(render_xlsx(export_data(), "zh", XLSX_NOW)))
+    assert workbook.sheetnames == ["说明", "区县汇总", "报表明细", "未报学校", "待报学校"]
     rollup = workbook["区县汇总"]
     header = [c.value for c in rollup[1]]
     assert header[:9] == ["期间", "区县", "应报学校数", "应报份数", "已报份数", "按时份数", "完整率", "及时率", "报表总数"]
@@ -188,9 +191,18 @@ def test_xlsx_has_typed_cells_chinese_headers_frozen_rows_and_widths() -> None:
     assert row["供奶企业"] == "蒙牛"
     assert row["提交时间"] == datetime(2026, 11, 3, 9, 30)  # a real date-time, in office time
     assert row["填报人"] == "王校长" and row["逾期"] == "是" and row["版本"] == 2
-    assert [c.value for c in workbook["未报学校"][2]] == ["2026年10月", "杜集区", "HB002", "张庄中学"]
+    # October was due 5 November: 21 days late on the 26th, not locked yet.
+    assert [c.value for c in workbook["未报学校"][2]] == [
+        "2026年10月",
+        "杜集区",
+        "HB002",
+        "张庄中学",
+        datetime(2026, 11, 5),
+        21,
+        "否",
+    ]
 
-    for sheet in workbook:
+    for sheet in workbook.worksheets[1:]:
         assert sheet.freeze_panes == "A2"
         assert sheet.column_dimensions["D"].width >= 8
     assert details.column_dimensions["D"].width >= len("邹圩小学") * 2
@@ -208,7 +220,7 @@ def test_xlsx_writes_date_fields_as_dates() -> None:
     submitted = datetime(2026, 9, 1, tzinfo=timezone.utc)
     report = ReportRow(1, "2026-Q3", "ab12", 1, False, submitted, "chat", "HB001", "邹圩小学", "濉溪县", None, values)
     rollup = Rollup(form, (parse_period(form.period_cadence, "2026-Q3"),), Stats.combine("", []), ())
-    workbook = load_workbook(io.BytesIO(render_xlsx(ExportData(rollup, [report], []), "zh")))
+    workbook = load_workbook(io.BytesIO(render_xlsx(ExportData(rollup, [report], []), "zh", XLSX_NOW)))
     details = workbook["报表明细"]
     header = [c.value for c in details[1]]
     row = {h: c.value for h, c in zip(header, details[2])}
