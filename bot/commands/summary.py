@@ -29,6 +29,7 @@ from typing import Any
 
 from bot.core.catalogue import Catalogue, Form, load_catalogue
 from bot.core.clock import SystemClock
+from bot.core.coverage import Coverage
 from bot.core.i18n import LANGUAGES, t
 from bot.core.periods import Period, local_date
 from bot.render.annual import render_annual_docx, render_annual_text
@@ -119,14 +120,31 @@ def _number(value: Decimal | None) -> int | float | None:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
+def coverage_json(coverage: Coverage) -> dict[str, Any]:
+    """One period's coverage: its state (open, due, late, closed), due date and who reported."""
+    return {
+        "period": coverage.period.key,
+        "state": coverage.state.value,
+        "due": coverage.due.isoformat() if coverage.due is not None else None,
+        "expected": coverage.expected,
+        "reported": coverage.reported,
+        "on_time": coverage.on_time,
+        "missing": coverage.missing,
+        "complete": coverage.complete,
+    }
+
+
 def stats_json(stats: Stats, form: Form) -> dict[str, Any]:
-    """One district's (or the city's) figures as plain JSON types."""
+    """One district's (or the city's) figures as plain JSON types; null where nobody reported (未报), never 0."""
     fields = {}
     for field in form.numeric_fields:
         agg = stats.aggregate(field.key)
+        answered = agg.count > 0
         fields[field.key] = {
             "count": agg.count,
-            "sum": _number(agg.total),
+            # The field's figure by its rules (across schools, then periods); null: nobody answered it.
+            "figure": _number(stats.figure(field.key)),
+            "sum": _number(agg.total) if answered else None,
             "avg": _number(agg.average),
             "min": _number(agg.minimum),
             "max": _number(agg.maximum),
@@ -140,28 +158,38 @@ def stats_json(stats: Stats, form: Form) -> dict[str, Any]:
         "completeness": round(stats.completeness, 4),
         "on_time_rate": round(stats.on_time_rate, 4),
         "reports": stats.reports,
+        "unreported": stats.unreported,
+        "coverage": [coverage_json(c) for c in stats.coverage],
         "fields": fields,
         # Warnings confirmed with a reason (issue 13); counted for the period asked only.
         "flags": stats.flags,
     }
 
 
-def _rollup_json(rollup: Rollup) -> dict[str, Any]:
-    return {"period": rollup.periods[0].key, "city": stats_json(rollup.city, rollup.form)}
+def _rollup_json(summary: Summary, rollup: Rollup) -> dict[str, Any]:
+    return {
+        "period": rollup.periods[0].key,
+        # False: coverage differs (stage or completeness), so the text says 暂不比较 instead of a change.
+        "comparable": summary.comparable(rollup),
+        "city": stats_json(rollup.city, rollup.form),
+    }
 
 
 def summary_json(summary: Summary) -> dict[str, Any]:
     """The whole ``--json`` document."""
     current = summary.current
+    (coverage,) = current.coverage
     return {
         "form": summary.form.key,
         "period": summary.period.key,
+        "state": coverage.state.value,
+        "due": coverage.due.isoformat() if coverage.due is not None else None,
         "district": current.scope,
         "main_field": summary.form.main_field.key if summary.form.main_field else None,
         "city": stats_json(current.city, summary.form),
         "districts": [stats_json(d, summary.form) for d in current.districts],
-        "previous": _rollup_json(summary.previous),
-        "year_ago": _rollup_json(summary.year_ago),
+        "previous": _rollup_json(summary, summary.previous),
+        "year_ago": _rollup_json(summary, summary.year_ago),
     }
 
 
