@@ -31,10 +31,10 @@ from bot.core.aggregation import Fold, fold
 from bot.core.catalogue import Catalogue, Form
 from bot.core.coverage import Coverage
 from bot.core.fields import Field, FieldType
-from bot.core.periods import DEFAULT_TZ, Period, PeriodState, due_date, local_date, period_state, year_periods
+from bot.core.periods import DEFAULT_TZ, Period, PeriodState, local_date, year_periods
 from bot.office.summary import Rollup, Stats, rollup, rollups_by_period
 from storage.db import Database
-from storage.rollups import FieldAggregate, SchoolTotal, district_name, top_schools, totals_by_choice
+from storage.rollups import SchoolTotal, district_name, top_schools, totals_by_choice
 from storage.schools import SiteAreas, site_areas
 
 __all__ = [
@@ -79,20 +79,6 @@ class Figure:
     def basis(self) -> Period | None:
         """For a ``last`` figure, the period quoted."""
         return self.coverage[0].period if self.coverage and self.rule is Fold.LAST and self.value is not None else None
-
-
-def _per_school(stats: Stats, field: Field) -> Decimal | None:
-    """One period's figure over a district's (or the city's) schools, by ``across_schools``."""
-    aggregate = stats.aggregate(field.key)
-    if not aggregate.count:
-        return None
-    match field.across_schools:
-        case Fold.AVG:
-            return aggregate.average
-        case Fold.MAX:
-            return aggregate.maximum
-    # Schools have no order among them: "latest" across schools is their sum, as for counts.
-    return aggregate.total
 
 
 def _places(field: Field) -> int:
@@ -146,7 +132,8 @@ class FormYear:
         per_period: list[Decimal | None] = []
         for coverage in self.coverage:
             stats = self._stats(coverage.period, district_id)
-            per_period.append(_per_school(stats, field) if stats is not None else None)
+            # One period's figure over the schools by the field's across_schools rule (Stats.figure).
+            per_period.append(stats.figure(key) if stats is not None else None)
         skipped = tuple(c.period for c, v in zip(self.coverage, per_period) if skip_zero and v == 0)
         values = [None if c.period in skipped else v for c, v in zip(self.coverage, per_period)]
         rule = field.across_periods
@@ -163,18 +150,23 @@ class FormYear:
         return Figure(value, Fold.SUM, self.coverage, tuple(c for c in self.coverage if self.is_gap(c)))
 
     def folded(self) -> Rollup:
-        """The year's roll-up with every number field folded by its rules (for the chart and table):
-        the completeness of the begun periods, figures that never add averages."""
-        districts = tuple(self._fold_stats(d, d.district_id) for d in self.total.districts)
-        return replace(self.total, city=self._fold_stats(self.total.city, None), districts=districts)
+        """The year's roll-up (begun periods) for the chart, as the draft's text folds it: a mean
+        over periods leaves out the periods whose figure is 0 (no milk served in August)."""
+        zero_mean = [f.key for f in self.form.numeric_fields if f.across_periods is Fold.AVG]
+        if not zero_mean:
+            return self.total
+        districts = tuple(self._without_zero(d, zero_mean) for d in self.total.districts)
+        return replace(self.total, city=self._without_zero(self.total.city, zero_mean), districts=districts)
 
-    def _fold_stats(self, stats: Stats, district_id: int | None) -> Stats:
-        fields: dict[str, FieldAggregate] = {}
-        for number in self.form.numeric_fields:
-            value = self.figure(number.key, district_id=district_id).value
-            if value is not None:
-                fields[number.key] = FieldAggregate(count=1, total=value, minimum=value, maximum=value)
-        return replace(stats, fields=fields)
+    def _without_zero(self, stats: Stats, keys: list[str]) -> Stats:
+        district_id = stats.district_id
+        skipped = {key: set(self.figure(key, district_id=district_id).skipped) for key in keys}
+        periods = [c.period for c in stats.coverage]
+        by_period = tuple(
+            {key: value for key, value in fields.items() if period not in skipped.get(key, set())}
+            for period, fields in zip(periods, stats.by_period)
+        )
+        return replace(stats, by_period=by_period)
 
 
 async def form_year(
@@ -183,20 +175,11 @@ async def form_year(
     """Roll the form's year up per period (one grouped query) and over the begun periods."""
     today = local_date(now, tz)
     periods = year_periods(form.period_cadence, year)
-    by_period = await rollups_by_period(db, form, periods, district_id=district_id)
+    by_period = await rollups_by_period(db, form, periods, now, tz, district_id=district_id)
     started = [p for p in periods if p.start <= today]
-    total = await rollup(db, form, started or periods[:1], district_id=district_id)
-    coverage = tuple(
-        Coverage(
-            period=p,
-            state=period_state(form, p, now, tz),
-            due=due_date(form, p),
-            expected=by_period[p].city.expected,
-            reported=by_period[p].city.reported,
-            on_time=by_period[p].city.on_time,
-        )
-        for p in periods
-    )
+    total = await rollup(db, form, started or periods[:1], now, tz, district_id=district_id)
+    # Each period's coverage as the summaries read it (bot.office.summary: state, due, who reported).
+    coverage = tuple(by_period[p].coverage[0] for p in periods)
     return FormYear(form, year, today, by_period, total, coverage)
 
 

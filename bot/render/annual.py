@@ -309,7 +309,7 @@ def _insurance(annual: Annual, lang: str, charts: list[Chart]) -> list[Block]:
             lang,
             "annual.insurance_figures",
             scope=_scope(annual, lang),
-            schools=insurance.schools if insurance.schools is not None else t(lang, "annual.not_reported"),
+            schools=amount(insurance.schools, "annual.unit_schools", lang),
             insured=figure_spans(
                 insurance.insured,
                 year,

@@ -52,8 +52,11 @@ def _gap_kind(gap: Coverage, year: FormYear) -> str:
         return "not_started"
     if gap.state is PeriodState.OPEN:
         # A form filed only after its period cannot have reports yet: a count would say nothing.
-        counted = filed_while_running(year.form) and not year.form.is_event
-        return "open" if counted or gap.reported else "open_event"
+        # An event (a harvest) has no expected count; a form filed only after its period
+        # cannot have reports yet, so "0/10 so far" would say nothing.
+        if year.form.is_event:
+            return "open_event"
+        return "open" if filed_while_running(year.form) or gap.reported else "open_event"
     if gap.state is PeriodState.DUE and gap.due is not None:
         return "due"
     return "none" if gap.reported == 0 else "partial"

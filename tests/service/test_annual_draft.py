@@ -130,6 +130,7 @@ async def test_site_area_comes_from_the_roster_not_from_harvest_areas(db: Databa
         assert school is not None
     await harvest(db, school.id, "2026-Q2", "h1", "8000", area="3.5")
     await harvest(db, school.id, "2026-Q3", "h2", "9000", area="1.5")
+    await harvest(db, school.id, "2026-Q4", "h3", "0", area="0")  # a harvest in the running quarter
     annual, text = await draft(db, clock, 2026)
     assert annual.farm.sites.area == Decimal("92.5") and annual.farm.sites.unknown == 1
     line = paragraph_with(text, "劳动实践场所3个")
