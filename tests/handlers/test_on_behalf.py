@@ -187,3 +187,19 @@ async def test_a_principal_cannot_file_for_a_school(sim: Simulator, db: Database
     text = text_of(await principal.send("/report_for HB101 milk 2026-10"))
     assert text == "你没有使用这个命令的权限。发送 /help 查看可用的命令。"
     assert await drafts(db) == [] and await saved_reports(db) == []
+
+
+async def test_the_overdue_card_offers_to_file_a_locked_report(sim: Simulator, db: Database, clock: FixedClock) -> None:
+    await world(db, clock)
+    staff = sim.user(DISTRICT, "刘干事")
+    listing = (await staff.send("/overdue milk 2026-10"))[-1]
+    assert listing.labels == ["✍️ 代填 相山小学"]  # the district's school only
+    ask = text_of(await staff.press("代填 相山小学"))
+    assert "为 相山小学 代填学生饮用奶月报 · 2026年10月" in ask
+    await staff.send("校长出差，电话报数")
+    await answer_milk(staff)
+    receipt = text_of(await staff.press("提交"))
+    assert "第 1 版" in receipt
+    (report,) = await saved_reports(db, "milk")
+    assert (report.period, report.behalf_reason) == ("2026-10", "校长出差，电话报数")
+    assert any("办公室 刘干事 代填了 2026年10月" in text for text in received(sim, 1101))
