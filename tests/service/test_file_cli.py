@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
+import openpyxl  # type: ignore[import-untyped]
 import pytest
 from sqlalchemy import select
 
@@ -97,6 +98,11 @@ def test_cli_files_a_locked_month_as_a_staff_member_and_tells_the_reporters(cli_
     assert (row.action, row.actor, row.subject, row.detail["reason"]) == ("report.filed_on_behalf", 2001, "HB001", REASON)
     (notice,) = [c.params["text"] for c in fake.calls_to("sendMessage") if c.params["chat_id"] == 1001]
     assert str(notice).startswith("📋 办公室 张干事 代填了 2026年10月 学生饮用奶月报（第 1 版）")
+    # The XLSX's per-report row names who filed it and why.
+    assert main(["export", "--form", "milk", "--period", "2026-10", "-o", "milk.xlsx"]) == 0
+    sheet = openpyxl.load_workbook("milk.xlsx")["报表明细"]
+    cells = [str(cell) for row in sheet.iter_rows(values_only=True) for cell in row]
+    assert f"由办公室 张干事代填（原因：{REASON}）" in cells
 
 
 def test_cli_without_a_reason_saves_nothing(cli_db: str, capsys: pytest.CaptureFixture[str]) -> None:
