@@ -25,10 +25,12 @@ __all__ = [
     "ThreadPoint",
     "active_admins",
     "add_reply",
+    "broadcast_author",
     "broadcast_copy",
     "contact",
     "principals_of",
     "remember_messages",
+    "reply_by_id",
     "school_of",
     "set_delivered",
     "thread_point",
@@ -110,6 +112,10 @@ async def reply_by_id(session: AsyncSession, reply_id: int) -> ThreadPoint | Non
         )
     ).first()
     return None if row is None else ThreadPoint(row[0], row[1])
+
+
+async def broadcast_author(session: AsyncSession, broadcast_id: int) -> int | None:
+    return await session.scalar(select(Broadcast.author_id).where(Broadcast.id == broadcast_id))
 
 
 def _contact(person: Person) -> Contact:
