@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from bot.core.catalogue import Catalogue, Form
 from bot.core.i18n import t
-from bot.core.periods import Period, filed_while_running, local_date, period_of
+from bot.core.periods import Period
 from bot.core.ui import Alert, Screen
 from bot.delivery.markup import keyboard
 from bot.delivery.send import Payload
-from bot.office.args import stored_period
+from bot.office.args import recent_periods, stored_period
 from bot.office.broadcast_audience import button
 from bot.reporting.codec import report_now
 from bot.services import Services
@@ -79,17 +79,9 @@ def payload_of(broadcast: Broadcast, catalogue: Catalogue, lang: str | None) -> 
     return Payload("text", text, reply_markup=markup)
 
 
-def recent_periods(services: Services, form: Form) -> list[Period]:
-    """The periods a "report now" button may open, newest first: the running one only if it is filed while running."""
-    today = local_date(services.clock.now(), services.settings.timezone)
-    period = period_of(form.period_cadence, today)
-    if not filed_while_running(form) and period.end >= today:
-        period = period.previous()
-    periods = []
-    for _ in range(REPORT_PERIODS_OFFERED):
-        periods.append(period)
-        period = period.previous()
-    return periods
+def _recent(services: Services, form: Form) -> list[Period]:
+    """The periods a "report now" button may open, newest first."""
+    return recent_periods(form, services.clock.now(), services.settings.timezone, REPORT_PERIODS_OFFERED)
 
 
 def choose_button_form(services: Services, lang: str, draft: Broadcast) -> Screen:
@@ -106,7 +98,7 @@ def choose_button_period(services: Services, lang: str, draft: Broadcast, form_k
     except KeyError:
         return Alert(t(lang, "broadcast.stale"))
     draft.audience_args = {**draft.audience_args, "report_form": form.key}
-    rows = [[button(draft, p.label(lang), "rp", p.key)] for p in recent_periods(services, form)]
+    rows = [[button(draft, p.label(lang), "rp", p.key)] for p in _recent(services, form)]
     rows.append([button(draft, t(lang, "broadcast.button_no_report"), "rx")])
     return Screen(t(lang, "broadcast.choose_report_period", form=form.title.get(lang)), rows)
 
@@ -117,4 +109,4 @@ def offered_period(services: Services, form_key: str, period_key: str) -> bool:
         form = services.catalogue.get(form_key)
     except KeyError:
         return False
-    return period_key in {p.key for p in recent_periods(services, form)}
+    return period_key in {p.key for p in _recent(services, form)}
