@@ -25,6 +25,7 @@ from bot.runtime.observability import InstrumentedApplication, instrument_handle
 from bot.delivery.sender import BroadcastSender, stop_sender
 from bot.settings import Settings
 from handlers.broadcast import broadcast_input, build_broadcast_handlers
+from handlers.broadcast_replies import build_broadcast_reply_handlers, reply_input
 from handlers.common import build_fallback_handlers, build_help_handlers, on_error
 from handlers.flags import build_flags_handlers
 from handlers.identity import build_identity_handlers
@@ -106,6 +107,9 @@ def register_handlers(application: App, catalogue: Catalogue) -> None:
     consumers: list[Consumer] = []
     application.add_handlers(build_registration_handlers())
     application.add_handlers(build_broadcast_handlers())
+    application.add_handlers(build_broadcast_reply_handlers())
+    # First: a Telegram reply to a broadcast or to a forwarded reply is that, whatever else is pending.
+    consumers.append(reply_input)
     consumers.append(broadcast_input)  # a staff member writing the notice of a broadcast draft
     application.add_handlers(build_help_handlers())
     application.add_handlers(build_reporting_handlers(catalogue))

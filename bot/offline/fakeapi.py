@@ -243,7 +243,9 @@ class FakeTelegram:
         refused = text_error(text, p.get("parse_mode")) or markup_error(markup)
         if refused is not None:
             return refused
-        return self._new_message(int(p["chat_id"]), text=text, reply_markup=markup)
+        # Like Telegram, the sent message carries an inline keyboard only (not a ForceReply or reply keyboard).
+        inline = markup if isinstance(markup, dict) and "inline_keyboard" in markup else None
+        return self._new_message(int(p["chat_id"]), text=text, reply_markup=inline)
 
     def _media(self, call: Call, kind: str) -> Any:
         p = call.params

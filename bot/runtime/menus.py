@@ -37,7 +37,7 @@ COMMANDS: list[Command] = [
     Command("start", _ALL),
     Command("help", _ALL),
     Command("report", _PRINCIPAL),
-    Command("status", _PRINCIPAL),
+    Command("status", _PRINCIPAL | _OFFICE),
     Command("history", _PRINCIPAL),
     Command("correct", _PRINCIPAL),
     Command("cancel", _PRINCIPAL),

@@ -7,12 +7,14 @@ from storage.models.reports import Draft, Report, ReportFlag, ReportValue
 from storage.models.reminders import DigestSend, ReminderSend, SendStatus
 from storage.models.broadcasts import Broadcast, BroadcastStatus, OutboxRow, OutboxStatus
 from storage.models.budget import SendBudgetRow
+from storage.models.replies import BroadcastReply, ReplyKind, ReplyMessage
 
 __all__ = [
     "Area",
     "AuditEntry",
     "Base",
     "Broadcast",
+    "BroadcastReply",
     "BroadcastStatus",
     "DigestSend",
     "District",
@@ -21,6 +23,8 @@ __all__ = [
     "OutboxRow",
     "OutboxStatus",
     "Person",
+    "ReplyKind",
+    "ReplyMessage",
     "ReminderSend",
     "Report",
     "ReportFlag",
