@@ -53,6 +53,7 @@ __all__ = [
     "COLUMNS",
     "Change",
     "ImportResult",
+    "PlanChanged",
     "RosterPlan",
     "RosterInvalid",
     "RosterRow",
@@ -139,6 +140,14 @@ class RosterPlan:
         return hashlib.sha256(body.encode()).hexdigest()[:16]
 
 
+class PlanChanged(Exception):
+    """The schools on record changed since the preview was shown: ``plan`` is what an import would do now."""
+
+    def __init__(self, plan: RosterPlan) -> None:
+        super().__init__(plan.digest())
+        self.plan = plan
+
+
 @dataclass(frozen=True)
 class ImportResult:
     """What an import changed, by school code."""
@@ -209,6 +218,7 @@ async def import_roster(
     actor: int | None = None,
     progress: Progress | None = None,
     source: str = "cli",
+    expect: str | None = None,
 ) -> ImportResult:
     """Create or update every school of ``rows`` in one transaction (idempotent).
 
@@ -217,12 +227,16 @@ async def import_roster(
     row (most likely a typo) unless ``new_districts`` allows creating it: then
     RosterInvalid is raised and nothing is written. Schools missing from
     ``rows`` are left as they are. ``progress(done, total)`` hears every
-    ``PROGRESS_EVERY`` schools written.
+    ``PROGRESS_EVERY`` schools written. ``expect`` is the ``RosterPlan.digest``
+    the admin confirmed: if the changes are no longer those, ``PlanChanged``
+    carries the current plan and nothing is written.
     """
     async with db.session() as session:
         districts = {district.name: district for district in await all_districts(session)}
         existing = {school.code: school for school in await all_schools(session)}
         plan = _plan(rows, districts, existing)
+        if expect is not None and plan.digest() != expect:
+            raise PlanChanged(plan)
         if plan.new_districts and plan.known_districts and not new_districts:
             raise _unknown_districts(rows, plan.new_districts)
         for name in plan.new_districts:

@@ -48,7 +48,9 @@ def grouped_problems(errors: Iterable[RowError], lang: str | None) -> list[str]:
         if len(set(lines)) == 1:
             out.append(same[0].message(lang))
         else:
-            out.append(t(lang, "roster.lines", reason=same[0].reason(lang), lines=line_ranges(lines, lang)))
+            # "…无法识别。：第 2–9 行" reads badly: the reason's full stop goes before the lines.
+            reason = same[0].reason(lang).rstrip("。.")
+            out.append(t(lang, "roster.lines", reason=reason, lines=line_ranges(lines, lang)))
     return out
 
 
@@ -80,7 +82,13 @@ def plan_lines(plan: RosterPlan, lang: str | None) -> list[str]:
         lines += ["", t(lang, "roster.preview.changed_title")]
         for change in plan.changed[:MAX_NAMED]:
             fields = sep.join(
-                t(lang, "roster.preview.field", column=t(lang, f"roster.column.{column}"), before=before or "—", after=after or "—")
+                t(
+                    lang,
+                    "roster.preview.field",
+                    column=t(lang, f"roster.column.{column}"),
+                    before=before or "—",
+                    after=after or "—",
+                )
                 for column, before, after in change.fields
             )
             lines.append(t(lang, "roster.preview.changed_row", code=change.code, name=change.name, fields=fields))
