@@ -29,6 +29,7 @@ from bot.core.i18n import t
 from bot.core.periods import due_date, parse_period
 from bot.core.ui import Alert, Button, Screen
 from bot.office import nudges
+from bot.office.invites import invite_buttons
 from bot.office.args import UnknownWord, read_period, scope_words
 from bot.office.overdue_locked import locked_missing
 from bot.services import Identity, Services
@@ -188,6 +189,7 @@ async def listing(services: Services, who: Identity, lang: str, words: Sequence[
     if locked:
         lines += ["", *render_locked_block(locked, lang)]
     buttons = _nudge_buttons(schools, f"{form.key if form else ANY}:{period_key or ANY}", lang)
+    buttons += invite_buttons(schools, lang)  # schools nobody is registered for: invite someone
     nudgeable = [school for school in schools if not school.unreachable]
     if len(nudgeable) > MAX_SCHOOL_BUTTONS:
         lines.append(t(lang, "overdue.more_buttons", shown=MAX_SCHOOL_BUTTONS, count=len(nudgeable)))
