@@ -32,6 +32,7 @@ from handlers.identity import build_identity_handlers
 from handlers.overdue import build_overdue_handlers
 from handlers.registration import build_registration_handlers
 from handlers.reporting import build_reporting_handlers, draft_input
+from handlers.roster import build_roster_handlers, roster_input
 from handlers.router import Consumer, build_input_router
 from handlers.status import build_status_handlers
 from handlers.summary import build_summary_handlers
@@ -119,6 +120,8 @@ def register_handlers(application: App, catalogue: Catalogue) -> None:
     application.add_handlers(build_overdue_handlers())
     # A principal's draft takes typed answers, and stickers/photos sent instead (re-asked).
     consumers.append(draft_input)
+    application.add_handlers(build_roster_handlers())
+    consumers.append(roster_input)  # an admin's roster file (others' roster files are refused)
     application.add_handlers(build_input_router(consumers))
     application.add_handlers(build_fallback_handlers())
     application.add_error_handler(on_error)
