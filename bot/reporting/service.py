@@ -62,6 +62,7 @@ from storage.reports import (
     CurrentChanged,
     NewFlag,
     NewReport,
+    ReportApproved,
     count_current_reports,
     current_report,
     report_by_id,
@@ -143,6 +144,10 @@ def saved_report(report: Report) -> SavedReport:
         values={value.field_key: (value.num_value, value.text_value) for value in report.values},
         originals={value.field_key: value.original for value in report.values if value.original is not None},
         withdrawn=report.withdrawn,
+        review=report.review,
+        reviewer_name=report.reviewer.name if report.reviewer is not None else None,
+        reviewed_at=report.reviewed_at,
+        review_reason=report.review_reason,
     )
 
 
@@ -348,6 +353,8 @@ class Reporting:
             originals=dict(save.originals),
             flags=tuple(NewFlag(f.code, f.message, f.reason, f.field_key, f.detail) for f in save.flags),
             withdrawn=save.withdrawn,
+            # Approved (by the office, meanwhile) is locked for the principal.
+            unless_approved=True,
         )
 
         async def end_draft(session: AsyncSession, report: Report) -> None:
@@ -364,6 +371,9 @@ class Reporting:
             return
         except CurrentChanged as exc:
             await self._changed_meanwhile(save, draft_id, revision, exc.current_id, out)
+            return
+        except ReportApproved as exc:
+            await self._approved_meanwhile(draft_id, revision, exc.report_id, out)
             return
         out.used_up = True
         count = None
@@ -410,3 +420,16 @@ class Reporting:
             current = saved_report(found) if found is not None else None
         out.used_up = True
         out.screens.append(self.screens.changed_meanwhile(save.form, save.period, save.answers, current))
+
+    async def _approved_meanwhile(self, draft_id: int, revision: int, report_id: int, out: Outcome) -> None:
+        """The office approved the report while this correction was being written: nothing was
+        saved; end the draft and say who approved it and how to ask for a change."""
+        async with self._session() as session:
+            if not await delete_draft(session, draft_id, revision=revision):
+                out.alert = t(self.lang, "core.stale_button")
+                return
+            found = await report_by_id(session, report_id)
+            approved = saved_report(found) if found is not None else None
+        out.used_up = True
+        if approved is not None:
+            out.screens.append(Screen(self.screens.approved_lock(approved)))

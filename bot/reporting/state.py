@@ -80,6 +80,16 @@ class SavedReport:
     originals: Mapping[str, str] = field(default_factory=dict)
     # A version that took the entry back (issue 13): counts nowhere, cannot be corrected.
     withdrawn: bool = False
+    # The office's review (issue 15): "submitted", "approved" (locked for the principal) or
+    # "returned"; who decided, when, and the reason given.
+    review: str = "submitted"
+    reviewer_name: str | None = None
+    reviewed_at: datetime | None = None
+    review_reason: str | None = None
+
+    @property
+    def approved(self) -> bool:
+        return self.review == "approved"
 
 
 # --- facts the flow asks for ---------------------------------------------------------
