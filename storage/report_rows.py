@@ -39,6 +39,8 @@ class ReportRow:
     district: str
     reporter: str | None
     values: dict[str, tuple[Decimal | None, str | None]]
+    # The office's review of the version (issue 15): submitted, approved or returned.
+    review: str = "submitted"
 
 
 # The report's own columns, in ``ReportRow``'s order (the answers follow, two per field).
@@ -54,6 +56,7 @@ _REPORT_COLUMNS: tuple[Any, ...] = (
     School.name,
     District.name,
     Person.name,
+    Report.review,
 )
 
 
@@ -79,7 +82,7 @@ def _statement(form_key: str, periods: Sequence[str], fields: Sequence[str], dis
 def _report_row(row: AnyRow, fields: Sequence[str]) -> ReportRow:
     """One fetched row as a ``ReportRow``, with only the fields answered in its values."""
     n = len(_REPORT_COLUMNS)
-    rid, period, series, version, late, submitted, source, code, name, district, reporter = row[:n]
+    rid, period, series, version, late, submitted, source, code, name, district, reporter, review = row[:n]
     answers = row[n:]
     values = {
         key: (answers[2 * i], answers[2 * i + 1])
@@ -99,6 +102,7 @@ def _report_row(row: AnyRow, fields: Sequence[str]) -> ReportRow:
         district=district,
         reporter=reporter,
         values=values,
+        review=review,
     )
 
 

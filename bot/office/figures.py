@@ -33,6 +33,7 @@ from bot.office.args import (
     period_arg,
     sane,
 )
+from bot.office.review_cards import queue_button
 from bot.office.scope import office_district
 from bot.office.summary import Summary, annual_figures, gather_export, started_periods_of_year, summarise
 from bot.render import span_label
@@ -126,6 +127,8 @@ def _buttons(services: Services, lang: str, form: Form, period: Period) -> list[
     tools = [
         Button(t(lang, "summary.button_chart"), f"sum:c:{form.key}:{period.key}"),
         Button(t(lang, "summary.button_export"), f"sum:x:{form.key}:{period.key}"),
+        # The review queue of the view shown (issue 15).
+        queue_button(form, period, lang),
     ]
     return [forms, steps, tools]
 
