@@ -33,6 +33,7 @@ from handlers.overdue import build_overdue_handlers
 from handlers.registration import build_registration_handlers
 from handlers.reporting import build_reporting_handlers, draft_input
 from handlers.roster import build_roster_handlers, roster_input
+from handlers.review import build_review_followups, build_review_handlers, review_input
 from handlers.router import Consumer, build_input_router
 from handlers.status import build_status_handlers
 from handlers.summary import build_summary_handlers
@@ -105,7 +106,8 @@ def register_handlers(application: App, catalogue: Catalogue) -> None:
     # Group 0: one handler per update wins, so order matters: commands and buttons of
     # each feature first, then free text routed to whichever feature awaits it, then
     # the catch-all for unknown commands and stale buttons.
-    consumers: list[Consumer] = []
+    # A reason a reviewer was just asked for comes first: the question is the newest one.
+    consumers: list[Consumer] = [review_input]
     application.add_handlers(build_registration_handlers())
     application.add_handlers(build_broadcast_handlers())
     application.add_handlers(build_broadcast_reply_handlers())
@@ -117,6 +119,7 @@ def register_handlers(application: App, catalogue: Catalogue) -> None:
     application.add_handlers(build_status_handlers())
     application.add_handlers(build_summary_handlers())
     application.add_handlers(build_flags_handlers())
+    application.add_handlers(build_review_handlers())
     application.add_handlers(build_overdue_handlers())
     # A principal's draft takes typed answers, and stickers/photos sent instead (re-asked).
     consumers.append(draft_input)
@@ -124,6 +127,8 @@ def register_handlers(application: App, catalogue: Catalogue) -> None:
     consumers.append(roster_input)  # an admin's roster file (others' roster files are refused)
     application.add_handlers(build_input_router(consumers))
     application.add_handlers(build_fallback_handlers())
+    # Group 1, after a command ran: a reason a reviewer still owes is asked again.
+    application.add_handlers(build_review_followups(), group=1)
     application.add_error_handler(on_error)
 
 

@@ -78,6 +78,7 @@ RESERVED_COMMANDS = frozenset(
         "export",
         "annual",
         "flags",
+        "review",
         "broadcast",
         "broadcasts",
         "invite",

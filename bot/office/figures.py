@@ -36,6 +36,7 @@ from bot.office.args import (
     scope_words,
 )
 from bot.office.figures_pick import form_picker, period_picker, read_pick
+from bot.office.review_cards import queue_button
 from bot.office.scope import office_district
 from bot.office.annual import annual_figures
 from bot.office.summary import Summary, gather_export, started_periods_of_year, summarise
@@ -131,6 +132,8 @@ def _buttons(services: Services, lang: str, form: Form, period: Period) -> list[
     tools = [
         Button(t(lang, "summary.button_chart"), f"sum:c:{form.key}:{period.key}"),
         Button(t(lang, "summary.button_export"), f"sum:x:{form.key}:{period.key}"),
+        # The review queue of the view shown (issue 15).
+        queue_button(form, period, lang),
     ]
     return [forms, steps, tools]
 

@@ -47,6 +47,7 @@ COMMANDS: list[Command] = [
     Command("export", _OFFICE),
     Command("annual", _OFFICE),
     Command("flags", _OFFICE),
+    Command("review", _OFFICE),
     Command("broadcast", _OFFICE),
     Command("broadcasts", _OFFICE),
     Command("invite", _OFFICE),

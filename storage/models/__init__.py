@@ -3,7 +3,7 @@ so Alembic and the tests see one metadata."""
 
 from storage.models.base import Base, UTCDateTime
 from storage.models.core import AuditEntry, Area, District, Invite, Person, Role, School, SchoolProgramme
-from storage.models.reports import Draft, Report, ReportFlag, ReportValue
+from storage.models.reports import Draft, Report, ReportFlag, ReportValue, ReviewPrompt
 from storage.models.reminders import DigestSend, ReminderSend, SendStatus
 from storage.models.broadcasts import Broadcast, BroadcastStatus, OutboxRow, OutboxStatus
 from storage.models.budget import SendBudgetRow
@@ -29,6 +29,7 @@ __all__ = [
     "Report",
     "ReportFlag",
     "ReportValue",
+    "ReviewPrompt",
     "Role",
     "School",
     "SchoolProgramme",
