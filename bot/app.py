@@ -26,6 +26,7 @@ from bot.delivery.sender import BroadcastSender, stop_sender
 from bot.settings import Settings
 from handlers.broadcast import broadcast_input, build_broadcast_handlers
 from handlers.common import build_fallback_handlers, build_help_handlers, on_error
+from handlers.deputy import build_deputy_handlers
 from handlers.flags import build_flags_handlers
 from handlers.identity import build_identity_handlers
 from handlers.overdue import build_overdue_handlers
@@ -105,6 +106,7 @@ def register_handlers(application: App, catalogue: Catalogue) -> None:
     # the catch-all for unknown commands and stale buttons.
     consumers: list[Consumer] = []
     application.add_handlers(build_registration_handlers())
+    application.add_handlers(build_deputy_handlers())
     application.add_handlers(build_broadcast_handlers())
     consumers.append(broadcast_input)  # a staff member writing the notice of a broadcast draft
     application.add_handlers(build_help_handlers())
