@@ -89,9 +89,10 @@ async def test_principal_invites_a_deputy_who_registers_as_reporter_and_files(
 
 
 async def test_deputy_sees_the_reporting_commands_but_not_deputy(sim: Simulator, db: Database, clock: FixedClock) -> None:
-    _, deputy = await with_deputy(sim, db, clock)
+    principal, deputy = await with_deputy(sim, db, clock)
     help_text = (await deputy.send("/help"))[-1].text
     assert "副填报人" in help_text and "/report" in help_text and "/deputy" not in help_text
+    assert "/deputy" in (await principal.send("/help"))[-1].text
 
 
 async def test_a_deputy_inviting_a_deputy_is_refused_plainly(sim: Simulator, db: Database, clock: FixedClock) -> None:
