@@ -73,6 +73,7 @@ RESERVED_COMMANDS = frozenset(
         "status",
         "history",
         "correct",
+        "deputy",
         "overdue",
         "summary",
         "export",

@@ -86,6 +86,8 @@ async def test_principal_invites_a_deputy_who_registers_as_reporter_and_files(
     assert report.reporter_id == registered.id
     listing = await principal.send("/deputy")
     assert "张老师" in listing[-1].text and "移除 张老师" in listing[-1].labels
+    people = (await sim.user(900, "陈主任").send("/people HB001"))[-1].text
+    assert "张老师" in people and "副填报人" in people
 
 
 async def test_deputy_sees_the_reporting_commands_but_not_deputy(sim: Simulator, db: Database, clock: FixedClock) -> None:
