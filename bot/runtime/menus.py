@@ -43,6 +43,7 @@ COMMANDS: list[Command] = [
     Command("cancel", _PRINCIPAL),
     Command("deputy", frozenset({Role.PRINCIPAL})),
     Command("overdue", _OFFICE),
+    Command("report_for", _OFFICE),
     Command("summary", _OFFICE),
     Command("export", _OFFICE),
     Command("annual", _OFFICE),

@@ -1,7 +1,7 @@
 """deputies: people and invites may have the role reporter, bound to a school like a principal
 
 Revision ID: 0014
-Revises: 0010
+Revises: 0013
 Create Date: 2026-12-03
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0014"
-down_revision = "0010"
+down_revision = "0013"  # main's head when merged; the merger re-chains it
 branch_labels = None
 depends_on = None
 
