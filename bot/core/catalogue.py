@@ -70,6 +70,7 @@ RESERVED_COMMANDS = frozenset(
         "cancel",
         "skip",
         "report",
+        "report_for",
         "status",
         "history",
         "correct",

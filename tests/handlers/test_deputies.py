@@ -217,3 +217,23 @@ async def test_overdue_list_names_deputies_marked(sim: Simulator, db: Database, 
     clock.set(datetime(2026, 12, 8, 10, 0, tzinfo=SHANGHAI))  # November's milk is 3 days overdue
     text = "\n".join(r.text for r in await staff.send("/overdue"))
     assert "王校长、张老师（副）" in text
+
+
+async def test_deputies_are_told_of_an_office_filing_and_cannot_file_for_another_school(
+    sim: Simulator, db: Database, clock: FixedClock
+) -> None:
+    from tests.handlers.test_on_behalf import CITY, REASON, answer_milk, received, world
+
+    clock.set(datetime(2027, 1, 10, 10, 0, tzinfo=SHANGHAI))  # October 2026 is locked
+    await world(db, clock)
+    await add_person(db, clock, 1002, "张老师", role="reporter", school_code="HB001")
+    deputy = sim.user(1002, "张老师")
+    refused = (await deputy.send("/report_for HB101 milk 2026-10"))[-1].text
+    assert "没有使用这个命令的权限" in refused
+    staff = sim.user(CITY, "张干事")
+    await staff.send("/report_for HB001 milk 2026-10")
+    await staff.send(REASON)
+    await answer_milk(staff)
+    receipt = (await staff.press("提交"))[-1].text
+    assert "已告知该校 2 位填报人" in receipt
+    assert received(sim, 1002)[-1].startswith("📋 办公室 张干事 代填了 2026年10月")
