@@ -105,9 +105,26 @@ class Database:
                 yield bool(await conn.scalar(select(func.pg_try_advisory_xact_lock(key))))
 
     async def migrate(self) -> None:
-        """Bring the schema to the newest Alembic revision."""
+        """Bring the schema to the newest Alembic revision (all of it, or nothing)."""
+        if self.dialect == "sqlite":
+            await self._migrate_sqlite()
+            return
         async with self.engine.begin() as conn:
             await conn.run_sync(_upgrade)
+
+    async def _migrate_sqlite(self) -> None:
+        # SQLite's own recipe for schema changes (sqlite.org/lang_altertable.html, "other kinds of
+        # table schema changes"): foreign keys off *outside* the transaction, every change inside one
+        # explicit transaction, PRAGMA foreign_key_check before committing, keys back on. Alembic's
+        # batch mode adds a constraint by copying the table, dropping it and renaming the copy; with
+        # foreign keys on, dropping a table other rows point at fails ("FOREIGN KEY constraint
+        # failed") or cascades, and the driver's implicit transactions leave half a migration behind.
+        async with self.engine.connect() as conn:
+            await conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            try:
+                await conn.run_sync(_upgrade_in_one_transaction)
+            finally:
+                await conn.exec_driver_sql("PRAGMA foreign_keys=ON")
 
     async def current_revision(self) -> str | None:
         async with self.engine.connect() as conn:
@@ -133,6 +150,20 @@ def _upgrade(connection: Connection) -> None:
     from alembic import command
 
     command.upgrade(alembic_config(connection), "head")
+
+
+def _upgrade_in_one_transaction(connection: Connection) -> None:
+    # pysqlite opens transactions only before DML, so DDL would commit statement by statement.
+    connection.exec_driver_sql("BEGIN")
+    try:
+        _upgrade(connection)
+        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise RuntimeError(f"migration left {len(broken)} rows pointing at nothing, first {tuple(broken[0])}: rolled back")
+    except BaseException:
+        connection.exec_driver_sql("ROLLBACK")
+        raise
+    connection.exec_driver_sql("COMMIT")
 
 
 def _current(connection: Connection) -> str | None:

@@ -9,6 +9,11 @@ the field's ``across_periods`` rule.
 
 ``fold`` is pure and works on period figures in period order; ``None`` is a
 period with no figure (not reported, not zero) and is left out of every rule.
+``fold_periods`` is the year view: a mean over periods also leaves out periods
+whose figure is 0 (``idle_period``: a month without milk served, the summer
+holidays), which would otherwise drag the mean down; sums are not changed by them.
+Every year view (the export, the charts, the year-end draft) folds with it, so
+they all state the same figure.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
-__all__ = ["Fold", "fold"]
+__all__ = ["Fold", "fold", "fold_periods", "idle_period"]
 
 
 class Fold(StrEnum):
@@ -57,3 +62,18 @@ def fold(rule: Fold, figures: Sequence[Decimal | None], places: int = 2) -> Deci
     if rule is Fold.LAST:
         return known[-1]
     return max(known)
+
+
+def idle_period(rule: Fold, figure: Decimal | None) -> bool:
+    """True for a period a mean over periods leaves out: its figure is 0 (nothing was served)."""
+    return rule is Fold.AVG and figure is not None and figure == 0
+
+
+def fold_periods(rule: Fold, figures: Sequence[Decimal | None], places: int = 2) -> Decimal | None:
+    """A year's figure from its periods' figures by ``rule``; a mean leaves idle (0) periods out.
+
+    A year where every period was 0 is 0, not unknown.
+    """
+    if rule is Fold.AVG and any(f is not None for f in figures) and all(f is None or f == 0 for f in figures):
+        return Decimal(0)
+    return fold(rule, [None if idle_period(rule, f) else f for f in figures], places)

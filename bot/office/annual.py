@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
 
-from bot.core.aggregation import Fold, fold
+from bot.core.aggregation import Fold, fold_periods, idle_period
 from bot.core.catalogue import Catalogue, Form
 from bot.core.coverage import Coverage
 from bot.core.fields import Field, FieldType
@@ -128,13 +128,12 @@ class FormYear:
         figure names them (``skipped``). A sum is not changed by them.
         """
         field = self.form.field(key)
-        skip_zero = field.across_periods is Fold.AVG
         per_period: list[Decimal | None] = []
         for coverage in self.coverage:
             stats = self._stats(coverage.period, district_id)
             # One period's figure over the schools by the field's across_schools rule (Stats.figure).
             per_period.append(stats.figure(key) if stats is not None else None)
-        skipped = tuple(c.period for c, v in zip(self.coverage, per_period) if skip_zero and v == 0)
+        skipped = tuple(c.period for c, v in zip(self.coverage, per_period) if idle_period(field.across_periods, v))
         values = [None if c.period in skipped else v for c, v in zip(self.coverage, per_period)]
         rule = field.across_periods
         used = [c for c in self.coverage if c.period not in skipped]
@@ -142,7 +141,7 @@ class FormYear:
             known = [i for i, v in enumerate(values) if v is not None]
             # The latest period with a figure, and the later ones that have none yet.
             used = list(self.coverage[known[-1] :]) if known else used
-        value = fold(rule, values, places=_places(field))
+        value = fold_periods(rule, per_period, places=_places(field))
         return Figure(value, rule, tuple(used), tuple(c for c in used if self.is_gap(c)), skipped)
 
     def sum_figure(self, value: Decimal | None) -> Figure:

@@ -24,7 +24,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core.aggregation import Fold, fold
+from bot.core.aggregation import Fold, fold_periods
 from bot.core.catalogue import Form
 from bot.core.coverage import Coverage, comparable
 from bot.core.periods import DEFAULT_TZ, Period, due_date, local_date, period_of, period_state, year_periods
@@ -122,7 +122,8 @@ class Stats:
         rule = spec.across_schools if spec is not None else Fold.SUM
         several = self.form is not None and self.form.is_event
         figures = [_across_schools(rule, part.get(key), n, several, places) for part, n in zip(parts, filing)]
-        return fold(spec.across_periods if spec is not None else Fold.SUM, figures, places)
+        # A mean over months leaves out the months at 0 (no milk served), as the year-end draft does.
+        return fold_periods(spec.across_periods if spec is not None else Fold.SUM, figures, places)
 
     @classmethod
     def of(cls, row: DistrictRow, *, form: Form | None = None, periods: Sequence[tuple[Coverage, DistrictRow]] = ()) -> Stats:

@@ -87,3 +87,15 @@ def test_figures_compare_only_between_alike_coverage() -> None:
     assert due_partial.missing == 6 and due_partial.label() == "4/10 所" and due_partial.label("en") == "4/10 schools"
     assert incomplete([finished_full, due_partial]) == [due_partial]
     assert not _coverage(PeriodState.LATE, 0, expected=0).complete
+
+
+def test_a_year_mean_leaves_out_idle_months_and_sums_keep_them() -> None:
+    from bot.core.aggregation import fold_periods, idle_period
+
+    months = [D(800), D(0), None, D(900)]  # July served no milk; August not reported
+    assert fold_periods(Fold.AVG, months, places=0) == D(850)
+    assert fold_periods(Fold.SUM, months) == D(1700)
+    assert fold_periods(Fold.LAST, months) == D(900)
+    assert fold_periods(Fold.AVG, [D(0), D(0)]) == D(0), "a year at 0 is 0, not unknown"
+    assert fold_periods(Fold.AVG, [None, None]) is None
+    assert idle_period(Fold.AVG, D(0)) and not idle_period(Fold.SUM, D(0)) and not idle_period(Fold.AVG, None)

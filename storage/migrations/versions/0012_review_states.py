@@ -22,16 +22,20 @@ _STATES = "review IN ('submitted', 'approved', 'returned')"
 def upgrade() -> None:
     # Versions saved before review existed start submitted, as every new version does.
     if op.get_bind().dialect.name == "sqlite":
+        # A downgrade on SQLite keeps ``review`` and ``reviewed_by_id`` (see downgrade): add what is missing.
+        have = {column["name"] for column in sa.inspect(op.get_bind()).get_columns("reports")}
         # ADD COLUMN with its constraints inline: a batch "move and copy" of ``reports`` would drop
         # the table, and with foreign keys on, cascade-delete every report's values and flags.
-        op.execute(
-            "ALTER TABLE reports ADD COLUMN review VARCHAR(16) DEFAULT 'submitted' NOT NULL "
-            f"CONSTRAINT ck_reports_review CHECK ({_STATES})"
-        )
-        op.execute(
-            "ALTER TABLE reports ADD COLUMN reviewed_by_id INTEGER "
-            "CONSTRAINT fk_reports_reviewed_by_id_people REFERENCES people (id)"
-        )
+        if "review" not in have:
+            op.execute(
+                "ALTER TABLE reports ADD COLUMN review VARCHAR(16) DEFAULT 'submitted' NOT NULL "
+                f"CONSTRAINT ck_reports_review CHECK ({_STATES})"
+            )
+        if "reviewed_by_id" not in have:
+            op.execute(
+                "ALTER TABLE reports ADD COLUMN reviewed_by_id INTEGER "
+                "CONSTRAINT fk_reports_reviewed_by_id_people REFERENCES people (id)"
+            )
         op.add_column("reports", sa.Column("reviewed_at", sa.DateTime(timezone=True), nullable=True))
         op.add_column("reports", sa.Column("review_reason", sa.Text(), nullable=True))
     else:
