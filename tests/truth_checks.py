@@ -1,0 +1,335 @@
+"""The truth harness's checkers: each office output against an independent recomputation.
+
+One checker per output (``check_summary_json``, ``check_xlsx``, ``check_annual``); each takes
+what the product produced and the harness's ``Model`` of what principals confirmed, and
+recomputes every figure with plain Python: who is expected (programme members), who reported
+(a counted entry: current, not withdrawn), on time (not late by the due rule), sums, means,
+minima and maxima, and the year figures by each field's own rule, written out below from the
+issue's words (not read from the catalogue, not folded by ``bot.core.aggregation``). A failed
+comparison names the output, the scope and the figure.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from openpyxl import load_workbook  # type: ignore[import-untyped]
+
+from bot.core.catalogue import Form
+from bot.core.fields import FieldType
+from bot.core.periods import parse_period
+from tests.truth_world import DISTRICTS, Entry, Model, due, span
+
+CITY = "全市"
+YES, NO = "是", "否"
+# How each number field rolls up (issue 14 point 2), as (across schools, across periods).
+RULES: dict[str, dict[str, tuple[str, str]]] = {
+    "milk": {
+        "daily_drinkers": ("sum", "avg"),
+        "days_served": ("avg", "sum"),
+        "incidents": ("sum", "sum"),
+    },
+    "insurance": {
+        "students_enrolled": ("sum", "last"),
+        "students_insured": ("sum", "last"),
+        "premium": ("sum", "sum"),
+        "claims": ("sum", "sum"),
+    },
+    "harvest": {
+        "area_mu": ("sum", "sum"),
+        "quantity": ("sum", "sum"),
+        "income": ("sum", "sum"),
+        "participants": ("sum", "sum"),
+    },
+}
+HALF_CENT = Decimal("0.005")
+
+
+# --- the recomputation ---------------------------------------------------------------------------
+@dataclass
+class Expect:
+    """One scope's figures over some periods, from the model."""
+
+    schools: int = 0
+    expected: int = 0
+    reported: int = 0
+    on_time: int = 0
+    reports: int = 0
+    flags: int = 0
+    values: dict[str, list[Decimal]] = field(default_factory=dict)
+    schools_reported: int = 0
+
+
+def districts_of(model: Model, form: str) -> list[str]:
+    """The districts with a school that reports ``form``, by name."""
+    return sorted({s.district for s in model.schools if s.reports(form)})
+
+
+def expect(model: Model, form: Form, periods: Sequence[str], district: str | None = None) -> Expect:
+    members = [s for s in model.schools if s.reports(form.key) and district in (None, s.district)]
+    codes = {s.code for s in members}
+    in_scope = [e for e in model.counted(form.key, set(periods)) if model.school(e.school).district == district or not district]
+    pairs = {(e.school, e.period) for e in in_scope if e.school in codes}
+    on_time = {(e.school, e.period) for e in in_scope if e.school in codes and not e.late}
+    values: dict[str, list[Decimal]] = {}
+    for item in form.numeric_fields:
+        answered = [e.values.get(item.key) for e in in_scope]
+        values[item.key] = [v for v in answered if isinstance(v, Decimal)]
+    return Expect(
+        schools=len(members),
+        expected=len(members) * len(periods),
+        reported=len(pairs),
+        on_time=len(on_time),
+        reports=len(in_scope),
+        flags=sum(e.flags for e in in_scope),
+        values=values,
+        schools_reported=len({school for school, _ in pairs}),
+    )
+
+
+def mean(values: Sequence[Decimal]) -> Decimal:
+    return sum(values, Decimal(0)) / len(values)
+
+
+def period_figure(model: Model, form: str, key: str, period: str, district: str | None) -> Decimal | None:
+    """One period's figure of a field by its across-schools rule; harvest entries add up per school first."""
+    per_school: dict[str, Decimal] = {}
+    for e in model.counted(form, {period}):
+        value = e.values.get(key)
+        if isinstance(value, Decimal) and district in (None, model.school(e.school).district):
+            per_school[e.school] = per_school.get(e.school, Decimal(0)) + value
+    if not per_school:
+        return None
+    rule = RULES[form][key][0]
+    return sum(per_school.values(), Decimal(0)) if rule == "sum" else mean(list(per_school.values()))
+
+
+def year_figure(model: Model, form: str, key: str, periods: Sequence[str], district: str | None = None) -> Decimal | None:
+    """A field's figure over ``periods`` (in order) by its across-periods rule; None when nobody answered."""
+    known = [f for f in (period_figure(model, form, key, p, district) for p in periods) if f is not None]
+    if not known:
+        return None
+    rule = RULES[form][key][1]
+    if rule == "sum":
+        return sum(known, Decimal(0))
+    if rule == "avg":
+        return mean(known)
+    return known[-1] if rule == "last" else max(known)
+
+
+def missing_pairs(model: Model, form: str, periods: Iterable[str]) -> set[tuple[str, str]]:
+    """(period, school code) pairs a member school has not reported (withdrawn counts as not)."""
+    filed = {(e.period, e.school) for e in model.counted(form)}
+    return {(p, s.code) for p in periods for s in model.schools if s.reports(form) and (p, s.code) not in filed}
+
+
+# --- comparing ------------------------------------------------------------------------------------
+def close(actual: Any, wanted: Decimal | None, where: str, tolerance: Decimal = Decimal(0)) -> None:
+    if wanted is None:
+        assert actual is None, f"{where}: {actual!r}, but nobody reported it (未报, not a figure)"
+        return
+    assert actual is not None, f"{where}: missing, expected {wanted}"
+    got = Decimal(str(actual))
+    assert abs(got - wanted) <= tolerance + Decimal("1e-9"), f"{where}: {got}, expected {wanted}"
+
+
+def _ratio(part: int, whole: int) -> float:
+    return part / whole if whole else 0.0
+
+
+# --- summary --json --------------------------------------------------------------------------------
+def check_stats_json(doc: dict[str, Any], want: Expect, form: Form, where: str, *, null_when_unreported: bool) -> None:
+    for name in ("schools", "expected", "reported", "on_time", "reports", "flags"):
+        assert doc[name] == getattr(want, name), f"{where} {name}: {doc[name]}, expected {getattr(want, name)}"
+    assert abs(doc["completeness"] - _ratio(want.reported, want.expected)) < 1e-4, f"{where} completeness"
+    assert abs(doc["on_time_rate"] - _ratio(want.on_time, want.expected)) < 1e-4, f"{where} on_time_rate"
+    for item in form.numeric_fields:
+        got, values, at = doc["fields"][item.key], want.values[item.key], f"{where} {item.key}"
+        assert got["count"] == len(values), f"{at} count: {got['count']}, expected {len(values)}"
+        if values or null_when_unreported:
+            close(got["sum"], sum(values, Decimal(0)) if values else None, f"{at} sum")
+        close(got["avg"], mean(values) if values else None, f"{at} avg", HALF_CENT)
+        close(got["min"], min(values) if values else None, f"{at} min")
+        close(got["max"], max(values) if values else None, f"{at} max")
+
+
+def check_summary_json(doc: dict[str, Any], model: Model, form: Form, period: str, *, null_when_unreported: bool) -> None:
+    """``summary --json`` for one period: the city, every district, the previous period, a year ago."""
+    where = f"summary --json {form.key} {period}"
+    assert (doc["form"], doc["period"], doc["district"]) == (form.key, period, None), where
+    names = [d["district"] for d in doc["districts"]]
+    assert names == districts_of(model, form.key), f"{where}: districts {names}"
+    check_stats_json(doc["city"], expect(model, form, [period]), form, f"{where} city", null_when_unreported=null_when_unreported)
+    for district in doc["districts"]:
+        want = expect(model, form, [period], district["district"])
+        at = f"{where} {district['district']}"
+        check_stats_json(district, want, form, at, null_when_unreported=null_when_unreported)
+    start = span(form.key, period)[0]
+    previous = _key_on(form.key, start.replace(day=1) - timedelta(days=1))
+    for part, key in (("previous", previous), ("year_ago", _key_on(form.key, start.replace(year=start.year - 1)))):
+        assert doc[part]["period"] == key, f"{where} {part}: {doc[part]['period']}, expected {key}"
+        at = f"{where} {part} city"
+        check_stats_json(doc[part]["city"], expect(model, form, [key]), form, at, null_when_unreported=null_when_unreported)
+
+
+def _key_on(form: str, day: date) -> str:
+    """The key of ``form``'s period containing ``day``."""
+    if form == "milk":
+        return f"{day.year}-{day.month:02d}"
+    if form == "harvest":
+        return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
+    if day.month == 1:
+        return f"{day.year - 1}-S2"
+    return f"{day.year}-S1" if day.month < 8 else f"{day.year}-S2"
+
+
+# --- the XLSX --------------------------------------------------------------------------------------
+def _rows(ws: Any) -> tuple[list[str], list[dict[str, Any]]]:
+    rows = list(ws.iter_rows(values_only=True))
+    header = [str(h) for h in rows[0]]
+    return header, [dict(zip(header, row, strict=True)) for row in rows[1:]]
+
+
+def _unit(form: Form, key: str) -> str:
+    item = form.field(key)
+    return f"（{item.unit.get('zh')}）" if item.unit is not None else ""
+
+
+def check_xlsx(data: bytes, model: Model, form: Form, periods: Sequence[str], today: date, *, by_rules: bool) -> None:
+    """The export: the district sheet's figures, one row per counted entry, the missing rows."""
+    where = f"XLSX {form.key} {periods[0]}…{periods[-1]}" if len(periods) > 1 else f"XLSX {form.key} {periods[0]}"
+    book = load_workbook(io.BytesIO(data))
+    header, rows = _rows(book["区县汇总"])
+    names = [r["区县"] for r in rows]
+    assert names == [CITY, *districts_of(model, form.key)], f"{where}: district rows {names}"
+    for row in rows:
+        district = None if row["区县"] == CITY else row["区县"]
+        want, at = expect(model, form, periods, district), f"{where} {row['区县']}"
+        columns = {
+            "应报学校数": "schools",
+            "应报份数": "expected",
+            "已报份数": "reported",
+            "按时份数": "on_time",
+            "报表总数": "reports",
+        }
+        for column, name in columns.items():
+            assert row[column] == getattr(want, name), f"{at} {column}: {row[column]}, expected {getattr(want, name)}"
+        assert abs(row["完整率"] - _ratio(want.reported, want.expected)) < 1e-9, f"{at} 完整率"
+        assert abs(row["及时率"] - _ratio(want.on_time, want.expected)) < 1e-9, f"{at} 及时率"
+        for item in form.numeric_fields:
+            label, unit, values = item.label.get("zh"), _unit(form, item.key), want.values[item.key]
+            total = (
+                year_figure(model, form.key, item.key, periods, district)
+                if by_rules
+                else (sum(values, Decimal(0)) if values else None)
+            )
+            close(row[f"{label}合计{unit}"], total, f"{at} {label}合计", HALF_CENT if by_rules else Decimal(0))
+            close(row[f"{label}最小{unit}"], min(values) if values else None, f"{at} {label}最小")
+            close(row[f"{label}最大{unit}"], max(values) if values else None, f"{at} {label}最大")
+    labels = {parse_period(form.period_cadence, p).label("zh"): p for p in periods}
+    check_report_rows(book["报表明细"], model, form, labels, where)
+    _, missing = _rows(book["未报学校"])
+    got = sorted((labels[m["期间"]], m["学校代码"]) for m in missing)
+    wanted = sorted(missing_pairs(model, form.key, periods))
+    assert got == wanted, f"{where} 未报学校: {got}, expected {wanted}"
+
+
+def check_report_rows(ws: Any, model: Model, form: Form, labels: dict[str, str], where: str) -> None:
+    """报表明细: exactly the counted entries, each with its confirmed answers, version and lateness."""
+    _, rows = _rows(ws)
+    got = sorted(_row_key(form, row, labels) for row in rows)
+    wanted = sorted(_entry_key(form, e) for e in model.counted(form.key, set(labels.values())))
+    assert got == wanted, f"{where} 报表明细 differs:\n  got      {got}\n  expected {wanted}"
+
+
+def _cell(form: Form, key: str, value: Any) -> str:
+    item = form.field(key)
+    if value is None:
+        return ""
+    if item.type is FieldType.CHOICE and isinstance(value, str) and value in {c.key for c in item.choices}:
+        return item.choice(value).label.get("zh")
+    if isinstance(value, int | float | Decimal):
+        return format(Decimal(str(value)).normalize(), "f")
+    return str(value)
+
+
+def _row_key(form: Form, row: dict[str, Any], labels: dict[str, str]) -> tuple[str, ...]:
+    answers = tuple(_cell(form, f.key, row[f.label.get("zh") + _unit(form, f.key)]) for f in form.fields)
+    return (labels[row["期间"]], row["学校代码"], *answers, str(row["版本"]), row["逾期"])
+
+
+def _entry_key(form: Form, entry: Entry) -> tuple[str, ...]:
+    answers = tuple(_cell(form, f.key, entry.values.get(f.key)) for f in form.fields)
+    return (entry.period, entry.school, *answers, str(entry.version), YES if entry.late else NO)
+
+
+# --- the annual draft's figures ----------------------------------------------------------------------
+def started(form: str, year: int, today: date) -> list[str]:
+    """The form's periods that start in ``year`` and have started by ``today``, in order."""
+    keys = {
+        "milk": [f"{year}-{m:02d}" for m in range(1, 13)],
+        "insurance": [f"{year}-S1", f"{year}-S2"],
+        "harvest": [f"{year}-Q{q}" for q in range(1, 5)],
+    }[form]
+    return [k for k in keys if span(form, k)[0] <= today]
+
+
+def check_annual(annual: Any, model: Model, year: int, today: date) -> None:
+    """annual_figures: farms (sites, area, vegetables, participants, income, top schools), milk, insurance."""
+    farm = model.counted("harvest", set(started("harvest", year, today)))
+    f = annual.farm
+    assert f.reports == len(farm), f"annual farm reports: {f.reports}, expected {len(farm)}"
+    if farm:
+        members = {s.code for s in model.schools if s.reports("harvest")}
+        assert f.sites == len({e.school for e in farm} & members), "annual farm sites"
+        for name, key in (("area", "area_mu"), ("participants", "participants"), ("income", "income")):
+            values = [e.values[key] for e in farm if isinstance(e.values.get(key), Decimal)]
+            close(getattr(f, name), sum(values, Decimal(0)) if values else None, f"annual farm {name}")  # type: ignore[arg-type]
+        veg = [e.values["area_mu"] for e in farm if e.values.get("crop") == "vegetables" and e.values.get("area_mu") is not None]
+        close(f.vegetables_area, sum(veg, Decimal(0)) if veg else None, "annual farm vegetables_area")  # type: ignore[arg-type]
+        incomes: dict[str, Decimal] = {}
+        for e in farm:
+            incomes[e.school] = incomes.get(e.school, Decimal(0)) + Decimal(e.values["income"] or 0)  # type: ignore[arg-type]
+        top = sorted(((-v, code) for code, v in incomes.items() if v > 0))[:3]
+        assert [(t.school_code, t.total) for t in f.top] == [(code, -v) for v, code in top], "annual farm top schools"
+        assert f.flags == sum(e.flags for e in farm), "annual farm flags"
+    else:
+        assert (f.sites, f.area, f.income) == (None, None, None), "annual farm with no harvests says nothing"
+    check_annual_milk(annual.milk, model, started("milk", year, today))
+    check_annual_insurance(annual.insurance, model, started("insurance", year, today))
+
+
+def check_annual_milk(m: Any, model: Model, months: list[str]) -> None:
+    milk = model.counted("milk", set(months))
+    assert m.reports == len(milk), f"annual milk reports: {m.reports}, expected {len(milk)}"
+    if not milk:
+        assert m.daily_drinkers is None, "annual milk with no reports"
+        return
+    assert m.schools == len({e.school for e in milk}), "annual milk schools"
+    # 日参饮量: the city's monthly totals averaged over the months milk was served (a total above 0).
+    totals = [t for t in (period_figure(model, "milk", "daily_drinkers", p, None) for p in months) if t]
+    wanted = mean(totals).quantize(Decimal(1), rounding=ROUND_HALF_UP) if totals else None
+    close(m.daily_drinkers, wanted, "annual milk daily_drinkers")
+    assert m.months == len(totals), f"annual milk months: {m.months}, expected {len(totals)}"
+
+
+def check_annual_insurance(i: Any, model: Model, semesters: list[str]) -> None:
+    insurance = model.counted("insurance", set(semesters))
+    assert i.reports == len(insurance), f"annual insurance reports: {i.reports}, expected {len(insurance)}"
+    if not insurance:
+        assert i.insured is None and i.premium is None, "annual insurance with no reports"
+        return
+    assert i.schools == len({e.school for e in insurance}), "annual insurance schools"
+    # Head counts: the latest semester's; premiums: summed over the semesters.
+    close(i.insured, year_figure(model, "insurance", "students_insured", semesters), "annual insurance insured")
+    close(i.premium, year_figure(model, "insurance", "premium", semesters), "annual insurance premium")
+    newest = [p for p in semesters if period_figure(model, "insurance", "students_insured", p, None) is not None]
+    assert (i.basis.key if i.basis else None) == (newest[-1] if newest else None), "annual insurance basis"
+
+
+__all__ = ["DISTRICTS", "check_annual", "check_summary_json", "check_xlsx", "due", "missing_pairs", "started"]
