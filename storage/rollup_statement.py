@@ -2,7 +2,8 @@
 
 ``storage.rollups.district_rollup`` runs it and folds its tagged rows; it is
 built here once per shape (programme or not, one district or all, by period
-or not, event form or not) and cached, values coming as bind parameters.
+or not — with or without the totals over all periods —, event form or not)
+and cached, values coming as bind parameters.
 """
 
 from __future__ import annotations
@@ -194,7 +195,9 @@ def _flags_branch(*, scoped: bool, by_period: bool) -> AnySelect:
 
 
 @cache
-def rollup_statement(*, programme: bool, scoped: bool, by_period: bool, several_per_period: bool) -> CompoundSelect[Any]:
+def rollup_statement(
+    *, programme: bool, scoped: bool, by_period: bool, several_per_period: bool, totals: bool = False
+) -> CompoundSelect[Any]:
     """The roll-up as one statement with named parameters, built once per shape.
 
     Four GROUP BYs glued with UNION ALL, each row tagged with its kind — ``e``
@@ -206,12 +209,19 @@ def rollup_statement(*, programme: bool, scoped: bool, by_period: bool, several_
     estimate a CTE's size and then builds a Bloom filter over all of
     ``report_values`` (a full scan) once the tables have statistics.
 
+    With ``by_period`` and ``totals`` a second ``f`` branch adds each district's
+    filed pairs over all the periods (period NULL): the schools that filed at
+    least once in a year are a distinct count, which per-period rows cannot give.
+
     Built once and cached (parameters: form, periods, fields, programme,
     district): constructing it costs more Python time than the query itself.
     """
+    filed = [_filed_branch(programme=programme, scoped=scoped, by_period=by_period, several_per_period=several_per_period)]
+    if by_period and totals:
+        filed.append(_filed_branch(programme=programme, scoped=scoped, by_period=False, several_per_period=several_per_period))
     return union_all(
         _expected_branch(programme=programme, scoped=scoped),
-        _filed_branch(programme=programme, scoped=scoped, by_period=by_period, several_per_period=several_per_period),
+        *filed,
         _values_branch(scoped=scoped, by_period=by_period),
         _flags_branch(scoped=scoped, by_period=by_period),
     )

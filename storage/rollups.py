@@ -52,6 +52,7 @@ __all__ = [
     "SchoolTotal",
     "district_name",
     "district_rollup",
+    "merged_fields",
     "top_schools",
     "totals_by_choice",
 ]
@@ -148,6 +149,25 @@ class _Tagged:
     aggregates: dict[tuple[int, str | None], dict[str, FieldAggregate]] = field(default_factory=dict)
     flags: dict[tuple[int, str | None], int] = field(default_factory=dict)
 
+    def row(
+        self, district_id: int, period: str | None, expected: int, fields: Mapping[str, FieldAggregate], flags: int
+    ) -> DistrictRow:
+        """The district's row for ``period`` (None: all periods) with the figures given."""
+        reported, on_time, schools_reported, reports = self.counts.get((district_id, period), (0, 0, 0, 0))
+        return DistrictRow(
+            district_id=district_id,
+            district=self.names[district_id],
+            period=period,
+            schools=self.schools.get(district_id, 0),
+            expected=expected,
+            reported=reported,
+            on_time=on_time,
+            schools_reported=schools_reported,
+            reports=reports,
+            fields=fields,
+            flags=flags,
+        )
+
     def add(self, kind: str, district_id: int, name: str, period: str | None, key: str, *numbers: Any) -> None:
         n1, n2, n3, n4, total, low, high = numbers
         if kind == "e":
@@ -164,8 +184,22 @@ class _Tagged:
             )
 
 
-def _district_rows(tagged: _Tagged, periods: Sequence[str], by_period: bool) -> list[DistrictRow]:
-    """One row per district (by name), and per asked period with ``by_period``, zeros included."""
+def merged_fields(parts: Sequence[Mapping[str, FieldAggregate]]) -> dict[str, FieldAggregate]:
+    """Field aggregates of disjoint sets of reports (several periods) as one."""
+    merged: dict[str, FieldAggregate] = {}
+    for part in parts:
+        for key, aggregate in part.items():
+            merged[key] = merged.get(key, FieldAggregate()).merge(aggregate)
+    return merged
+
+
+def _district_rows(tagged: _Tagged, periods: Sequence[str], by_period: bool, totals: bool) -> list[DistrictRow]:
+    """One row per district (by name), and per asked period with ``by_period``, zeros included.
+
+    With ``totals`` each district's per-period rows are followed by its row over
+    all the periods (``period`` None): filed pairs counted in SQL (schools that
+    filed at least once are a distinct count), values and flags added up here.
+    """
     keys: list[str | None] = list(periods) if by_period else [None]
     n_periods = 1 if by_period else len(periods)
     names = tagged.names
@@ -173,31 +207,25 @@ def _district_rows(tagged: _Tagged, periods: Sequence[str], by_period: bool) -> 
     for district_id in sorted(names, key=lambda d: (names[d], d)):
         n_schools = tagged.schools.get(district_id, 0)
         for period in keys:
-            reported, on_time, schools_reported, reports = tagged.counts.get((district_id, period), (0, 0, 0, 0))
-            rows.append(
-                DistrictRow(
-                    district_id=district_id,
-                    district=names[district_id],
-                    period=period,
-                    schools=n_schools,
-                    expected=n_schools * n_periods,
-                    reported=reported,
-                    on_time=on_time,
-                    schools_reported=schools_reported,
-                    reports=reports,
-                    fields=tagged.aggregates.get((district_id, period), {}),
-                    flags=tagged.flags.get((district_id, period), 0),
-                )
-            )
+            fields = tagged.aggregates.get((district_id, period), {})
+            flags = tagged.flags.get((district_id, period), 0)
+            rows.append(tagged.row(district_id, period, n_schools * n_periods, fields, flags))
+        if by_period and totals:
+            fields = merged_fields([tagged.aggregates.get((district_id, p), {}) for p in periods])
+            flags = sum(tagged.flags.get((district_id, p), 0) for p in periods)
+            rows.append(tagged.row(district_id, None, n_schools * len(periods), fields, flags))
     return rows
 
 
-async def district_rollup(session: AsyncSession, query: RollupQuery, *, by_period: bool = False) -> list[DistrictRow]:
+async def district_rollup(
+    session: AsyncSession, query: RollupQuery, *, by_period: bool = False, totals: bool = False
+) -> list[DistrictRow]:
     """Expected, reported, on-time and field aggregates per district (and per period if asked).
 
     One statement, one round trip (see ``storage.rollup_statement``). Districts appear
     when they have expected schools or current reports; with ``by_period``
-    every asked period appears for each, zeros included.
+    every asked period appears for each, zeros included, and with ``totals`` also
+    the district's row over all of them (``period`` None).
     """
     if not query.periods:
         return []
@@ -206,11 +234,12 @@ async def district_rollup(session: AsyncSession, query: RollupQuery, *, by_perio
         scoped=query.district_id is not None,
         by_period=by_period,
         several_per_period=query.several_per_period,
+        totals=totals,
     )
     tagged = _Tagged()
     for row in await fetch_rows(session, stmt, _params(query)):
         tagged.add(*row)
-    return _district_rows(tagged, query.periods, by_period)
+    return _district_rows(tagged, query.periods, by_period, totals)
 
 
 @dataclass(frozen=True)

@@ -179,7 +179,8 @@ def run_summary(args: argparse.Namespace, settings: Settings) -> int:
     async def work(db: Database) -> Summary:
         form = _form(catalogue, args.form)
         period = _period(form, args.period, settings)
-        return await summarise(db, form, period, district_id=await _district(db, args.district))
+        now = SystemClock(settings.timezone).now()
+        return await summarise(db, form, period, now, settings.timezone, district_id=await _district(db, args.district))
 
     try:
         summary = asyncio.run(_with_db(settings, work))
@@ -203,7 +204,8 @@ def run_export(args: argparse.Namespace, settings: Settings) -> int:
                 raise UsageError(f"no period of {args.year} has begun yet")
         else:
             periods = [_period(form, args.period, settings)]
-        data = await gather_export(db, form, periods, district_id=await _district(db, args.district))
+        now = SystemClock(settings.timezone).now()
+        data = await gather_export(db, form, periods, now, settings.timezone, district_id=await _district(db, args.district))
         return render_xlsx(data, args.lang, settings.timezone), len(data.reports), len(data.missing)
 
     try:

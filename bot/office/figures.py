@@ -131,7 +131,8 @@ def _buttons(services: Services, lang: str, form: Form, period: Period) -> list[
 
 
 async def _summarise(services: Services, who: Identity, form: Form, period: Period) -> Summary:
-    return await summarise(services.db, form, period, district_id=office_district(who))
+    now, tz = services.clock.now(), services.settings.timezone
+    return await summarise(services.db, form, period, now, tz, district_id=office_district(who))
 
 
 def _table(services: Services, lang: str, summary: Summary) -> Screen:
@@ -158,7 +159,8 @@ async def chart(summary: Summary, lang: str) -> File:
 
 
 async def _workbook(services: Services, who: Identity, lang: str, form: Form, periods: list[Period]) -> File:
-    data = await gather_export(services.db, form, periods, district_id=office_district(who))
+    now, tz = services.clock.now(), services.settings.timezone
+    data = await gather_export(services.db, form, periods, now, tz, district_id=office_district(who))
     from bot.render.xlsx import export_filename, render_xlsx
 
     workbook = await asyncio.to_thread(render_xlsx, data, lang, services.settings.timezone)

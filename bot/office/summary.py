@@ -9,9 +9,10 @@ data into ``None`` so nobody ever prints an invented figure.
 Usage::
 
     form = catalogue.get("milk")
-    summary = await summarise(db, form, parse_period(form.period_cadence, "2026-10"))
+    summary = await summarise(db, form, parse_period(form.period_cadence, "2026-10"), clock.now(), tz)
     summary.current.city.completeness      # 0.95
-    summary.current.city.total("daily_drinkers")
+    summary.current.city.figure("daily_drinkers")   # Decimal, or None: nobody reported (未报)
+    summary.current.coverage[0].state      # PeriodState.LATE: past its due date
 """
 
 from __future__ import annotations
@@ -21,8 +22,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core.aggregation import Fold, fold
 from bot.core.catalogue import Catalogue, Form
-from bot.core.periods import DEFAULT_TZ, Period, local_date, period_of, year_periods
+from bot.core.coverage import Coverage, comparable
+from bot.core.periods import DEFAULT_TZ, Period, due_date, local_date, period_of, period_state, year_periods
 from storage.db import Database
 from storage.flags import FlagRow, flag_rows
 from storage.rollups import (
@@ -32,6 +37,7 @@ from storage.rollups import (
     SchoolTotal,
     district_name,
     district_rollup,
+    merged_fields,
     top_schools,
     totals_by_choice,
 )
@@ -63,7 +69,13 @@ INSURANCE_FORM = "insurance"
 
 @dataclass(frozen=True)
 class Stats:
-    """Figures of one district, or of the city (``district_id`` None), over some periods."""
+    """Figures of one district, or of the city (``district_id`` None), over some periods.
+
+    ``coverage`` has one ``Coverage`` per period in period order (who was expected,
+    who reported, on time, the due date and the period's state) and ``by_period``
+    the field aggregates of each of those periods: ``figure`` folds them by the
+    field's rules. ``fields`` are the raw aggregates over all the periods.
+    """
 
     district_id: int | None
     name: str
@@ -76,6 +88,10 @@ class Stats:
     fields: Mapping[str, FieldAggregate] = field(default_factory=dict)
     # Warnings its reporters confirmed with a reason (report_flags of counted versions).
     flags: int = 0
+    coverage: tuple[Coverage, ...] = ()
+    by_period: tuple[Mapping[str, FieldAggregate], ...] = ()
+    # Whose fields' rules ``figure`` follows; None (hand-made rows): figures add up.
+    form: Form | None = field(default=None, compare=False, repr=False)
 
     @property
     def completeness(self) -> float:
@@ -87,15 +103,41 @@ class Stats:
         """On time ÷ expected, as DHIS2 defines it (0.0 when nothing is expected)."""
         return self.on_time / self.expected if self.expected else 0.0
 
+    @property
+    def unreported(self) -> bool:
+        """Nothing was reported here: its figures are 未报, never 0."""
+        return self.reports == 0
+
     def aggregate(self, key: str) -> FieldAggregate:
+        """Count, sum, min and max of a field over all the periods (raw: no rule applied)."""
         return self.fields.get(key, FieldAggregate())
 
     def total(self, key: str) -> Decimal:
-        """Sum of a numeric field (0 when nobody reported it)."""
+        """Sum of a numeric field (0 when nobody reported it; ``figure`` tells the two apart)."""
         return self.aggregate(key).total
 
+    def figure(self, key: str) -> Decimal | None:
+        """The field's figure by its rules, None when no counted report answered it (未报, not 0).
+
+        Within each period the schools' figures fold by ``across_schools`` (an event
+        form's entries of a school add up first), then the periods' figures by
+        ``across_periods``: a year of daily drinkers is the mean of the months.
+        """
+        spec = next((f for f in self.form.numeric_fields if f.key == key), None) if self.form else None
+        places = (spec.decimal_places or 0) if spec is not None else 2
+        parts = self.by_period or (self.fields,)
+        if len(self.coverage) == len(parts):
+            filing = [c.reported for c in self.coverage]
+        else:
+            filing = [self.schools_reported] * len(parts)
+        rule = spec.across_schools if spec is not None else Fold.SUM
+        several = self.form is not None and self.form.is_event
+        figures = [_across_schools(rule, part.get(key), n, several, places) for part, n in zip(parts, filing)]
+        return fold(spec.across_periods if spec is not None else Fold.SUM, figures, places)
+
     @classmethod
-    def of(cls, row: DistrictRow) -> Stats:
+    def of(cls, row: DistrictRow, *, form: Form | None = None, periods: Sequence[tuple[Coverage, DistrictRow]] = ()) -> Stats:
+        """A district's figures from its roll-up row (over all periods) and its rows per period."""
         return cls(
             district_id=row.district_id,
             name=row.district,
@@ -107,16 +149,20 @@ class Stats:
             reports=row.reports,
             fields=dict(row.fields),
             flags=row.flags,
+            coverage=tuple(coverage for coverage, _ in periods),
+            by_period=tuple(dict(period_row.fields) for _, period_row in periods),
+            form=form,
         )
 
     @classmethod
-    def combine(cls, name: str, parts: Iterable[Stats]) -> Stats:
-        """Add up districts (each school is in exactly one, so counts and sums add)."""
+    def combine(cls, name: str, parts: Iterable[Stats], *, form: Form | None = None) -> Stats:
+        """Add up districts (each school is in exactly one, so counts, sums and coverage add)."""
         parts = list(parts)
-        fields: dict[str, FieldAggregate] = {}
-        for part in parts:
-            for key, aggregate in part.fields.items():
-                fields[key] = fields.get(key, FieldAggregate()).merge(aggregate)
+        form = form or next((p.form for p in parts if p.form is not None), None)
+        spans = {len(p.coverage) for p in parts}
+        span = spans.pop() if len(spans) == 1 else 0
+        coverage = tuple(_add_coverage([p.coverage[i] for p in parts]) for i in range(span))
+        by_period = tuple(merged_fields([p.by_period[i] for p in parts]) for i in range(span) if parts[0].by_period)
         return cls(
             district_id=None,
             name=name,
@@ -126,9 +172,39 @@ class Stats:
             on_time=sum(p.on_time for p in parts),
             schools_reported=sum(p.schools_reported for p in parts),
             reports=sum(p.reports for p in parts),
-            fields=fields,
+            fields=merged_fields([p.fields for p in parts]),
             flags=sum(p.flags for p in parts),
+            coverage=coverage,
+            by_period=by_period,
+            form=form,
         )
+
+
+def _across_schools(rule: Fold, aggregate: FieldAggregate | None, filing: int, several: bool, places: int) -> Decimal | None:
+    """One period's figure of a field over the schools whose reports answered it."""
+    if aggregate is None or aggregate.count == 0:
+        return None
+    if rule is Fold.AVG:
+        # An event form's entries add up per school first: the mean is over schools that filed.
+        schools = filing if several and filing > 0 else aggregate.count
+        return (aggregate.total / schools).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    if rule is Fold.MAX:
+        return aggregate.maximum
+    # Schools have no order, so "the latest" school means nothing: LAST across schools adds up.
+    return aggregate.total
+
+
+def _add_coverage(parts: Sequence[Coverage]) -> Coverage:
+    """The city's coverage of one period from its districts' (same period, state and due date)."""
+    first = parts[0]
+    return Coverage(
+        period=first.period,
+        state=first.state,
+        due=first.due,
+        expected=sum(c.expected for c in parts),
+        reported=sum(c.reported for c in parts),
+        on_time=sum(c.on_time for c in parts),
+    )
 
 
 @dataclass(frozen=True)
@@ -143,6 +219,11 @@ class Rollup:
     district_id: int | None = None
     scope: str | None = None
 
+    @property
+    def coverage(self) -> tuple[Coverage, ...]:
+        """The city's (or the scoped district's) coverage, one per period in period order."""
+        return self.city.coverage
+
 
 @dataclass(frozen=True)
 class Summary:
@@ -153,6 +234,12 @@ class Summary:
     current: Rollup
     previous: Rollup
     year_ago: Rollup
+
+    def comparable(self, other: Rollup) -> bool:
+        """True when ``other``'s figures (previous period, a year ago) may be compared with this period's."""
+        if not self.current.coverage or not other.coverage:
+            return False
+        return comparable(self.current.coverage[0], other.coverage[0])
 
 
 def year_ago(period: Period) -> Period:
@@ -187,30 +274,62 @@ async def _scope_name(db: Database, district_id: int | None) -> str | None:
         return await district_name(session, district_id) or "?"
 
 
+@dataclass(frozen=True)
+class _When:
+    """The moment figures are read at: it decides each period's state (open, due, late, closed)."""
+
+    now: datetime
+    tz: tzinfo
+
+    def coverage(self, form: Form, period: Period, row: DistrictRow) -> Coverage:
+        return Coverage(
+            period=period,
+            state=period_state(form, period, self.now, self.tz),
+            due=due_date(form, period),
+            expected=row.schools,
+            reported=row.reported,
+            on_time=row.on_time,
+        )
+
+
 def _rollup(
-    form: Form, periods: Sequence[Period], rows: Iterable[DistrictRow], district_id: int | None, scope: str | None
+    form: Form, periods: Sequence[Period], rows: Iterable[DistrictRow], when: _When, district_id: int | None, scope: str | None
 ) -> Rollup:
-    districts = tuple(Stats.of(row) for row in rows)
-    return Rollup(
-        form=form,
-        periods=tuple(periods),
-        city=Stats.combine(scope or "", districts),
-        districts=districts,
-        district_id=district_id,
-        scope=scope,
-    )
+    """The roll-up over ``periods`` from by-period rows (with, for several periods, the rows over all)."""
+    ordered = sorted(set(periods), key=lambda p: p.start)
+    by_district: dict[int, dict[str | None, DistrictRow]] = {}
+    for row in rows:
+        by_district.setdefault(row.district_id, {})[row.period] = row
+    districts = []
+    for rows_of in by_district.values():  # rows come sorted by district name
+        whole = rows_of[None] if len(ordered) > 1 else rows_of[ordered[0].key]
+        per_period = [(when.coverage(form, p, rows_of[p.key]), rows_of[p.key]) for p in ordered]
+        districts.append(Stats.of(whole, form=form, periods=per_period))
+    city = Stats.combine(scope or "", districts, form=form)
+    if not districts:  # nobody expected, nothing filed: the periods still have a state and a due date
+        empty = [when.coverage(form, p, DistrictRow(0, "", p.key, 0, 0, 0, 0, 0, 0)) for p in ordered]
+        city = Stats(None, scope or "", coverage=tuple(empty), by_period=tuple({} for _ in empty), form=form)
+    return Rollup(form=form, periods=tuple(periods), city=city, districts=tuple(districts), district_id=district_id, scope=scope)
 
 
-async def rollup(db: Database, form: Form, periods: Sequence[Period], *, district_id: int | None = None) -> Rollup:
-    """The form's figures summed over ``periods`` (a month, a season, a year)."""
+async def _rows(session: AsyncSession, form: Form, periods: Sequence[Period], district_id: int | None) -> list[DistrictRow]:
+    """District × period rows (one GROUP BY), with each district's row over all periods when there are several."""
+    query = _query(form, periods, district_id)
+    return await district_rollup(session, query, by_period=True, totals=len(query.periods) > 1)
+
+
+async def rollup(
+    db: Database, form: Form, periods: Sequence[Period], now: datetime, tz: tzinfo, *, district_id: int | None = None
+) -> Rollup:
+    """The form's figures over ``periods`` (a month, a season, a year), with their coverage at ``now``."""
     scope = await _scope_name(db, district_id)
     async with db.session() as session:
-        rows = await district_rollup(session, _query(form, periods, district_id))
-    return _rollup(form, periods, rows, district_id, scope)
+        rows = await _rows(session, form, periods, district_id)
+    return _rollup(form, periods, rows, _When(now, tz), district_id, scope)
 
 
 async def rollups_by_period(
-    db: Database, form: Form, periods: Sequence[Period], *, district_id: int | None = None
+    db: Database, form: Form, periods: Sequence[Period], now: datetime, tz: tzinfo, *, district_id: int | None = None
 ) -> dict[Period, Rollup]:
     """One roll-up per period, from one GROUP BY district, period."""
     scope = await _scope_name(db, district_id)
@@ -220,18 +339,21 @@ async def rollups_by_period(
     for row in rows:
         assert row.period is not None
         by_key.setdefault(row.period, []).append(row)
-    return {p: _rollup(form, [p], by_key.get(p.key, []), district_id, scope) for p in periods}
+    when = _When(now, tz)
+    return {p: _rollup(form, [p], by_key.get(p.key, []), when, district_id, scope) for p in periods}
 
 
-async def summarise(db: Database, form: Form, period: Period, *, district_id: int | None = None) -> Summary:
+async def summarise(
+    db: Database, form: Form, period: Period, now: datetime, tz: tzinfo, *, district_id: int | None = None
+) -> Summary:
     """The period's roll-up with the previous period and the same period a year earlier.
 
     All three come from one grouped query (district × period), so the
     comparisons cost a few more rows, not more round trips (the confirmed
-    warnings come in the same statement).
+    warnings come in the same statement). Each carries its coverage at ``now``.
     """
     previous, earlier = period.previous(), year_ago(period)
-    by_period = await rollups_by_period(db, form, [period, previous, earlier], district_id=district_id)
+    by_period = await rollups_by_period(db, form, [period, previous, earlier], now, tz, district_id=district_id)
     return Summary(form=form, period=period, current=by_period[period], previous=by_period[previous], year_ago=by_period[earlier])
 
 
@@ -249,16 +371,19 @@ class ExportData:
     flags: list[FlagRow] = field(default_factory=list)
 
 
-async def gather_export(db: Database, form: Form, periods: Sequence[Period], *, district_id: int | None = None) -> ExportData:
+async def gather_export(
+    db: Database, form: Form, periods: Sequence[Period], now: datetime, tz: tzinfo, *, district_id: int | None = None
+) -> ExportData:
     """Read everything the export needs in one transaction (one consistent snapshot)."""
     scope = await _scope_name(db, district_id)
     keys = [p.key for p in periods]
     async with db.session() as session:
-        rows = await district_rollup(session, _query(form, periods, district_id))
+        rows = await _rows(session, form, periods, district_id)
         reports = await current_report_rows(session, form.key, keys, [f.key for f in form.fields], district_id=district_id)
         missing = await unreported_by_period(session, form.key, form.programme, keys, district_id=district_id)
         flags = await flag_rows(session, form.key, keys, district_id=district_id)
-    return ExportData(rollup=_rollup(form, periods, rows, district_id, scope), reports=reports, missing=missing, flags=flags)
+    rolled = _rollup(form, periods, rows, _When(now, tz), district_id, scope)
+    return ExportData(rollup=rolled, reports=reports, missing=missing, flags=flags)
 
 
 # --- the year-end report --------------------------------------------------------
@@ -335,10 +460,12 @@ def _has_field(form: Form, key: str) -> bool:
     return any(f.key == key for f in form.numeric_fields)
 
 
-async def _farm(db: Database, form: Form | None, periods: list[Period], district_id: int | None) -> FarmFigures:
+async def _farm(
+    db: Database, form: Form | None, periods: list[Period], district_id: int | None, now: datetime, tz: tzinfo
+) -> FarmFigures:
     if form is None or not periods:
         return FarmFigures()
-    year = await rollup(db, form, periods, district_id=district_id)
+    year = await rollup(db, form, periods, now, tz, district_id=district_id)
     city = year.city
     if city.reports == 0:
         return FarmFigures()
@@ -364,10 +491,12 @@ async def _farm(db: Database, form: Form | None, periods: list[Period], district
     )
 
 
-async def _milk(db: Database, form: Form | None, periods: list[Period], district_id: int | None) -> MilkFigures:
+async def _milk(
+    db: Database, form: Form | None, periods: list[Period], district_id: int | None, now: datetime, tz: tzinfo
+) -> MilkFigures:
     if form is None or not periods:
         return MilkFigures()
-    year = await rollup(db, form, periods, district_id=district_id)
+    year = await rollup(db, form, periods, now, tz, district_id=district_id)
     if year.city.reports == 0:
         return MilkFigures()
     drinkers: Decimal | None = None
@@ -375,7 +504,7 @@ async def _milk(db: Database, form: Form | None, periods: list[Period], district
     if _has_field(form, "daily_drinkers"):
         # 日参饮量: the city's daily drinkers, averaged over the months milk was served
         # (summer months report 0 and would drag the figure down).
-        monthly = await rollups_by_period(db, form, periods, district_id=district_id)
+        monthly = await rollups_by_period(db, form, periods, now, tz, district_id=district_id)
         totals = [r.city.total("daily_drinkers") for r in monthly.values()]
         served = [total for total in totals if total > 0]
         months = len(served)
@@ -390,17 +519,19 @@ async def _milk(db: Database, form: Form | None, periods: list[Period], district
     )
 
 
-async def _insurance(db: Database, form: Form | None, periods: list[Period], district_id: int | None) -> InsuranceFigures:
+async def _insurance(
+    db: Database, form: Form | None, periods: list[Period], district_id: int | None, now: datetime, tz: tzinfo
+) -> InsuranceFigures:
     if form is None or not periods:
         return InsuranceFigures()
-    year = await rollup(db, form, periods, district_id=district_id)
+    year = await rollup(db, form, periods, now, tz, district_id=district_id)
     if year.city.reports == 0:
         return InsuranceFigures()
     insured: Decimal | None = None
     basis: Period | None = None
     if _has_field(form, "students_insured"):
         # Head counts do not add across semesters: quote the newest semester that has them.
-        by_period = await rollups_by_period(db, form, periods, district_id=district_id)
+        by_period = await rollups_by_period(db, form, periods, now, tz, district_id=district_id)
         for period in sorted(by_period, reverse=True):
             if by_period[period].city.aggregate("students_insured").count:
                 insured, basis = by_period[period].city.total("students_insured"), period
@@ -427,8 +558,8 @@ async def annual_figures(
     return Annual(
         year=year,
         as_of=local_date(now, tz),
-        farm=await _farm(db, farm_form, periods(farm_form), district_id),
-        milk=await _milk(db, milk_form, periods(milk_form), district_id),
-        insurance=await _insurance(db, insurance_form, periods(insurance_form), district_id),
+        farm=await _farm(db, farm_form, periods(farm_form), district_id, now, tz),
+        milk=await _milk(db, milk_form, periods(milk_form), district_id, now, tz),
+        insurance=await _insurance(db, insurance_form, periods(insurance_form), district_id, now, tz),
         scope=await _scope_name(db, district_id),
     )

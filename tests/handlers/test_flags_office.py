@@ -148,7 +148,9 @@ async def test_withdrawn_harvest_counts_in_no_summary_export_or_annual_figure(
     # summary --json prints this document (the CLI on its own connection would not see this
     # test's rolled-back transaction).
     form = load_catalogue().get("harvest")
-    figures = json.loads(json.dumps(summary_json(await summarise(db, form, parse_period(form.period_cadence, "2026-Q4")))))
+    figures = json.loads(
+        json.dumps(summary_json(await summarise(db, form, parse_period(form.period_cadence, "2026-Q4"), clock.now(), SHANGHAI)))
+    )
     assert figures["city"]["fields"]["income"]["sum"] == 5700 and figures["city"]["reports"] == 2
 
 

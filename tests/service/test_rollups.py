@@ -21,6 +21,8 @@ CATALOGUE: Catalogue = load_catalogue()
 MILK = CATALOGUE.get("milk")
 HARVEST = CATALOGUE.get("harvest")
 INSURANCE = CATALOGUE.get("insurance")
+# What the clock fixture says: Thursday 26 November 2026, 10:00 in Shanghai.
+NOW = datetime(2026, 11, 26, 10, tzinfo=SHANGHAI)
 
 
 async def milk(
@@ -82,7 +84,7 @@ async def test_totals_equal_the_sum_of_current_versions_after_corrections(db: Da
     await milk(db, a, "2026-10", 300)
     await milk(db, a, "2026-10", 320)  # a correction: the 300 is history now
     await milk(db, b, "2026-10", 205)
-    result = await rollup(db, MILK, [parse_period(MILK.period_cadence, "2026-10")])
+    result = await rollup(db, MILK, [parse_period(MILK.period_cadence, "2026-10")], NOW, SHANGHAI)
     drinkers = result.city.aggregate("daily_drinkers")
     assert drinkers.total == Decimal(525) and drinkers.count == 2
     assert (drinkers.minimum, drinkers.maximum, drinkers.average) == (Decimal(205), Decimal(320), Decimal("262.5"))
@@ -103,18 +105,18 @@ async def test_late_report_counts_as_reported_but_not_on_time(db: Database, cloc
     a, b, _ = await three_schools(db, clock)
     await milk(db, a, "2026-10", 300)
     await milk(db, b, "2026-10", 200, late=True, at=datetime(2026, 11, 9, 9, tzinfo=SHANGHAI))
-    city = (await rollup(db, MILK, [parse_period(MILK.period_cadence, "2026-10")])).city
+    city = (await rollup(db, MILK, [parse_period(MILK.period_cadence, "2026-10")], NOW, SHANGHAI)).city
     assert (city.expected, city.reported, city.on_time) == (2, 2, 1)
     assert city.completeness == 1.0 and city.on_time_rate == 0.5
 
 
 async def test_school_outside_a_programme_is_not_expected_for_its_form(db: Database, clock: FixedClock) -> None:
     await three_schools(db, clock)
-    oct_milk = await rollup(db, MILK, [parse_period(MILK.period_cadence, "2026-10")])
+    oct_milk = await rollup(db, MILK, [parse_period(MILK.period_cadence, "2026-10")], NOW, SHANGHAI)
     assert oct_milk.city.expected == 2
     assert {d.name: d.expected for d in oct_milk.districts} == {"濉溪县": 1, "杜集区": 1}
     # Insurance has no programme: every school is expected.
-    insurance = await rollup(db, INSURANCE, [parse_period(INSURANCE.period_cadence, "2026-S1")])
+    insurance = await rollup(db, INSURANCE, [parse_period(INSURANCE.period_cadence, "2026-S1")], NOW, SHANGHAI)
     assert insurance.city.expected == 3
 
 
@@ -123,14 +125,14 @@ async def test_report_from_a_school_that_left_the_programme_is_summed_but_not_co
 ) -> None:
     _, _, c = await three_schools(db, clock)
     await milk(db, c, "2026-10", 99)
-    city = (await rollup(db, MILK, [parse_period(MILK.period_cadence, "2026-10")])).city
+    city = (await rollup(db, MILK, [parse_period(MILK.period_cadence, "2026-10")], NOW, SHANGHAI)).city
     assert (city.expected, city.reported) == (2, 0)
     assert city.total("daily_drinkers") == Decimal(99) and city.reports == 1
 
 
 async def test_empty_period_gives_zeros_and_zero_percent(db: Database, clock: FixedClock) -> None:
     await three_schools(db, clock)
-    summary = await summarise(db, MILK, parse_period(MILK.period_cadence, "2031-01"))
+    summary = await summarise(db, MILK, parse_period(MILK.period_cadence, "2031-01"), NOW, SHANGHAI)
     city = summary.current.city
     assert (city.expected, city.reported, city.on_time) == (2, 0, 0)
     assert city.completeness == 0.0 and city.on_time_rate == 0.0
@@ -138,7 +140,7 @@ async def test_empty_period_gives_zeros_and_zero_percent(db: Database, clock: Fi
 
 
 async def test_empty_database_gives_zeros_not_an_error(db: Database) -> None:
-    city = (await rollup(db, MILK, [parse_period(MILK.period_cadence, "2026-10")])).city
+    city = (await rollup(db, MILK, [parse_period(MILK.period_cadence, "2026-10")], NOW, SHANGHAI)).city
     assert (city.expected, city.reported, city.completeness, city.on_time_rate) == (0, 0, 0.0, 0.0)
 
 
@@ -149,7 +151,7 @@ async def test_event_form_sums_every_current_report_of_the_period(db: Database, 
     await harvest(db, a, "2026-Q4", "s2", "3500.25")  # corrected
     await harvest(db, c, "2026-Q4", "s1", "800")
     await harvest(db, c, "2026-Q3", "s1", "999")  # another season
-    city = (await rollup(db, HARVEST, [parse_period(HARVEST.period_cadence, "2026-Q4")])).city
+    city = (await rollup(db, HARVEST, [parse_period(HARVEST.period_cadence, "2026-Q4")], NOW, SHANGHAI)).city
     assert city.total("income") == Decimal("16300.25")
     assert city.reports == 3 and city.reported == 2 and city.expected == 2
     assert city.aggregate("quantity").count == 0  # skipped everywhere: no sum invented
@@ -161,7 +163,7 @@ async def test_year_rollup_takes_only_that_years_periods(db: Database, clock: Fi
     await milk(db, a, "2026-01", 10)
     await milk(db, b, "2026-12", 20)
     await milk(db, a, "2027-01", 1000)
-    year = await rollup(db, MILK, started_periods_of_year(MILK, 2026))
+    year = await rollup(db, MILK, started_periods_of_year(MILK, 2026), NOW, SHANGHAI)
     assert year.city.total("daily_drinkers") == Decimal(30)
     assert year.city.expected == 24 and year.city.reported == 2 and year.city.schools_reported == 2
 
@@ -172,7 +174,7 @@ async def test_comparisons_use_previous_period_and_same_period_last_year(db: Dat
     await milk(db, b, "2026-10", 200)
     await milk(db, a, "2026-09", 250)
     await milk(db, a, "2025-10", 100)
-    summary = await summarise(db, MILK, parse_period(MILK.period_cadence, "2026-10"))
+    summary = await summarise(db, MILK, parse_period(MILK.period_cadence, "2026-10"), NOW, SHANGHAI)
     assert summary.current.city.total("daily_drinkers") == Decimal(500)
     assert summary.previous.periods[0].key == "2026-09"
     assert summary.previous.city.total("daily_drinkers") == Decimal(250)
@@ -189,11 +191,11 @@ async def test_district_scope_sees_only_its_district(db: Database, clock: FixedC
         school_b = await session.get(Report, (await milk(db, b, "2026-11", 1)).id)
         assert school_b is not None
         duji = school_b.school.district_id
-    summary = await summarise(db, MILK, parse_period(MILK.period_cadence, "2026-10"), district_id=duji)
+    summary = await summarise(db, MILK, parse_period(MILK.period_cadence, "2026-10"), NOW, SHANGHAI, district_id=duji)
     assert [d.name for d in summary.current.districts] == ["杜集区"]
     assert summary.current.scope == "杜集区"
     assert summary.current.city.total("daily_drinkers") == Decimal(200) and summary.current.city.expected == 1
-    export = await gather_export(db, MILK, [parse_period(MILK.period_cadence, "2026-10")], district_id=duji)
+    export = await gather_export(db, MILK, [parse_period(MILK.period_cadence, "2026-10")], NOW, SHANGHAI, district_id=duji)
     assert {r.school_code for r in export.reports} == {"HB002"}
     assert export.missing == []
 
@@ -203,7 +205,7 @@ async def test_export_lists_current_reports_with_values_and_the_schools_missing(
     await milk(db, a, "2026-10", 300)
     await milk(db, a, "2026-10", 320)
     clock.advance(timedelta(days=1))
-    data = await gather_export(db, MILK, [parse_period(MILK.period_cadence, "2026-10")])
+    data = await gather_export(db, MILK, [parse_period(MILK.period_cadence, "2026-10")], NOW, SHANGHAI)
     assert len(data.reports) == 1
     row = data.reports[0]
     assert row.school_code == "HB001" and row.version == 2

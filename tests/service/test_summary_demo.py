@@ -15,6 +15,7 @@ from bot.office.summary import annual_figures, rollup, started_periods_of_year, 
 from bot.office.args import last_finished_period
 from storage.db import Database
 from storage.models import Report, ReportValue
+from tests.conftest import SHANGHAI
 
 CATALOGUE = load_catalogue()
 
@@ -46,15 +47,15 @@ async def test_demo_reports_have_gaps_late_reports_and_corrections(db: Database,
     assert sources == {DEMO_SOURCE} and future == 0
 
     milk = CATALOGUE.get("milk")
-    last = await summarise(db, milk, last_finished_period(milk, now))
+    last = await summarise(db, milk, last_finished_period(milk, now), now, SHANGHAI)
     assert 0 < last.current.city.reported < last.current.city.expected  # something to chase
     assert last.current.city.on_time < last.current.city.reported or last.previous.city.on_time < last.previous.city.reported
     assert last.year_ago.city.reports > 0  # last month can be compared with a year earlier
-    year = await rollup(db, milk, started_periods_of_year(milk, 2026, now))
+    year = await rollup(db, milk, started_periods_of_year(milk, 2026, now), now, SHANGHAI)
     assert 0.7 < year.city.completeness < 1.0
 
     harvest = CATALOGUE.get("harvest")
-    quarter = await rollup(db, harvest, [parse_period(harvest.period_cadence, "2026-Q3")])
+    quarter = await rollup(db, harvest, [parse_period(harvest.period_cadence, "2026-Q3")], now, SHANGHAI)
     assert quarter.city.reports > quarter.city.reported > 0  # several harvests per farm school
     annual = await annual_figures(db, CATALOGUE, 2026, now)
     assert annual.farm.sites and annual.farm.income and annual.milk.daily_drinkers and annual.insurance.insured

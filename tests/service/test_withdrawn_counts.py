@@ -38,6 +38,7 @@ from tests.service.test_rollups import harvest, milk, three_schools
 CATALOGUE = load_catalogue()
 MILK, HARVEST = CATALOGUE.get("milk"), CATALOGUE.get("harvest")
 AT = datetime(2026, 11, 21, 9, tzinfo=SHANGHAI)
+NOW = datetime(2026, 11, 26, 10, tzinfo=SHANGHAI)
 
 
 async def withdraw(db: Database, report_id: int) -> int:
@@ -69,7 +70,7 @@ async def test_withdrawn_milk_report_counts_as_not_filed(db: Database, clock: Fi
     assert by_district == {"濉溪县": 0, "杜集区": 1}
     assert {row.school_code for row in missing} == {"HB001"}
     assert {c.school_id for c in candidates} == {a}, "the withdrawn school is reminded again"
-    figures = await rollup(db, MILK, [parse_period(MILK.period_cadence, "2026-10")])
+    figures = await rollup(db, MILK, [parse_period(MILK.period_cadence, "2026-10")], NOW, SHANGHAI)
     assert (figures.city.reported, figures.city.reports, figures.city.total("daily_drinkers")) == (1, 1, Decimal(200))
 
 
@@ -80,10 +81,10 @@ async def test_withdrawn_harvest_drops_out_of_sums_counts_and_rows(db: Database,
     await harvest(db, a, "2026-Q4", "x3", "700")
     await withdraw(db, twice.id)
     periods = [parse_period(HARVEST.period_cadence, "2026-Q4")]
-    figures = await rollup(db, HARVEST, periods)
+    figures = await rollup(db, HARVEST, periods, NOW, SHANGHAI)
     assert figures.city.total("income") == Decimal(5700) and figures.city.reports == 2
     assert figures.city.schools_reported == 2
-    export = await gather_export(db, HARVEST, periods)
+    export = await gather_export(db, HARVEST, periods, NOW, SHANGHAI)
     assert sorted(r.series for r in export.reports) == ["x1", "x3"]
     async with db.session() as session:
         assert await count_current_reports(session, c, "harvest", "2026-Q4") == 1
