@@ -23,7 +23,7 @@ from openpyxl import load_workbook  # type: ignore[import-untyped]
 from bot.core.catalogue import Form
 from bot.core.fields import FieldType
 from bot.core.periods import parse_period
-from tests.truth_world import DISTRICTS, Entry, Model, due, span
+from tests.truth_world import DISTRICTS, LOCK_DAYS, Entry, Model, due, span
 
 CITY = "全市"
 YES, NO = "是", "否"
@@ -158,10 +158,14 @@ def check_stats_json(doc: dict[str, Any], want: Expect, form: Form, where: str, 
         close(got["max"], max(values) if values else None, f"{at} max")
 
 
-def check_summary_json(doc: dict[str, Any], model: Model, form: Form, period: str, *, null_when_unreported: bool) -> None:
+def check_summary_json(doc: dict[str, Any], model: Model, form: Form, period: str, today: date) -> None:
     """``summary --json`` for one period: the city, every district, the previous period, a year ago."""
     where = f"summary --json {form.key} {period}"
     assert (doc["form"], doc["period"], doc["district"]) == (form.key, period, None), where
+    # Coverage in the document (issue 14 point 1, helper A): checked once it is there.
+    null_when_unreported = "coverage" in doc["city"]
+    if null_when_unreported:
+        check_coverage_json(doc, model, form, period, today)
     names = [d["district"] for d in doc["districts"]]
     assert names == districts_of(model, form.key), f"{where}: districts {names}"
     check_stats_json(doc["city"], expect(model, form, [period]), form, f"{where} city", null_when_unreported=null_when_unreported)
@@ -175,6 +179,51 @@ def check_summary_json(doc: dict[str, Any], model: Model, form: Form, period: st
         assert doc[part]["period"] == key, f"{where} {part}: {doc[part]['period']}, expected {key}"
         at = f"{where} {part} city"
         check_stats_json(doc[part]["city"], expect(model, form, [key]), form, at, null_when_unreported=null_when_unreported)
+
+
+def state(form: str, key: str, today: date) -> str:
+    """open (not over), due (over, due date ahead or none), late (past due), closed (past the lock)."""
+    end, deadline = span(form, key)[1], due(form, key)
+    if today <= end:
+        return "open"
+    if today > (deadline or end) + timedelta(days=LOCK_DAYS):
+        return "closed"
+    return "due" if deadline is None or today <= deadline else "late"
+
+
+def _complete(form: str, key: str, want: Expect, today: date) -> bool:
+    return state(form, key, today) != "open" and want.expected > 0 and want.reported >= want.expected
+
+
+def check_coverage_json(doc: dict[str, Any], model: Model, form: Form, period: str, today: date) -> None:
+    """The period's state and due date, each scope's coverage, and which comparisons are allowed."""
+    where = f"summary --json {form.key} {period}"
+    deadline = due(form.key, period)
+    wanted = (state(form.key, period, today), deadline.isoformat() if deadline else None)
+    assert (doc["state"], doc["due"]) == wanted, f"{where}: state/due {doc['state']}/{doc['due']}, expected {wanted}"
+    for scope in [doc["city"], *doc["districts"]]:
+        want = expect(model, form, [period], scope["district"])
+        (coverage,) = scope["coverage"]
+        got = (coverage["period"], coverage["state"], coverage["expected"], coverage["reported"], coverage["on_time"])
+        assert got == (period, wanted[0], want.schools, want.reported, want.on_time), (
+            f"{where} {scope['district']} coverage {got}"
+        )
+        assert coverage["complete"] == _complete(form.key, period, want, today), f"{where} {scope['district']} complete"
+        assert scope["unreported"] == (want.reports == 0), f"{where} {scope['district']} unreported"
+        for item in form.numeric_fields:
+            figure = year_figure(model, form.key, item.key, [period], scope["district"])
+            close(scope["fields"][item.key]["figure"], figure, f"{where} {scope['district']} {item.key} figure", HALF_CENT)
+    here = expect(model, form, [period])
+    stage = {"open": "open", "due": "due"}.get(wanted[0], "finished")
+    for part in ("previous", "year_ago"):
+        other_key = doc[part]["period"]
+        other = expect(model, form, [other_key])
+        other_stage = {"open": "open", "due": "due"}.get(state(form.key, other_key, today), "finished")
+        alike = stage == other_stage and _complete(form.key, period, here, today) == _complete(form.key, other_key, other, today)
+        comparable = alike and here.reported > 0 and other.reported > 0
+        assert doc[part]["comparable"] == comparable, (
+            f"{where} {part} comparable: {doc[part]['comparable']}, expected {comparable}"
+        )
 
 
 def _key_on(form: str, day: date) -> str:

@@ -13,7 +13,7 @@ only: the id of the version just saved, to press its /correct buttons later.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -223,12 +223,12 @@ class Driver:
         return self.clock.now().date()
 
     async def act(self, kind: str, who: int, what: int, when: int, draws: list[int], style: int) -> None:
-        if kind == "withdraw":
-            await self._withdraw(who)
-        elif kind == "correct":
-            await self._correct(who, draws, style)
-        else:
-            await self._file(who, what, when, draws, style)
+        """One action; a correction or withdrawal with nothing open to take it files instead."""
+        if kind == "withdraw" and await self._withdraw(who):
+            return
+        if kind == "correct" and await self._correct(who, draws, style):
+            return
+        await self._file(who, what, when, draws, style)
 
     # --- filing ------------------------------------------------------------------------------
     async def _file(self, who: int, what: int, when: int, draws: list[int], style: int) -> None:
@@ -307,19 +307,20 @@ class Driver:
     def _open_entry(self, pick: int, kind: str) -> Entry | None:
         open_ = [e for e in self.model.entries if not e.withdrawn and fileable(e.form, e.period, self.today)]
         if not open_:
-            self.log.append(f"{self.clock.now():%Y-%m-%d %H:%M} nothing open to {kind}")
+            self.log.append(f"{self.clock.now():%Y-%m-%d %H:%M} nothing open to {kind}: a filing instead")
             return None
         return open_[pick % len(open_)]
 
-    async def _correct(self, pick: int, draws: list[int], style: int) -> None:
+    async def _correct(self, pick: int, draws: list[int], style: int) -> bool:
         entry = self._open_entry(pick, "correct")
         if entry is None:
-            return
+            return False
         school, form = self.model.school(entry.school), self.catalogue.get(entry.form)
         chat = self.chat(school)
-        await chat.send("/correct")
-        review = last(await chat.press_data(f"fix:{entry.report_id}", self.sim.fake.last(chat.user_id)))
+        # The entry's button on /correct (pressed from an earlier listing: the data is the same).
+        review = last(await chat.press_data(f"fix:{entry.report_id}"))
         await self._edit_and_submit(chat, review, school, form, entry.period, entry, draws, style)
+        return True
 
     async def _edit_and_submit(
         self, chat: UserChat, review: Reply, school: SchoolSpec, form: Form, key: str, entry: Entry, draws: list[int], style: int
@@ -343,10 +344,10 @@ class Driver:
         self.log.append(f"{self.clock.now():%Y-%m-%d %H:%M} {school.code} corrects {form.key} {key}: {_show(values)}")
         await self._submit(chat, review, school, form, key, entry, values)
 
-    async def _withdraw(self, pick: int) -> None:
+    async def _withdraw(self, pick: int) -> bool:
         entry = self._open_entry(pick, "withdraw")
         if entry is None:
-            return
+            return False
         chat = self.chat(self.model.school(entry.school))
         listing = last(await chat.send("/correct"))
         data = f"wd:{entry.report_id}"
@@ -359,6 +360,7 @@ class Driver:
         entry.withdrawn, entry.version = True, entry.version + 1
         entry.report_id = await self._newest_id(entry.school)
         self.log.append(f"{self.clock.now():%Y-%m-%d %H:%M} {entry.school} withdraws {entry.form} {entry.period}")
+        return True
 
 
 def _show(values: dict[str, Any]) -> str:
