@@ -15,12 +15,20 @@ from dataclasses import dataclass
 from sqlalchemy import String, case, func, literal, select, true, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import District, Person, School
+from storage.models import District, Person, Report, School
 from storage.reminders import principal_of_school
 from storage.reports import expected_schools, has_current_report
 from storage.sql import AnySelect, fetch_rows, in_district
 
-__all__ = ["Completeness", "MissingReport", "MissingRow", "completeness", "missing_reports", "unreported_by_period"]
+__all__ = [
+    "Completeness",
+    "MissingReport",
+    "MissingRow",
+    "completeness",
+    "first_reported_period",
+    "missing_reports",
+    "unreported_by_period",
+]
 
 
 @dataclass(frozen=True)
@@ -121,6 +129,8 @@ class MissingReport:
     school_code: str
     school_name: str
     district: str
+    school_id: int
+    district_id: int
 
 
 async def unreported_by_period(
@@ -137,7 +147,7 @@ async def unreported_by_period(
     each = [select(literal(key, String).label("period")) for key in periods]
     asked = (union_all(*each) if len(each) > 1 else each[0]).subquery("asked")
     stmt = (
-        select(asked.c.period, School.code, School.name, District.name)
+        select(asked.c.period, School.code, School.name, District.name, School.id, District.id)
         .select_from(asked)
         .join(School, true())
         .join(District, District.id == School.district_id)
@@ -146,6 +156,17 @@ async def unreported_by_period(
     stmt = expected_schools(stmt, programme)
     stmt = in_district(stmt, district_id).order_by(asked.c.period, District.name, School.code)
     return [
-        MissingReport(period=period, school_code=code, school_name=name, district=district)
-        for period, code, name, district in await fetch_rows(session, stmt)
+        MissingReport(
+            period=period, school_code=code, school_name=name, district=district, school_id=school_id, district_id=district_id
+        )
+        for period, code, name, district, school_id, district_id in await fetch_rows(session, stmt)
     ]
+
+
+async def first_reported_period(session: AsyncSession, form_key: str) -> str | None:
+    """The earliest period key any report of ``form_key`` was ever filed for (any version); None if none was.
+
+    Keys of one cadence sort as their periods do (``2026-09`` < ``2026-10``, ``2026-Q1`` < ``2026-Q2``).
+    """
+    result = await session.scalar(select(func.min(Report.period)).where(Report.form_key == form_key))
+    return str(result) if result is not None else None

@@ -21,14 +21,14 @@ from datetime import datetime
 
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
 from storage.models import Draft
 
-__all__ = ["DraftRaced", "attach_draft", "claim_draft", "delete_draft", "draft_of", "start_draft"]
+__all__ = ["DraftRaced", "attach_draft", "claim_draft", "delete_draft", "draft_of", "last_update_id_seen", "start_draft"]
 
 
 class DraftRaced(Exception):
@@ -46,6 +46,11 @@ def attach_draft(session: AsyncSession, values: Mapping[str, Any]) -> Draft:
     make_transient_to_detached(draft)
     session.add(draft)
     return draft
+
+
+async def last_update_id_seen(session: AsyncSession) -> int:
+    """The newest update id any draft has taken (0 with none): an update at or below it only resumes."""
+    return int(await session.scalar(select(func.max(Draft.last_update_id))) or 0)
 
 
 async def claim_draft(session: AsyncSession, person_id: int) -> Draft | None:

@@ -57,6 +57,11 @@ async def school_by_code(session: AsyncSession, code: str) -> School | None:
     return await session.scalar(select(School).where(School.code == code))
 
 
+async def school_codes(session: AsyncSession) -> list[str]:
+    """Every school's code; reads that one column, so it works on a database not yet migrated to head."""
+    return list(await session.scalars(select(School.code)))
+
+
 async def programmes_of(session: AsyncSession, school_id: int) -> set[str]:
     """The programmes a school is enrolled in (one small query; no School object needed)."""
     return set(await session.scalars(select(SchoolProgramme.programme).where(SchoolProgramme.school_id == school_id)))

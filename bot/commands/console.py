@@ -5,16 +5,20 @@ Examples::
     schoolbot console                       # as the demo principal of 邹圩小学
     schoolbot console --as staff --lang en
     printf '/start\\n/help\\n' | schoolbot console --as new
+    schoolbot console --database sqlite:///copy.db   # another database (never one with a real roster)
+
+The console runs on the demo's own database (``bot.offline.demodb``), not on
+``DATABASE_URL``: only ``--database`` moves it.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from bot.offline.console import USER_KEYS, quiet_logging, run_console
-from bot.settings import Settings, SettingsError, load_settings
+from bot.offline.demodb import settings_for_demo
+from bot.settings import Settings
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -27,7 +31,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("--as", dest="who", choices=USER_KEYS, default="principal", help="demo user to be (default: principal)")
     parser.add_argument("--user-id", type=int, help="be this Telegram user id instead of a demo user")
     parser.add_argument("--lang", choices=("zh", "en"), default="zh", help="your Telegram language (default: zh)")
-    parser.add_argument("--database", metavar="URL", help="database URL (default: DATABASE_URL)")
+    parser.add_argument("--database", metavar="URL", help="database URL (default: the demo's own database, never DATABASE_URL)")
     parser.add_argument(
         "--out", type=Path, metavar="DIR", help="folder for photos and files the bot sends (default: a temp folder)"
     )
@@ -36,12 +40,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    if args.database:
-        try:
-            settings = load_settings(database_url=args.database)
-        except SettingsError as exc:
-            print(f"schoolbot: {exc}", file=sys.stderr)
-            return 2
-    quiet_logging(settings)
+    demo = settings_for_demo(settings, args.database, args.lang)
+    if demo is None:
+        return 2
+    quiet_logging(demo)
     who: str | int = args.user_id if args.user_id is not None else args.who
-    return run_console(settings, who=who, lang=args.lang, out_dir=args.out, echo=args.echo)
+    return run_console(demo, who=who, lang=args.lang, out_dir=args.out, echo=args.echo)

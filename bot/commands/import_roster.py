@@ -1,8 +1,9 @@
 """``schoolbot import-roster FILE``: create or update schools from a CSV or XLSX roster.
 
 Every row is checked first; a file with any bad row imports nothing and each bad
-row is printed as ``line N: reason`` (exit status 1). See ``bot/roster.py`` for
-the format. Re-importing the same file changes nothing.
+row is printed as ``第 N 行：原因`` (``line N: reason`` with ``--lang en``; exit
+status 1). See ``bot/office/roster.py`` for the format. Re-importing the same
+file changes nothing. What it prints is Chinese unless ``--lang en`` is given.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from bot.core.catalogue import CatalogueInvalid, load_catalogue
 from bot.core.clock import SystemClock
+from bot.core.i18n import LANGUAGES, t
 from bot.office.roster import ImportResult, RosterInvalid, RosterRow, import_roster, known_programmes, parse_roster
 from bot.settings import Settings
 from storage.db import Database
@@ -36,6 +38,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="create districts the database does not know yet (otherwise they are refused as typos)",
     )
+    parser.add_argument("--lang", choices=LANGUAGES, default="zh", help="language of what is printed (default zh)")
     parser.set_defaults(handler=run)
 
 
@@ -58,12 +61,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         rows = parse_roster(args.file, programmes=programmes)
         result = asyncio.run(_import(settings, rows, args.new_districts))
     except OSError as exc:
-        print(f"schoolbot: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
+        reason = exc.strerror or str(exc)
+        print("schoolbot: " + t(args.lang, "roster.cli_cannot_read", file=args.file, reason=reason), file=sys.stderr)
         return 1
     except RosterInvalid as exc:
-        for line in exc.messages("en"):
+        for line in exc.messages(args.lang):
             print(line, file=sys.stderr)
-        print(f"{args.file}: nothing imported ({len(exc.errors)} problem(s) to fix)", file=sys.stderr)
+        print(t(args.lang, "roster.cli_nothing_imported", file=args.file, count=len(exc.errors)), file=sys.stderr)
         return 1
-    print(result.summary("en"))
+    print(result.summary(args.lang))
     return 0

@@ -5,7 +5,9 @@ webhook when ``WEBHOOK_URL`` is set (``bot.runtime.webhook``; the webhook itself
 registered once per deploy by ``schoolbot webhook set``, never by ``run``:
 with several instances each start would call ``setWebhook`` and draw 429s);
 without a token it says so and starts the offline console on the demo data,
-as the demo principal, instead of failing.
+as the demo principal, instead of failing. That console runs on the demo's own
+database (``bot.offline.demodb``), never on ``DATABASE_URL``, which is not even
+migrated then; ``--database URL`` names another (for the bot too, with a token).
 
 The token is part of every Bot API URL: ``bot.cli`` installs
 ``bot.runtime.observability.SecretRedactor`` before any command runs, so every log
@@ -24,6 +26,7 @@ from telegram.error import InvalidToken, NetworkError
 from bot.app import App, build_application, stop_services
 from bot.commands.migrate import migrate
 from bot.offline.console import quiet_logging, run_console
+from bot.offline.demodb import settings_for_demo, settings_on
 from bot.core.i18n import t
 from bot.settings import Settings
 from bot.runtime.webhook import ALLOWED_UPDATES, serve_webhook
@@ -40,15 +43,28 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "run",
         help="run the bot (long polling with BOT_TOKEN; the offline console demo without)",
     )
+    parser.add_argument(
+        "--database",
+        metavar="URL",
+        help="database URL (default: DATABASE_URL; without BOT_TOKEN: the demo's own database)",
+    )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    revision = asyncio.run(migrate(settings))
     if settings.token is None:
         print(t("en", "run.no_token"), flush=True)
-        quiet_logging(settings)
-        return run_console(settings, who="principal")
+        demo = settings_for_demo(settings, args.database, "zh")
+        if demo is None:
+            return 2
+        quiet_logging(demo)
+        return run_console(demo, who="principal")
+    if args.database:
+        chosen = settings_on(args.database)
+        if chosen is None:
+            return 2
+        settings = chosen
+    revision = asyncio.run(migrate(settings))
     log.info("database at revision %s", revision)
     return serve(settings)
 

@@ -9,15 +9,19 @@ Usage::
     schoolbot annual --year 2026 -o annual-2026.docx         # also prints the draft
 
 ``--district NAME`` limits any of them to one district, as for district staff;
-``--lang en`` writes English. Without ``--period`` the newest finished period
-is used; without ``--year`` (annual) the current year.
+``--lang en`` writes English (Chinese by default). Without ``--period`` the
+newest finished period is used; without ``--year`` (annual) the current year.
+``export`` refuses, in one line and with exit status 2, an ``-o`` it cannot
+write (a folder that does not exist, a path that is a folder, no permission).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import json
+import os
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -25,10 +29,12 @@ from typing import Any
 
 from bot.core.catalogue import Catalogue, Form, load_catalogue
 from bot.core.clock import SystemClock
-from bot.core.i18n import LANGUAGES
+from bot.core.coverage import Coverage
+from bot.core.i18n import LANGUAGES, t
 from bot.core.periods import Period, local_date
 from bot.render.annual import render_annual_docx, render_annual_text
 from bot.render.table import render_summary_text
+from bot.render.missing import split_missing
 from bot.render.xlsx import render_xlsx
 from bot.office.args import MAX_YEAR, MIN_YEAR, BadPeriod, UnknownForm, form_arg, last_finished_period, period_arg
 from bot.office.summary import (
@@ -78,14 +84,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     annual.set_defaults(handler=run_annual)
 
 
-def _form(catalogue: Catalogue, key: str) -> Form:
+# The argument readers speak English unless told otherwise (``summary`` has always printed English errors).
+def _form(catalogue: Catalogue, key: str, lang: str = "en") -> Form:
     try:
         return form_arg(catalogue, key)
     except UnknownForm:
-        raise UsageError(f"no form {key!r}; choose one of {', '.join(f.key for f in catalogue)}") from None
+        forms = ", ".join(f.key for f in catalogue)
+        raise UsageError(t(lang, "export.cli_no_form", form=key, forms=forms)) from None
 
 
-def _period(form: Form, text: str | None, settings: Settings) -> Period:
+def _period(form: Form, text: str | None, settings: Settings, lang: str = "en") -> Period:
     if text is None:
         return last_finished_period(form, SystemClock(settings.timezone).now(), settings.timezone)
     try:
@@ -93,16 +101,16 @@ def _period(form: Form, text: str | None, settings: Settings) -> Period:
     except BadPeriod:
         example = last_finished_period(form, SystemClock(settings.timezone).now(), settings.timezone).key
         cadence = form.period_cadence.value
-        raise UsageError(f"{text!r} is not a period of form {form.key!r} (filed per {cadence}; e.g. {example})") from None
+        raise UsageError(t(lang, "export.cli_bad_period", text=text, form=form.key, cadence=cadence, example=example)) from None
 
 
-async def _district(db: Database, name: str | None) -> int | None:
+async def _district(db: Database, name: str | None, lang: str = "en") -> int | None:
     if name is None:
         return None
     async with db.session() as session:
         district = await district_by_name(session, name)
     if district is None:
-        raise UsageError(f"no district {name!r}")
+        raise UsageError(t(lang, "export.cli_no_district", name=name))
     return district.id
 
 
@@ -112,14 +120,31 @@ def _number(value: Decimal | None) -> int | float | None:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
+def coverage_json(coverage: Coverage) -> dict[str, Any]:
+    """One period's coverage: its state (open, due, late, closed), due date and who reported."""
+    return {
+        "period": coverage.period.key,
+        "state": coverage.state.value,
+        "due": coverage.due.isoformat() if coverage.due is not None else None,
+        "expected": coverage.expected,
+        "reported": coverage.reported,
+        "on_time": coverage.on_time,
+        "missing": coverage.missing,
+        "complete": coverage.complete,
+    }
+
+
 def stats_json(stats: Stats, form: Form) -> dict[str, Any]:
-    """One district's (or the city's) figures as plain JSON types."""
+    """One district's (or the city's) figures as plain JSON types; null where nobody reported (未报), never 0."""
     fields = {}
     for field in form.numeric_fields:
         agg = stats.aggregate(field.key)
+        answered = agg.count > 0
         fields[field.key] = {
             "count": agg.count,
-            "sum": _number(agg.total),
+            # The field's figure by its rules (across schools, then periods); null: nobody answered it.
+            "figure": _number(stats.figure(field.key)),
+            "sum": _number(agg.total) if answered else None,
             "avg": _number(agg.average),
             "min": _number(agg.minimum),
             "max": _number(agg.maximum),
@@ -133,28 +158,38 @@ def stats_json(stats: Stats, form: Form) -> dict[str, Any]:
         "completeness": round(stats.completeness, 4),
         "on_time_rate": round(stats.on_time_rate, 4),
         "reports": stats.reports,
+        "unreported": stats.unreported,
+        "coverage": [coverage_json(c) for c in stats.coverage],
         "fields": fields,
         # Warnings confirmed with a reason (issue 13); counted for the period asked only.
         "flags": stats.flags,
     }
 
 
-def _rollup_json(rollup: Rollup) -> dict[str, Any]:
-    return {"period": rollup.periods[0].key, "city": stats_json(rollup.city, rollup.form)}
+def _rollup_json(summary: Summary, rollup: Rollup) -> dict[str, Any]:
+    return {
+        "period": rollup.periods[0].key,
+        # False: coverage differs (stage or completeness), so the text says 暂不比较 instead of a change.
+        "comparable": summary.comparable(rollup),
+        "city": stats_json(rollup.city, rollup.form),
+    }
 
 
 def summary_json(summary: Summary) -> dict[str, Any]:
     """The whole ``--json`` document."""
     current = summary.current
+    (coverage,) = current.coverage
     return {
         "form": summary.form.key,
         "period": summary.period.key,
+        "state": coverage.state.value,
+        "due": coverage.due.isoformat() if coverage.due is not None else None,
         "district": current.scope,
         "main_field": summary.form.main_field.key if summary.form.main_field else None,
         "city": stats_json(current.city, summary.form),
         "districts": [stats_json(d, summary.form) for d in current.districts],
-        "previous": _rollup_json(summary.previous),
-        "year_ago": _rollup_json(summary.year_ago),
+        "previous": _rollup_json(summary, summary.previous),
+        "year_ago": _rollup_json(summary, summary.year_ago),
     }
 
 
@@ -193,27 +228,50 @@ def run_summary(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _writable(path: Path, lang: str) -> None:
+    """Refuse, before any work, an output path that cannot be written: the reason in one line."""
+    folder = path.parent
+    if not folder.is_dir():
+        raise UsageError(t(lang, "export.cli_no_folder", file=path, folder=folder))
+    if path.is_dir():
+        raise UsageError(t(lang, "export.cli_not_writable", file=path, reason=os.strerror(errno.EISDIR)))
+
+
+def _write(path: Path, data: bytes, lang: str) -> None:
+    """Write the file, or say in one line why not (no permission, a full disk...)."""
+    try:
+        path.write_bytes(data)
+    except FileNotFoundError:
+        raise UsageError(t(lang, "export.cli_no_folder", file=path, folder=path.parent)) from None
+    except OSError as exc:
+        raise UsageError(t(lang, "export.cli_not_writable", file=path, reason=exc.strerror or exc)) from None
+
+
 def run_export(args: argparse.Namespace, settings: Settings) -> int:
     catalogue = load_catalogue(settings.catalogue_path)
+    lang = args.lang
+    now = SystemClock(settings.timezone).now()
 
-    async def work(db: Database) -> tuple[bytes, int, int]:
-        form = _form(catalogue, args.form)
+    async def work(db: Database) -> tuple[bytes, int, int, int]:
+        form = _form(catalogue, args.form, lang)
         if args.year is not None:
-            periods = started_periods_of_year(form, args.year, SystemClock(settings.timezone).now(), settings.timezone)
+            periods = started_periods_of_year(form, args.year, now, settings.timezone)
             if not periods:
-                raise UsageError(f"no period of {args.year} has begun yet")
+                raise UsageError(t(lang, "export.cli_year_not_begun", year=args.year))
         else:
-            periods = [_period(form, args.period, settings)]
-        now = SystemClock(settings.timezone).now()
-        data = await gather_export(db, form, periods, now, settings.timezone, district_id=await _district(db, args.district))
-        return render_xlsx(data, args.lang, settings.timezone), len(data.reports), len(data.missing)
+            periods = [_period(form, args.period, settings, lang)]
+        district_id = await _district(db, args.district, lang)
+        data = await gather_export(db, form, periods, now, settings.timezone, district_id=district_id)
+        late, pending = split_missing(form, data.missing, now, settings.timezone)
+        return render_xlsx(data, lang, now, settings.timezone), len(data.reports), len(late), len(pending)
 
     try:
-        workbook, reports, missing = asyncio.run(_with_db(settings, work))
+        _writable(args.output, lang)
+        workbook, reports, missing, pending = asyncio.run(_with_db(settings, work))
+        _write(args.output, workbook, lang)
     except UsageError as exc:
         return _fail(exc)
-    args.output.write_bytes(workbook)
-    print(f"wrote {args.output}: {reports} reports, {missing} missing")
+    print(t(lang, "export.cli_wrote", file=args.output, reports=reports, missing=missing, pending=pending))
     return 0
 
 

@@ -161,16 +161,19 @@ async def chart(summary: Summary, lang: str) -> File:
 async def _workbook(services: Services, who: Identity, lang: str, form: Form, periods: list[Period]) -> File:
     now, tz = services.clock.now(), services.settings.timezone
     data = await gather_export(services.db, form, periods, now, tz, district_id=office_district(who))
+    from bot.render.missing import split_missing
     from bot.render.xlsx import export_filename, render_xlsx
 
-    workbook = await asyncio.to_thread(render_xlsx, data, lang, services.settings.timezone)
+    workbook = await asyncio.to_thread(render_xlsx, data, lang, now, tz)
+    late, pending = split_missing(form, data.missing, now, tz)
     caption = t(
         lang,
-        "summary.export_caption",
+        "export.caption",
         form=form.short.get(lang),
         period=span_label(periods, lang),
         reports=len(data.reports),
-        missing=len(data.missing),
+        missing=len(late),
+        pending=len(pending),
     )
     return File(workbook, export_filename(form, periods), caption)
 

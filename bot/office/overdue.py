@@ -1,7 +1,9 @@
 """``/overdue [form] [period]`` and its nudge buttons: what to answer, as screens.
 
 The list groups overdue schools by district, with each school's reporters
-(or "unreachable"), a nudge button per school and one "nudge all". A nudge is
+(or "unreachable"), a nudge button per school and one "nudge all"; missing
+reports of locked periods follow in a block of their own, 已锁定未报, with no
+buttons (``bot.office.overdue_locked``). A nudge is
 recorded per reporter like a scheduled reminder (slot ``manual-<minute>``);
 at night it is queued for the end of the quiet hours and the staff member may
 confirm sending it at once. Which schools a press covers, and the scope rules,
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.core.catalogue import Catalogue, Form
 from bot.core.i18n import t
@@ -28,10 +30,12 @@ from bot.core.periods import due_date, parse_period
 from bot.core.ui import Alert, Button, Screen
 from bot.office import nudges
 from bot.office.args import UnknownWord, read_period, scope_words
+from bot.office.overdue_locked import locked_missing
 from bot.services import Identity, Services
 from scheduler.digests import OverdueSchool, period_is_locked
 from bot.render.reminder import fmt_date
 from bot.render.digest import render_overdue_lines
+from bot.render.overdue import render_locked_block
 from scheduler.policy import MANUAL_PREFIX, Rules
 from scheduler.nudges import NudgeOutcome
 from scheduler.claims import TickReport
@@ -152,24 +156,37 @@ def _nudge_buttons(schools: list[OverdueSchool], scope: str, lang: str) -> list[
     return rows
 
 
+def _still_open(schools: list[OverdueSchool], services: Services, rules: Rules) -> list[OverdueSchool]:
+    """The schools with their items of periods not locked (a locked one is listed as 已锁定未报 instead)."""
+    now = services.clock.now()
+    kept = []
+    for school in schools:
+        items = [item for item in school.items if not period_is_locked(item.form, item.period, now, rules)]
+        if items:
+            kept.append(replace(school, items=items))
+    return kept
+
+
 async def listing(services: Services, who: Identity, lang: str, words: Sequence[str]) -> Screen:
-    """``/overdue [form] [period]``: overdue schools by district, with nudge buttons (or why there are none)."""
+    """``/overdue [form] [period]``: overdue schools by district with nudge buttons, then the locked missing ones."""
     read = _read_words(services.catalogue, lang, words)
     if isinstance(read, Screen):
         return read
     form, period_key, forms = read
-    schools = await nudges.overdue_in_scope(services, who, forms, period_key)
-    now = services.clock.now()
     rules = Rules.from_settings(services.settings)
-    if not schools:
+    schools = _still_open(await nudges.overdue_in_scope(services, who, forms, period_key), services, rules)
+    locked = await locked_missing(services, who, forms, period_key)
+    if not schools and not locked:
         return _nothing_overdue(services, lang, form, period_key, rules)
-    lines = [t(lang, "overdue.title", date=fmt_date(rules.local(now).date(), lang)), ""]
-    lines += render_overdue_lines(schools, lang)
-    unreachable = sum(1 for school in schools if school.unreachable)
-    lines += ["", t(lang, "overdue.count", count=len(schools), unreachable=unreachable)]
-    if any(period_is_locked(item.form, item.period, now, rules) for school in schools for item in school.items):
-        lines.append(t(lang, "overdue.locked_note", period=schools[0].items[0].period.label(lang)))
-        return Screen("\n".join(lines))
+    lines = [t(lang, "overdue.title", date=fmt_date(rules.local(services.clock.now()).date(), lang)), ""]
+    if schools:
+        lines += render_overdue_lines(schools, lang)
+        unreachable = sum(1 for school in schools if school.unreachable)
+        lines += ["", t(lang, "overdue.count", count=len(schools), unreachable=unreachable)]
+    else:
+        lines.append(t(lang, "overdue.none"))
+    if locked:
+        lines += ["", *render_locked_block(locked, lang)]
     buttons = _nudge_buttons(schools, f"{form.key if form else ANY}:{period_key or ANY}", lang)
     nudgeable = [school for school in schools if not school.unreachable]
     if len(nudgeable) > MAX_SCHOOL_BUTTONS:

@@ -17,6 +17,12 @@ question); ``#1`` or ``/press 1`` presses a shown button; lines starting with ``
 Piped stdin works too (no prompts, exit 0 at end of input), so a session can
 be scripted: ``printf '/start\\n/help\\n' | schoolbot console --as new``.
 
+The database is whatever ``settings`` names (``schoolbot console`` passes its own
+demo database, ``bot.offline.demodb``). One that holds a real roster is refused
+before anything is written to it, migrations included (``NotADemoDatabase``).
+Update ids continue after the newest one a draft has taken, so a draft left by an
+earlier session answers its buttons in this one.
+
 The app runs on an event loop in a helper thread while the main thread reads
 input: ``input()`` then keeps readline editing and Ctrl-C behaves as in any
 terminal program, and messages the bot sends on its own (a broadcast sender,
@@ -38,9 +44,11 @@ from bot.app import App, build_application, start_services, stop_services
 from bot.core.clock import SystemClock
 from bot.core.i18n import t
 from bot.offline.consolechat import USER_KEYS, Console, ConsoleError, RecordingTelegram, demo_users
+from bot.offline.demo import NotADemoDatabase, load_demo_people, load_demo_roster, migrate_for_demo
 from bot.offline.fakeapi import FakeRequest
 from bot.settings import Settings
 from storage.db import Database
+from storage.drafts import last_update_id_seen
 
 T = TypeVar("T")
 
@@ -52,12 +60,14 @@ SETTLE_MAX_SECONDS = 5.0
 
 
 async def prepare_database(settings: Settings, now: datetime) -> Database:
-    """Migrate the configured database and load the demo roster and people (idempotent)."""
-    from bot.offline.demo import load_demo_people, load_demo_roster
+    """Migrate the configured database and load the demo roster and people (idempotent).
 
+    :class:`~bot.offline.demo.NotADemoDatabase` when it already has a roster that is not
+    the demo's: checked before migrating, so such a database is left exactly as it was.
+    """
     db = Database(settings.database_url)
     try:
-        await db.migrate()
+        await migrate_for_demo(db)
         await load_demo_roster(db, now)
         await load_demo_people(db, now)
     except BaseException:
@@ -106,6 +116,8 @@ async def open_console(
     clock = SystemClock(settings.timezone)
     db = await prepare_database(settings, clock.now())
     fake = RecordingTelegram()
+    async with db.session() as session:
+        fake.continue_update_ids(await last_update_id_seen(session))
     application = build_application(settings, request=FakeRequest(fake), db=db, clock=clock)
     try:
         await application.initialize()
@@ -178,6 +190,11 @@ def run_console(
             console = runner.run(open_console(settings, who=who, lang=lang, out=stdout, out_dir=out_dir, echo=echo))
         except ConsoleError as exc:
             stdout.write(f"{exc}\n")
+            return 2
+        except NotADemoDatabase as exc:
+            # Nothing to show: the demo people are not in that database, so every answer would
+            # be "not registered". One line says why, and how to get the demo.
+            stdout.write(t(lang, "demo.refused", schools=exc.schools) + "\n")
             return 2
         stop = asyncio.Event()
         watcher = asyncio.run_coroutine_threadsafe(_watch(console, stop), runner.loop)

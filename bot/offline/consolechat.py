@@ -16,14 +16,16 @@ from typing import Any, TextIO
 
 from bot.app import App, services_of
 from bot.core.i18n import normalise_language, t
+from bot.offline.demo import DEMO_ID_BASE, DEMO_USERS
 from bot.offline.fakeapi import Call, FakeTelegram
 from bot.offline.simulator import Simulator, UserChat
 from storage.people import person_by_telegram_id
 
 # Who ``--as`` can name, in the order ``:help`` lists them.
 USER_KEYS = ("principal", "principal2", "staff", "admin", "new")
-# Somebody nobody registered: used by ``--as new`` unless the demo names one.
-NEW_USER_ID = 30001
+# Somebody nobody registered: used by ``--as new`` unless the demo names one. In the demo's
+# range, which Telegram never issues, like every demo person (bot.offline.demo).
+NEW_USER_ID = DEMO_ID_BASE + 30001
 
 # A bare number is always an answer ("How many students?"): pressing needs "#2" or "/press 2".
 _PRESS = re.compile(r"^(?:#|/press\s+)(\d{1,3})$")
@@ -71,8 +73,6 @@ class ButtonRef:
 
 def demo_users() -> dict[str, ConsoleUser]:
     """Who ``--as`` can name: the demo people of ``bot.offline.demo`` plus an unregistered newcomer."""
-    from bot.offline.demo import DEMO_USERS
-
     users = {u.key: ConsoleUser(u.key, u.telegram_id, u.name) for u in DEMO_USERS}
     users.setdefault("new", ConsoleUser("new", NEW_USER_ID, ""))
     return users

@@ -14,10 +14,21 @@ Usage::
     user = demo_user("principal")           # who to be in ``schoolbot console --as principal``
 
 Everything here is idempotent: loading twice changes nothing the second time.
+
+Demo and real data never mix:
+
+- seeding refuses a database that holds any school the demo roster does not name
+  (:class:`NotADemoDatabase`, "这个数据库已有 N 所学校，演示数据不会写入"), before
+  writing anything;
+- demo people have Telegram ids Telegram cannot issue. Telegram user ids have at
+  most 52 significant bits (its Bot API docs: "a 64-bit integer or double-precision
+  float type are safe"), so every id from :data:`DEMO_ID_BASE` = 5·10^15 > 2^52 up
+  is free for the demo, and a demo person can never be somebody real.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -27,21 +38,43 @@ from bot.core.catalogue import Catalogue, load_catalogue
 from storage.db import Database
 from storage.models import Person, Role
 from storage.people import any_person_by_telegram_id
-from storage.schools import school_by_code
+from storage.schools import school_by_code, school_codes
 
 __all__ = [
+    "DEMO_ID_BASE",
     "DEMO_ROSTER",
     "DEMO_USERS",
     "DemoLoad",
     "DemoRoster",
     "DemoUser",
+    "NotADemoDatabase",
     "demo_user",
+    "is_demo_id",
     "load_demo",
     "load_demo_people",
     "load_demo_roster",
+    "migrate_for_demo",
+    "refuse_foreign_roster",
 ]
 
 DEMO_ROSTER = Path(__file__).with_name("demo") / "roster.csv"
+
+# Telegram issues user ids below 2**52; demo ids start above it, at a round number that reads
+# as a demo id (5000000000010001 is the demo principal, 10001 being the old id's tail).
+DEMO_ID_BASE = 5 * 10**15
+
+
+def is_demo_id(telegram_id: int) -> bool:
+    """Whether ``telegram_id`` is in the demo's range, which Telegram never issues."""
+    return telegram_id >= DEMO_ID_BASE
+
+
+class NotADemoDatabase(RuntimeError):
+    """The database holds schools that are not the demo's: seeding it would mix demo and real data."""
+
+    def __init__(self, schools: int) -> None:
+        super().__init__(f"the database already has {schools} schools; the demo data is not written")
+        self.schools = schools
 
 
 @dataclass(frozen=True)
@@ -57,11 +90,11 @@ class DemoUser:
 
 DEMO_USERS: tuple[DemoUser, ...] = (
     # A rural farm pilot (harvest + insurance forms).
-    DemoUser("principal", 10001, "王建国", Role.PRINCIPAL, "HB-SX-001"),
+    DemoUser("principal", DEMO_ID_BASE + 10001, "王建国", Role.PRINCIPAL, "HB-SX-001"),
     # An urban milk-programme school (milk + insurance forms).
-    DemoUser("principal2", 10002, "李红梅", Role.PRINCIPAL, "HB-XS-003"),
-    DemoUser("staff", 20001, "张老师", Role.STAFF),
-    DemoUser("admin", 90001, "陈主任", Role.ADMIN),
+    DemoUser("principal2", DEMO_ID_BASE + 10002, "李红梅", Role.PRINCIPAL, "HB-XS-003"),
+    DemoUser("staff", DEMO_ID_BASE + 20001, "张老师", Role.STAFF),
+    DemoUser("admin", DEMO_ID_BASE + 90001, "陈主任", Role.ADMIN),
 )
 
 
@@ -101,15 +134,37 @@ class DemoLoad:
     reports: str | None = None
 
 
+async def refuse_foreign_roster(db: Database, rows: Sequence[RosterRow] | None = None) -> None:
+    """Raise :class:`NotADemoDatabase` if the database has a school the demo roster does not name.
+
+    The count in the message is every school there, as the office would count them.
+    """
+    demo_codes = {row.code for row in (rows if rows is not None else parse_roster(DEMO_ROSTER))}
+    async with db.session() as session:
+        codes = await school_codes(session)
+    if any(code not in demo_codes for code in codes):
+        raise NotADemoDatabase(len(codes))
+
+
+async def migrate_for_demo(db: Database) -> None:
+    """Bring ``db`` to the newest schema for the demo; :class:`NotADemoDatabase` first, before
+    any write (migrations included), when it already holds a real roster."""
+    if await db.current_revision() is not None:
+        await refuse_foreign_roster(db)
+    await db.migrate()
+
+
 async def load_demo_roster(db: Database, now: datetime) -> DemoRoster:
-    """Create or refresh the demo districts and schools."""
+    """Create or refresh the demo districts and schools; :class:`NotADemoDatabase` on a real roster."""
     rows = parse_roster(DEMO_ROSTER)
+    await refuse_foreign_roster(db, rows)
     result = await import_roster(db, now, rows, new_districts=True)
     return DemoRoster(tuple(rows), result)
 
 
 async def load_demo_people(db: Database, now: datetime) -> tuple[DemoUser, ...]:
     """Register the demo principals, staff and admin directly (no invites); needs the demo roster."""
+    await refuse_foreign_roster(db)
     async with db.session() as session:
         for user in DEMO_USERS:
             school_id = None

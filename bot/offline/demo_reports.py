@@ -14,7 +14,8 @@ latest period is still coming in), late reports (some schools are habitually
 late) and corrections (a second version of a report, the first kept as
 history). Figures come from a seeded random generator, so the same ``now``
 gives the same reports; every value passes the catalogue's own checks.
-Loading is idempotent: if demo reports exist, nothing is added.
+Loading is idempotent: if demo reports exist, nothing is added; a database with
+schools the demo roster does not name gets none (``NotADemoDatabase``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from decimal import Decimal
 
 from bot.core.catalogue import Catalogue, Form
 from bot.core.periods import DEFAULT_TZ, Period, due_date, is_late, local_date, periods_between
+from bot.offline.demo import refuse_foreign_roster
 from storage.db import Database
 from storage.reports import NewReport, count_reports_from, save_report, schools_with_reporter
 
@@ -251,6 +253,7 @@ def _corrected(new: NewReport, form: Form, period: Period, now: datetime, rng: r
 
 async def load_demo_reports(db: Database, now: datetime, catalogue: Catalogue) -> str:
     """Fill about a year of reports before ``now``; a line saying what was loaded."""
+    await refuse_foreign_roster(db)
     async with db.session() as session:
         existing = await count_reports_from(session, DEMO_SOURCE)
     if existing:

@@ -365,6 +365,14 @@ class FakeTelegram:
     def next_update_id(self) -> int:
         return next(self._update_ids)
 
+    def continue_update_ids(self, last_seen: int) -> None:
+        """Number the next updates after ``last_seen``, as Telegram does across a bot's restarts.
+
+        A fresh fake counts from 1; on a database an earlier session used, a draft
+        would take those ids for redeliveries it has already seen and only resume.
+        """
+        self._update_ids = itertools.count(max(last_seen, 0) + 1)
+
     def buttons(self, chat_id: int, message_id: int | None = None) -> Iterator[dict[str, Any]]:
         """Inline buttons of a message (default: the newest message that has any)."""
         candidates = self.sent(chat_id)

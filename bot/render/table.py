@@ -1,21 +1,28 @@
 """The summary as a chat message that reads on a phone.
 
-No monospace table (it wraps into noise on a narrow screen): the city first,
+No monospace table (it wraps into noise on a narrow screen): the period's
+state and coverage first ("尚未到截止日（12月5日截止），已报 4/10 所"), the city,
 then one short block per district, each with reported/expected, the rates and
-the form's main total. Plain text, so no Markdown escaping can break it.
+the form's main figure (未报 when nobody reported it, never 0). Comparisons
+with the previous period and a year ago are made only between alike coverage
+(``bot.core.coverage.comparable``); otherwise both coverages are shown and
+nothing is compared. Plain text, so no Markdown escaping can break it.
 """
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 from bot.core.catalogue import Form
+from bot.core.coverage import Coverage
 from bot.core.fields import Field
 from bot.core.i18n import t
+from bot.core.periods import PeriodState
 from bot.render import figure, percent, scope_label, span_label
 from bot.office.summary import Rollup, Stats, Summary
 
-__all__ = ["MAX_MESSAGE", "change_text", "render_summary_text", "split_message"]
+__all__ = ["MAX_MESSAGE", "change_text", "coverage_text", "render_summary_text", "split_message"]
 
 MAX_MESSAGE = 4096
 
@@ -31,6 +38,36 @@ def change_text(current: Decimal, before: Decimal, lang: str) -> str:
     return t(lang, key, percent=f"{abs(change):.1f}%")
 
 
+def _day(day: date, lang: str) -> str:
+    return t(lang, "coverage.day", year=day.year, month=day.month, day=day.day)
+
+
+def coverage_text(form: Form, coverage: Coverage, lang: str) -> str:
+    """``2026年11月：尚未到截止日（12月5日截止），已报 4/10 所`` — the period's state and who reported."""
+    due = _day(coverage.due, lang) if coverage.due is not None else None
+    if coverage.state is PeriodState.OPEN:
+        state = t(lang, "coverage.open_due", due=due) if due else t(lang, "coverage.open")
+    elif coverage.state is PeriodState.DUE:
+        state = t(lang, "coverage.due", due=due) if due else t(lang, "coverage.due_none")
+    elif coverage.state is PeriodState.LATE:
+        state = t(lang, "coverage.late", due=due)
+    else:
+        state = t(lang, "coverage.closed")
+    numbers = {"reported": coverage.reported, "expected": coverage.expected, "missing": coverage.missing}
+    if form.is_event:
+        count = t(lang, "coverage.count_event", **numbers)
+    elif not coverage.state.finished:
+        count = t(lang, "coverage.count_reported", **numbers)
+    else:
+        count = t(lang, "coverage.count_missing" if coverage.missing else "coverage.count_all", **numbers)
+    return t(lang, "coverage.line", period=coverage.period.label(lang), state=state, count=count)
+
+
+def _finished(stats: Stats) -> bool:
+    """True once every school's report should be in: only then is "on time" a figure."""
+    return bool(stats.coverage) and all(c.state.finished for c in stats.coverage)
+
+
 def _counts(form: Form, stats: Stats, name: str, lang: str) -> str:
     params = {
         "name": name,
@@ -43,50 +80,60 @@ def _counts(form: Form, stats: Stats, name: str, lang: str) -> str:
     }
     if form.is_event:
         return t(lang, "summary.counts_event", **params)
-    if form.due_days is None:
+    if form.due_days is None or not _finished(stats):
+        # Before the due date "按时 0 所（0%）" would read as a failure nobody made yet.
         return t(lang, "summary.counts_no_due", **params)
     return t(lang, "summary.counts", **params)
 
 
-def _total(main: Field | None, stats: Stats, lang: str, key: str) -> str | None:
-    if main is None:
-        return None
-    return t(lang, key, field=main.label.get(lang), value=figure(stats.total(main.key), main, lang))
+def _value(stats: Stats, main: Field, lang: str) -> str:
+    """The field's figure with its unit, or 未报 when nobody reported it (never "0 人")."""
+    value = stats.figure(main.key)
+    return t(lang, "coverage.unreported") if value is None else figure(value, main, lang)
+
+
+def _city_figure(main: Field, stats: Stats, lang: str) -> str:
+    rule = main.across_schools.label(lang)
+    return t(lang, "coverage.figure", field=main.label.get(lang), rule=rule, value=_value(stats, main, lang))
+
+
+def _coverage_label(stats: Stats, lang: str) -> str:
+    """``4/10 所`` of a one-period roll-up."""
+    if len(stats.coverage) == 1:
+        return stats.coverage[0].label(lang)
+    return t(lang, "coverage.count_reported", reported=stats.reported, expected=stats.expected)
 
 
 def _compare(main: Field, summary: Summary, lang: str) -> list[str]:
-    now = summary.current.city.total(main.key)
+    now = summary.current.city.figure(main.key)
     lines = []
     for key, other in (("summary.compare_previous", summary.previous), ("summary.compare_year_ago", summary.year_ago)):
-        if other.city.reports == 0:
+        period = span_label(other.periods, lang)
+        before = other.city.figure(main.key)
+        if other.city.unreported or before is None:
             # "0 students" would read as a fact; nobody reported anything then.
-            lines.append(t(lang, f"{key}_none", period=span_label(other.periods, lang)))
-            continue
-        before = other.city.total(main.key)
-        lines.append(
-            t(
-                lang,
-                key,
-                period=span_label(other.periods, lang),
-                value=figure(before, main, lang),
-                change=change_text(now, before, lang),
-            )
-        )
+            lines.append(t(lang, f"{key}_none", period=period))
+        elif now is None or not summary.comparable(other):
+            # A month 4/10 reported against a finished one is no "63% drop": show both coverages.
+            apart = key.replace("summary.", "coverage.") + "_apart"
+            both = {"before": _coverage_label(other.city, lang), "now": _coverage_label(summary.current.city, lang)}
+            lines.append(t(lang, apart, period=period, value=figure(before, main, lang), **both))
+        else:
+            lines.append(t(lang, key, period=period, value=figure(before, main, lang), change=change_text(now, before, lang)))
     return lines
 
 
 def render_summary_text(summary: Summary, lang: str) -> str:
-    """The whole summary message: heading, city (or the staff member's district), then districts."""
+    """The whole summary message: heading, the period's coverage, city (or the staff member's district), then districts."""
     form, current = summary.form, summary.current
     main = form.main_field
     header_key = "summary.header_scoped" if current.scope else "summary.header"
     lines = [t(lang, header_key, form=form.title.get(lang), period=summary.period.label(lang), scope=current.scope or "")]
     city = current.city
+    lines += [coverage_text(form, coverage, lang) for coverage in current.coverage]
     lines.append(_counts(form, city, scope_label(current.scope, lang), lang))
-    total = _total(main, city, lang, "summary.city_total")
-    if total:
-        lines.append(total)
     if main is not None:
+        lines.append(_city_figure(main, city, lang))
         lines += _compare(main, summary, lang)
     if city.flags:
         # How much of the figure rests on a principal's word: the office can ask /flags which ones.
@@ -106,9 +153,8 @@ def _district_blocks(form: Form, rollup: Rollup, main: Field | None, lang: str) 
     lines: list[str] = []
     for stats in rollup.districts:
         lines.append(_counts(form, stats, t(lang, "summary.district_mark", name=stats.name), lang))
-        total = _total(main, stats, lang, "summary.district_total")
-        if total:
-            lines.append(total)
+        if main is not None:
+            lines.append(t(lang, "summary.district_total", field=main.label.get(lang), value=_value(stats, main, lang)))
     return lines
 
 

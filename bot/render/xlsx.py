@@ -1,116 +1,71 @@
-"""The export spreadsheet (openpyxl): district roll-up, every current report, who has not reported.
+"""The export spreadsheet (openpyxl): a cover, the district roll-up, every current report, who is late
+and who is not yet due.
+
+Sheets, in order (the README's "XLSX column set" lists every column): 说明
+(the cover: form, periods, scope, coverage per period, when generated, how
+fields roll up; ``bot.render.xlsx_cover``), 区县汇总 (one row for the city or
+the district, then one per district; each field's figure by its own roll-up
+rules, never a sum of averages; 未报 where nothing was reported), 报表明细
+(every current report), 未报学校 (expected reports past their due date: period,
+due date, days late, locked) and 待报学校 (not yet due, with the due date).
 
 Numbers are written as numbers and dates as dates (never as text), so the
 office can sum and filter in Excel/WPS; headers are the catalogue's Chinese
 labels; the header row is frozen and columns are sized to their content.
-
-Text is never a formula: a school name, a person's name or a note that starts
-with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return (OWASP formula
-injection) is written as a string cell with Excel's quote prefix, so Excel, WPS
-and LibreOffice show it unchanged and never evaluate it.
+Formats and formula-safe text are ``bot.render.xlsx_cells``.
 """
 
 from __future__ import annotations
 
 import io
-import unicodedata
 from collections.abc import Sequence
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from typing import Any
 
 from openpyxl import Workbook  # type: ignore[import-untyped]
-from openpyxl.styles import Font, PatternFill  # type: ignore[import-untyped]
-from openpyxl.utils import get_column_letter  # type: ignore[import-untyped]
+from openpyxl.styles import Font  # type: ignore[import-untyped]
 from openpyxl.worksheet.worksheet import Worksheet  # type: ignore[import-untyped]
 
 from bot.core.catalogue import Form
 from bot.core.fields import Field, FieldType
 from bot.core.i18n import t
 from bot.core.periods import DEFAULT_TZ, Period, parse_period
-from bot.render import scope_label, span_label
 from bot.office.summary import ExportData, Stats
+from bot.render import scope_label, span_label
+from bot.render.missing import MissingLine, split_missing
+from bot.render.xlsx_cells import COUNT, DATE, DATETIME, PERCENT, field_format, figure_format, fill_sheet
+from bot.render.xlsx_cover import CoverFacts, cover_sheet, state_label
 
 __all__ = ["export_filename", "render_xlsx"]
 
-_HEADER_FONT = Font(bold=True)
-_HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 _TOTAL_FONT = Font(bold=True)
-
-_FORMATS = {
-    FieldType.INTEGER: "#,##0",
-    FieldType.MONEY: "#,##0.00",
-    FieldType.AREA_MU: "#,##0.00",
-    FieldType.DECIMAL: "#,##0.####",
-}
-_PERCENT = "0.0%"
-_DATE = "yyyy-mm-dd"
-_DATETIME = "yyyy-mm-dd hh:mm"
-# What spreadsheet programs read as the start of a formula (or DDE), in any text cell.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _width(value: Any) -> int:
-    """Display width in Excel's character units: a Chinese character takes two."""
-    if isinstance(value, datetime):
-        return 16
-    if isinstance(value, date):
-        return 10
-    if isinstance(value, float):
-        return 7
-    if isinstance(value, Decimal | int):
-        return len(f"{value:,}") + 1
-    text = str(value) if value is not None else ""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
-def _defuse(ws: Worksheet) -> None:
-    """Make every text cell of the last appended row that looks like a formula plain text.
-
-    openpyxl turns a string starting with ``=`` into a formula; the other
-    starters stay strings but Excel re-reads them as formulas once a user edits
-    the cell. The quote prefix (Excel's leading apostrophe) keeps them text.
-    """
-    for cell in ws[ws.max_row]:
-        value = cell.value
-        if isinstance(value, str) and value.startswith(_FORMULA_START):
-            cell.data_type = "s"
-            cell.quotePrefix = True
-
-
-def _sheet(ws: Worksheet, header: Sequence[str], rows: Sequence[Sequence[Any]], formats: Sequence[str | None]) -> None:
-    """Fill a sheet: styled, frozen header, typed cells with formats, sized columns, a filter."""
-    ws.append(list(header))
-    _defuse(ws)
-    for cell in ws[1]:
-        cell.font = _HEADER_FONT
-        cell.fill = _HEADER_FILL
-    widths = [_width(h) for h in header]
-    for row in rows:
-        ws.append(list(row))
-        _defuse(ws)
-        for i, value in enumerate(row):
-            widths[i] = max(widths[i], _width(value))
-    for i, fmt in enumerate(formats, start=1):
-        if fmt is None:
-            continue
-        for (cell,) in ws.iter_rows(min_row=2, min_col=i, max_col=i):
-            cell.number_format = fmt
-    for i, width in enumerate(widths, start=1):
-        ws.column_dimensions[get_column_letter(i)].width = min(max(width + 2, 8), 40)
-    ws.freeze_panes = "A2"
-    if rows:
-        ws.auto_filter.ref = ws.dimensions
 
 
 def _unit(field: Field, lang: str) -> str:
     return t(lang, "summary.col_unit", unit=field.unit.get(lang)) if field.unit is not None else ""
 
 
+def _rule(field: Field, several: bool, lang: str) -> str:
+    """How the figure column rolls up: 合计 / 平均 for one period, （各校合计，各期平均） over several."""
+    if not several:
+        return field.across_schools.label(lang)
+    return t(lang, "export.rule_pair", schools=field.across_schools.label(lang), periods=field.across_periods.label(lang))
+
+
+def _figure(stats: Stats, field: Field, lang: str) -> Decimal | str | None:
+    """The field's figure by its roll-up rules; 未报 when the district reported nothing (never 0)."""
+    value = stats.figure(field.key)
+    if value is not None:
+        return value
+    return t(lang, "export.unreported") if stats.unreported else None
+
+
 def _rollup_sheet(ws: Worksheet, data: ExportData, lang: str) -> None:
     rollup = data.rollup
     form = rollup.form
     numeric = form.numeric_fields
+    several = len(rollup.periods) > 1
     header = [
         t(lang, "summary.col_period"),
         t(lang, "summary.col_district"),
@@ -123,12 +78,12 @@ def _rollup_sheet(ws: Worksheet, data: ExportData, lang: str) -> None:
         t(lang, "summary.col_reports"),
         t(lang, "quality.col_flags"),
     ]
-    formats: list[str | None] = [None, None, "0", "0", "0", "0", _PERCENT, _PERCENT, "0", "0"]
+    formats: list[str | None] = [None, None, COUNT, COUNT, COUNT, COUNT, PERCENT, PERCENT, COUNT, COUNT]
     for field in numeric:
         label, unit = field.label.get(lang), _unit(field, lang)
-        header += [t(lang, f"summary.col_{kind}", field=label, unit=unit) for kind in ("sum", "avg", "min", "max")]
-        fmt = _FORMATS[field.type]
-        formats += [fmt, "#,##0.00", fmt, fmt]
+        header.append(t(lang, "export.col_figure", field=label, rule=_rule(field, several, lang), unit=unit))
+        header += [t(lang, f"export.col_{kind}", field=label, unit=unit) for kind in ("min", "max")]
+        formats += [figure_format(field, len(rollup.periods)), field_format(field), field_format(field)]
     span = span_label(rollup.periods, lang)
 
     def row(stats: Stats, name: str) -> list[Any]:
@@ -146,13 +101,13 @@ def _rollup_sheet(ws: Worksheet, data: ExportData, lang: str) -> None:
         ]
         for field in numeric:
             agg = stats.aggregate(field.key)
-            values += [agg.total if agg.count else None, agg.average, agg.minimum, agg.maximum]
+            values += [_figure(stats, field, lang), agg.minimum, agg.maximum]
         return values
 
     rows = [row(rollup.city, scope_label(rollup.scope, lang))]
     if rollup.scope is None:
         rows += [row(stats, stats.name) for stats in rollup.districts]
-    _sheet(ws, header, rows, formats)
+    fill_sheet(ws, header, rows, formats)
     for cell in ws[2]:
         cell.font = _TOTAL_FONT
 
@@ -193,7 +148,7 @@ def _reports_sheet(ws: Worksheet, data: ExportData, lang: str, tz: tzinfo) -> No
         formats.append(None)
     for field in form.fields:
         header.append(field.label.get(lang) + _unit(field, lang))
-        formats.append(_FORMATS.get(field.type, _DATE if field.type is FieldType.DATE else None))
+        formats.append(field_format(field))
     header += [
         t(lang, "summary.col_reporter"),
         t(lang, "summary.col_submitted"),
@@ -201,7 +156,7 @@ def _reports_sheet(ws: Worksheet, data: ExportData, lang: str, tz: tzinfo) -> No
         t(lang, "summary.col_version"),
         t(lang, "quality.col_flag"),
     ]
-    formats += [None, _DATETIME, None, "0", None]
+    formats += [None, DATETIME, None, COUNT, None]
     labels = _labels(form, [r.period for r in data.reports], lang)
     flags = _flag_cells(data, lang)
     yes, no = t(lang, "summary.yes"), t(lang, "summary.no")
@@ -216,7 +171,7 @@ def _reports_sheet(ws: Worksheet, data: ExportData, lang: str, tz: tzinfo) -> No
         row += [report.reporter or "", submitted, yes if report.is_late else no, report.version]
         row.append(flags.get(report.report_id, ""))
         rows.append(row)
-    _sheet(ws, header, rows, formats)
+    fill_sheet(ws, header, rows, formats)
 
 
 def _flag_cells(data: ExportData, lang: str) -> dict[int, str]:
@@ -230,28 +185,55 @@ def _flag_cells(data: ExportData, lang: str) -> dict[int, str]:
     return {report_id: "\n".join(lines) for report_id, lines in cells.items()}
 
 
-def _missing_sheet(ws: Worksheet, data: ExportData, lang: str) -> None:
-    header = [
-        t(lang, "summary.col_period"),
-        t(lang, "summary.col_district"),
-        t(lang, "summary.col_school_code"),
-        t(lang, "summary.col_school"),
-    ]
-    labels = _labels(data.rollup.form, [m.period for m in data.missing], lang)
-    rows = [[labels[m.period], m.district, m.school_code, m.school_name] for m in data.missing]
-    _sheet(ws, header, rows, [None] * len(header))
+def _place(line: MissingLine, labels: dict[str, str]) -> list[Any]:
+    missing = line.report
+    return [labels[missing.period], missing.district, missing.school_code, missing.school_name]
 
 
-def render_xlsx(data: ExportData, lang: str, tz: tzinfo = DEFAULT_TZ) -> bytes:
-    """The workbook as bytes: sheets 区县汇总, 报表明细, 未报学校."""
-    workbook = Workbook()
-    rollup_ws = workbook.active
-    assert rollup_ws is not None
-    rollup_ws.title = t(lang, "summary.sheet_rollup")
-    _rollup_sheet(rollup_ws, data, lang)
-    _reports_sheet(workbook.create_sheet(t(lang, "summary.sheet_reports")), data, lang, tz)
-    _missing_sheet(workbook.create_sheet(t(lang, "summary.sheet_missing")), data, lang)
+_PLACE_HEADER = ("summary.col_period", "summary.col_district", "summary.col_school_code", "summary.col_school")
+
+
+def _missing_sheet(ws: Worksheet, form: Form, lines: Sequence[MissingLine], lang: str) -> None:
+    """未报学校: reports past their due date, with the due date, days late and whether the period is locked."""
+    header = [t(lang, key) for key in _PLACE_HEADER]
+    header += [t(lang, "export.col_due"), t(lang, "export.col_days_late"), t(lang, "export.col_locked")]
+    labels = _labels(form, [line.report.period for line in lines], lang)
+    yes, no = t(lang, "summary.yes"), t(lang, "summary.no")
+    rows = [[*_place(line, labels), line.due, line.days_late, yes if line.locked else no] for line in lines]
+    fill_sheet(ws, header, rows, [None, None, None, None, DATE, COUNT, None])
+
+
+def _pending_sheet(ws: Worksheet, form: Form, lines: Sequence[MissingLine], lang: str) -> None:
+    """待报学校: expected reports not yet due (the period runs, or its due date is ahead), with the due date."""
+    header = [t(lang, key) for key in _PLACE_HEADER] + [t(lang, "export.col_due"), t(lang, "export.col_state")]
+    labels = _labels(form, [line.report.period for line in lines], lang)
+    rows = [[*_place(line, labels), line.due, state_label(line.state, lang) if line.state else ""] for line in lines]
+    fill_sheet(ws, header, rows, [None, None, None, None, DATE, None])
+
+
+def render_xlsx(data: ExportData, lang: str, now: datetime, tz: tzinfo = DEFAULT_TZ) -> bytes:
+    """The workbook as bytes: sheets 说明, 区县汇总, 报表明细, 未报学校, 待报学校 (``now``: when it is generated)."""
     form = data.rollup.form
+    late, pending = split_missing(form, data.missing, now, tz)
+    keys = (
+        "export.sheet_cover",
+        "summary.sheet_rollup",
+        "summary.sheet_reports",
+        "summary.sheet_missing",
+        "export.sheet_pending",
+    )
+    names = [t(lang, key) for key in keys]
+    workbook = Workbook()
+    cover_ws = workbook.active
+    assert cover_ws is not None
+    cover_ws.title = names[0]
+    sheets = [(name, t(lang, f"export.about_{key}")) for name, key in zip(names[1:], ("rollup", "reports", "missing", "pending"))]
+    scope = scope_label(data.rollup.scope, lang)
+    cover_sheet(cover_ws, CoverFacts(form, data.rollup.periods, scope, data.rollup.coverage, now, tz, sheets), lang)
+    _rollup_sheet(workbook.create_sheet(names[1]), data, lang)
+    _reports_sheet(workbook.create_sheet(names[2]), data, lang, tz)
+    _missing_sheet(workbook.create_sheet(names[3]), form, late, lang)
+    _pending_sheet(workbook.create_sheet(names[4]), form, pending, lang)
     workbook.properties.title = f"{form.title.get(lang)} · {span_label(data.rollup.periods, lang)}"
     workbook.properties.creator = "schoolbot"
     buffer = io.BytesIO()

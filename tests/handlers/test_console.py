@@ -7,17 +7,20 @@ import io
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.app import build_application
 from bot.offline.console import close_console_app, open_console, run_console
+from bot.offline.consolechat import NEW_USER_ID
 from bot.offline.demo import demo_user
 from bot.offline.fakeapi import FakeRequest, FakeTelegram
 from bot.core.i18n import t
 from bot.runtime.menus import commands_for, wired_commands
 from bot.settings import Settings
 from storage.db import Database
+from storage.models import Draft
 
 # Committed data: the console opens its own Database and commits.
 pytestmark = pytest.mark.committed
@@ -40,7 +43,7 @@ async def chat(settings: Settings, script: str, *, who: str = "principal", **kwa
 async def test_unregistered_start_shows_telegram_id(db: Database, settings: Settings) -> None:
     status, out = await chat(settings, "/start\n", who="new")
     assert status == 0
-    assert "邀请链接" in out and "30001" in out
+    assert "邀请链接" in out and str(NEW_USER_ID) in out
 
 
 async def test_demo_principal_help_lists_principal_commands(db: Database, settings: Settings) -> None:
@@ -77,6 +80,22 @@ async def test_bare_number_is_an_answer_even_with_buttons_in_view(db: Database, 
 async def test_pressing_a_button_that_was_edited_away_is_refused(db: Database, settings: Settings) -> None:
     _, out = await chat(settings, "/language\n#2\n#1\n")
     assert t("zh", "console.button_gone") in out
+
+
+async def test_a_draft_left_by_an_earlier_session_answers_its_buttons(db: Database, settings: Settings) -> None:
+    # First session: harvest (#1), vegetables (#3), then the terminal is closed mid-form.
+    await chat(settings, "/report\n#1\n#3\n")
+    async with db.session() as session:
+        left = (await session.scalars(select(Draft))).one()
+    assert left.answers == {"crop": "vegetables"} and left.last_update_id is not None
+    # Second session, a new process's fake Bot API: the draft's "continue" button, then an answer.
+    _, out = await chat(settings, "/report\n#1\n3\n")
+    assert "[#1] " + t("zh", "report.continue_button") in out
+    assert t("zh", "console.buttons_removed") in out, "the press was taken, not ignored as a redelivery"
+    async with db.session() as session:
+        draft = (await session.scalars(select(Draft))).one()
+    assert draft.id == left.id and draft.answers["area_mu"] == "3"
+    assert draft.last_update_id is not None and draft.last_update_id > left.last_update_id
 
 
 async def test_end_of_input_exits_zero(db: Database, settings: Settings) -> None:

@@ -133,7 +133,7 @@ async def test_withdrawn_harvest_counts_in_no_summary_export_or_annual_figure(
     await chat.send("/export harvest 2026-Q4")
     _, data = last_file(sim, "sendDocument")
     workbook = load_workbook(io.BytesIO(data))
-    detail = workbook.worksheets[1]
+    detail = workbook.worksheets[2]  # after the cover and the district sheet
     header = [str(cell.value) for cell in detail[1]]
     col = next(i for i, name in enumerate(header) if "销售收入" in name or "Sales income" in name)
     incomes = sorted(row[col] for row in detail.iter_rows(min_row=2, values_only=True))
@@ -179,7 +179,7 @@ async def test_confirmed_warnings_are_counted_in_summary_xlsx_and_annual(
     await chat.send("/export milk 2026-10")
     _, data = last_file(sim, "sendDocument")
     workbook = load_workbook(io.BytesIO(data))
-    rollup, detail = workbook.worksheets[0], workbook.worksheets[1]
+    rollup, detail = workbook.worksheets[1], workbook.worksheets[2]  # after the cover
     header = [cell.value for cell in rollup[1]]
     col = header.index("经确认的预警" if lang == "zh" else "Confirmed warnings")
     assert [row[col] for row in rollup.iter_rows(min_row=2, values_only=True)][0] == 3

@@ -76,7 +76,7 @@ async def test_chart_and_export_buttons_send_files(sim: Simulator, db: Database,
     name, data = last_file(sim, "sendDocument")
     assert name == "schoolbot-milk-2026-10.xlsx"
     workbook = load_workbook(io.BytesIO(data))
-    assert workbook.sheetnames == ["区县汇总", "报表明细", "未报学校"]
+    assert workbook.sheetnames == ["说明", "区县汇总", "报表明细", "未报学校", "待报学校"]
 
 
 async def test_forged_summary_button_is_refused_clearly(sim: Simulator, db: Database, clock: FixedClock) -> None:
@@ -132,7 +132,9 @@ async def test_export_of_a_year_sends_a_workbook_that_parses_back(sim: Simulator
     # Eleven months have begun by 26 November, two schools each.
     assert city[1] == "全市" and city[3] == 22 and city[4] == 2
     assert len(list(sheets["报表明细"].iter_rows(min_row=2))) == 2
-    assert len(list(sheets["未报学校"].iter_rows(min_row=2))) == 20
+    # Missing only past due: January–October less the two filed (18); November is 待报 (2).
+    assert len(list(sheets["未报学校"].iter_rows(min_row=2))) == 18
+    assert len(list(sheets["待报学校"].iter_rows(min_row=2))) == 2
 
 
 async def test_annual_sends_the_draft_as_text_and_docx(sim: Simulator, db: Database, clock: FixedClock) -> None:

@@ -90,12 +90,13 @@ async def test_demo_people_are_registered_directly(db: Database, clock: FixedClo
     await load_demo_people(db, clock.now())
     async with db.session() as session:
         people = {p.telegram_id: p for p in (await session.scalars(select(Person))).all()}
-    assert {u.telegram_id for u in DEMO_USERS} == set(people) >= {10001, 10002, 20001, 90001}
-    zouwei = people[10001]
+    ids = {key: demo_user(key).telegram_id for key in ("principal", "principal2", "staff", "admin")}
+    assert {u.telegram_id for u in DEMO_USERS} == set(people) == set(ids.values())
+    zouwei = people[ids["principal"]]
     assert zouwei.role == "principal" and zouwei.school is not None and zouwei.school.name == "双堆集镇邹圩小学"
-    assert people[10002].role == "principal" and people[10002].school_id not in (None, zouwei.school_id)
-    assert (people[20001].role, people[90001].role) == ("staff", "admin")
-    assert demo_user("principal").telegram_id == 10001 and demo_user("admin").telegram_id == 90001
+    other = people[ids["principal2"]]
+    assert other.role == "principal" and other.school_id not in (None, zouwei.school_id)
+    assert (people[ids["staff"]].role, people[ids["admin"]].role) == ("staff", "admin")
     with pytest.raises(KeyError, match="principal, principal2, staff, admin"):
         demo_user("janitor")
 
@@ -108,7 +109,7 @@ async def test_demo_people_need_the_roster_first(db: Database, clock: FixedClock
 
 async def test_demo_principal_is_greeted_as_the_schools_reporter(sim: Simulator, db: Database, clock: FixedClock) -> None:
     await load_demo(db, clock.now(), reports=False)
-    replies = await sim.user(10001, "王建国").send("/start")
+    replies = await sim.user(demo_user("principal").telegram_id, "王建国").send("/start")
     assert "双堆集镇邹圩小学" in replies[-1].text
 
 
@@ -145,17 +146,19 @@ def on_db(url: str, work: Callable[[Database], Awaitable[T]]) -> T:
 def cli_db(db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
     monkeypatch.chdir(tmp_path)  # no stray .env
     monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     on_db(db_url, wipe)
     yield db_url
     on_db(db_url, wipe)
 
 
 def test_demo_command_twice_is_idempotent(cli_db: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo"]) == 0
+    assert main(["demo", "--database", cli_db]) == 0
     out = capsys.readouterr().out
     counts = on_db(cli_db, table_counts)
     assert counts[0] == 4 and counts[3] == len(DEMO_USERS)
-    assert f"{counts[1]} new" in out and "schoolbot console --as principal" in out and "10001" in out
-    assert main(["demo"]) == 0
+    assert f"{counts[1]} new" in out and f"schoolbot console --database {cli_db} --as principal" in out
+    assert str(demo_user("principal").telegram_id) in out
+    assert main(["demo", "--database", cli_db]) == 0
     assert f"0 new, 0 updated, {counts[1]} unchanged" in capsys.readouterr().out
     assert on_db(cli_db, table_counts) == counts

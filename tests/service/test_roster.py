@@ -324,8 +324,9 @@ def test_cli_imports_and_reimports(cli_db: str, tmp_path: Path, capsys: pytest.C
     path = tmp_path / "schools.csv"
     path.write_bytes(csv_bytes(HEADER, *GOOD, encoding="gb18030"))
     assert main(["import-roster", str(path), "--new-districts"]) == 0
-    assert "3 new, 0 updated, 0 unchanged" in capsys.readouterr().out
-    assert main(["import-roster", str(path)]) == 0
+    # Chinese by default, as the office reads it.
+    assert "学校名单已导入：新增 3 所，更新 0 所，未变 0 所。" in capsys.readouterr().out
+    assert main(["import-roster", str(path), "--lang", "en"]) == 0
     assert "0 new, 0 updated, 3 unchanged" in capsys.readouterr().out
     assert on_db(cli_db, counts) == (2, 3, 5)
 
@@ -333,7 +334,7 @@ def test_cli_imports_and_reimports(cli_db: str, tmp_path: Path, capsys: pytest.C
 def test_cli_imports_xlsx(cli_db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "schools.xlsx"
     path.write_bytes(xlsx_bytes([HEADER.split(","), *[line.split(",") for line in GOOD]]))
-    assert main(["import-roster", str(path), "--new-districts"]) == 0
+    assert main(["import-roster", str(path), "--new-districts", "--lang", "en"]) == 0
     assert "3 new" in capsys.readouterr().out
     assert on_db(cli_db, counts) == (2, 3, 5)
 
@@ -378,7 +379,7 @@ def test_cli_bad_file_imports_nothing_and_names_the_line(
     data, expected = BAD_FILES[case]
     bad = tmp_path / "bad.csv"
     bad.write_bytes(data)
-    assert main(["import-roster", str(bad)]) == 1
+    assert main(["import-roster", str(bad), "--lang", "en"]) == 1
     captured = capsys.readouterr()
     assert expected in captured.err
     assert "nothing imported" in captured.err and captured.out == ""
@@ -386,9 +387,21 @@ def test_cli_bad_file_imports_nothing_and_names_the_line(
     assert on_db(cli_db, school_name) == "双堆集镇邹圩小学"
 
 
+def test_cli_bad_file_is_explained_in_chinese_by_default(cli_db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(csv_bytes(HEADER, "HB-NEW,甲,濉溪县,郊区,"))
+    assert main(["import-roster", str(bad)]) == 1
+    captured = capsys.readouterr()
+    assert "第 2 行：城乡“郊区”无法识别" in captured.err
+    assert f"{bad}：未导入任何学校（有 1 处问题需要修改）" in captured.err and captured.out == ""
+
+
 def test_cli_missing_file_is_one_clear_line(cli_db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     missing = tmp_path / "nope.csv"
     assert main(["import-roster", str(missing)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"schoolbot: 无法读取 {missing}：") and len(err.strip().splitlines()) == 1
+    assert main(["import-roster", str(missing), "--lang", "en"]) == 1
     err = capsys.readouterr().err
     assert err.startswith(f"schoolbot: cannot read {missing}") and len(err.strip().splitlines()) == 1
 

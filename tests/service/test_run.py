@@ -29,8 +29,10 @@ _CLEARED = ("BOT_TOKEN", "WEBHOOK_URL", "WEBHOOK_SECRET", "TELEGRAM_API_URL", "D
 
 
 def run_env(database_url: str, **extra: str) -> dict[str, str]:
+    """The environment of a ``run``: the user's data folder (the demo database's) beside the database."""
     env = {k: v for k, v in os.environ.items() if k not in _CLEARED}
-    return {**env, "DATABASE_URL": database_url, **extra}
+    data = Path(database_url.split(":///", 1)[-1]).parent / "data"
+    return {**env, "DATABASE_URL": database_url, "XDG_DATA_HOME": str(data), **extra}
 
 
 class Process:
@@ -174,7 +176,8 @@ def test_run_without_token_falls_back_to_the_console(tmp_path: Path) -> None:
     assert result.stdout.splitlines()[0] == t("en", "run.no_token")
 
 
-def test_run_without_token_chats_as_the_demo_principal(tmp_path: Path) -> None:
+def test_run_without_token_chats_as_the_demo_principal_on_the_demo_database(tmp_path: Path) -> None:
+    office = tmp_path / "schoolbot.db"
     result = subprocess.run(
         [sys.executable, "-m", "bot", "run"],
         env=run_env(sqlite_url(tmp_path)),
@@ -186,6 +189,10 @@ def test_run_without_token_chats_as_the_demo_principal(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert t("zh", "help.intro_principal") in result.stdout
+    demo = tmp_path / "data" / "schoolbot" / "demo.db"
+    # The console ran on the demo's own database and said so; DATABASE_URL's was not even created.
+    assert demo.exists() and not office.exists()
+    assert t("zh", "demo.database", path=demo) in result.stderr
 
 
 def test_run_never_prints_the_token_while_the_api_is_unreachable(tmp_path: Path) -> None:

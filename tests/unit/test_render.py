@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import struct
 import warnings
+from dataclasses import replace
 from datetime import date, datetime, timezone
 from decimal import Decimal
 
@@ -14,7 +15,8 @@ from matplotlib import font_manager
 from openpyxl import load_workbook
 
 from bot.core.catalogue import load_catalogue
-from bot.core.periods import parse_period
+from bot.core.coverage import Coverage
+from bot.core.periods import PeriodState, due_date, parse_period
 from bot.render.annual import render_annual_docx, render_annual_text
 from bot.render.chart import render_chart
 from bot.render.fonts import cjk_font, covers
@@ -45,10 +47,18 @@ def stats(district_id: int | None, name: str, expected: int, reported: int, on_t
     return Stats(district_id, name, expected, expected, reported, on_time, reported, reported, fields)
 
 
-def milk_rollup(*districts: Stats, period: str = "2026-10", scope: str | None = None) -> Rollup:
+def milk_rollup(
+    *districts: Stats, period: str = "2026-10", scope: str | None = None, state: PeriodState = PeriodState.LATE
+) -> Rollup:
+    """One month's roll-up of ``districts``, each with its coverage in ``state`` (default: past due)."""
+    month = parse_period(MILK.period_cadence, period)
+    districts = tuple(
+        replace(d, coverage=(Coverage(month, state, due_date(MILK, month), d.schools, d.reported, d.on_time),), form=MILK)
+        for d in districts
+    )
     return Rollup(
         form=MILK,
-        periods=(parse_period(MILK.period_cadence, period),),
+        periods=(month,),
         city=Stats.combine(scope or "", districts),
         districts=tuple(districts),
         district_id=districts[0].district_id if scope else None,
@@ -107,19 +117,21 @@ def test_summary_text_puts_the_city_first_with_rates_and_comparisons() -> None:
     text = render_summary_text(summary_of(two_districts()), "zh")
     lines = text.splitlines()
     assert lines[0] == "📊 学生饮用奶月报 · 2026年10月"
-    assert lines[1] == "全市：已报 14/18 所（78%），按时 12 所（67%）"
-    assert lines[2] == "日参饮人数合计 5,521人"
-    assert lines[3] == "上期（2026年9月）5,000人，本期增长 10.4%"
-    assert lines[4] == "去年同期（2025年10月）无报送数据"
+    assert lines[1] == "2026年10月：已过截止日（11月5日截止），4 所未报（已报 14/18 所）"
+    assert lines[2] == "全市：已报 14/18 所（78%），按时 12 所（67%）"
+    assert lines[3] == "日参饮人数合计 5,521人"
+    assert lines[4] == "上期（2026年9月）5,000人，本期增长 10.4%"  # both past due, both incomplete: alike
+    assert lines[5] == "去年同期（2025年10月）无报送数据"
     assert "▸ 濉溪县：已报 11/12 所（92%），按时 9 所（75%）" in lines
     assert "    日参饮人数 4,321人" in lines
     assert max(len(line) for line in lines) < 60  # reads on a phone without sideways scrolling
 
 
-def test_summary_text_of_an_empty_period_says_zero_percent() -> None:
+def test_summary_text_of_an_empty_period_says_zero_percent_and_unreported_not_zero() -> None:
     empty = milk_rollup(stats(1, "濉溪县", 12, 0, 0, 0))
     text = render_summary_text(summary_of(empty), "zh")
     assert "已报 0/12 所（0%），按时 0 所（0%）" in text and "本期还没有学校报送" in text
+    assert "日参饮人数合计 未报" in text and "    日参饮人数 未报" in text and "数 0人" not in text and "计 0人" not in text
     nobody = Rollup(MILK, (OCT,), Stats.combine("", []), ())
     assert "没有需要报送" in render_summary_text(summary_of(nobody), "zh")
 
@@ -138,6 +150,9 @@ def test_long_text_is_split_at_line_breaks_within_telegrams_limit() -> None:
 
 
 # --- spreadsheet -------------------------------------------------------------------
+
+
+XLSX_NOW = datetime(2026, 11, 26, 2, 0, tzinfo=timezone.utc)  # 10:00 in Shanghai
 
 
 def export_data() -> ExportData:
@@ -161,13 +176,13 @@ def export_data() -> ExportData:
             "incidents": (Decimal(0), None),
         },
     )
-    missing = [MissingReport("2026-10", "HB002", "张庄中学", "杜集区")]
+    missing = [MissingReport("2026-10", "HB002", "张庄中学", "杜集区", school_id=2, district_id=2)]
     return ExportData(rollup=two_districts(), reports=[report], missing=missing)
 
 
 def test_xlsx_has_typed_cells_chinese_headers_frozen_rows_and_widths() -> None:
-    workbook = load_workbook(io.BytesIO(render_xlsx(export_data(), "zh")))
-    assert workbook.sheetnames == ["区县汇总", "报表明细", "未报学校"]
+    workbook = load_workbook(io.BytesIO(render_xlsx(export_data(), "zh", XLSX_NOW)))
+    assert workbook.sheetnames == ["说明", "区县汇总", "报表明细", "未报学校", "待报学校"]
     rollup = workbook["区县汇总"]
     header = [c.value for c in rollup[1]]
     assert header[:9] == ["期间", "区县", "应报学校数", "应报份数", "已报份数", "按时份数", "完整率", "及时率", "报表总数"]
@@ -188,9 +203,18 @@ def test_xlsx_has_typed_cells_chinese_headers_frozen_rows_and_widths() -> None:
     assert row["供奶企业"] == "蒙牛"
     assert row["提交时间"] == datetime(2026, 11, 3, 9, 30)  # a real date-time, in office time
     assert row["填报人"] == "王校长" and row["逾期"] == "是" and row["版本"] == 2
-    assert [c.value for c in workbook["未报学校"][2]] == ["2026年10月", "杜集区", "HB002", "张庄中学"]
+    # October was due 5 November: 21 days late on the 26th, not locked yet.
+    assert [c.value for c in workbook["未报学校"][2]] == [
+        "2026年10月",
+        "杜集区",
+        "HB002",
+        "张庄中学",
+        datetime(2026, 11, 5),
+        21,
+        "否",
+    ]
 
-    for sheet in workbook:
+    for sheet in workbook.worksheets[1:]:
         assert sheet.freeze_panes == "A2"
         assert sheet.column_dimensions["D"].width >= 8
     assert details.column_dimensions["D"].width >= len("邹圩小学") * 2
@@ -208,7 +232,7 @@ def test_xlsx_writes_date_fields_as_dates() -> None:
     submitted = datetime(2026, 9, 1, tzinfo=timezone.utc)
     report = ReportRow(1, "2026-Q3", "ab12", 1, False, submitted, "chat", "HB001", "邹圩小学", "濉溪县", None, values)
     rollup = Rollup(form, (parse_period(form.period_cadence, "2026-Q3"),), Stats.combine("", []), ())
-    workbook = load_workbook(io.BytesIO(render_xlsx(ExportData(rollup, [report], []), "zh")))
+    workbook = load_workbook(io.BytesIO(render_xlsx(ExportData(rollup, [report], []), "zh", XLSX_NOW)))
     details = workbook["报表明细"]
     header = [c.value for c in details[1]]
     row = {h: c.value for h, c in zip(header, details[2])}

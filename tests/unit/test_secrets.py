@@ -61,6 +61,8 @@ def env_for(tmp_path: Path, api_url: str, **extra: str) -> dict[str, str]:
         LOG_LEVEL="DEBUG",
         TELEGRAM_API_URL=api_url,
         DATABASE_URL=f"sqlite:///{tmp_path / 'bot.db'}",
+        # The demo's own database (demo, console) goes here, not into the real home.
+        XDG_DATA_HOME=str(tmp_path / "data"),
         ADMIN_IDS="900",
         PYTHONUNBUFFERED="1",
         **extra,
