@@ -20,7 +20,7 @@ from typing import Any
 
 from openpyxl import load_workbook  # type: ignore[import-untyped]
 
-from bot.core.catalogue import Form
+from bot.core.catalogue import Catalogue, Form
 from bot.core.fields import FieldType
 from bot.core.periods import parse_period
 from tests.truth_world import DISTRICTS, LOCK_DAYS, Entry, Model, due, span
@@ -96,7 +96,16 @@ def mean(values: Sequence[Decimal]) -> Decimal:
     return sum(values, Decimal(0)) / len(values)
 
 
-def period_figure(model: Model, form: str, key: str, period: str, district: str | None) -> Decimal | None:
+# A figure that is a mean is rounded half-up to the precision its answers have: whole students
+# and days, money and mu to two places, kilograms to four.
+PLACES = {FieldType.INTEGER: 0, FieldType.MONEY: 2, FieldType.AREA_MU: 2, FieldType.DECIMAL: 4}
+
+
+def rounded_mean(values: Sequence[Decimal], places: int) -> Decimal:
+    return mean(values).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
+def period_figure(model: Model, form: str, key: str, period: str, district: str | None, places: int = 0) -> Decimal | None:
     """One period's figure of a field by its across-schools rule; harvest entries add up per school first."""
     per_school: dict[str, Decimal] = {}
     for e in model.counted(form, {period}):
@@ -106,19 +115,20 @@ def period_figure(model: Model, form: str, key: str, period: str, district: str 
     if not per_school:
         return None
     rule = RULES[form][key][0]
-    return sum(per_school.values(), Decimal(0)) if rule == "sum" else mean(list(per_school.values()))
+    return sum(per_school.values(), Decimal(0)) if rule == "sum" else rounded_mean(list(per_school.values()), places)
 
 
-def year_figure(model: Model, form: str, key: str, periods: Sequence[str], district: str | None = None) -> Decimal | None:
+def year_figure(model: Model, form: Form, key: str, periods: Sequence[str], district: str | None = None) -> Decimal | None:
     """A field's figure over ``periods`` (in order) by its across-periods rule; None when nobody answered."""
-    known = [f for f in (period_figure(model, form, key, p, district) for p in periods) if f is not None]
+    places = PLACES[form.field(key).type]
+    known = [f for f in (period_figure(model, form.key, key, p, district, places) for p in periods) if f is not None]
     if not known:
         return None
-    rule = RULES[form][key][1]
+    rule = RULES[form.key][key][1]
     if rule == "sum":
         return sum(known, Decimal(0))
     if rule == "avg":
-        return mean(known)
+        return rounded_mean(known, places)
     return known[-1] if rule == "last" else max(known)
 
 
@@ -206,13 +216,13 @@ def check_coverage_json(doc: dict[str, Any], model: Model, form: Form, period: s
         (coverage,) = scope["coverage"]
         got = (coverage["period"], coverage["state"], coverage["expected"], coverage["reported"], coverage["on_time"])
         assert got == (period, wanted[0], want.schools, want.reported, want.on_time), (
-            f"{where} {scope['district']} coverage {got}"
+            f"{where} {scope['district'] or 'city'} coverage {got}"
         )
-        assert coverage["complete"] == _complete(form.key, period, want, today), f"{where} {scope['district']} complete"
-        assert scope["unreported"] == (want.reports == 0), f"{where} {scope['district']} unreported"
+        assert coverage["complete"] == _complete(form.key, period, want, today), f"{where} {scope['district'] or 'city'} complete"
+        assert scope["unreported"] == (want.reports == 0), f"{where} {scope['district'] or 'city'} unreported"
         for item in form.numeric_fields:
-            figure = year_figure(model, form.key, item.key, [period], scope["district"])
-            close(scope["fields"][item.key]["figure"], figure, f"{where} {scope['district']} {item.key} figure", HALF_CENT)
+            figure = year_figure(model, form, item.key, [period], scope["district"])
+            close(scope["fields"][item.key]["figure"], figure, f"{where} {scope['district'] or 'city'} {item.key} figure")
     here = expect(model, form, [period])
     stage = {"open": "open", "due": "due"}.get(wanted[0], "finished")
     for part in ("previous", "year_ago"):
@@ -249,10 +259,25 @@ def _unit(form: Form, key: str) -> str:
     return f"（{item.unit.get('zh')}）" if item.unit is not None else ""
 
 
-def check_xlsx(data: bytes, model: Model, form: Form, periods: Sequence[str], today: date, *, by_rules: bool) -> None:
-    """The export: the district sheet's figures, one row per counted entry, the missing rows."""
+RULE_WORDS = {"sum": "合计", "avg": "平均", "last": "最近一期", "max": "最高"}
+STATE_WORDS = {"open": "未到期（期间未结束）", "due": "未到期", "late": "已过截止日", "closed": "已锁定"}
+
+
+def _figure_column(header: Sequence[str], form: Form, key: str, several: bool) -> str:
+    """The field's figure column, whose heading says its rule: 日参饮人数（各校合计，各期平均）（人）."""
+    label, unit = form.field(key).label.get("zh"), _unit(form, key)
+    schools, periods = (RULE_WORDS[r] for r in RULES[form.key][key])
+    column = f"{label}（各校{schools}，各期{periods}）{unit}" if several else f"{label}{schools}{unit}"
+    assert column in header, f"no column {column!r} (the rule it names is the field's): {header}"
+    return column
+
+
+def check_xlsx(data: bytes, model: Model, form: Form, periods: Sequence[str], today: date) -> None:
+    """The export: the district sheet's figures by the fields' rules, one row per counted entry, and
+    the schools that have not reported, past due (未报学校) apart from not yet due (待报学校)."""
     where = f"XLSX {form.key} {periods[0]}…{periods[-1]}" if len(periods) > 1 else f"XLSX {form.key} {periods[0]}"
     book = load_workbook(io.BytesIO(data))
+    assert book.sheetnames == ["说明", "区县汇总", "报表明细", "未报学校", "待报学校"], f"{where}: sheets {book.sheetnames}"
     header, rows = _rows(book["区县汇总"])
     names = [r["区县"] for r in rows]
     assert names == [CITY, *districts_of(model, form.key)], f"{where}: district rows {names}"
@@ -272,20 +297,42 @@ def check_xlsx(data: bytes, model: Model, form: Form, periods: Sequence[str], to
         assert abs(row["及时率"] - _ratio(want.on_time, want.expected)) < 1e-9, f"{at} 及时率"
         for item in form.numeric_fields:
             label, unit, values = item.label.get("zh"), _unit(form, item.key), want.values[item.key]
-            total = (
-                year_figure(model, form.key, item.key, periods, district)
-                if by_rules
-                else (sum(values, Decimal(0)) if values else None)
-            )
-            close(row[f"{label}合计{unit}"], total, f"{at} {label}合计", HALF_CENT if by_rules else Decimal(0))
-            close(row[f"{label}最小{unit}"], min(values) if values else None, f"{at} {label}最小")
-            close(row[f"{label}最大{unit}"], max(values) if values else None, f"{at} {label}最大")
+            column = _figure_column(header, form, item.key, len(periods) > 1)
+            if want.reports == 0:
+                assert row[column] == "未报", f"{at} {column}: {row[column]!r} where nobody reported (未报, never 0)"
+            else:
+                close(row[column], year_figure(model, form, item.key, periods, district), f"{at} {column}")
+            close(row[f"{label}单份最小{unit}"], min(values) if values else None, f"{at} {label}最小")
+            close(row[f"{label}单份最大{unit}"], max(values) if values else None, f"{at} {label}最大")
     labels = {parse_period(form.period_cadence, p).label("zh"): p for p in periods}
     check_report_rows(book["报表明细"], model, form, labels, where)
-    _, missing = _rows(book["未报学校"])
-    got = sorted((labels[m["期间"]], m["学校代码"]) for m in missing)
-    wanted = sorted(missing_pairs(model, form.key, periods))
-    assert got == wanted, f"{where} 未报学校: {got}, expected {wanted}"
+    check_missing_rows(book, model, form, labels, today, where)
+
+
+def check_missing_rows(book: Any, model: Model, form: Form, labels: dict[str, str], today: date, where: str) -> None:
+    """未报学校: past their due date (with it, the days late, locked or not); 待报学校: not yet due."""
+    late, pending = [], []
+    for period, code in missing_pairs(model, form.key, labels.values()):
+        deadline, now_state = due(form.key, period), state(form.key, period, today)
+        if now_state in ("late", "closed"):
+            days = (today - deadline).days if deadline else None
+            late.append((period, code, deadline, days, YES if now_state == "closed" else NO))
+        else:
+            pending.append((period, code, deadline, STATE_WORDS[now_state]))
+    _, rows = _rows(book["未报学校"])
+    got = [(labels[r["期间"]], r["学校代码"], _day(r["截止日期"]), r["逾期天数"], r["已锁定"]) for r in rows]
+    assert sorted(got, key=str) == sorted(late, key=str), (
+        f"{where} 未报学校: {sorted(got, key=str)}, expected {sorted(late, key=str)}"
+    )
+    _, rows = _rows(book["待报学校"])
+    got_pending = [(labels[r["期间"]], r["学校代码"], _day(r["截止日期"]), r["状态"]) for r in rows]
+    assert sorted(got_pending, key=str) == sorted(pending, key=str), (
+        f"{where} 待报学校: {sorted(got_pending, key=str)}, expected {sorted(pending, key=str)}"
+    )
+
+
+def _day(value: Any) -> date | None:
+    return value.date() if hasattr(value, "date") else value
 
 
 def check_report_rows(ws: Any, model: Model, form: Form, labels: dict[str, str], where: str) -> None:
@@ -328,7 +375,7 @@ def started(form: str, year: int, today: date) -> list[str]:
     return [k for k in keys if span(form, k)[0] <= today]
 
 
-def check_annual(annual: Any, model: Model, year: int, today: date) -> None:
+def check_annual(annual: Any, model: Model, catalogue: Catalogue, year: int, today: date) -> None:
     """annual_figures: farms (sites, area, vegetables, participants, income, top schools), milk, insurance."""
     farm = model.counted("harvest", set(started("harvest", year, today)))
     f = annual.farm
@@ -350,7 +397,7 @@ def check_annual(annual: Any, model: Model, year: int, today: date) -> None:
     else:
         assert (f.sites, f.area, f.income) == (None, None, None), "annual farm with no harvests says nothing"
     check_annual_milk(annual.milk, model, started("milk", year, today))
-    check_annual_insurance(annual.insurance, model, started("insurance", year, today))
+    check_annual_insurance(annual.insurance, model, catalogue.get("insurance"), started("insurance", year, today))
 
 
 def check_annual_milk(m: Any, model: Model, months: list[str]) -> None:
@@ -367,7 +414,7 @@ def check_annual_milk(m: Any, model: Model, months: list[str]) -> None:
     assert m.months == len(totals), f"annual milk months: {m.months}, expected {len(totals)}"
 
 
-def check_annual_insurance(i: Any, model: Model, semesters: list[str]) -> None:
+def check_annual_insurance(i: Any, model: Model, form: Form, semesters: list[str]) -> None:
     insurance = model.counted("insurance", set(semesters))
     assert i.reports == len(insurance), f"annual insurance reports: {i.reports}, expected {len(insurance)}"
     if not insurance:
@@ -375,8 +422,8 @@ def check_annual_insurance(i: Any, model: Model, semesters: list[str]) -> None:
         return
     assert i.schools == len({e.school for e in insurance}), "annual insurance schools"
     # Head counts: the latest semester's; premiums: summed over the semesters.
-    close(i.insured, year_figure(model, "insurance", "students_insured", semesters), "annual insurance insured")
-    close(i.premium, year_figure(model, "insurance", "premium", semesters), "annual insurance premium")
+    close(i.insured, year_figure(model, form, "students_insured", semesters), "annual insurance insured")
+    close(i.premium, year_figure(model, form, "premium", semesters), "annual insurance premium")
     newest = [p for p in semesters if period_figure(model, "insurance", "students_insured", p, None) is not None]
     assert (i.basis.key if i.basis else None) == (newest[-1] if newest else None), "annual insurance basis"
 

@@ -148,12 +148,12 @@ async def check_outputs(db: Database, catalogue: Catalogue, model: Model, clock:
         if year:
             out = tmp / f"{key}-{YEAR}.xlsx"
             await cli("export", "--form", key, "--year", str(YEAR), "-o", str(out))
-            check_xlsx(out.read_bytes(), model, form, year, today, by_rules=False)
+            check_xlsx(out.read_bytes(), model, form, year, today)
         if periods:
             p = [parse_period(form.period_cadence, periods[-1])]
-            data = render_xlsx(await gather_export(db, form, p, now, SHANGHAI), "zh", SHANGHAI)
-            check_xlsx(data, model, form, periods[-1:], today, by_rules=False)
-    check_annual(await annual_figures(db, catalogue, YEAR, now, SHANGHAI), model, YEAR, today)
+            data = render_xlsx(await gather_export(db, form, p, now, SHANGHAI), "zh", now, SHANGHAI)
+            check_xlsx(data, model, form, periods[-1:], today)
+    check_annual(await annual_figures(db, catalogue, YEAR, now, SHANGHAI), model, catalogue, YEAR, today)
 
 
 async def check_one_district(db: Database, form: Form, model: Model, period: str, now: datetime) -> None:
