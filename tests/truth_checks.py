@@ -290,6 +290,7 @@ def check_xlsx(data: bytes, model: Model, form: Form, periods: Sequence[str], to
             "已报份数": "reported",
             "按时份数": "on_time",
             "报表总数": "reports",
+            "经确认的预警": "flags",
         }
         for column, name in columns.items():
             assert row[column] == getattr(want, name), f"{at} {column}: {row[column]}, expected {getattr(want, name)}"
@@ -356,12 +357,13 @@ def _cell(form: Form, key: str, value: Any) -> str:
 
 def _row_key(form: Form, row: dict[str, Any], labels: dict[str, str]) -> tuple[str, ...]:
     answers = tuple(_cell(form, f.key, row[f.label.get("zh") + _unit(form, f.key)]) for f in form.fields)
-    return (labels[row["期间"]], row["学校代码"], *answers, str(row["版本"]), row["逾期"])
+    flags = len(str(row["预警与说明"]).splitlines()) if row["预警与说明"] else 0
+    return (labels[row["期间"]], row["学校代码"], *answers, str(row["版本"]), row["逾期"], str(flags))
 
 
 def _entry_key(form: Form, entry: Entry) -> tuple[str, ...]:
     answers = tuple(_cell(form, f.key, entry.values.get(f.key)) for f in form.fields)
-    return (entry.period, entry.school, *answers, str(entry.version), YES if entry.late else NO)
+    return (entry.period, entry.school, *answers, str(entry.version), YES if entry.late else NO, str(entry.flags))
 
 
 # --- the annual draft's figures ----------------------------------------------------------------------

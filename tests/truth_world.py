@@ -213,7 +213,7 @@ class Driver:
 
     def __init__(self, sim: Simulator, db: Database, clock: FixedClock, catalogue: Catalogue, model: Model) -> None:
         self.sim, self.db, self.clock, self.catalogue, self.model = sim, db, clock, catalogue, model
-        self.log: list[str] = []
+        self.log: list[str] = [f"{s.code} {s.district} {'/'.join(s.programmes)}" for s in model.schools]
 
     def chat(self, school: SchoolSpec) -> UserChat:
         return self.sim.user(school.principal, "校长")
@@ -222,7 +222,7 @@ class Driver:
     def today(self) -> date:
         return self.clock.now().date()
 
-    async def act(self, kind: str, who: int, what: int, when: int, draws: list[int], style: int) -> None:
+    async def act(self, kind: str, who: int, what: str, when: int, draws: list[int], style: int) -> None:
         """One action; a correction or withdrawal with nothing open to take it files instead."""
         if kind == "withdraw" and await self._withdraw(who):
             return
@@ -231,10 +231,10 @@ class Driver:
         await self._file(who, what, when, draws, style)
 
     # --- filing ------------------------------------------------------------------------------
-    async def _file(self, who: int, what: int, when: int, draws: list[int], style: int) -> None:
-        # Each form as often as the others (every school reports insurance, fewer milk or harvests).
-        members = [s for s in self.model.schools if s.reports(FORMS[what % len(FORMS)])]
-        form = self.catalogue.get(FORMS[what % len(FORMS)] if members else "insurance")
+    async def _file(self, who: int, what: str, when: int, draws: list[int], style: int) -> None:
+        # A school that reports the form (every school reports insurance, fewer milk or harvests).
+        members = [s for s in self.model.schools if s.reports(what)]
+        form = self.catalogue.get(what if members else "insurance")
         members = members or self.model.schools
         school = members[who % len(members)]
         keys = fileable_now(form.key, self.today)

@@ -62,12 +62,17 @@ pytestmark = pytest.mark.committed
 START = datetime(2026, 1, 6, 10, 0, tzinfo=SHANGHAI)
 YEAR = 2026
 
-LAYOUT = st.lists(st.tuples(st.integers(0, 2), st.booleans(), st.booleans()), min_size=3, max_size=6)
+# Each school: a shift of its district (school i is in district i + shift, so even the simplest
+# example spreads over the districts) and its programmes, the richest first for the same reason.
+PROGRAMMES = [(True, True), (True, False), (False, True), (False, False)]
+LAYOUT = st.lists(st.tuples(st.integers(0, 2), st.sampled_from(PROGRAMMES)), min_size=3, max_size=6).map(
+    lambda schools: [((i + shift) % 3, milk, farm) for i, (shift, (milk, farm)) in enumerate(schools)]
+)
 ACTION = st.tuples(
     st.integers(0, 30),  # days the clock moves first
     st.sampled_from(["file", "file", "file", "correct", "withdraw"]),
-    st.integers(0, 99),  # which school (or which open entry)
-    st.integers(0, 99),  # which of its forms
+    st.integers(0, 99),  # which school (or which open entry to correct or withdraw)
+    st.sampled_from(FORMS),  # which form (filed by a school that reports it)
     st.integers(0, 99),  # which fileable period
     st.lists(st.integers(0, 10**6), min_size=6, max_size=6),  # the answers
     st.integers(0, 4),  # how the numbers are typed
