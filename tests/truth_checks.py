@@ -367,67 +367,112 @@ def _entry_key(form: Form, entry: Entry) -> tuple[str, ...]:
 
 
 # --- the annual draft's figures ----------------------------------------------------------------------
-def started(form: str, year: int, today: date) -> list[str]:
-    """The form's periods that start in ``year`` and have started by ``today``, in order."""
-    keys = {
+def year_keys(form: str, year: int) -> list[str]:
+    """Every period of the form that starts in ``year``, in order."""
+    return {
         "milk": [f"{year}-{m:02d}" for m in range(1, 13)],
         "insurance": [f"{year}-S1", f"{year}-S2"],
         "harvest": [f"{year}-Q{q}" for q in range(1, 5)],
     }[form]
-    return [k for k in keys if span(form, k)[0] <= today]
 
 
-def check_annual(annual: Any, model: Model, catalogue: Catalogue, year: int, today: date) -> None:
-    """annual_figures: farms (sites, area, vegetables, participants, income, top schools), milk, insurance."""
-    farm = model.counted("harvest", set(started("harvest", year, today)))
-    f = annual.farm
-    assert f.reports == len(farm), f"annual farm reports: {f.reports}, expected {len(farm)}"
-    if farm:
-        members = {s.code for s in model.schools if s.reports("harvest")}
-        assert f.sites == len({e.school for e in farm} & members), "annual farm sites"
-        for name, key in (("area", "area_mu"), ("participants", "participants"), ("income", "income")):
-            values = [e.values[key] for e in farm if isinstance(e.values.get(key), Decimal)]
-            close(getattr(f, name), sum(values, Decimal(0)) if values else None, f"annual farm {name}")  # type: ignore[arg-type]
-        veg = [e.values["area_mu"] for e in farm if e.values.get("crop") == "vegetables" and e.values.get("area_mu") is not None]
-        close(f.vegetables_area, sum(veg, Decimal(0)) if veg else None, "annual farm vegetables_area")  # type: ignore[arg-type]
-        incomes: dict[str, Decimal] = {}
-        for e in farm:
-            incomes[e.school] = incomes.get(e.school, Decimal(0)) + Decimal(e.values["income"] or 0)  # type: ignore[arg-type]
-        top = sorted(((-v, code) for code, v in incomes.items() if v > 0))[:3]
-        assert [(t.school_code, t.total) for t in f.top] == [(code, -v) for v, code in top], "annual farm top schools"
-        assert f.flags == sum(e.flags for e in farm), "annual farm flags"
-    else:
-        assert (f.sites, f.area, f.income) == (None, None, None), "annual farm with no harvests says nothing"
-    check_annual_milk(annual.milk, model, started("milk", year, today))
-    check_annual_insurance(annual.insurance, model, catalogue.get("insurance"), started("insurance", year, today))
+def started(form: str, year: int, today: date) -> list[str]:
+    """The form's periods that start in ``year`` and have started by ``today``, in order."""
+    return [k for k in year_keys(form, year) if span(form, k)[0] <= today]
 
 
-def check_annual_milk(m: Any, model: Model, months: list[str]) -> None:
-    milk = model.counted("milk", set(months))
-    assert m.reports == len(milk), f"annual milk reports: {m.reports}, expected {len(milk)}"
-    if not milk:
-        assert m.daily_drinkers is None, "annual milk with no reports"
-        return
-    assert m.schools == len({e.school for e in milk}), "annual milk schools"
-    # 日参饮量: the city's monthly totals averaged over the months milk was served (a total above 0).
-    totals = [t for t in (period_figure(model, "milk", "daily_drinkers", p, None) for p in months) if t]
-    wanted = mean(totals).quantize(Decimal(1), rounding=ROUND_HALF_UP) if totals else None
-    close(m.daily_drinkers, wanted, "annual milk daily_drinkers")
-    assert m.months == len(totals), f"annual milk months: {m.months}, expected {len(totals)}"
+@dataclass(frozen=True)
+class YearFigure:
+    """A year figure as the draft must state it: the value, the periods it stands on, those not final."""
+
+    value: Decimal | None
+    periods: tuple[str, ...]
+    gaps: tuple[str, ...]
+    skipped: tuple[str, ...] = ()
 
 
-def check_annual_insurance(i: Any, model: Model, form: Form, semesters: list[str]) -> None:
-    insurance = model.counted("insurance", set(semesters))
-    assert i.reports == len(insurance), f"annual insurance reports: {i.reports}, expected {len(insurance)}"
-    if not insurance:
-        assert i.insured is None and i.premium is None, "annual insurance with no reports"
-        return
-    assert i.schools == len({e.school for e in insurance}), "annual insurance schools"
-    # Head counts: the latest semester's; premiums: summed over the semesters.
-    close(i.insured, year_figure(model, form, "students_insured", semesters), "annual insurance insured")
-    close(i.premium, year_figure(model, form, "premium", semesters), "annual insurance premium")
-    newest = [p for p in semesters if period_figure(model, "insurance", "students_insured", p, None) is not None]
-    assert (i.basis.key if i.basis else None) == (newest[-1] if newest else None), "annual insurance basis"
+def final(model: Model, form: Form, key: str, today: date, district: str | None) -> bool:
+    """A period's reports are final: a harvest quarter once it is over; any other form once it is
+    over and every expected school has reported."""
+    now_state = state(form.key, key, today)
+    if form.is_event:
+        return now_state != "open"
+    want = expect(model, form, [key], district)
+    return now_state != "open" and want.expected > 0 and want.reported >= want.expected
 
 
-__all__ = ["DISTRICTS", "check_annual", "check_summary_json", "check_xlsx", "due", "missing_pairs", "started"]
+def draft_figure(model: Model, form: Form, key: str, year: int, today: date, district: str | None = None) -> YearFigure:
+    """The field's year figure by its rule over every period of the year; a mean leaves out the
+    periods whose figure is 0 (no milk served in August) and names them; the latest semester's
+    head count stands on that semester and the ones after it."""
+    periods = year_keys(form.key, year)
+    places = PLACES[form.field(key).type]
+    figures = {p: period_figure(model, form.key, key, p, district, places) for p in periods}
+    rule = RULES[form.key][key][1]
+    skipped = tuple(p for p in periods if rule == "avg" and figures[p] == 0)
+    known = [p for p in periods if figures[p] is not None and p not in skipped]
+    used = [p for p in periods if p not in skipped]
+    value: Decimal | None = None
+    if known and rule == "sum":
+        value = sum((figures[p] for p in known), Decimal(0))  # type: ignore[misc]
+    elif known and rule == "avg":
+        value = rounded_mean([figures[p] for p in known], places)  # type: ignore[misc]
+    elif known:
+        value, used = figures[known[-1]], periods[periods.index(known[-1]) :]
+    gaps = tuple(p for p in used if not final(model, form, p, today, district))
+    return YearFigure(value, tuple(used), gaps, skipped)
+
+
+def check_figure(got: Any, want: YearFigure, where: str) -> None:
+    """A draft Figure: its value, the periods it stands on, those it marks 数据不全, those left out."""
+    close(got.value, want.value, where)
+    keys = tuple(c.period.key for c in got.coverage)
+    assert keys == want.periods, f"{where}: stands on {keys}, expected {want.periods}"
+    gaps = tuple(c.period.key for c in got.gaps)
+    assert gaps == want.gaps, f"{where}: marked incomplete for {gaps}, expected {want.gaps}"
+    skipped = tuple(p.key for p in got.skipped)
+    assert skipped == want.skipped, f"{where}: leaves out {skipped}, expected {want.skipped}"
+
+
+def check_annual(annual: Any, model: Model, catalogue: Catalogue, year: int, today: date, district: str | None = None) -> None:
+    """annual_figures for the city or a district: each figure by its rule, with its coverage and gaps,
+    last year's for the comparison, the farm sites from the roster, the top schools, the flags."""
+    at = f"annual {year} {district or 'city'}"
+    harvest, milk, insurance = (catalogue.get(k) for k in ("harvest", "milk", "insurance"))
+    for name, form, key in (
+        ("farm.participants", harvest, "participants"),
+        ("farm.income", harvest, "income"),
+        ("milk.drinkers", milk, "daily_drinkers"),
+        ("insurance.insured", insurance, "students_insured"),
+        ("insurance.premium", insurance, "premium"),
+    ):
+        part, attribute = name.split(".")
+        got = getattr(getattr(annual, part), attribute)
+        check_figure(got, draft_figure(model, form, key, year, today, district), f"{at} {name}")
+        assert got.previous is not None, f"{at} {name}: no figure of {year - 1} to compare with"
+        check_figure(got.previous, draft_figure(model, form, key, year - 1, today, district), f"{at} {name} ({year - 1})")
+    in_scope = [s for s in model.schools if district in (None, s.district)]
+    farms = [s for s in in_scope if s.reports("harvest")]
+    sites = annual.farm.sites
+    areas = [s.site_area for s in farms if s.site_area is not None]
+    assert (sites.sites, sites.unknown) == (len(farms), len(farms) - len(areas)), f"{at} farm sites"
+    close(sites.area, sum(areas, Decimal(0)) if areas else None, f"{at} farm site area (the roster's, not the harvests')")
+    entries = [e for e in model.counted("harvest", set(started("harvest", year, today))) if model.school(e.school) in in_scope]
+    veg = [e.values["area_mu"] for e in entries if e.values.get("crop") == "vegetables" and e.values.get("area_mu") is not None]
+    close(annual.farm.vegetables_area.value, sum(veg, Decimal(0)) if veg else None, f"{at} vegetables planted")  # type: ignore[arg-type]
+    incomes: dict[str, Decimal] = {}
+    for e in entries:
+        incomes[e.school] = incomes.get(e.school, Decimal(0)) + Decimal(e.values["income"] or 0)  # type: ignore[arg-type]
+    top = sorted((-v, code) for code, v in incomes.items() if v > 0)[:3]
+    assert [(t.school_code, t.total) for t in annual.farm.top] == [(code, -v) for v, code in top], f"{at} top schools"
+    basis = annual.insurance.insured.basis
+    if basis is not None:
+        reported = expect(model, insurance, [basis.key], district).schools_reported
+        assert annual.insurance.schools == reported, f"{at} insurance schools: {annual.insurance.schools}, expected {reported}"
+    flags = 0
+    for form in (harvest, milk, insurance):
+        flags += expect(model, form, started(form.key, year, today) or year_keys(form.key, year)[:1], district).flags
+    assert annual.flags == flags, f"{at} flags: {annual.flags}, expected {flags}"
+
+
+__all__ = ["DISTRICTS", "check_annual", "check_summary_json", "check_xlsx", "due", "missing_pairs", "started", "state"]

@@ -25,7 +25,8 @@ from bot.core.fields import Field, FieldType
 from bot.offline.simulator import Reply, Simulator, UserChat
 from storage.db import Database
 from storage.models import Report, School
-from tests.factories import add_school, register_principal
+from storage.schools import ensure_district, upsert_school
+from tests.factories import register_principal
 
 DISTRICTS = ("濉溪县", "相山区", "杜集区")
 FORMS = ("milk", "insurance", "harvest")
@@ -41,6 +42,8 @@ class SchoolSpec:
     district: str
     programmes: tuple[str, ...]
     principal: int
+    # Its farm site's land area (占地面积) in the roster; None: not given.
+    site_area: Decimal | None = None
 
     def reports(self, form: str) -> bool:
         """True if the school is expected to report ``form`` (insurance: every school)."""
@@ -191,12 +194,25 @@ def number_for(item: Field, n: int) -> Decimal:
 
 # --- the world -------------------------------------------------------------------------------------
 async def build_world(db: Database, sim: Simulator, clock: FixedClock, layout: list[tuple[int, bool, bool]]) -> Model:
-    """Schools (district index, milk?, farm?) with one registered principal each."""
+    """Schools (district index, milk?, farm?) with one registered principal each; farm schools
+    have a site area in the roster, but every third does not say."""
     schools = []
     for i, (district, milk, farm) in enumerate(layout):
         programmes = tuple(p for p, on in (("milk", milk), ("farm", farm), ("insurance", True)) if on)
-        spec = SchoolSpec(f"T{i + 1:02d}", f"第{i + 1}小学", DISTRICTS[district % len(DISTRICTS)], programmes, 1001 + i)
-        await add_school(db, clock, spec.code, spec.name, spec.district, programmes=spec.programmes)
+        area = Decimal(12 + 5 * i) / 2 if farm and i % 3 != 2 else None
+        spec = SchoolSpec(f"T{i + 1:02d}", f"第{i + 1}小学", DISTRICTS[district % len(DISTRICTS)], programmes, 1001 + i, area)
+        async with db.session() as session:
+            place = await ensure_district(session, spec.district)
+            await upsert_school(
+                session,
+                clock.now(),
+                code=spec.code,
+                name=spec.name,
+                district=place,
+                area="rural",
+                programmes=programmes,
+                site_area_mu=area,
+            )
         await register_principal(sim, db, clock, user_id=spec.principal, school_code=spec.code)
         schools.append(spec)
     return Model(schools)

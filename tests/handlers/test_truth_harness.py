@@ -44,11 +44,13 @@ from bot.core.clock import FixedClock
 from bot.core.catalogue import Form
 from bot.core.periods import parse_period
 from bot.commands.summary import summary_json
-from bot.office.summary import annual_figures, gather_export, summarise
+from bot.office.annual import annual_figures
+from bot.office.summary import gather_export, summarise
 from bot.render.xlsx import render_xlsx
 from bot.offline.fakeapi import FakeRequest, FakeTelegram
 from bot.offline.simulator import Simulator
 from storage.db import Database
+from storage.schools import district_by_name
 from tests.conftest import SHANGHAI, make_settings, wipe
 from tests.truth_checks import check_annual, check_stats_json, check_summary_json, check_xlsx, expect, started
 from tests.truth_world import FORMS, Driver, Model, build_world, fileable_now, span
@@ -159,6 +161,12 @@ async def check_outputs(db: Database, catalogue: Catalogue, model: Model, clock:
             data = render_xlsx(await gather_export(db, form, p, now, SHANGHAI), "zh", now, SHANGHAI)
             check_xlsx(data, model, form, periods[-1:], today)
     check_annual(await annual_figures(db, catalogue, YEAR, now, SHANGHAI), model, catalogue, YEAR, today)
+    district = sorted({s.district for s in model.schools})[-1]
+    async with db.session() as session:
+        place = await district_by_name(session, district)
+    assert place is not None
+    scoped = await annual_figures(db, catalogue, YEAR, now, SHANGHAI, district_id=place.id)
+    check_annual(scoped, model, catalogue, YEAR, today, district)
 
 
 async def check_one_district(db: Database, form: Form, model: Model, period: str, now: datetime) -> None:
