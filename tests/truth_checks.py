@@ -215,8 +215,17 @@ def check_coverage_json(doc: dict[str, Any], model: Model, form: Form, period: s
     for scope in [doc["city"], *doc["districts"]]:
         want = expect(model, form, [period], scope["district"])
         (coverage,) = scope["coverage"]
-        got = (coverage["period"], coverage["state"], coverage["expected"], coverage["reported"], coverage["on_time"])
-        assert got == (period, wanted[0], want.schools, want.reported, want.on_time), (
+        got = (
+            coverage["period"],
+            coverage["state"],
+            coverage["due"],
+            coverage["expected"],
+            coverage["reported"],
+            coverage["on_time"],
+            coverage["missing"],
+        )
+        missing = want.schools - want.reported
+        assert got == (period, wanted[0], wanted[1], want.schools, want.reported, want.on_time, missing), (
             f"{where} {scope['district'] or 'city'} coverage {got}"
         )
         assert coverage["complete"] == _complete(form.key, period, want, today), f"{where} {scope['district'] or 'city'} complete"
@@ -307,8 +316,41 @@ def check_xlsx(data: bytes, model: Model, form: Form, periods: Sequence[str], to
             close(row[f"{label}单份最小{unit}"], min(values) if values else None, f"{at} {label}最小")
             close(row[f"{label}单份最大{unit}"], max(values) if values else None, f"{at} {label}最大")
     labels = {parse_period(form.period_cadence, p).label("zh"): p for p in periods}
+    check_cover(book["说明"], model, form, labels, today, where)
     check_report_rows(book["报表明细"], model, form, labels, where)
     check_missing_rows(book, model, form, labels, today, where)
+
+
+def _table(rows: list[tuple[Any, ...]], first: tuple[str, str]) -> list[tuple[Any, ...]]:
+    """The rows of the cover's table whose heading starts with ``first``, up to the blank line after it."""
+    start = next(i for i, row in enumerate(rows) if tuple(row[:2]) == first)
+    body = []
+    for row in rows[start + 1 :]:
+        if all(cell is None for cell in row):
+            break
+        body.append(row)
+    return body
+
+
+def check_cover(ws: Any, model: Model, form: Form, labels: dict[str, str], today: date, where: str) -> None:
+    """说明: each period's state, due date and coverage (city or scope), and each field's roll-up rules."""
+    rows = list(ws.iter_rows(values_only=True))
+    got = [(labels[r[0]], r[1], _day(r[2]), r[3], r[4], r[5]) for r in _table(rows, ("期间", "状态"))]
+    wanted = []
+    for key in labels.values():
+        want = expect(model, form, [key])
+        wanted.append(
+            (key, STATE_WORDS[state(form.key, key, today)], due(form.key, key), want.schools, want.reported, want.on_time)
+        )
+    assert got == wanted, f"{where} 说明 coverage: {got}, expected {wanted}"
+    rules = {r[0]: tuple(r[2:4]) for r in _table(rows, ("数值", "单位"))}
+    several = len(labels) > 1
+    for item in form.numeric_fields:
+        schools, periods = (RULE_WORDS[r] for r in RULES[form.key][item.key])
+        wanted_rule = (schools, periods) if several else (schools, None)
+        assert rules.get(item.label.get("zh")) == wanted_rule, (
+            f"{where} 说明 rules of {item.key}: {rules.get(item.label.get('zh'))}"
+        )
 
 
 def check_missing_rows(book: Any, model: Model, form: Form, labels: dict[str, str], today: date, where: str) -> None:
@@ -359,12 +401,14 @@ def _cell(form: Form, key: str, value: Any) -> str:
 def _row_key(form: Form, row: dict[str, Any], labels: dict[str, str]) -> tuple[str, ...]:
     answers = tuple(_cell(form, f.key, row[f.label.get("zh") + _unit(form, f.key)]) for f in form.fields)
     flags = len(str(row["预警与说明"]).splitlines()) if row["预警与说明"] else 0
-    return (labels[row["期间"]], row["学校代码"], *answers, str(row["版本"]), row["逾期"], str(flags))
+    at = f"{row['提交时间']:%Y-%m-%d %H:%M}"
+    return (labels[row["期间"]], row["学校代码"], *answers, str(row["版本"]), row["逾期"], str(flags), at)
 
 
 def _entry_key(form: Form, entry: Entry) -> tuple[str, ...]:
     answers = tuple(_cell(form, f.key, entry.values.get(f.key)) for f in form.fields)
-    return (entry.period, entry.school, *answers, str(entry.version), YES if entry.late else NO, str(entry.flags))
+    late = YES if entry.late else NO
+    return (entry.period, entry.school, *answers, str(entry.version), late, str(entry.flags), f"{entry.at:%Y-%m-%d %H:%M}")
 
 
 __all__ = ["DISTRICTS", "check_summary_json", "check_xlsx", "expect", "missing_pairs", "period_figure", "rounded_mean", "state"]

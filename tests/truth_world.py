@@ -13,7 +13,7 @@ only: the id of the version just saved, to press its /correct buttons later.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -63,6 +63,8 @@ class Entry:
     version: int
     flags: int
     report_id: int
+    # When its current version was submitted (Shanghai time).
+    at: datetime
     withdrawn: bool = False
 
 
@@ -308,9 +310,10 @@ class Driver:
         report_id = await self._newest_id(school.code)
         if chain is not None:
             chain.values, chain.late, chain.version, chain.flags = dict(values), late, version, flags
-            chain.report_id, chain.withdrawn = report_id, False
+            chain.report_id, chain.withdrawn, chain.at = report_id, False, self.clock.now()
         else:
-            self.model.entries.append(Entry(school.code, form.key, key, dict(values), late, version, flags, report_id))
+            entry = Entry(school.code, form.key, key, dict(values), late, version, flags, report_id, self.clock.now())
+            self.model.entries.append(entry)
         self.log.append(f"  saved v{version}{' late' if late else ''}{f', {flags} warning(s) confirmed' if flags else ''}")
 
     async def _newest_id(self, code: str) -> int:
