@@ -160,7 +160,7 @@ def typed(value: Decimal, unit: str, style: int) -> str:
     return plain
 
 
-def answers_for(form: Form, draws: list[int], days_in_month: int, today: date) -> dict[str, Decimal | str | None]:
+def answers_for(form: Form, draws: list[int], days_in_month: int) -> dict[str, Decimal | str | None]:
     """Valid answers (inside every min/max and error rule) from the drawn integers."""
     pick = iter(draws * 3)
     values: dict[str, Decimal | str | None] = {}
@@ -184,7 +184,8 @@ def answers_for(form: Form, draws: list[int], days_in_month: int, today: date) -
 
 
 def number_for(item: Field, n: int) -> Decimal:
-    """A value for a number field: mostly modest, now and then 0 or the field's maximum."""
+    """A value for a number field inside its range, of a school's size rather than the form's
+    maximum, now and then 0."""
     top = int(item.max if item.max is not None else 100000)
     top = min(top, {"daily_drinkers": 3000, "days_served": 31, "incidents": 3, "claims": 5}.get(item.key, 60000))
     if n % 17 == 0:
@@ -269,7 +270,7 @@ class Driver:
             await self._edit_and_submit(chat, review, school, form, key, live, draws, style)
             return
         days = (span(form.key, key)[1] - span(form.key, key)[0]).days + 1 if form.key == "milk" else 31
-        values = answers_for(form, draws, days, self.today)
+        values = answers_for(form, draws, days)
         self.log.append(f"{self.clock.now():%Y-%m-%d %H:%M} {school.code} files {form.key} {key}: {_show(values)}")
         screen = last(replies)
         for item in form.fields:
@@ -346,7 +347,7 @@ class Driver:
     ) -> None:
         """At the review of a correction: change one or two answers, then submit."""
         days = (span(form.key, key)[1] - span(form.key, key)[0]).days + 1 if form.key == "milk" else 31
-        fresh = answers_for(form, draws, days, self.today)
+        fresh = answers_for(form, draws, days)
         values = dict(entry.values)
         numbers = [f for f in form.numeric_fields if f.required]
         for item in {numbers[draws[0] % len(numbers)].key: None, numbers[draws[1] % len(numbers)].key: None}:

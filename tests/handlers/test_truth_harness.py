@@ -1,22 +1,28 @@
 """Truth harness (issue 14 point 8): every figure the office reads equals what principals confirmed.
 
 Each generated example builds a small world (3–6 schools in 2–3 districts, each in or out of the
-milk and farm programmes; every school reports insurance), then moves the injected clock through
-2026 while principals, through the real Application on the fake Bot API, file milk months,
-insurance semesters and harvests (numbers typed as people type them: 12,000, full-width, with
-units, 1.2万), correct them (from /correct or by filing a period again) and withdraw them, and
-confirm history warnings with a reason. ``tests.truth_world`` keeps an independent model of what
-was confirmed; at the end ``tests.truth_checks`` recomputes, with plain Python, every figure of
+milk and farm programmes, farm sites with or without a land area in the roster; every school
+reports insurance), then moves the injected clock through 2026 (and into 2027) while principals,
+through the real Application on the fake Bot API, file milk months, insurance semesters and
+harvests (numbers typed as people type them: 12,000, full-width, with units, 1.2万), correct them
+(from /correct or by filing a period again), withdraw them, and confirm history warnings with a
+reason. ``tests.truth_world`` keeps an independent model of what was confirmed; at the end
+``tests.truth_checks`` and ``tests.truth_annual`` recompute, in plain Python, every figure of
 
-- ``schoolbot summary --form F --period P --json`` (the CLI entry, run in-process) for every
-  period touched and one untouched: city, districts, previous period, a year ago;
-- the XLSX of ``schoolbot export`` for the year and for one period: the district sheet's counts,
-  rates and field figures, one detail row per counted entry, the missing rows;
-- the year-end draft's data (``annual_figures``): sites, areas, income, top schools, the daily
-  drinkers' mean over months, the latest semester's head count, premiums summed;
+- ``summary --json`` for every period touched and one untouched: the period's state and due date;
+  for the city, every district and one district's own view: schools, expected, reported, on time,
+  rates, reports, warnings, each field's count/sum/avg/min/max and figure (null where nobody
+  reported), coverage, 未报; the previous period and a year ago, and whether they compare;
+- the XLSX export, for the year and for one period: the cover's coverage table and roll-up rules,
+  the district sheet (each figure by its field's rule, 未报, never 0), one detail row per counted
+  entry (answers, version, late, warnings, submitted at), 未报学校 past due apart from 待报学校;
+- the year-end draft's data (``annual_figures``, city and one district): each figure by its rule
+  with the periods it stands on and those marked 数据不全, zero months left out of a mean, last
+  year's figure, farm sites and their area from the roster, top schools, warnings;
 
-and compares. On failure Hypothesis prints the example and the log of what was filed.
-Derandomized, so CI runs the same examples every time.
+and compares. For one form per example the CLI itself runs (in-process), the others' outputs are
+built in-process by the same functions. On failure Hypothesis prints the example, and the log of
+what was filed and confirmed follows it. Derandomized, so CI runs the same 25 examples each time.
 """
 
 from __future__ import annotations
@@ -84,7 +90,8 @@ EXAMPLE = st.fixed_dictionaries(
     {
         "start": st.integers(0, 300),  # days after 6 January 2026
         "layout": LAYOUT,
-        "actions": st.lists(ACTION, min_size=3, max_size=10),
+        # Short walks for CI's time budget; exploring (TRUTH_EXPLORE) takes longer ones.
+        "actions": st.lists(ACTION, min_size=3, max_size=24 if os.environ.get("TRUTH_EXPLORE") else 10),
         "after": st.integers(0, 60),  # days between the last action and reading the outputs
     }
 )
