@@ -270,12 +270,21 @@ class Driver:
             await self._edit_and_submit(chat, review, school, form, key, live, draws, style)
             return
         days = (span(form.key, key)[1] - span(form.key, key)[0]).days + 1 if form.key == "milk" else 31
-        values = answers_for(form, draws, days)
+        await self._answer_all(chat, last(replies), school, form, key, answers_for(form, draws, days), style)
+
+    async def file(self, school: SchoolSpec, form: Form, key: str, values: dict[str, Decimal | str | None]) -> None:
+        """File these answers for a period the school has not filed (a scripted step)."""
+        chat = self.chat(school)
+        asked = last(await chat.press_data(f"go:{form.key}:{key}"))
+        await self._answer_all(chat, asked, school, form, key, values, 0)
+
+    async def _answer_all(
+        self, chat: UserChat, asked: Reply, school: SchoolSpec, form: Form, key: str, values: dict[str, Any], style: int
+    ) -> None:
         self.log.append(f"{self.clock.now():%Y-%m-%d %H:%M} {school.code} files {form.key} {key}: {_show(values)}")
-        screen = last(replies)
         for item in form.fields:
-            screen = await self._answer(chat, screen, item, values[item.key], style)
-        await self._submit(chat, screen, school, form, key, None, values)
+            asked = await self._answer(chat, asked, item, values[item.key], style)
+        await self._submit(chat, asked, school, form, key, None, values)
 
     async def _answer(self, chat: UserChat, asked: Reply, item: Field, value: Decimal | str | None, style: int) -> Reply:
         """Answer the question ``asked`` (which must be about ``item``); the bot's next screen."""
