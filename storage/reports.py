@@ -104,6 +104,8 @@ class NewReport:
     flags: Sequence[NewFlag] = ()
     # This version takes the entry back: kept in the history, excluded from sums.
     withdrawn: bool = False
+    # Filed by the office for the school, and why (``reporter_id`` is then the staff member).
+    behalf_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -175,6 +177,8 @@ async def save_report(session: AsyncSession, new: NewReport) -> Report:
         supersedes_id=superseded,
         source=new.source,
         withdrawn=new.withdrawn,
+        on_behalf=new.behalf_reason is not None,
+        behalf_reason=new.behalf_reason,
     )
     report.values = [
         ReportValue(field_key=k, num_value=num, text_value=txt, original=new.originals.get(k))

@@ -21,7 +21,7 @@ import io
 from collections.abc import Sequence
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from openpyxl import Workbook  # type: ignore[import-untyped]
 from openpyxl.styles import Font  # type: ignore[import-untyped]
@@ -36,6 +36,9 @@ from bot.render import scope_label, span_label
 from bot.render.missing import MissingLine, split_missing
 from bot.render.xlsx_cells import COUNT, DATE, DATETIME, PERCENT, field_format, figure_format, fill_sheet
 from bot.render.xlsx_cover import CoverFacts, cover_sheet, state_label
+
+if TYPE_CHECKING:
+    from storage.report_rows import ReportRow
 
 __all__ = ["export_filename", "render_xlsx"]
 
@@ -168,10 +171,19 @@ def _reports_sheet(ws: Worksheet, data: ExportData, lang: str, tz: tzinfo) -> No
         row += [_answer(field, report.values.get(field.key), lang) for field in form.fields]
         # Excel has no time zones: write the office's local time.
         submitted = report.submitted_at.astimezone(tz).replace(tzinfo=None)
-        row += [report.reporter or "", submitted, yes if report.is_late else no, report.version]
+        row += [_filed_by(report, lang), submitted, yes if report.is_late else no, report.version]
         row.append(flags.get(report.report_id, ""))
         rows.append(row)
     fill_sheet(ws, header, rows, formats)
+
+
+def _filed_by(report: "ReportRow", lang: str) -> str:
+    """填报人: the reporter, or "由办公室 张三 代填（原因：…）" for a version the office filed."""
+    if not report.on_behalf:
+        return report.reporter or ""
+    office = t(lang, "onbehalf.office_named", name=report.reporter) if report.reporter else t(lang, "onbehalf.office")
+    reason = t(lang, "onbehalf.reason_note", reason=report.behalf_reason) if report.behalf_reason else ""
+    return t(lang, "onbehalf.filed_by", who=office) + reason
 
 
 def _flag_cells(data: ExportData, lang: str) -> dict[int, str]:

@@ -274,7 +274,7 @@ class SelfService:
             period=period.label(self.lang) if period else report.period,
             figures=self.screens.key_figures(form, report, HISTORY_FIGURES) if form else "",
             version=report.version,
-            who=self.screens.who(report),
+            who=self.screens.who(report, reason=True),
             when=self.screens.when(report.submitted_at),
             late=(t(self.lang, "report.history.late") if report.is_late else "")
             + (t(self.lang, "withdraw.history_mark") if report.withdrawn else ""),

@@ -221,7 +221,10 @@ def _fresh(
     correction_of: int | None = None,
     notes: Mapping[str, Any] | None = None,
 ) -> DraftState:
-    """A new draft; its fresh token makes every button of the previous one stale."""
+    """A new draft; its fresh token makes every button of the previous one stale. Office staff's
+    draft keeps what they are filing for the school, and why (``Ctx.behalf``)."""
+    if ctx.behalf is not None:
+        notes = {**(notes or {}), "behalf": dict(ctx.behalf)}
     return DraftState(
         token=ctx.token,
         form_key=form_key,
@@ -242,6 +245,8 @@ def submit(out: Step, state: DraftState, form: Form, ctx: Ctx) -> None:
     """ "Submit" on the review: the ``Save`` intent (nothing is written here), or the period closed."""
     if state.step != STEP_REVIEW:
         raise Stale
+    if ctx.office and behalf_reason(state) is None:
+        raise Stale  # the office files only with the reason it was asked for first
     period = period_or_none(form, state.period)
     assert period is not None  # a draft reaches the review only with a period
     answers = dict(state.answers)
@@ -283,7 +288,15 @@ def submit(out: Step, state: DraftState, form: Form, ctx: Ctx) -> None:
         based_on=state.correction_of,
         changed=changed,
         originals=kept_originals(state.notes.get("originals") or {}, answers),
+        behalf_reason=behalf_reason(state),
     )
+
+
+def behalf_reason(state: DraftState) -> str | None:
+    """The reason office staff gave for filing this draft for the school (None: not the office's)."""
+    behalf = state.notes.get("behalf")
+    reason = behalf.get("reason") if isinstance(behalf, Mapping) else None
+    return reason if isinstance(reason, str) and reason else None
 
 
 def _changes(form: Form, original: SavedReport, answers: Mapping[str, str | None]) -> dict[str, dict[str, str | None]]:
@@ -330,6 +343,7 @@ __all__ = [
     "begin",
     "begin_fix",
     "begin_or_resume",
+    "behalf_reason",
     "choose_period",
     "kept_originals",
     "refusal",

@@ -42,6 +42,7 @@ COMMANDS: list[Command] = [
     Command("correct", _PRINCIPAL),
     Command("cancel", _PRINCIPAL),
     Command("overdue", _OFFICE),
+    Command("report_for", _OFFICE),
     Command("summary", _OFFICE),
     Command("export", _OFFICE),
     Command("annual", _OFFICE),

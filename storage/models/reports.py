@@ -88,6 +88,10 @@ class Report(Base):
     # A version that takes the entry back (an event filed twice, by mistake): kept in the history,
     # excluded from every sum, count and export of current figures.
     withdrawn: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    # Filed by the office for the school (migration 0013): ``reporter_id`` is the staff member
+    # (None from the command line without ``--as``), ``behalf_reason`` why they filed it.
+    on_behalf: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    behalf_reason: Mapped[str | None] = mapped_column(Text)
 
     school: Mapped[School] = relationship(lazy="joined")
     reporter: Mapped[Person | None] = relationship(lazy="joined")
