@@ -61,7 +61,7 @@ from storage.db import Database
 from storage.schools import district_by_name
 from tests.conftest import SHANGHAI, make_settings, wipe
 from tests.truth_annual import check_annual, started
-from tests.truth_checks import check_stats_json, check_summary_json, check_xlsx, expect
+from tests.truth_checks import check_stats_json, check_summary_json, check_xlsx, expect, missing_pairs, state
 from tests.truth_world import FORMS, Driver, Model, build_world, fileable_now, span
 
 # To read what the examples did: TRUTH_LOG=/tmp/truth.txt appends each example's log and timings;
@@ -174,8 +174,9 @@ async def check_outputs(db: Database, catalogue: Catalogue, model: Model, clock:
         year = started(key, YEAR, today)
         if year and by_cli:
             out = tmp / f"{key}-{YEAR}.xlsx"
-            await cli("export", "--form", key, "--year", str(YEAR), "-o", str(out))
+            printed = await cli("export", "--form", key, "--year", str(YEAR), "-o", str(out))
             check_xlsx(out.read_bytes(), model, form, year, today)
+            check_export_line(printed, model, key, year, today)
         for keys in ([year] if year and not by_cli else []) + ([periods[-1:]] if periods else []):
             chosen = [parse_period(form.period_cadence, k) for k in keys]
             data = render_xlsx(await gather_export(db, form, chosen, now, SHANGHAI), "zh", now, SHANGHAI)
@@ -183,6 +184,15 @@ async def check_outputs(db: Database, catalogue: Catalogue, model: Model, clock:
     check_annual(await annual_figures(db, catalogue, YEAR, now, SHANGHAI), model, catalogue, YEAR, today)
     scoped_annual = await annual_figures(db, catalogue, YEAR, now, SHANGHAI, district_id=place.id)
     check_annual(scoped_annual, model, catalogue, YEAR, today, district)
+
+
+def check_export_line(printed: str, model: Model, form: str, periods: list[str], today: date) -> None:
+    """What ``export`` prints: 已写入 FILE：N 份报表，M 项逾期未报，K 项待报。"""
+    missing = missing_pairs(model, form, periods)
+    late = sum(1 for period, _ in missing if state(form, period, today) in ("late", "closed"))
+    reports = len(model.counted(form, set(periods)))
+    wanted = f"：{reports} 份报表，{late} 项逾期未报，{len(missing) - late} 项待报。"
+    assert wanted in printed, f"export --form {form} --year {YEAR} printed {printed!r}, expected …{wanted}"
 
 
 def check_one_district(doc: dict[str, Any], form: Form, model: Model, period: str, district: str) -> None:
