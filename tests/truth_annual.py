@@ -15,7 +15,7 @@ from typing import Any
 
 from bot.core.catalogue import Catalogue, Form
 from tests.truth_checks import PLACES, RULES, close, expect, period_figure, rounded_mean, state
-from tests.truth_world import Model, span
+from tests.truth_world import Entry, Model, span
 
 
 def year_keys(form: str, year: int) -> list[str]:
@@ -61,17 +61,23 @@ def draft_figure(model: Model, form: Form, key: str, year: int, today: date, dis
     figures = {p: period_figure(model, form.key, key, p, district, places) for p in periods}
     rule = RULES[form.key][key][1]
     skipped = tuple(p for p in periods if rule == "avg" and figures[p] == 0)
-    known = [p for p in periods if figures[p] is not None and p not in skipped]
+    known = {p: f for p, f in figures.items() if f is not None and p not in skipped}
     used = [p for p in periods if p not in skipped]
     value: Decimal | None = None
     if known and rule == "sum":
-        value = sum((figures[p] for p in known), Decimal(0))  # type: ignore[misc]
+        value = sum(known.values(), Decimal(0))
     elif known and rule == "avg":
-        value = rounded_mean([figures[p] for p in known], places)  # type: ignore[misc]
+        value = rounded_mean(list(known.values()), places)
     elif known:
-        value, used = figures[known[-1]], periods[periods.index(known[-1]) :]
+        latest = [p for p in periods if p in known][-1]
+        value, used = known[latest], periods[periods.index(latest) :]
     gaps = tuple(p for p in used if not final(model, form, p, today, district))
     return YearFigure(value, tuple(used), gaps, skipped)
+
+
+def number(entry: Entry, key: str) -> Decimal | None:
+    value = entry.values.get(key)
+    return value if isinstance(value, Decimal) else None
 
 
 def check_figure(got: Any, want: YearFigure, where: str) -> None:
@@ -109,11 +115,11 @@ def check_annual(annual: Any, model: Model, catalogue: Catalogue, year: int, tod
     assert (sites.sites, sites.unknown) == (len(farms), len(farms) - len(areas)), f"{at} farm sites"
     close(sites.area, sum(areas, Decimal(0)) if areas else None, f"{at} farm site area (the roster's, not the harvests')")
     entries = [e for e in model.counted("harvest", set(started("harvest", year, today))) if model.school(e.school) in in_scope]
-    veg = [e.values["area_mu"] for e in entries if e.values.get("crop") == "vegetables" and e.values.get("area_mu") is not None]
-    close(annual.farm.vegetables_area.value, sum(veg, Decimal(0)) if veg else None, f"{at} vegetables planted")  # type: ignore[arg-type]
+    veg = [area for e in entries if e.values.get("crop") == "vegetables" and (area := number(e, "area_mu")) is not None]
+    close(annual.farm.vegetables_area.value, sum(veg, Decimal(0)) if veg else None, f"{at} vegetables planted")
     incomes: dict[str, Decimal] = {}
     for e in entries:
-        incomes[e.school] = incomes.get(e.school, Decimal(0)) + Decimal(e.values["income"] or 0)  # type: ignore[arg-type]
+        incomes[e.school] = incomes.get(e.school, Decimal(0)) + (number(e, "income") or Decimal(0))
     top = sorted((-v, code) for code, v in incomes.items() if v > 0)[:3]
     assert [(t.school_code, t.total) for t in annual.farm.top] == [(code, -v) for v, code in top], f"{at} top schools"
     basis = annual.insurance.insured.basis

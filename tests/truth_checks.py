@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -378,7 +378,8 @@ def check_missing_rows(book: Any, model: Model, form: Form, labels: dict[str, st
 
 
 def _day(value: Any) -> date | None:
-    return value.date() if hasattr(value, "date") else value
+    """A date cell as openpyxl reads it (a datetime at midnight)."""
+    return value.date() if isinstance(value, datetime) else value
 
 
 def check_report_rows(ws: Any, model: Model, form: Form, labels: dict[str, str], where: str) -> None:

@@ -275,7 +275,12 @@ async def test_the_export_and_the_draft_state_one_year_figure_of_daily_drinkers(
         sim = Simulator(application, fake)
         model = await build_world(db, sim, clock, [(0, True, False)])
         driver, milk, (school,) = Driver(sim, db, clock, catalogue, model), catalogue.get("milk"), model.schools
-        june = {"daily_drinkers": Decimal(800), "days_served": Decimal(20), "supplier": "yili", "incidents": Decimal(0)}
+        june: dict[str, Decimal | str | None] = {
+            "daily_drinkers": Decimal(800),
+            "days_served": Decimal(20),
+            "supplier": "yili",
+            "incidents": Decimal(0),
+        }
         await driver.file(school, milk, "2026-06", june)
         clock.set(datetime(2026, 8, 3, 10, 0, tzinfo=SHANGHAI))
         await driver.file(school, milk, "2026-07", {**june, "daily_drinkers": Decimal(0), "days_served": Decimal(0)})
