@@ -25,12 +25,16 @@ from bot.runtime.observability import InstrumentedApplication, instrument_handle
 from bot.delivery.sender import BroadcastSender, stop_sender
 from bot.settings import Settings
 from handlers.broadcast import broadcast_input, build_broadcast_handlers
+from handlers.broadcast_replies import build_broadcast_reply_handlers, reply_input
 from handlers.common import build_fallback_handlers, build_help_handlers, on_error
+from handlers.deputy import build_deputy_handlers
 from handlers.flags import build_flags_handlers
 from handlers.identity import build_identity_handlers
 from handlers.overdue import build_overdue_handlers
 from handlers.registration import build_registration_handlers
 from handlers.reporting import build_reporting_handlers, draft_input
+from handlers.roster import build_roster_handlers, roster_input
+from handlers.review import build_review_followups, build_review_handlers, review_input
 from handlers.router import Consumer, build_input_router
 from handlers.status import build_status_handlers
 from handlers.summary import build_summary_handlers
@@ -103,20 +107,30 @@ def register_handlers(application: App, catalogue: Catalogue) -> None:
     # Group 0: one handler per update wins, so order matters: commands and buttons of
     # each feature first, then free text routed to whichever feature awaits it, then
     # the catch-all for unknown commands and stale buttons.
-    consumers: list[Consumer] = []
+    # A reason a reviewer was just asked for comes first: the question is the newest one.
+    consumers: list[Consumer] = [review_input]
     application.add_handlers(build_registration_handlers())
+    application.add_handlers(build_deputy_handlers())
     application.add_handlers(build_broadcast_handlers())
+    application.add_handlers(build_broadcast_reply_handlers())
+    # First: a Telegram reply to a broadcast or to a forwarded reply is that, whatever else is pending.
+    consumers.append(reply_input)
     consumers.append(broadcast_input)  # a staff member writing the notice of a broadcast draft
     application.add_handlers(build_help_handlers())
     application.add_handlers(build_reporting_handlers(catalogue))
     application.add_handlers(build_status_handlers())
     application.add_handlers(build_summary_handlers())
     application.add_handlers(build_flags_handlers())
+    application.add_handlers(build_review_handlers())
     application.add_handlers(build_overdue_handlers())
     # A principal's draft takes typed answers, and stickers/photos sent instead (re-asked).
     consumers.append(draft_input)
+    application.add_handlers(build_roster_handlers())
+    consumers.append(roster_input)  # an admin's roster file (others' roster files are refused)
     application.add_handlers(build_input_router(consumers))
     application.add_handlers(build_fallback_handlers())
+    # Group 1, after a command ran: a reason a reviewer still owes is asked again.
+    application.add_handlers(build_review_followups(), group=1)
     application.add_error_handler(on_error)
 
 

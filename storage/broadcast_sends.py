@@ -20,6 +20,7 @@ from storage import outbox
 from storage.broadcasts import BROADCASTS, DEFAULT_LEASE
 from storage.models import Broadcast, BroadcastStatus, OutboxRow, OutboxStatus, Person, Role
 from storage.models.broadcasts import OPEN_STATUSES
+from storage.people import REPORTS_FOR_SCHOOL
 
 __all__ = [
     "NOT_IN_AUDIENCE",
@@ -96,7 +97,16 @@ async def _write(session: AsyncSession, row: ClaimedRow, **values: object) -> bo
     return await outbox.record(session, BROADCASTS, row.id, values, fence=row.attempts)
 
 
-async def record_sent(session: AsyncSession, row: ClaimedRow, now: datetime, *, parts: int, maybe_duplicate: bool) -> bool:
+async def record_sent(
+    session: AsyncSession,
+    row: ClaimedRow,
+    now: datetime,
+    *,
+    parts: int,
+    maybe_duplicate: bool,
+    message_ids: Sequence[int] = (),
+) -> bool:
+    """Sent; ``message_ids`` are the recipient's copy (a reply to any of them is a reply to the broadcast)."""
     values: dict[str, object] = {
         "status": OutboxStatus.SENT.value,
         "sent_at": now,
@@ -104,6 +114,10 @@ async def record_sent(session: AsyncSession, row: ClaimedRow, now: datetime, *, 
         "lease_until": None,
         "error": None,
     }
+    if message_ids:
+        # A resumed split text knows only the parts it sent itself: keep the first part's id.
+        values["message_id"] = func.coalesce(OutboxRow.message_id, min(message_ids))
+        values["last_message_id"] = max(message_ids)
     if maybe_duplicate:
         values["maybe_duplicate"] = True
     return await _write(session, row, **values)
@@ -147,13 +161,13 @@ NOT_IN_AUDIENCE = "recipient no longer in the audience (deactivated, moved or ro
 
 
 def _still_in_audience() -> ColumnElement[bool]:
-    """The row's person still qualifies: an active principal of the row's school, or (no school) active staff."""
+    """The row's person still qualifies: an active reporter (principal or deputy) of the row's school, or (no school) active staff."""
     return and_(
         Person.active.is_(True),
         or_(
             and_(
                 OutboxRow.school_id.is_not(None),
-                Person.role == Role.PRINCIPAL.value,
+                REPORTS_FOR_SCHOOL,
                 Person.school_id == OutboxRow.school_id,
             ),
             and_(OutboxRow.school_id.is_(None), Person.role.in_([Role.STAFF.value, Role.ADMIN.value])),

@@ -32,6 +32,7 @@ from bot.core.i18n import t
 from bot.core.periods import due_date, parse_period
 from bot.core.ui import Alert, Button, Screen
 from bot.office import nudges
+from bot.office.invites import invite_buttons
 from bot.office.args import UnknownWord, read_period, scope_words
 from bot.office.overdue_locked import LockedSchool, locked_missing
 from bot.reporting.onbehalf import behalf_data
@@ -212,6 +213,8 @@ async def listing(services: Services, who: Identity, lang: str, words: Sequence[
     buttons = _nudge_buttons(schools, f"{form.key if form else ANY}:{period_key or ANY}", lang)
     # Telegram takes at most 100 buttons on a message.
     buttons += _locked_buttons(locked, lang, min(MAX_SCHOOL_BUTTONS, 100 - sum(len(row) for row in buttons)))
+    # Schools nobody is registered for: invite someone (within the same 100).
+    buttons += invite_buttons(schools, lang)[: max(0, 100 - sum(len(row) for row in buttons))]
     nudgeable = [school for school in schools if not school.unreachable]
     if len(nudgeable) > MAX_SCHOOL_BUTTONS:
         lines.append(t(lang, "overdue.more_buttons", shown=MAX_SCHOOL_BUTTONS, count=len(nudgeable)))

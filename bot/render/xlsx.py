@@ -80,8 +80,9 @@ def _rollup_sheet(ws: Worksheet, data: ExportData, lang: str) -> None:
         t(lang, "summary.col_on_time_rate"),
         t(lang, "summary.col_reports"),
         t(lang, "quality.col_flags"),
+        t(lang, "review.col_approved"),
     ]
-    formats: list[str | None] = [None, None, COUNT, COUNT, COUNT, COUNT, PERCENT, PERCENT, COUNT, COUNT]
+    formats: list[str | None] = [None, None, COUNT, COUNT, COUNT, COUNT, PERCENT, PERCENT, COUNT, COUNT, COUNT]
     for field in numeric:
         label, unit = field.label.get(lang), _unit(field, lang)
         header.append(t(lang, "export.col_figure", field=label, rule=_rule(field, several, lang), unit=unit))
@@ -101,6 +102,7 @@ def _rollup_sheet(ws: Worksheet, data: ExportData, lang: str) -> None:
             stats.on_time_rate,
             stats.reports,
             stats.flags,
+            stats.approved,
         ]
         for field in numeric:
             agg = stats.aggregate(field.key)
@@ -158,8 +160,9 @@ def _reports_sheet(ws: Worksheet, data: ExportData, lang: str, tz: tzinfo) -> No
         t(lang, "summary.col_late"),
         t(lang, "summary.col_version"),
         t(lang, "quality.col_flag"),
+        t(lang, "review.col_state"),
     ]
-    formats += [None, DATETIME, None, COUNT, None]
+    formats += [None, DATETIME, None, COUNT, None, None]
     labels = _labels(form, [r.period for r in data.reports], lang)
     flags = _flag_cells(data, lang)
     yes, no = t(lang, "summary.yes"), t(lang, "summary.no")
@@ -173,6 +176,7 @@ def _reports_sheet(ws: Worksheet, data: ExportData, lang: str, tz: tzinfo) -> No
         submitted = report.submitted_at.astimezone(tz).replace(tzinfo=None)
         row += [_filed_by(report, lang), submitted, yes if report.is_late else no, report.version]
         row.append(flags.get(report.report_id, ""))
+        row.append(t(lang, f"review.state_label_{report.review}"))
         rows.append(row)
     fill_sheet(ws, header, rows, formats)
 
@@ -241,7 +245,20 @@ def render_xlsx(data: ExportData, lang: str, now: datetime, tz: tzinfo = DEFAULT
     cover_ws.title = names[0]
     sheets = [(name, t(lang, f"export.about_{key}")) for name, key in zip(names[1:], ("rollup", "reports", "missing", "pending"))]
     scope = scope_label(data.rollup.scope, lang)
-    cover_sheet(cover_ws, CoverFacts(form, data.rollup.periods, scope, data.rollup.coverage, now, tz, sheets), lang)
+    cover_sheet(
+        cover_ws,
+        CoverFacts(
+            form,
+            data.rollup.periods,
+            scope,
+            data.rollup.coverage,
+            now,
+            tz,
+            sheets,
+            approval=(data.rollup.city.approved, data.rollup.city.reports),
+        ),
+        lang,
+    )
     _rollup_sheet(workbook.create_sheet(names[1]), data, lang)
     _reports_sheet(workbook.create_sheet(names[2]), data, lang, tz)
     _missing_sheet(workbook.create_sheet(names[3]), form, late, lang)

@@ -246,6 +246,12 @@ class Screens:
     def locked(self, form: Form, period: Period) -> str:
         return self.say("report.locked", form=form.title.get(self.lang), period=period.label(self.lang))
 
+    def approved_lock(self, report: SavedReport) -> str:
+        """An approved report is locked for the principal: who approved it, and how to ask for a change."""
+        who = report.reviewer_name or self.say("review.office")
+        when = self.moment(report.reviewed_at) if report.reviewed_at is not None else ""
+        return self.say("review.locked", who=who, when=when)
+
     def not_over(self, form: Form, period: Period) -> str:
         """``period`` is still running: it is filed once it is over."""
         names = {"form": form.title.get(self.lang), "period": period.label(self.lang)}

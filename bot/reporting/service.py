@@ -60,6 +60,7 @@ from storage.drafts import DraftRaced, attach_draft, claim_draft, delete_draft, 
 from storage.models import Draft, Report, School
 from storage.reports import (
     CurrentChanged,
+    ReportApproved,
     count_current_reports,
     current_report,
     report_by_id,
@@ -156,6 +157,10 @@ def saved_report(report: Report) -> SavedReport:
         withdrawn=report.withdrawn,
         on_behalf=report.on_behalf,
         behalf_reason=report.behalf_reason,
+        review=report.review,
+        reviewer_name=report.reviewer.name if report.reviewer is not None else None,
+        reviewed_at=report.reviewed_at,
+        review_reason=report.review_reason,
     )
 
 
@@ -371,6 +376,9 @@ class Reporting:
         except CurrentChanged as exc:
             await self._changed_meanwhile(save, draft_id, revision, exc.current_id, out)
             return
+        except ReportApproved as exc:
+            await self._approved_meanwhile(draft_id, revision, exc.report_id, out)
+            return
         out.used_up = True
         count = None
         if form.is_event:
@@ -410,3 +418,16 @@ class Reporting:
             current = saved_report(found) if found is not None else None
         out.used_up = True
         out.screens.append(self.screens.changed_meanwhile(save.form, save.period, save.answers, current))
+
+    async def _approved_meanwhile(self, draft_id: int, revision: int, report_id: int, out: Outcome) -> None:
+        """The office approved the report while this correction was being written: nothing was
+        saved; end the draft and say who approved it and how to ask for a change."""
+        async with self._session() as session:
+            if not await delete_draft(session, draft_id, revision=revision):
+                out.alert = t(self.lang, "core.stale_button")
+                return
+            found = await report_by_id(session, report_id)
+            approved = saved_report(found) if found is not None else None
+        out.used_up = True
+        if approved is not None:
+            out.screens.append(Screen(self.screens.approved_lock(approved)))

@@ -184,6 +184,10 @@ def begin_fix(out: Step, report_id: int, ctx: Ctx) -> None:
             out.say(screens.say("withdraw.no_fix"))
             return
         report = current
+    if report.approved:
+        # Approved by the office: locked for the principal (the office reopens it to change it).
+        out.say(screens.approved_lock(report))
+        return
     form = ctx.form_or_none(report.form_key)
     if form is None:
         out.say(screens.say("report.form_gone", form=report.form_key))
@@ -267,6 +271,11 @@ def submit(out: Step, state: DraftState, form: Form, ctx: Ctx) -> None:
     series: str | None = ""
     late = is_late(form, period, ctx.now, ctx.tz)
     original = ctx.facts.report(state.correction_of) if state.correction_of is not None else None
+    if original is not None and original.approved:
+        # Approved while the correction was being typed: locked, nothing is saved.
+        out.say(screens_for(ctx).approved_lock(original))
+        out.state, out.used_up = None, True
+        return
     if original is not None:
         # A correction stays in its series (a harvest keeps its own), and fixing a typo
         # after the deadline does not make an on-time report late.

@@ -86,6 +86,16 @@ class SavedReport:
     # Filed by the office for the school (``reporter_name`` is then the staff member's), and why.
     on_behalf: bool = False
     behalf_reason: str | None = None
+    # The office's review (issue 15): "submitted", "approved" (locked for the principal) or
+    # "returned"; who decided, when, and the reason given.
+    review: str = "submitted"
+    reviewer_name: str | None = None
+    reviewed_at: datetime | None = None
+    review_reason: str | None = None
+
+    @property
+    def approved(self) -> bool:
+        return self.review == "approved"
 
 
 # --- facts the flow asks for ---------------------------------------------------------

@@ -50,6 +50,9 @@ def new_report(save: Save, *, school_id: int, reporter_id: int | None, now: date
         flags=tuple(NewFlag(f.code, f.message, f.reason, f.field_key, f.detail) for f in save.flags),
         withdrawn=save.withdrawn,
         behalf_reason=save.behalf_reason,
+        # A principal's save is refused once the office approved the series meanwhile (approved is
+        # locked for them); the office filing on behalf may still correct it.
+        unless_approved=save.behalf_reason is None,
     )
 
 

@@ -28,8 +28,8 @@ class Command:
         return t(lang, f"commands.{self.name}")
 
 
-_ALL = frozenset({"unknown", Role.PRINCIPAL, Role.STAFF, Role.ADMIN})
-_PRINCIPAL = frozenset({Role.PRINCIPAL})
+_ALL = frozenset({"unknown", Role.PRINCIPAL, Role.REPORTER, Role.STAFF, Role.ADMIN})
+_PRINCIPAL = frozenset({Role.PRINCIPAL, Role.REPORTER})
 _OFFICE = frozenset({Role.STAFF, Role.ADMIN})
 _ADMIN = frozenset({Role.ADMIN})
 
@@ -37,16 +37,18 @@ COMMANDS: list[Command] = [
     Command("start", _ALL),
     Command("help", _ALL),
     Command("report", _PRINCIPAL),
-    Command("status", _PRINCIPAL),
+    Command("status", _PRINCIPAL | _OFFICE),
     Command("history", _PRINCIPAL),
     Command("correct", _PRINCIPAL),
     Command("cancel", _PRINCIPAL),
+    Command("deputy", frozenset({Role.PRINCIPAL})),
     Command("overdue", _OFFICE),
     Command("report_for", _OFFICE),
     Command("summary", _OFFICE),
     Command("export", _OFFICE),
     Command("annual", _OFFICE),
     Command("flags", _OFFICE),
+    Command("review", _OFFICE),
     Command("broadcast", _OFFICE),
     Command("broadcasts", _OFFICE),
     Command("invite", _OFFICE),

@@ -3,16 +3,18 @@ so Alembic and the tests see one metadata."""
 
 from storage.models.base import Base, UTCDateTime
 from storage.models.core import AuditEntry, Area, District, Invite, Person, Role, School, SchoolProgramme
-from storage.models.reports import Draft, Report, ReportFlag, ReportValue
+from storage.models.reports import Draft, Report, ReportFlag, ReportValue, ReviewPrompt
 from storage.models.reminders import DigestSend, ReminderSend, SendStatus
 from storage.models.broadcasts import Broadcast, BroadcastStatus, OutboxRow, OutboxStatus
 from storage.models.budget import SendBudgetRow
+from storage.models.replies import BroadcastReply, ReplyKind, ReplyMessage
 
 __all__ = [
     "Area",
     "AuditEntry",
     "Base",
     "Broadcast",
+    "BroadcastReply",
     "BroadcastStatus",
     "DigestSend",
     "District",
@@ -21,10 +23,13 @@ __all__ = [
     "OutboxRow",
     "OutboxStatus",
     "Person",
+    "ReplyKind",
+    "ReplyMessage",
     "ReminderSend",
     "Report",
     "ReportFlag",
     "ReportValue",
+    "ReviewPrompt",
     "Role",
     "School",
     "SchoolProgramme",

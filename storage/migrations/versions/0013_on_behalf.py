@@ -12,7 +12,7 @@ from alembic import op
 
 revision = "0013"
 # Main's head when this was written; the merger re-chains it after 0011 and 0012.
-down_revision = "0011"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
