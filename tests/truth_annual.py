@@ -68,6 +68,8 @@ def draft_figure(model: Model, form: Form, key: str, year: int, today: date, dis
         value = sum(known.values(), Decimal(0))
     elif known and rule == "avg":
         value = rounded_mean(list(known.values()), places)
+    elif rule == "avg" and skipped:
+        value = Decimal(0)  # every month with a figure was 0: nothing served, which is 0, not 未报
     elif known:
         latest = [p for p in periods if p in known][-1]
         value, used = known[latest], periods[periods.index(latest) :]

@@ -121,8 +121,8 @@ def period_figure(model: Model, form: str, key: str, period: str, district: str 
 
 def year_figure(model: Model, form: Form, key: str, periods: Sequence[str], district: str | None = None) -> Decimal | None:
     """A field's figure over ``periods`` (in order) by its across-periods rule; None when nobody answered.
-    A month reported as 0 counts in a mean here, as the export states it; the year-end draft leaves
-    such months out (``tests.truth_annual``), and the two disagree: see the xfail test of the harness."""
+    A mean leaves out months whose figure is 0 (no milk served: the summer holidays), as the office's
+    report does; a year at 0 throughout is 0."""
     places = PLACES[form.field(key).type]
     known = [f for f in (period_figure(model, form.key, key, p, district, places) for p in periods) if f is not None]
     if not known:
@@ -131,7 +131,8 @@ def year_figure(model: Model, form: Form, key: str, periods: Sequence[str], dist
     if rule == "sum":
         return sum(known, Decimal(0))
     if rule == "avg":
-        return rounded_mean(known, places)
+        served = [f for f in known if f != 0]
+        return rounded_mean(served, places) if served else Decimal(0)
     return known[-1] if rule == "last" else max(known)
 
 

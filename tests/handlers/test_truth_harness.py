@@ -252,16 +252,9 @@ async def test_every_office_figure_equals_what_principals_confirmed(
         logging.getLogger().removeHandler(errors)
 
 
-# Found while writing the checkers, which follow each output's own statement of the rule: the export's
-# year figure of daily drinkers (``Stats.figure``: the mean of every month with a figure) and the
-# year-end draft's (``FormYear.figure``: the mean leaves out months whose figure is 0, "no milk
-# served in August") differ as soon as a month is reported as 0. One figure, two values.
-@pytest.mark.xfail(
-    strict=True,
-    reason="product inconsistency (issue 14 point 2): the XLSX year figure of daily drinkers counts a month "
-    "reported as 0 in the mean (bot/office/summary.py Stats.figure), the year-end draft leaves it out "
-    "(bot/office/annual.py FormYear.figure, skip_zero)",
-)
+# Found by the harness: the export's year figure of daily drinkers counted a month reported as 0 in
+# the mean while the year-end draft left it out ("no milk served in August"); both now fold with
+# bot.core.aggregation.fold_periods. One figure, one value.
 async def test_the_export_and_the_draft_state_one_year_figure_of_daily_drinkers(
     db_url: str, db: Database, office_clock: FixedClock
 ) -> None:
