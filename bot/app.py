@@ -25,6 +25,7 @@ from bot.runtime.observability import InstrumentedApplication, instrument_handle
 from bot.delivery.sender import BroadcastSender, stop_sender
 from bot.settings import Settings
 from handlers.broadcast import broadcast_input, build_broadcast_handlers
+from handlers.dashboard import build_dashboard_handlers
 from handlers.common import build_fallback_handlers, build_help_handlers, on_error
 from handlers.flags import build_flags_handlers
 from handlers.identity import build_identity_handlers
@@ -111,6 +112,7 @@ def register_handlers(application: App, catalogue: Catalogue) -> None:
     application.add_handlers(build_reporting_handlers(catalogue))
     application.add_handlers(build_status_handlers())
     application.add_handlers(build_summary_handlers())
+    application.add_handlers(build_dashboard_handlers())
     application.add_handlers(build_flags_handlers())
     application.add_handlers(build_overdue_handlers())
     # A principal's draft takes typed answers, and stickers/photos sent instead (re-asked).

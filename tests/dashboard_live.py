@@ -57,7 +57,7 @@ async def add_city(db: Database, clock: FixedClock) -> None:
 
 
 def dashboard_services(db: Database, clock: FixedClock, db_url: str, **overrides: Any) -> Services:
-    settings = make_settings(db_url, bot_token=TOKEN, dashboard_url="http://127.0.0.1", **overrides)
+    settings = make_settings(db_url, **{"bot_token": TOKEN, "dashboard_url": "http://127.0.0.1", **overrides})
     return Services(settings=settings, db=db, clock=clock, catalogue=load_catalogue())
 
 
@@ -69,8 +69,9 @@ class LiveDashboard:
     services: Services
     clock: FixedClock
 
-    def init_data(self, user_id: int, *, token: str = TOKEN, **kwargs: Any) -> str:
-        return sign_init_data(token, user_id, self.clock.now(), **kwargs)
+    def init_data(self, user_id: int, *, token: str | None = None, **kwargs: Any) -> str:
+        """Launch data for ``user_id`` signed now, with this bot's token unless told another."""
+        return sign_init_data(token or self.services.settings.token or TOKEN, user_id, self.clock.now(), **kwargs)
 
     def mini_app_url(self, user_id: int, path: str = "", **kwargs: Any) -> str:
         """The URL Telegram opens the Mini App at: launch data in the fragment."""
@@ -84,12 +85,13 @@ class LiveDashboard:
         assert url is not None
         return url
 
-    async def signed_in(self, user_id: int) -> httpx.AsyncClient:
+    @asynccontextmanager
+    async def signed_in(self, user_id: int) -> AsyncIterator[httpx.AsyncClient]:
         """An HTTP client holding ``user_id``'s session cookie (through the Mini App login)."""
-        client = httpx.AsyncClient(base_url=self.base, timeout=30)
-        answer = await client.post("/app/auth", data={"init_data": self.init_data(user_id)})
-        assert answer.status_code == 200, answer.text
-        return client
+        async with httpx.AsyncClient(base_url=self.base, timeout=30) as client:
+            answer = await client.post("/app/auth", data={"init_data": self.init_data(user_id)})
+            assert answer.status_code == 200, answer.text
+            yield client
 
 
 @asynccontextmanager

@@ -76,7 +76,7 @@ STATIC_CACHE = "private, max-age=2592000"
 # initData is a few hundred bytes: a login body past this is refused unread (413).
 MAX_AUTH_BODY = 8192
 # Where the sign-in page may send the browser on: a page path of ours, nothing else.
-SAFE_NEXT = re.compile(r"(?:[A-Za-z0-9_-]+(?:/[A-Za-z0-9_.-]+)*)?")
+SAFE_NEXT = re.compile(r"(?:[A-Za-z0-9_-][A-Za-z0-9_.-]*(?:/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*)?")
 # Polling mode's own server: no dashboard request carries a body worth more.
 MAX_BODY = 64 * 1024
 
