@@ -77,6 +77,7 @@ RESERVED_COMMANDS = frozenset(
         "summary",
         "export",
         "annual",
+        "dashboard",
         "flags",
         "broadcast",
         "broadcasts",

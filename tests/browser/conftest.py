@@ -28,8 +28,6 @@ from tests.dashboard_live import LiveDashboard, add_city, dashboard_services, se
 
 CHROMIUM = os.environ.get("SCHOOLBOT_CHROMIUM", "/usr/bin/chromium")
 
-pytestmark = pytest.mark.committed
-
 
 @pytest.fixture
 async def live(committed_db: Database, clock: FixedClock, db_url: str) -> AsyncIterator[LiveDashboard]:
