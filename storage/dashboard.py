@@ -56,7 +56,7 @@ class GridQuery:
     enrolled: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class GridCell:
     """One school's entries for one period (``period`` None: the school filed nothing asked for)."""
 

@@ -13,6 +13,7 @@ The trends (``read_trends``) are the summaries' roll-ups (``rollups_by_period``:
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
@@ -55,11 +56,11 @@ class GridFilters:
     page: int = 1
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class SchoolLine:
     code: str
     name: str
-    cells: tuple[CellState, ...]
+    cells: list[CellState]
 
 
 @dataclass(frozen=True)
@@ -104,43 +105,52 @@ def cell_state(cell: GridCell | None, state: PeriodState) -> CellState:
 
 
 def _subtotal(name: str, district_id: int | None, lines: Sequence[SchoolLine], span: int) -> Subtotal:
-    counts: list[dict[CellState, int]] = [{} for _ in range(span)]
-    for line in lines:
-        for i, state in enumerate(line.cells):
-            counts[i][state] = counts[i].get(state, 0) + 1
-    return Subtotal(name, district_id, len(lines), tuple(counts))
+    counts = tuple(dict(Counter(line.cells[i] for line in lines)) for i in range(span))
+    return Subtotal(name, district_id, len(lines), counts)
+
+
+def _sum(name: str, district_id: int | None, parts: Sequence[Subtotal], span: int) -> Subtotal:
+    counts = [Counter[CellState]() for _ in range(span)]
+    for part in parts:
+        for i, each in enumerate(part.counts):
+            counts[i].update(each)
+    return Subtotal(name, district_id, sum(p.schools for p in parts), tuple(dict(c) for c in counts))
 
 
 def build_grid(
     filters: GridFilters, periods: Sequence[Period], states: Sequence[PeriodState], cells: Sequence[GridCell], scope: str
 ) -> Grid:
-    """The grid from the query's rows (sorted by district name, school code), one page of schools."""
+    """The grid from the query's rows, one page of schools (every school in the subtotals).
+
+    The rows come sorted by district name, school code and period, so one school's rows are
+    adjacent: a single pass fills each school's line, starting from what the period's state
+    says of a school with no report (missing once past due, else not yet due).
+    """
     index = {p.key: i for i, p in enumerate(periods)}
-    schools: dict[int, tuple[GridCell, dict[int, GridCell]]] = {}
-    for cell in cells:
-        _, filed = schools.setdefault(cell.school_id, (cell, {}))
-        if cell.period is not None and cell.period in index:
-            filed[index[cell.period]] = cell
+    blank = [CellState.MISSING if state.finished else CellState.NOT_DUE for state in states]
     districts: dict[int, tuple[str, list[SchoolLine]]] = {}
-    for first, filed in schools.values():
-        line = SchoolLine(
-            first.school_code,
-            first.school_name,
-            tuple(cell_state(filed.get(i), state) for i, state in enumerate(states)),
-        )
-        districts.setdefault(first.district_id, (first.district, []))[1].append(line)
-    every = [line for _, lines in districts.values() for line in lines]
-    total = _subtotal(scope, filters.district_id, every, len(periods))
-    pages = max(1, -(-len(every) // PAGE_SIZE))
+    line = SchoolLine("", "", [])
+    school = None
+    for cell in cells:
+        if cell.school_id != school:
+            school, line = cell.school_id, SchoolLine(cell.school_code, cell.school_name, list(blank))
+            districts.setdefault(cell.district_id, (cell.district, []))[1].append(line)
+        i = index.get(cell.period) if cell.period is not None else None
+        if i is not None:
+            line.cells[i] = cell_state(cell, states[i])
+    span = len(periods)
+    subtotals = {district_id: _subtotal(name, district_id, lines, span) for district_id, (name, lines) in districts.items()}
+    total = _sum(scope, filters.district_id, list(subtotals.values()), span)
+    pages = max(1, -(-total.schools // PAGE_SIZE))
     first_shown, last_shown = (filters.page - 1) * PAGE_SIZE, filters.page * PAGE_SIZE
     blocks, seen = [], 0
-    for district_id, (name, lines) in districts.items():
+    for district_id, (_, lines) in districts.items():
         shown = lines[max(first_shown - seen, 0) : max(last_shown - seen, 0)]
         seen += len(lines)
         if shown:
-            blocks.append(DistrictBlock(_subtotal(name, district_id, lines, len(periods)), tuple(shown)))
+            blocks.append(DistrictBlock(subtotals[district_id], tuple(shown)))
     dues = tuple(due_date(filters.form, p) for p in periods)
-    return Grid(filters, tuple(periods), tuple(states), dues, total, tuple(blocks), len(every), pages)
+    return Grid(filters, tuple(periods), tuple(states), dues, total, tuple(blocks), total.schools, pages)
 
 
 async def read_grid(db: Database, filters: GridFilters, now: datetime, tz: tzinfo, scope: str) -> Grid:
