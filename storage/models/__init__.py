@@ -7,12 +7,14 @@ from storage.models.reports import Draft, Report, ReportFlag, ReportValue
 from storage.models.reminders import DigestSend, ReminderSend, SendStatus
 from storage.models.broadcasts import Broadcast, BroadcastStatus, OutboxRow, OutboxStatus
 from storage.models.budget import SendBudgetRow
+from storage.models.dashboard import DashboardLink
 
 __all__ = [
     "Area",
     "AuditEntry",
     "Base",
     "Broadcast",
+    "DashboardLink",
     "BroadcastStatus",
     "DigestSend",
     "District",
