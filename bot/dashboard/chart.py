@@ -30,7 +30,7 @@ from bot.render.scale import Scale
 __all__ = ["short_label", "trend_svg"]
 
 WIDTH, HEIGHT = 600, 230
-LEFT, RIGHT, TOP, BOTTOM = 58, 12, 18, 46
+LEFT, RIGHT, TOP, BOTTOM = 64, 12, 30, 50
 TICKS = 4
 
 
@@ -95,10 +95,10 @@ def trend_svg(trend: Trend, lang: str) -> Markup:
         out.append(f'<line class="gl" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{level:.1f}" y2="{level:.1f}"/>')
         label = escape(scale.tick(top * k / TICKS))
         out.append(f'<text class="tick" x="{LEFT - 6}" y="{level + 4:.1f}" text-anchor="end">{label}</text>')
-    out.append(f'<text class="tick" x="4" y="{TOP - 6}">{escape(scale.unit(unit))}</text>')
+    out.append(f'<text class="tick" x="4" y="{TOP - 12}">{escape(scale.unit(unit))}</text>')
     for i, point in enumerate(trend.last_year or trend.this_year):
         out.append(
-            f'<text class="tick" x="{x(i):.1f}" y="{base + 16}" text-anchor="middle">{escape(short_label(point.period, lang))}</text>'
+            f'<text class="tick" x="{x(i):.1f}" y="{base + 19}" text-anchor="middle">{escape(short_label(point.period, lang))}</text>'
         )
     for css, points in (("last", trend.last_year), ("this", trend.this_year)):
         drawn = [(x(i), y(p.value)) for i, p in enumerate(points) if p.value is not None]
@@ -109,7 +109,7 @@ def trend_svg(trend: Trend, lang: str) -> Markup:
                 if css == "this":
                     none = escape(t(lang, "coverage.unreported"))
                     out.append(
-                        f'<text class="none" x="{x(i):.1f}" y="{base + 32}" text-anchor="middle">{none}<title>{tip}</title></text>'
+                        f'<text class="none" x="{x(i):.1f}" y="{base + 38}" text-anchor="middle">{none}<title>{tip}</title></text>'
                     )
                 continue
             cx, cy = x(i), y(point.value)
@@ -117,6 +117,6 @@ def trend_svg(trend: Trend, lang: str) -> Markup:
             out.append(f'<circle class="{shape}" cx="{cx:.1f}" cy="{cy:.1f}" r="4"><title>{tip}</title></circle>')
             if css == "this" and not point.complete:
                 cov = f"{point.coverage.reported}/{point.coverage.expected}"
-                out.append(f'<text class="cov" x="{cx:.1f}" y="{cy - 9:.1f}" text-anchor="middle">{cov}</text>')
+                out.append(f'<text class="cov" x="{cx:.1f}" y="{cy - 11:.1f}" text-anchor="middle">{cov}</text>')
     out.append("</svg>")
     return Markup("".join(out))

@@ -8,8 +8,6 @@ school page, flags, the review list and both downloads are read back from the HT
 
 from __future__ import annotations
 
-from datetime import datetime
-from decimal import Decimal
 from html.parser import HTMLParser
 
 import pytest
@@ -23,9 +21,9 @@ from bot.services import Services
 from bot.settings import Settings
 from storage.db import Database
 from storage.models import School, SchoolProgramme
-from storage.reports import NewFlag, NewReport, save_report_retrying
+from storage.reports import NewFlag
 from storage.schools import ensure_district
-from tests.conftest import SHANGHAI
+from tests.dashboard_seed import milk
 from tests.factories import add_person, add_school
 
 CATALOGUE = load_catalogue()
@@ -76,38 +74,6 @@ def grid_of(page: Page) -> Cells:
     parser = Cells()
     parser.feed(page.body.decode())
     return parser
-
-
-async def milk(
-    db: Database,
-    school: int,
-    period: str,
-    *,
-    late: bool = False,
-    withdrawn: bool = False,
-    drinkers: int = 300,
-    flags: tuple[NewFlag, ...] = (),
-) -> None:
-    await save_report_retrying(
-        db,
-        NewReport(
-            school_id=school,
-            form_key="milk",
-            form_version=1,
-            period=period,
-            values={
-                "daily_drinkers": (Decimal(drinkers), None),
-                "days_served": (Decimal(20), None),
-                "supplier": (None, "yili"),
-                "incidents": (Decimal(0), None),
-            },
-            reporter_id=None,
-            submitted_at=datetime(2026, 11, 3, 9, tzinfo=SHANGHAI),
-            is_late=late,
-            withdrawn=withdrawn,
-            flags=flags,
-        ),
-    )
 
 
 @pytest.fixture
@@ -195,7 +161,7 @@ async def test_district_staff_see_only_their_district(services: Services) -> Non
 )
 async def test_bad_parameters_are_bad_requests(services: Services, query: dict[str, str]) -> None:
     with pytest.raises(BadRequest) as raised:
-        await page(services, "grid", form=query.pop("form", "milk"), **query)
+        await page(services, "grid", **{"form": "milk", **query})
     assert raised.value.message  # one line for the viewer
 
 
