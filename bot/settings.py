@@ -91,6 +91,8 @@ class Settings(BaseSettings):
     holidays: Annotated[tuple[tuple[date, date], ...], NoDecode] = ()
     bot_username: str | None = None
     catalogue_path: Path | None = None
+    # Who signs the year-end draft (its title and the name above the date at the end).
+    office_name: str = Field(default="市教育局勤工俭学管理办公室", min_length=1, max_length=100)
     draft_ttl_days: int = Field(default=7, ge=1)
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None

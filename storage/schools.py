@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
+from types import EllipsisType
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import District, Person, Role, School, SchoolProgramme
+from storage.sql import exact_decimal
 
 
 async def district_by_name(session: AsyncSession, name: str) -> District | None:
@@ -33,8 +37,13 @@ async def upsert_school(
     district: District,
     area: str,
     programmes: Iterable[str],
+    site_area_mu: Decimal | None | EllipsisType = ...,
 ) -> tuple[School, bool]:
-    """Create or update the school with ``code``; returns it and whether it is new."""
+    """Create or update the school with ``code``; returns it and whether it is new.
+
+    ``site_area_mu`` (its farm site's land area) is left as it is when not given (``...``):
+    a roster without that column does not erase what an earlier one said.
+    """
     school = await session.scalar(select(School).where(School.code == code))
     created = school is None
     if school is None:
@@ -43,6 +52,8 @@ async def upsert_school(
     school.name = name
     school.district_id = district.id
     school.area = area
+    if site_area_mu is not ...:
+        school.site_area_mu = site_area_mu
     school.updated_at = now
     wanted = sorted(set(programmes))
     if created:
@@ -102,3 +113,40 @@ async def schools_without_reporter(session: AsyncSession, district_id: int | Non
     if district_id is not None:
         query = query.where(School.district_id == district_id)
     return list((await session.scalars(query)).all())
+
+
+@dataclass(frozen=True)
+class SiteAreas:
+    """One district's schools in a programme and the land area of their sites (占地面积)."""
+
+    district_id: int
+    district: str
+    sites: int
+    # Schools whose roster row gave the area; the others are unknown, not zero.
+    with_area: int
+    area: Decimal
+
+
+async def site_areas(session: AsyncSession, programme: str, district_id: int | None = None) -> list[SiteAreas]:
+    """Per district (by name): schools enrolled in ``programme``, how many gave a site area, its sum."""
+    query = (
+        select(
+            District.id,
+            District.name,
+            func.count(School.id),
+            func.count(School.site_area_mu),
+            func.coalesce(func.sum(School.site_area_mu), 0),
+        )
+        .select_from(School)
+        .join(District, District.id == School.district_id)
+        .join(SchoolProgramme, SchoolProgramme.school_id == School.id)
+        .where(SchoolProgramme.programme == programme)
+        .group_by(District.id, District.name)
+        .order_by(District.name)
+    )
+    if district_id is not None:
+        query = query.where(School.district_id == district_id)
+    return [
+        SiteAreas(district_id=d_id, district=name, sites=int(sites), with_area=int(known), area=exact_decimal(total))
+        for d_id, name, sites, known, total in (await session.execute(query)).all()
+    ]

@@ -32,16 +32,17 @@ from bot.core.clock import SystemClock
 from bot.core.coverage import Coverage
 from bot.core.i18n import LANGUAGES, t
 from bot.core.periods import Period, local_date
-from bot.render.annual import render_annual_docx, render_annual_text
+from bot.render.annual import render_annual_text
+from bot.render.annual_docx import render_annual_docx
 from bot.render.table import render_summary_text
 from bot.render.missing import split_missing
 from bot.render.xlsx import render_xlsx
 from bot.office.args import MAX_YEAR, MIN_YEAR, BadPeriod, UnknownForm, form_arg, last_finished_period, period_arg
+from bot.office.annual import annual_figures
 from bot.office.summary import (
     Rollup,
     Stats,
     Summary,
-    annual_figures,
     gather_export,
     started_periods_of_year,
     summarise,
@@ -276,21 +277,34 @@ def run_export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_annual(args: argparse.Namespace, settings: Settings) -> int:
+    lang = args.lang
     catalogue = load_catalogue(settings.catalogue_path)
     now = SystemClock(settings.timezone).now()
     year = args.year if args.year is not None else local_date(now, settings.timezone).year
     if not MIN_YEAR <= year <= MAX_YEAR:
-        return _fail(UsageError(f"{year} is not a plausible year"))
+        return _fail(UsageError(t(lang, "annual.cli_bad_year", year=year)))
+    output: Path = args.output
+    if not output.parent.is_dir():
+        # One line, not a traceback after the whole draft was computed.
+        return _fail(UsageError(t(lang, "annual.cli_no_folder", folder=output.parent)))
 
     async def work(db: Database) -> tuple[str, bytes]:
-        annual = await annual_figures(db, catalogue, year, now, settings.timezone, district_id=await _district(db, args.district))
-        return render_annual_text(annual, args.lang), render_annual_docx(annual, args.lang)
+        district_id = None
+        if args.district is not None:
+            async with db.session() as session:
+                district = await district_by_name(session, args.district)
+            if district is None:
+                raise UsageError(t(lang, "annual.cli_no_district", name=args.district))
+            district_id = district.id
+        annual = await annual_figures(db, catalogue, year, now, settings.timezone, district_id=district_id)
+        office = settings.office_name
+        return render_annual_text(annual, lang, office=office), render_annual_docx(annual, lang, office=office)
 
     try:
         text, document = asyncio.run(_with_db(settings, work))
     except UsageError as exc:
         return _fail(exc)
-    args.output.write_bytes(document)
+    output.write_bytes(document)
     print(text)
-    print(f"\nwrote {args.output}")
+    print("\n" + t(lang, "annual.cli_wrote", path=output))
     return 0

@@ -35,7 +35,8 @@ from bot.office.args import (
     sane,
 )
 from bot.office.scope import office_district
-from bot.office.summary import Summary, annual_figures, gather_export, started_periods_of_year, summarise
+from bot.office.annual import annual_figures
+from bot.office.summary import Summary, gather_export, started_periods_of_year, summarise
 from bot.render import span_label
 from bot.render.table import render_summary_text, split_message
 from bot.services import Identity, Services
@@ -257,11 +258,13 @@ async def annual(services: Services, who: Identity, lang: str, args: Sequence[st
     tz = services.settings.timezone
     year = int(args[0]) if args and is_year(args[0]) else local_date(now, tz).year
     if (args and not is_year(args[0])) or not MIN_YEAR <= year <= MAX_YEAR:
-        return Refusal(t(lang, "summary.annual_usage"))
+        return Refusal(t(lang, "annual.usage"))
     figures = await annual_figures(services.db, services.catalogue, year, now, tz, district_id=office_district(who))
-    from bot.render.annual import render_annual_docx, render_annual_text
+    from bot.render.annual import render_annual_text
+    from bot.render.annual_docx import render_annual_docx
 
-    parts: list[Screen | File] = [Screen(chunk) for chunk in split_message(render_annual_text(figures, lang))]
-    document = await asyncio.to_thread(render_annual_docx, figures, lang)
-    parts.append(File(document, f"schoolbot-annual-{year}.docx", t(lang, "summary.annual_caption", year=year)))
+    office = services.settings.office_name
+    parts: list[Screen | File] = [Screen(chunk) for chunk in split_message(render_annual_text(figures, lang, office=office))]
+    document = await asyncio.to_thread(render_annual_docx, figures, lang, office=office)
+    parts.append(File(document, f"schoolbot-annual-{year}.docx", t(lang, "annual.caption", year=year)))
     return Answer(parts)

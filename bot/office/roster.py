@@ -7,7 +7,9 @@ Usage::
     print(result.summary("zh"))
 
 A roster has one school per row under the header ``code,name,district,area,programmes``
-(or ``学校代码,学校名称,区县,城乡,项目``); extra columns such as a note are ignored.
+(or ``学校代码,学校名称,区县,城乡,项目``) and, optionally, ``占地面积（亩）`` (``site_area_mu``:
+the land area of the school's labour-practice site, which the year-end report quotes);
+extra columns such as a note are ignored.
 ``area`` is ``urban``/``rural`` (``城区``/``农村``...), ``programmes`` a ``;``-separated
 list such as ``milk;insurance``. CSV may be UTF-8 (with or without BOM) or
 GB18030, which is what Chinese Excel saves.
@@ -225,6 +227,7 @@ def _same(school: School, row: RosterRow, district: District) -> bool:
         and school.district_id == district.id
         and school.area == row.area
         and school.programme_set == set(row.programmes)
+        and (not row.has_site_area or school.site_area_mu == row.site_area_mu)
     )
 
 
@@ -272,6 +275,7 @@ async def import_roster(
                 district=district,
                 area=row.area,
                 programmes=row.programmes,
+                site_area_mu=row.site_area_mu if row.has_site_area else ...,
             )
             (created if is_new else updated).append(row.code)
         audit(

@@ -10,16 +10,21 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from bot.core.i18n import t
 from storage.models import Area
 
 COLUMNS = ("code", "name", "district", "area", "programmes")
+# Columns a roster may have; without one, what the database holds is left as it is.
+OPTIONAL_COLUMNS = ("site_area_mu",)
 
 
 # Lengths of the database columns (storage/models/core.py).
 CODE_MAX, NAME_MAX, DISTRICT_MAX = 32, 200, 100
+# A school farm of a hundred thousand mu is a typing error (NUMERIC(10, 2) holds far more).
+SITE_AREA_MAX = Decimal(100000)
 _CODE = re.compile(r"^[A-Z0-9][A-Z0-9._-]*$")
 
 _HEADER_ALIASES = {
@@ -37,6 +42,11 @@ _HEADER_ALIASES = {
     "programmes": "programmes",
     "programme": "programmes",
     "项目": "programmes",
+    # The land area of the school's labour-practice site, in mu (the year-end report's 占地面积).
+    "site_area_mu": "site_area_mu",
+    "site_area": "site_area_mu",
+    "占地面积(亩)": "site_area_mu",
+    "占地面积": "site_area_mu",
 }
 _AREA_ALIASES = {
     "urban": Area.URBAN,
@@ -71,6 +81,9 @@ class RosterRow:
     district: str
     area: str
     programmes: tuple[str, ...]
+    # 占地面积（亩）; ``has_site_area`` is False when the file has no such column (keep what is stored).
+    site_area_mu: Decimal | None = None
+    has_site_area: bool = False
 
 
 @dataclass(frozen=True, eq=False)
@@ -146,11 +159,23 @@ def check_rows(table: Sequence[tuple[int, list[str]]], allowed: frozenset[str], 
                 problems.append(("roster.row.too_long", {"column": column, "limit": limit}))
         area = _check_area(values["area"], problems)
         enrolled = _check_programmes(values["programmes"], allowed, problems)
+        site_area = _check_site_area(values.get("site_area_mu", ""), problems)
         if problems:
             errors.extend(RowError(line, key, params) for key, params in problems)
             continue
         assert area is not None  # no problems means the area was recognised
-        rows.append(RosterRow(line, code, name, district, area.value, tuple(sorted(enrolled))))
+        rows.append(
+            RosterRow(
+                line,
+                code,
+                name,
+                district,
+                area.value,
+                tuple(sorted(enrolled)),
+                site_area_mu=site_area,
+                has_site_area="site_area_mu" in columns,
+            )
+        )
     if errors:
         raise RosterInvalid(errors)
     return rows
@@ -198,6 +223,24 @@ def _check_area(raw: str, problems: Problems) -> Area | None:
     elif area is None:
         problems.append(("roster.row.unknown_area", {"value": raw}))
     return area
+
+
+_AREA_UNIT = re.compile(r"\s*(亩|mu)$")
+
+
+def _check_site_area(raw: str, problems: Problems) -> Decimal | None:
+    """``25``, ``25.5亩``, ``1,200`` → mu (two places); empty → None (not known)."""
+    text = _AREA_UNIT.sub("", unicodedata.normalize("NFKC", raw).strip().lower()).replace(",", "")
+    if not text:
+        return None
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        value = Decimal(-1)
+    if not value.is_finite() or not 0 <= value <= SITE_AREA_MAX:
+        problems.append(("roster.row.bad_site_area", {"value": raw, "limit": SITE_AREA_MAX}))
+        return None
+    return value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
 def _check_programmes(raw: str, allowed: frozenset[str], problems: Problems) -> set[str]:

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, tzinfo
+from datetime import datetime, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.aggregation import Fold, fold
-from bot.core.catalogue import Catalogue, Form
+from bot.core.catalogue import Form
 from bot.core.coverage import Coverage, comparable
 from bot.core.periods import DEFAULT_TZ, Period, due_date, local_date, period_of, period_state, year_periods
 from storage.db import Database
@@ -34,37 +34,24 @@ from storage.rollups import (
     DistrictRow,
     FieldAggregate,
     RollupQuery,
-    SchoolTotal,
     district_name,
     district_rollup,
     merged_fields,
-    top_schools,
-    totals_by_choice,
 )
 from storage.completeness import MissingReport, unreported_by_period
 from storage.report_rows import ReportRow, current_report_rows
 
 __all__ = [
-    "Annual",
     "ExportData",
-    "FarmFigures",
-    "InsuranceFigures",
-    "MilkFigures",
     "Rollup",
     "Stats",
     "Summary",
-    "annual_figures",
     "gather_export",
     "rollup",
     "started_periods_of_year",
     "summarise",
     "year_ago",
 ]
-
-# The year-end report's part 一 speaks of these three programmes; the forms that feed it.
-FARM_FORM = "harvest"
-MILK_FORM = "milk"
-INSURANCE_FORM = "insurance"
 
 
 @dataclass(frozen=True)
@@ -384,182 +371,3 @@ async def gather_export(
         flags = await flag_rows(session, form.key, keys, district_id=district_id)
     rolled = _rollup(form, periods, rows, _When(now, tz), district_id, scope)
     return ExportData(rollup=rolled, reports=reports, missing=missing, flags=flags)
-
-
-# --- the year-end report --------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FarmFigures:
-    """Labour-practice farms (劳动实践场所) over a year; None = no data."""
-
-    sites: int | None = None
-    area: Decimal | None = None
-    vegetables_area: Decimal | None = None
-    participants: Decimal | None = None
-    income: Decimal | None = None
-    top: tuple[SchoolTotal, ...] = ()
-    reports: int = 0
-    flags: int = 0
-
-
-@dataclass(frozen=True)
-class MilkFigures:
-    """The student milk programme over a year; None = no data."""
-
-    schools: int | None = None
-    daily_drinkers: Decimal | None = None
-    months: int = 0
-    reports: int = 0
-    flags: int = 0
-
-
-@dataclass(frozen=True)
-class InsuranceFigures:
-    """School liability insurance over a year; None = no data."""
-
-    schools: int | None = None
-    insured: Decimal | None = None
-    premium: Decimal | None = None
-    # The semester whose head count is quoted (the newest with reports).
-    basis: Period | None = None
-    reports: int = 0
-    flags: int = 0
-
-
-@dataclass(frozen=True)
-class Annual:
-    """The figures of the year-end report's part 一, for the city or one district."""
-
-    year: int
-    as_of: date
-    farm: FarmFigures
-    milk: MilkFigures
-    insurance: InsuranceFigures
-    scope: str | None = None
-
-    @property
-    def flags(self) -> int:
-        """Warnings confirmed with a reason in the year's counted reports of the three forms."""
-        return self.farm.flags + self.milk.flags + self.insurance.flags
-
-
-def _sum_or_none(stats: Stats, key: str) -> Decimal | None:
-    aggregate = stats.aggregate(key)
-    return aggregate.total if aggregate.count else None
-
-
-def _form(catalogue: Catalogue, key: str) -> Form | None:
-    try:
-        return catalogue.get(key)
-    except KeyError:
-        return None
-
-
-def _has_field(form: Form, key: str) -> bool:
-    return any(f.key == key for f in form.numeric_fields)
-
-
-async def _farm(
-    db: Database, form: Form | None, periods: list[Period], district_id: int | None, now: datetime, tz: tzinfo
-) -> FarmFigures:
-    if form is None or not periods:
-        return FarmFigures()
-    year = await rollup(db, form, periods, now, tz, district_id=district_id)
-    city = year.city
-    if city.reports == 0:
-        return FarmFigures()
-    keys = [p.key for p in periods]
-    vegetables: Decimal | None = None
-    top: list[SchoolTotal] = []
-    async with db.session() as session:
-        if _has_field(form, "area_mu") and any(f.key == "crop" for f in form.fields):
-            by_crop = await totals_by_choice(session, form.key, keys, "crop", "area_mu", district_id=district_id)
-            if "vegetables" in by_crop:
-                vegetables = by_crop["vegetables"].total
-        if _has_field(form, "income"):
-            top = await top_schools(session, form.key, keys, "income", limit=3, district_id=district_id)
-    return FarmFigures(
-        sites=city.schools_reported,
-        area=_sum_or_none(city, "area_mu"),
-        vegetables_area=vegetables,
-        participants=_sum_or_none(city, "participants"),
-        income=_sum_or_none(city, "income"),
-        top=tuple(t for t in top if t.total > 0),
-        reports=city.reports,
-        flags=city.flags,
-    )
-
-
-async def _milk(
-    db: Database, form: Form | None, periods: list[Period], district_id: int | None, now: datetime, tz: tzinfo
-) -> MilkFigures:
-    if form is None or not periods:
-        return MilkFigures()
-    year = await rollup(db, form, periods, now, tz, district_id=district_id)
-    if year.city.reports == 0:
-        return MilkFigures()
-    drinkers: Decimal | None = None
-    months = 0
-    if _has_field(form, "daily_drinkers"):
-        # 日参饮量: the city's daily drinkers, averaged over the months milk was served
-        # (summer months report 0 and would drag the figure down).
-        monthly = await rollups_by_period(db, form, periods, now, tz, district_id=district_id)
-        totals = [r.city.total("daily_drinkers") for r in monthly.values()]
-        served = [total for total in totals if total > 0]
-        months = len(served)
-        if served:
-            drinkers = (sum(served, Decimal(0)) / len(served)).quantize(Decimal(1), rounding=ROUND_HALF_UP)
-    return MilkFigures(
-        schools=year.city.schools_reported,
-        daily_drinkers=drinkers,
-        months=months,
-        reports=year.city.reports,
-        flags=year.city.flags,
-    )
-
-
-async def _insurance(
-    db: Database, form: Form | None, periods: list[Period], district_id: int | None, now: datetime, tz: tzinfo
-) -> InsuranceFigures:
-    if form is None or not periods:
-        return InsuranceFigures()
-    year = await rollup(db, form, periods, now, tz, district_id=district_id)
-    if year.city.reports == 0:
-        return InsuranceFigures()
-    insured: Decimal | None = None
-    basis: Period | None = None
-    if _has_field(form, "students_insured"):
-        # Head counts do not add across semesters: quote the newest semester that has them.
-        by_period = await rollups_by_period(db, form, periods, now, tz, district_id=district_id)
-        for period in sorted(by_period, reverse=True):
-            if by_period[period].city.aggregate("students_insured").count:
-                insured, basis = by_period[period].city.total("students_insured"), period
-                break
-    return InsuranceFigures(
-        schools=year.city.schools_reported,
-        insured=insured,
-        premium=_sum_or_none(year.city, "premium"),
-        basis=basis,
-        reports=year.city.reports,
-        flags=year.city.flags,
-    )
-
-
-async def annual_figures(
-    db: Database, catalogue: Catalogue, year: int, now: datetime, tz: tzinfo = DEFAULT_TZ, *, district_id: int | None = None
-) -> Annual:
-    """The figures the year-end report quotes for ``year``, from the data reported so far."""
-
-    def periods(form: Form | None) -> list[Period]:
-        return started_periods_of_year(form, year, now, tz) if form is not None else []
-
-    farm_form, milk_form, insurance_form = (_form(catalogue, k) for k in (FARM_FORM, MILK_FORM, INSURANCE_FORM))
-    return Annual(
-        year=year,
-        as_of=local_date(now, tz),
-        farm=await _farm(db, farm_form, periods(farm_form), district_id, now, tz),
-        milk=await _milk(db, milk_form, periods(milk_form), district_id, now, tz),
-        insurance=await _insurance(db, insurance_form, periods(insurance_form), district_id, now, tz),
-        scope=await _scope_name(db, district_id),
-    )

@@ -1,213 +1,382 @@
-"""The year-end report draft: part 一's paragraphs with figures from the data.
+"""The year-end report draft, in the structure of the office's own report.
 
-Sentences follow the office's own report (``shared/seed/2007-work-summary.txt``):
-"全市共有213所中小学校参加校方责任险，参保学生数 万人，保费 万元",
-"日参饮量 万人次", "种植蔬菜 亩". Large figures are written in 万 as the seed
-writes them (``format_wan``); a figure the data cannot support is printed as
-【数据缺失】, never guessed. The same paragraphs go to chat (text) and to a DOCX
-the clerk pastes into the real report.
+``shared/seed/2007-work-summary.txt`` is what the office writes each December:
+一、工作回顾 with (一) practice bases and farms, (二) school services (uniforms,
+books, student milk, exercise books), (三) liability insurance, (四) investment;
+二、工作思路 (一)…(四); the office's name and the date at the end. The draft keeps
+that structure so the clerk fills blanks instead of rewriting:
+
+- figures the bot collects are filled in, each paragraph saying what it stands on
+  ("依据 10 所学校中 9 所的1月至11月报表，其中11月尚未到截止日");
+- a figure whose periods are not final carries 【数据不全：…】 naming what is
+  missing (highlighted in the DOCX);
+- what the bot cannot know (校服 万套, 簿本, next year's plan) is 【待补充】;
+- 比上年增长/下降 only when this year and last year are both complete.
+
+``compose_annual`` builds the blocks once; ``render_annual_text`` prints them for
+chat and the CLI, ``bot.render.annual_docx`` lays them out on A4.
 """
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
-from decimal import Decimal
-
-from docx import Document
-from docx.oxml.ns import qn
-from docx.shared import Pt, RGBColor
-from docx.styles.style import BaseStyle, CharacterStyle
+from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
+from string import Formatter
+from typing import Any
 
 from bot.core.i18n import t
-from bot.core.numbers import format_number, format_wan
-from bot.office.summary import Annual
+from bot.office.annual import Annual, Figure, FormYear
+from bot.office.summary import Rollup
+from bot.render.annual_tables import Table, amount, farm_table, insurance_table, milk_table
+from bot.render.annual_words import coverage_notes, date_words, gap_words, short_label, span_words
 
-__all__ = ["AnnualText", "compose_annual", "render_annual_docx", "render_annual_text"]
+__all__ = [
+    "Chart",
+    "Draft",
+    "Heading",
+    "Mark",
+    "Paragraph",
+    "Span",
+    "Table",
+    "compose_annual",
+    "render_annual_text",
+]
 
-# 宋体 is what Chinese government documents are set in; Word/WPS substitute it where absent.
-_BODY_FONT = "宋体"
-_HEADING_FONT = "黑体"
+
+class Mark(StrEnum):
+    """How a run of text is shown: plain, a figure on data not final, or a blank to fill."""
+
+    TEXT = "text"
+    INCOMPLETE = "incomplete"
+    TO_FILL = "to_fill"
 
 
 @dataclass(frozen=True)
-class Section:
-    heading: str
-    paragraphs: tuple[str, ...]
-    note: str
+class Span:
+    text: str
+    mark: Mark = Mark.TEXT
 
 
 @dataclass(frozen=True)
-class AnnualText:
-    """The draft as text blocks, shared by the chat message and the DOCX."""
+class Heading:
+    text: str
+    level: int  # 1: 一、 2: （一）
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    spans: tuple[Span, ...]
+    # A drafting note (small, grey in the DOCX), not part of the report's text.
+    note: bool = False
+
+    @property
+    def text(self) -> str:
+        return "".join(span.text for span in self.spans)
+
+
+@dataclass(frozen=True)
+class Chart:
+    caption: str
+    rollup: Rollup
+
+
+Block = Heading | Paragraph | Table | Chart
+
+
+@dataclass(frozen=True)
+class Draft:
+    """The whole draft: title, blocks in order, and who signs it when."""
 
     title: str
-    part: str
-    sections: tuple[Section, ...]
-    footer: str
+    blocks: tuple[Block, ...]
+    office: str
+    date: str
 
 
-def _amount(value: Decimal | int | None, unit_key: str, lang: str) -> str:
-    """``3.5万元`` (Chinese, as the seed writes it) / ``35,000 yuan``; 【数据缺失】 for None."""
-    if value is None:
-        return t(lang, "summary.missing")
-    number = Decimal(value)
-    shown = format_wan(number) if lang == "zh" else format_number(number.quantize(Decimal("0.01")), lang)
-    return t(lang, unit_key, n=shown)
+# --- text with marked runs -------------------------------------------------------------
 
 
-def _count(value: int | None, unit_key: str, lang: str) -> str:
-    return t(lang, "summary.missing") if value is None else t(lang, unit_key, n=value)
+def _fill(lang: str, key: str, **params: Any) -> list[Span]:
+    """The message ``key`` with ``params`` filled in; a parameter given as spans keeps its marks."""
+    spans: list[Span] = []
+    for literal, name, spec, conversion in Formatter().parse(t(lang, key)):
+        if literal:
+            spans.append(Span(literal))
+        if name is None:
+            continue
+        value = params[name]
+        if isinstance(value, Span):
+            spans.append(value)
+        elif isinstance(value, list):
+            spans.extend(value)
+        else:
+            spans.append(Span(format(repr(value) if conversion == "r" else value, spec or "")))
+    return spans
 
 
-def _date(annual: Annual, lang: str) -> str:
-    d = annual.as_of
-    return t(lang, "summary.date", year=d.year, month=d.month, day=d.day, iso=d.isoformat())
+def _merge(spans: list[Span]) -> tuple[Span, ...]:
+    merged: list[Span] = []
+    for span in spans:
+        if merged and merged[-1].mark is span.mark:
+            merged[-1] = Span(merged[-1].text + span.text, span.mark)
+        elif span.text:
+            merged.append(span)
+    return tuple(merged)
 
 
-def compose_annual(annual: Annual, lang: str = "zh") -> AnnualText:
-    """Fill the seed's sentences with the year's figures."""
-    scope = annual.scope or t(lang, "summary.annual_city")
-    year = annual.year
-    none_note = t(lang, "summary.annual_note_none", year=year)
-    sections = (
-        _farm_section(annual, scope, none_note, lang),
-        _milk_section(annual, scope, none_note, lang),
-        _insurance_section(annual, scope, none_note, lang),
+def _blank(lang: str, about_key: str | None = None, **params: Any) -> Span:
+    if about_key is None:
+        return Span(t(lang, "annual.to_fill"), Mark.TO_FILL)
+    return Span(t(lang, "annual.to_fill_about", what=t(lang, about_key, **params)), Mark.TO_FILL)
+
+
+def _coverage(year: FormYear, lang: str) -> list[Span]:
+    city = year.total.city
+    if city.reports == 0:
+        return _fill(lang, "annual.coverage_none", year=year.year)
+    key = "annual.farm_coverage" if year.form.is_event else "annual.coverage"
+    span = span_words([c.period for c in year.started], lang)
+    return _fill(
+        lang,
+        key,
+        expected=city.schools,
+        reported=city.schools_reported,
+        reports=city.reports,
+        span=span,
+        notes=coverage_notes(year, lang),
     )
-    footer = t(lang, "summary.annual_footer", as_of=_date(annual, lang))
-    marker = t(lang, "summary.missing")
-    if any(marker in paragraph for section in sections for paragraph in section.paragraphs):
-        footer += t(lang, "summary.annual_footer_missing", missing=marker)
-    if annual.flags:
-        footer += t(lang, "quality.annual_flags", count=annual.flags)
-    return AnnualText(
-        title=t(lang, "summary.annual_title", scope=scope, year=year),
-        part=t(lang, "summary.annual_part", year=year),
-        sections=sections,
-        footer=footer,
+
+
+# --- figures -----------------------------------------------------------------------------
+
+
+def _change(figure: Figure, lang: str) -> str:
+    """比上年增长 x%, only when this year and last year are both complete."""
+    previous = figure.previous
+    if previous is None or not (figure.complete and previous.complete) or not previous.value:
+        return ""
+    assert figure.value is not None
+    change = (figure.value - previous.value) / previous.value * 100
+    shown = f"{abs(change).quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)}%"
+    if abs(change) < Decimal("0.05"):
+        return t(lang, "annual.yoy_flat")
+    return t(lang, "annual.yoy_up" if change > 0 else "annual.yoy_down", change=shown)
+
+
+def withheld(figures: list[Figure]) -> bool:
+    """A figure had last year's counterpart but the comparison waits for complete data."""
+    return any(
+        f.previous is not None and f.previous.value is not None and not (f.complete and f.previous.complete) for f in figures
     )
 
 
-def _farm_section(annual: Annual, scope: str, none_note: str, lang: str) -> Section:
-    """School farms: sites, areas, participants and income, then the schools earning most."""
-    year = annual.year
+def figure_spans(figure: Figure, year: FormYear, unit_key: str, lang: str, *, basis: str = "") -> list[Span]:
+    """The figure with its unit and ``basis`` ("（春季学期）"); on data not final, highlighted and
+    followed by 【数据不全：…】 naming what is missing."""
+    shown = amount(figure.value, unit_key, lang)
+    if not figure.gaps:
+        return [Span(shown + basis + _change(figure, lang))]
+    missing = t(lang, "annual.incomplete", what=gap_words(figure.gaps, year, lang))
+    return [Span(shown, Mark.INCOMPLETE), Span(basis), Span(missing, Mark.INCOMPLETE)]
+
+
+def _para(*parts: list[Span], note: bool = False) -> Paragraph:
+    return Paragraph(_merge([span for part in parts for span in part]), note=note)
+
+
+def _withheld_spans(figures: list[Figure], lang: str) -> list[Span]:
+    return [Span(t(lang, "annual.yoy_withheld"))] if withheld(figures) else []
+
+
+# --- the sections -------------------------------------------------------------------------
+
+
+def _scope(annual: Annual, lang: str) -> str:
+    return annual.scope or t(lang, "annual.city")
+
+
+def _farm(annual: Annual, lang: str, charts: list[Chart]) -> list[Block]:
     farm = annual.farm
-    farm_paragraphs = [
+    blocks: list[Block] = [
+        Heading(t(lang, "annual.farm_heading"), 2),
+        _para(_fill(lang, "annual.base_item", blank=_blank(lang, "annual.base_blank"))),
+    ]
+    sites = farm.sites
+    if sites.area is None:
+        area = [_blank(lang, "annual.gap_no_area", count=sites.unknown) if sites.sites else _blank(lang)]
+    elif sites.unknown:
+        missing = t(lang, "annual.incomplete", what=t(lang, "annual.gap_no_area", count=sites.unknown))
+        area = [Span(amount(sites.area, "annual.unit_mu", lang), Mark.INCOMPLETE), Span(missing, Mark.INCOMPLETE)]
+    else:
+        area = [Span(amount(sites.area, "annual.unit_mu", lang))]
+    parts = [
+        _fill(lang, "annual.farm_item"),
+        _fill(lang, "annual.farm_sites", scope=_scope(annual, lang), sites=sites.sites, area=area),
+    ]
+    year = farm.year
+    if year is not None:
+        parts.append(
+            _fill(
+                lang,
+                "annual.farm_harvests",
+                year=annual.year,
+                participants=figure_spans(farm.participants, year, "annual.unit_person_times", lang),
+                income=figure_spans(farm.income, year, "annual.unit_yuan", lang),
+                vegetables=figure_spans(farm.vegetables_area, year, "annual.unit_mu", lang),
+            )
+        )
+        if farm.top:
+            schools = t(lang, "annual.list_separator").join(
+                t(
+                    lang,
+                    "annual.school_income",
+                    school=s.school_name,
+                    district=s.district,
+                    income=amount(s.total, "annual.unit_yuan", lang),
+                )
+                for s in farm.top
+            )
+            parts.append(_fill(lang, "annual.farm_top", schools=schools))
+        parts += [_coverage(year, lang), _withheld_spans([farm.income, farm.participants], lang)]
+    blocks.append(_para(*parts))
+    blocks.append(farm_table(annual, lang))
+    if year is not None:
+        blocks.append(_chart(year, lang, charts))
+    return blocks
+
+
+def _chart(year: FormYear, lang: str, charts: list[Chart]) -> Chart:
+    chart = Chart(
         t(
             lang,
-            "summary.annual_farm",
-            year=year,
-            scope=scope,
-            sites=_count(farm.sites, "summary.unit_sites", lang),
-            area=_amount(farm.area, "summary.unit_mu", lang),
-            vegetables=_amount(farm.vegetables_area, "summary.unit_mu", lang),
-            participants=_amount(farm.participants, "summary.unit_person_times", lang),
-            income=_amount(farm.income, "summary.unit_yuan", lang),
-        )
+            "annual.chart_caption",
+            n=len(charts) + 1,
+            form=year.form.short.get(lang),
+            span=span_words([c.period for c in year.started], lang),
+        ),
+        year.folded(),
+    )
+    charts.append(chart)
+    return chart
+
+
+def _services(annual: Annual, lang: str, charts: list[Chart]) -> list[Block]:
+    blocks: list[Block] = [
+        Heading(t(lang, "annual.services_heading"), 2),
+        _para(_fill(lang, "annual.uniform_item", scope=_scope(annual, lang), blank=_blank(lang))),
+        _para(_fill(lang, "annual.books_item", blank=_blank(lang, "annual.books_blank"))),
     ]
-    if farm.top:
-        schools = t(lang, "summary.list_separator").join(
-            t(
-                lang,
-                "summary.annual_school_income",
-                school=s.school_name,
-                district=s.district,
-                income=_amount(s.total, "summary.unit_yuan", lang),
-            )
-            for s in farm.top
-        )
-        farm_paragraphs.append(t(lang, "summary.annual_farm_top", schools=schools))
-    farm_note = t(lang, "summary.annual_note_farm", year=year, reports=farm.reports) if farm.reports else none_note
-    return Section(t(lang, "summary.annual_farm_heading"), tuple(farm_paragraphs), farm_note)
-
-
-def _milk_section(annual: Annual, scope: str, none_note: str, lang: str) -> Section:
-    """Student milk: schools taking part and daily drinkers."""
     milk = annual.milk
-    milk_paragraph = t(
-        lang,
-        "summary.annual_milk",
-        year=annual.year,
-        scope=scope,
-        schools=_count(milk.schools, "summary.unit_schools", lang),
-        drinkers=_amount(milk.daily_drinkers, "summary.unit_person_times", lang),
+    year = milk.year
+    parts = [_fill(lang, "annual.milk_item")]
+    if year is not None:
+        basis = t(lang, "annual.milk_basis")
+        if milk.drinkers.skipped:
+            skipped = t(lang, "annual.list_separator").join(short_label(p, lang) for p in milk.drinkers.skipped)
+            basis += t(lang, "annual.milk_skipped", periods=skipped)
+        basis = t(lang, "annual.basis", basis=basis)
+        parts += [
+            _fill(
+                lang,
+                "annual.milk_figures",
+                scope=_scope(annual, lang),
+                schools=year.total.city.schools,
+                drinkers=figure_spans(milk.drinkers, year, "annual.unit_person_times", lang, basis=basis),
+            ),
+            _coverage(year, lang),
+            _withheld_spans([milk.drinkers], lang),
+        ]
+    blocks.append(_para(*parts))
+    if year is not None:
+        blocks += [milk_table(annual, lang), _chart(year, lang, charts)]
+    blocks.append(
+        _para(_fill(lang, "annual.exercise_books_item", year=annual.year, scope=_scope(annual, lang), blank=_blank(lang)))
     )
-    milk_note = (
-        t(lang, "summary.annual_note_milk", months=milk.months, reports=milk.reports, scope=scope) if milk.reports else none_note
-    )
-    return Section(t(lang, "summary.annual_milk_heading"), (milk_paragraph,), milk_note)
+    return blocks
 
 
-def _insurance_section(annual: Annual, scope: str, none_note: str, lang: str) -> Section:
-    """School liability insurance: schools, insured students and premium, with the basis of the figures."""
+def _insurance(annual: Annual, lang: str, charts: list[Chart]) -> list[Block]:
     insurance = annual.insurance
-    insurance_paragraph = t(
-        lang,
-        "summary.annual_insurance",
-        scope=scope,
-        schools=_count(insurance.schools, "summary.unit_schools", lang),
-        insured=_amount(insurance.insured, "summary.unit_people", lang),
-        premium=_amount(insurance.premium, "summary.unit_yuan", lang),
+    year = insurance.year
+    blocks: list[Block] = [Heading(t(lang, "annual.insurance_heading"), 2)]
+    if year is None:
+        return [*blocks, _para([_blank(lang)])]
+    basis = insurance.insured.basis
+    premium_periods = [c.period for c in insurance.premium.coverage if c.period.start <= year.as_of]
+    paragraph = _para(
+        _fill(
+            lang,
+            "annual.insurance_figures",
+            scope=_scope(annual, lang),
+            schools=amount(insurance.schools, "annual.unit_schools", lang),
+            insured=figure_spans(
+                insurance.insured,
+                year,
+                "annual.unit_people",
+                lang,
+                basis=t(lang, "annual.basis", basis=short_label(basis, lang)) if basis is not None else "",
+            ),
+            premium=figure_spans(
+                insurance.premium,
+                year,
+                "annual.unit_yuan",
+                lang,
+                basis=t(lang, "annual.basis", basis=t(lang, "annual.premium_basis", periods=span_words(premium_periods, lang))),
+            ),
+        ),
+        _coverage(year, lang),
+        _withheld_spans([insurance.insured, insurance.premium], lang),
     )
-    if insurance.reports:
-        basis = insurance.basis.label(lang) if insurance.basis is not None else t(lang, "summary.missing")
-        insurance_note = t(lang, "summary.annual_note_insurance", basis=basis, year=annual.year, reports=insurance.reports)
+    return [*blocks, paragraph, insurance_table(annual, lang), _chart(year, lang, charts)]
+
+
+def _rest(annual: Annual, lang: str) -> list[Block]:
+    following = annual.year + 1
+    return [
+        Heading(t(lang, "annual.investment_heading"), 2),
+        _para([_blank(lang, "annual.investment_blank")]),
+        _para([_blank(lang, "annual.support_blank")]),
+        Heading(t(lang, "annual.part_plan", next=following), 1),
+        _para([_blank(lang, "annual.plan_blank", next=following)]),
+        *(_para(_fill(lang, f"annual.plan_{n}", blank=_blank(lang, f"annual.plan_{n}_about"))) for n in range(1, 5)),
+    ]
+
+
+def compose_annual(annual: Annual, lang: str = "zh", *, office: str = "") -> Draft:
+    """The draft's blocks for ``annual``, signed by ``office`` (``Settings.office_name``)."""
+    following = annual.year + 1
+    if annual.scope:
+        title = t(lang, "annual.title_scoped", office=office, year=annual.year, next=following, scope=annual.scope)
     else:
-        insurance_note = none_note
-    return Section(t(lang, "summary.annual_insurance_heading"), (insurance_paragraph,), insurance_note)
+        title = t(lang, "annual.title", office=office, year=annual.year, next=following)
+    as_of = date_words(annual.as_of, lang)
+    note = [Span(t(lang, "annual.draft_note", as_of=as_of))]
+    if annual.flags:
+        note.append(Span(t(lang, "quality.annual_flags", count=annual.flags)))
+    charts: list[Chart] = []
+    blocks: list[Block] = [
+        _para(note, note=True),
+        _para(_fill(lang, "annual.opening", year=annual.year, blank=_blank(lang, "annual.opening_blank"))),
+        Heading(t(lang, "annual.part_review", year=annual.year), 1),
+        *_farm(annual, lang, charts),
+        *_services(annual, lang, charts),
+        *_insurance(annual, lang, charts),
+        *_rest(annual, lang),
+    ]
+    return Draft(title=title, blocks=tuple(blocks), office=office, date=as_of)
 
 
-def render_annual_text(annual: Annual, lang: str = "zh") -> str:
-    """The draft as one chat message."""
-    text = compose_annual(annual, lang)
-    lines = [text.title, "", text.part]
-    for section in text.sections:
-        lines += [section.heading, *section.paragraphs, section.note, ""]
-    lines.append(text.footer)
+def render_annual_text(annual: Annual, lang: str = "zh", *, office: str = "") -> str:
+    """The draft as plain text (chat, CLI): tables as lines, charts left to the DOCX."""
+    draft = compose_annual(annual, lang, office=office)
+    lines = [draft.title, ""]
+    for block in draft.blocks:
+        if isinstance(block, Heading):
+            lines.append(block.text)
+        elif isinstance(block, Paragraph):
+            lines += [block.text, ""] if block.note else [block.text]
+        elif isinstance(block, Table):
+            lines += ["", block.caption, "｜".join(block.header), *("｜".join(row) for row in block.rows), ""]
+    lines += ["", draft.office, draft.date]
     return "\n".join(lines)
-
-
-def _set_font(style: BaseStyle, name: str) -> None:
-    """Set a style's font for Latin and for Chinese characters (``w:eastAsia``)."""
-    assert isinstance(style, CharacterStyle)  # paragraph styles are character styles too
-    style.font.name = name
-    # python-docx sets only w:ascii/w:hAnsi; Chinese text would fall back to the theme font.
-    style.element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), name)
-
-
-def render_annual_docx(annual: Annual, lang: str = "zh") -> bytes:
-    """The draft as a Word document (title, part heading, three sections, notes, footer)."""
-    text = compose_annual(annual, lang)
-    document = Document()
-    styles = document.styles
-    normal = styles["Normal"]
-    _set_font(normal, _BODY_FONT)
-    assert isinstance(normal, CharacterStyle)
-    normal.font.size = Pt(12)
-    for name in ("Title", "Heading 1", "Heading 2"):
-        heading = styles[name]
-        _set_font(heading, _HEADING_FONT)
-        assert isinstance(heading, CharacterStyle)
-        heading.font.color.rgb = RGBColor(0, 0, 0)
-
-    document.add_heading(text.title, level=0)
-    document.add_heading(text.part, level=1)
-    for section in text.sections:
-        document.add_heading(section.heading, level=2)
-        for paragraph in section.paragraphs:
-            body = document.add_paragraph(paragraph)
-            body.paragraph_format.first_line_indent = Pt(24)  # two characters, as Chinese documents indent
-        note = document.add_paragraph()
-        run = note.add_run(section.note)
-        run.font.size = Pt(9)
-        run.font.color.rgb = RGBColor(0x59, 0x59, 0x59)
-    footer = document.add_paragraph()
-    run = footer.add_run(text.footer)
-    run.italic = True
-    run.font.size = Pt(9)
-    document.core_properties.title = text.title
-    document.core_properties.author = "schoolbot"
-    buffer = io.BytesIO()
-    document.save(buffer)
-    return buffer.getvalue()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from storage.models.base import Base, UTCDateTime
@@ -32,13 +33,19 @@ class District(Base):
 
 class School(Base):
     __tablename__ = "schools"
-    __table_args__ = (CheckConstraint("area IN ('urban', 'rural')", name="area"),)
+    __table_args__ = (
+        CheckConstraint("area IN ('urban', 'rural')", name="area"),
+        CheckConstraint("site_area_mu >= 0", name="site_area_mu"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     district_id: Mapped[int] = mapped_column(ForeignKey("districts.id"), index=True)
     area: Mapped[str] = mapped_column(String(8))
+    # Land area of the school's labour-practice site (占地面积, 亩) from the roster; None: not given.
+    # The year-end report quotes it; planted areas of harvests are another figure (种植面积).
+    site_area_mu: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

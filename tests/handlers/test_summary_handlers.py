@@ -145,10 +145,12 @@ async def test_annual_sends_the_draft_as_text_and_docx(sim: Simulator, db: Datab
     staff = await register_staff(sim, db, clock)
     replies = await staff.send("/annual 2026")
     text = "\n".join(r.text for r in replies if r.kind == "text")
-    assert "2026年，全市共有2个劳动实践场所报送收获情况，种植面积累计5.5亩" in text
-    assert "实现销售收入3.5万元" in text
+    assert "目前，全市已建立劳动实践场所2个" in text
+    # Planted area of the harvests, labelled as such (the sites' land area comes from the roster).
+    assert "种植蔬菜5.5亩【数据不全：第四季度尚未结束】（收获登记所填种植面积）" in text
+    assert "实现销售收入3.5万元【数据不全：第四季度尚未结束】" in text
     assert "日参饮量3万人次" in text
-    assert "参保学生数【数据缺失】，保费【数据缺失】" in text
+    assert "参保学生数未报" in text and "保费未报" in text
     assert replies[-1].kind == "document"
     name, data = last_file(sim, "sendDocument")
     assert name == "schoolbot-annual-2026.docx"

@@ -11,7 +11,8 @@ from bot.core.clock import FixedClock
 from bot.offline.demo import load_demo_people, load_demo_roster
 from bot.offline.demo_reports import DEMO_SOURCE, load_demo_reports
 from bot.core.periods import parse_period
-from bot.office.summary import annual_figures, rollup, started_periods_of_year, summarise
+from bot.office.annual import annual_figures
+from bot.office.summary import rollup, started_periods_of_year, summarise
 from bot.office.args import last_finished_period
 from storage.db import Database
 from storage.models import Report, ReportValue
@@ -58,7 +59,7 @@ async def test_demo_reports_have_gaps_late_reports_and_corrections(db: Database,
     quarter = await rollup(db, harvest, [parse_period(harvest.period_cadence, "2026-Q3")], now, SHANGHAI)
     assert quarter.city.reports > quarter.city.reported > 0  # several harvests per farm school
     annual = await annual_figures(db, CATALOGUE, 2026, now)
-    assert annual.farm.sites and annual.farm.income and annual.milk.daily_drinkers and annual.insurance.insured
+    assert annual.farm.sites.sites and annual.farm.income.value and annual.milk.drinkers.value and annual.insurance.insured.value
 
 
 async def test_demo_reports_load_once_and_the_same_every_time(db: Database, clock: FixedClock) -> None:

@@ -6,10 +6,9 @@ import io
 import struct
 import warnings
 from dataclasses import replace
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from decimal import Decimal
 
-import docx
 import pytest
 from matplotlib import font_manager
 from openpyxl import load_workbook
@@ -17,22 +16,17 @@ from openpyxl import load_workbook
 from bot.core.catalogue import load_catalogue
 from bot.core.coverage import Coverage
 from bot.core.periods import PeriodState, due_date, parse_period
-from bot.render.annual import render_annual_docx, render_annual_text
 from bot.render.chart import render_chart
 from bot.render.fonts import cjk_font, covers
 from bot.render.table import render_summary_text, split_message
 from bot.render.xlsx import export_filename, render_xlsx
 from bot.office.summary import (
-    Annual,
     ExportData,
-    FarmFigures,
-    InsuranceFigures,
-    MilkFigures,
     Rollup,
     Stats,
     Summary,
 )
-from storage.rollups import FieldAggregate, SchoolTotal
+from storage.rollups import FieldAggregate
 from storage.completeness import MissingReport
 from storage.report_rows import ReportRow
 
@@ -246,66 +240,3 @@ def test_export_file_names_are_ascii() -> None:
     assert export_filename(MILK, [OCT]) == "schoolbot-milk-2026-10.xlsx"
     months = [parse_period(MILK.period_cadence, f"2026-{m:02d}") for m in range(1, 12)]
     assert export_filename(MILK, months) == "schoolbot-milk-2026.xlsx"
-
-
-# --- year-end draft -------------------------------------------------------------------
-
-
-def annual(**overrides: object) -> Annual:
-    values: dict[str, object] = {
-        "year": 2026,
-        "as_of": date(2026, 12, 12),
-        "farm": FarmFigures(
-            sites=23,
-            area=Decimal(683),
-            vegetables_area=Decimal("12.5"),
-            participants=Decimal(30000),
-            income=Decimal(356000),
-            top=(SchoolTotal("HB001", "邹圩小学", "濉溪县", Decimal(31000)),),
-            reports=120,
-        ),
-        "milk": MilkFigures(schools=36, daily_drinkers=Decimal(12345), months=10, reports=300),
-        "insurance": InsuranceFigures(
-            schools=213,
-            insured=Decimal(125000),
-            premium=Decimal(625000),
-            basis=parse_period(CATALOGUE.get("insurance").period_cadence, "2026-S2"),
-            reports=400,
-        ),
-    }
-    values.update(overrides)
-    return Annual(**values)  # type: ignore[arg-type]
-
-
-def test_annual_text_fills_the_seed_sentences_in_wan() -> None:
-    text = render_annual_text(annual(), "zh")
-    assert "目前，全市共有213所中小学校参加校方责任险，参保学生数12.5万人，保费62.5万元。" in text
-    assert "2026年全市有36所学校的学生参饮，日参饮量1.23万人次" in text
-    assert "共有23个劳动实践场所报送收获情况，种植面积累计683亩（其中种植蔬菜12.5亩）" in text
-    assert "参加劳动实践活动达3万人次，实现销售收入35.6万元" in text
-    assert "邹圩小学（濉溪县）3.1万元" in text
-    assert "【数据缺失】" not in text
-
-
-def test_annual_marks_missing_data_instead_of_inventing_it() -> None:
-    text = render_annual_text(annual(insurance=InsuranceFigures(), farm=FarmFigures(sites=3, reports=3)), "zh")
-    assert "全市共有【数据缺失】中小学校参加校方责任险，参保学生数【数据缺失】，保费【数据缺失】。" in text
-    assert "共有3个劳动实践场所报送收获情况，种植面积累计【数据缺失】" in text
-    assert "2026年尚无报送数据" in text
-
-
-def test_annual_docx_contains_the_filled_sentences() -> None:
-    document = docx.Document(io.BytesIO(render_annual_docx(annual(), "zh")))
-    paragraphs = [p.text for p in document.paragraphs]
-    assert paragraphs[0] == "全市勤工俭学工作总结（2026年·数据部分草稿）"
-    assert "一、2026年工作回顾" in paragraphs
-    assert any(p.startswith("目前，全市共有213所中小学校参加校方责任险，参保学生数12.5万人，保费62.5万元。") for p in paragraphs)
-    assert any("日参饮量1.23万人次" in p for p in paragraphs)
-    assert any("场所报送收获情况，种植面积累计683亩" in p for p in paragraphs)
-    normal = document.styles["Normal"].element.rPr.rFonts
-    assert normal.get("{http://schemas.openxmlformats.org/wordprocessingml/2006/main}eastAsia") == "宋体"
-
-
-def test_annual_in_english_reads_naturally() -> None:
-    text = render_annual_text(annual(), "en")
-    assert "213 schools take part, with 125,000 students insured and 625,000 yuan in premiums" in text
