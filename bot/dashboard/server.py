@@ -27,7 +27,6 @@ login URL holds a token), and may be framed only by Telegram's web clients.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -35,7 +34,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from html import escape
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 from urllib.parse import quote, urlencode
 
 import tornado.httpserver
@@ -56,6 +55,7 @@ from bot.dashboard.auth import (
     viewer_for,
 )
 from bot.dashboard.links import redeem_link
+from bot.dashboard.pages import serve
 from bot.dashboard.viewer import BadRequest, NotFound, Page, Query, Viewer
 from bot.services import Services
 
@@ -117,36 +117,13 @@ class Bound:
             self._slots.release()
 
 
-def default_pages() -> PageFunction:
-    """``bot.dashboard.pages.serve``, the pages' one entry point (imported here so the server can be
-    built without them in tests that bring their own)."""
-    try:
-        module = importlib.import_module("bot.dashboard.pages")
-    except ModuleNotFoundError as exc:
-        if exc.name != "bot.dashboard.pages":
-            raise
-        # Until the pages land (issue 16 points 3-4): one page saying who is signed in and what they see.
-        return _placeholder
-    return cast(PageFunction, module.serve)
-
-
-async def _placeholder(path: str, query: Query, viewer: Viewer, services: Services, now: datetime) -> Page:
-    if path not in ("", "grid"):
-        raise NotFound(path)
-    scope = t(viewer.lang, "dashaccess.scope_city" if viewer.district_id is None else "dashaccess.scope_district")
-    text = f"<h1>{escape(viewer.name)}</h1><p>{escape(scope)}</p>"
-    return Page(
-        f'<!doctype html><html lang="{viewer.lang}"><head><meta charset="utf-8"></head><body>{text}</body></html>'.encode()
-    )
-
-
 class Dashboard:
     """What every dashboard handler shares: the services, the pages, the token's keys, the bound."""
 
     def __init__(self, services: Services, bot_token: str, pages: PageFunction | None = None, bound: Bound | None = None) -> None:
         self.services = services
         self.bot_token = bot_token
-        self.pages = pages or default_pages()
+        self.pages = pages or serve
         settings = services.settings
         self.bound = bound or Bound(parallel=settings.database_pool_size, waiting=200, wait_seconds=10.0)
         self.secure = bool(settings.dashboard_url and settings.dashboard_url.startswith("https://"))
@@ -422,7 +399,6 @@ __all__ = [
     "PageFunction",
     "app_settings",
     "dashboard_routes",
-    "default_pages",
     "make_dashboard_app",
     "start_dashboard",
 ]
