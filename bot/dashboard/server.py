@@ -151,6 +151,16 @@ class _Base(tornado.web.RequestHandler):
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         self.answer(status_code, t(self.lang, "dashaccess.error", status=status_code))
 
+    def _request_summary(self) -> str:
+        # The path only: a login URL's query is its token.
+        return f"{self.request.method} {self.request.path} ({self.request.remote_ip})"
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        # Tornado's own line would add the whole request, its Cookie header (the session) included.
+        if isinstance(value, tornado.web.HTTPError):
+            return
+        log.error("Uncaught exception %s", self._request_summary(), exc_info=(typ, value, tb))
+
     def answer(self, status: int, text: str, *, login: str | None = None, refresh: str | None = None) -> None:
         """A short HTML page: a line of text (with the login script going on to ``login``, or a refresh)."""
         self.set_status(status)

@@ -291,3 +291,21 @@ def _rss_kib() -> int:
     with open("/proc/self/status") as status:
         line = next(line for line in status if line.startswith("VmRSS:"))
     return int(line.split()[1])
+
+
+async def test_a_failing_page_logs_no_token_or_cookie(
+    db: Database, clock: FixedClock, db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(path: str, query: Query, viewer: Viewer, services: Services, now: datetime) -> Page:
+        raise RuntimeError("a bug in a page")
+
+    await add_city(db, clock)
+    async with serving_dashboard(dashboard_services(db, clock, db_url), clock, pages=broken) as live:
+        link = await live.desk_link(CITY_STAFF)
+        async with httpx.AsyncClient() as client:
+            opened = await client.get(link)
+            failed = await client.get(f"{live.base}/app/grid?t=secret-looking")
+    assert failed.status_code == 500 and "a bug" not in failed.text
+    assert "Uncaught exception GET /app/grid" in caplog.text
+    token, cookie = link.split("t=")[1], opened.cookies[COOKIE_NAME]
+    assert token not in caplog.text and cookie not in caplog.text and "secret-looking" not in caplog.text
