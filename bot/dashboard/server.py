@@ -35,7 +35,7 @@ from datetime import datetime, timedelta
 from html import escape
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 import tornado.httpserver
 import tornado.netutil
@@ -130,6 +130,11 @@ class Dashboard:
 
     def now(self) -> datetime:
         return self.services.clock.now()
+
+    def hosts(self, requested: str) -> set[str]:
+        """Where our own pages come from: the host asked for, and DASHBOARD_URL's (a proxy may rewrite Host)."""
+        public = self.services.settings.dashboard_url
+        return {requested, urlsplit(public).netloc} if public else {requested}
 
 
 class _Base(tornado.web.RequestHandler):
@@ -269,7 +274,7 @@ class AuthHandler(_Base):
 
     async def post(self) -> None:
         origin = self.request.headers.get("Origin")
-        if origin is not None and origin.split("://", 1)[-1] != self.request.host:
+        if origin is not None and urlsplit(origin).netloc not in self.dashboard.hosts(self.request.host):
             # Only our own page posts here: a form on another site gets nothing, not even a login.
             self.answer(403, t(self.lang, "dashaccess.forbidden"))
             return

@@ -220,6 +220,10 @@ async def test_sign_in_posted_from_another_site_is_refused(live: LiveDashboard) 
     answer = await auth(live, live.init_data(CITY_STAFF), Origin="https://evil.example")
     assert answer.status_code == 403 and COOKIE_NAME not in answer.cookies
     assert (await auth(live, live.init_data(CITY_STAFF), Origin=live.base)).status_code == 200
+    # Behind a proxy that rewrites Host, the page's origin is DASHBOARD_URL's.
+    proxied = {"Origin": live.base, "Host": "127.0.0.1:8443"}
+    assert (await auth(live, live.init_data(CITY_STAFF), **proxied)).status_code == 200
+    assert (await auth(live, live.init_data(CITY_STAFF), Origin="null")).status_code == 403
 
 
 async def test_static_files_need_no_session_and_are_cached_privately(live: LiveDashboard) -> None:

@@ -21,7 +21,7 @@ from bot.core.i18n import t
 from bot.offline.console import run_console
 from bot.offline.fakeapi import FakeRequest, FakeTelegram
 from bot.offline.simulator import Simulator
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError, load_settings
 from storage.db import Database
 from storage.models import DashboardLink
 from tests.conftest import make_settings
@@ -196,3 +196,13 @@ async def test_console_serves_the_dashboard_and_prints_a_one_time_link(committed
     assert "看板（以演示管理员陈主任身份" in out.getvalue()
     # The link signs the demo admin in and shows a page; used once, it opens nothing.
     assert stdin.statuses == [200, 200, 401]
+
+
+def test_dashboard_url_must_be_http_and_may_name_app() -> None:
+    with pytest.raises(SettingsError, match="DASHBOARD_URL"):
+        load_settings(_env_file=None, dashboard_url="ftp://bot.example.org")
+    assert load_settings(_env_file=None, dashboard_url="https://bot.example.org/app/").dashboard_url == "https://bot.example.org"
+    assert load_settings(_env_file=None, dashboard_url="").dashboard_url is None
+    assert load_settings(_env_file=None).dashboard_serve_port is None
+    with pytest.raises(SettingsError, match="DASHBOARD_AUTH_MAX_AGE"):
+        load_settings(_env_file=None, dashboard_auth_max_age=0)
