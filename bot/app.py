@@ -25,6 +25,7 @@ from bot.runtime.observability import InstrumentedApplication, instrument_handle
 from bot.delivery.sender import BroadcastSender, stop_sender
 from bot.settings import Settings
 from handlers.broadcast import broadcast_input, build_broadcast_handlers
+from handlers.broadcast_replies import build_broadcast_reply_handlers, reply_input
 from handlers.dashboard import build_dashboard_handlers
 from handlers.common import build_fallback_handlers, build_help_handlers, on_error
 from handlers.flags import build_flags_handlers
@@ -32,6 +33,8 @@ from handlers.identity import build_identity_handlers
 from handlers.overdue import build_overdue_handlers
 from handlers.registration import build_registration_handlers
 from handlers.reporting import build_reporting_handlers, draft_input
+from handlers.roster import build_roster_handlers, roster_input
+from handlers.review import build_review_followups, build_review_handlers, review_input
 from handlers.router import Consumer, build_input_router
 from handlers.status import build_status_handlers
 from handlers.summary import build_summary_handlers
@@ -104,9 +107,13 @@ def register_handlers(application: App, catalogue: Catalogue) -> None:
     # Group 0: one handler per update wins, so order matters: commands and buttons of
     # each feature first, then free text routed to whichever feature awaits it, then
     # the catch-all for unknown commands and stale buttons.
-    consumers: list[Consumer] = []
+    # A reason a reviewer was just asked for comes first: the question is the newest one.
+    consumers: list[Consumer] = [review_input]
     application.add_handlers(build_registration_handlers())
     application.add_handlers(build_broadcast_handlers())
+    application.add_handlers(build_broadcast_reply_handlers())
+    # First: a Telegram reply to a broadcast or to a forwarded reply is that, whatever else is pending.
+    consumers.append(reply_input)
     consumers.append(broadcast_input)  # a staff member writing the notice of a broadcast draft
     application.add_handlers(build_help_handlers())
     application.add_handlers(build_reporting_handlers(catalogue))
@@ -114,11 +121,16 @@ def register_handlers(application: App, catalogue: Catalogue) -> None:
     application.add_handlers(build_summary_handlers())
     application.add_handlers(build_dashboard_handlers())
     application.add_handlers(build_flags_handlers())
+    application.add_handlers(build_review_handlers())
     application.add_handlers(build_overdue_handlers())
     # A principal's draft takes typed answers, and stickers/photos sent instead (re-asked).
     consumers.append(draft_input)
+    application.add_handlers(build_roster_handlers())
+    consumers.append(roster_input)  # an admin's roster file (others' roster files are refused)
     application.add_handlers(build_input_router(consumers))
     application.add_handlers(build_fallback_handlers())
+    # Group 1, after a command ran: a reason a reviewer still owes is asked again.
+    application.add_handlers(build_review_followups(), group=1)
     application.add_error_handler(on_error)
 
 

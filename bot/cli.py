@@ -10,6 +10,7 @@ Usage::
     schoolbot invite CODE... | --all-unregistered | --staff [--district NAME] [--json]
     schoolbot people [--role R] [--district NAME] [--inactive] [--json] | --deactivate ID
     schoolbot audit [--since YYYY-MM-DD] [--actor ID] [--school CODE] [--limit N] [--json]
+    schoolbot file --school CODE --form F --period P field=value... --reason "..." [--as STAFF_ID]
 
 Each subcommand lives in ``bot/commands/<name>.py`` with ``register(subparsers)``
 and a ``run(args, settings) -> int``.
@@ -37,6 +38,7 @@ COMMAND_MODULES = (
     "invite",
     "people",
     "audit",
+    "file",
     "reminders",
     "summary",
     "doctor",

@@ -31,7 +31,7 @@ async def broadcast_command(update: Update, context: Context) -> None:
 
 @staff_only
 async def composer_button(update: Update, context: Context) -> None:
-    """A composer button: audience, district toggle, programme, period, confirm, change or cancel."""
+    """A composer button: audience, district toggle, programme, period, "report now" button, confirm, change or cancel."""
     query = update.callback_query
     assert query is not None and query.data is not None
     result = await svc.press(context.services, context.who, query.data)
@@ -43,6 +43,9 @@ async def composer_button(update: Update, context: Context) -> None:
     elif isinstance(result, svc.Edit):
         await query.answer()
         await _show(query, result.screen)
+    elif isinstance(result, svc.Preview):
+        await query.answer()
+        await _preview(context, query.from_user.id, result)
     else:
         await query.answer(t(context.lang, "broadcast.queued"))
         shown = await _show(query, result.screen)
@@ -62,13 +65,18 @@ async def broadcast_input(update: Update, context: Context) -> bool:
     if isinstance(result, svc.Reply):
         await message.reply_text(result.text)
         return True
-    # The preview goes through the very function the sender uses: what staff see is what principals get.
-    shown = await deliver(context.bot, message.chat_id, result.payload)
-    if shown.outcome is not Outcome.SENT:
-        await message.reply_text(t(context.lang, "broadcast.preview_failed", reason=shown.reason or ""))
-        return True
-    await message.reply_text(result.screen.text, reply_markup=markup(result.screen))
+    await _preview(context, message.chat_id, result)
     return True
+
+
+async def _preview(context: Context, chat_id: int, preview: svc.Preview) -> None:
+    """Show the notice as recipients will get it, then the panel to confirm it."""
+    # The preview goes through the very function the sender uses: what staff see is what principals get.
+    shown = await deliver(context.bot, chat_id, preview.payload)
+    if shown.outcome is not Outcome.SENT:
+        await context.bot.send_message(chat_id, t(context.lang, "broadcast.preview_failed", reason=shown.reason or ""))
+        return
+    await context.bot.send_message(chat_id, preview.screen.text, reply_markup=markup(preview.screen))
 
 
 def _content(message: Message) -> svc.Content:

@@ -12,6 +12,9 @@ from telegram.ext import BaseHandler, CommandHandler
 from bot.context import Context
 from bot.office.figures import Refusal
 from bot.office.flags import flags_text
+from bot.office.review import queue_button_for
+from bot.core.ui import Screen
+from bot.delivery.markup import markup
 from handlers.common import reply_long
 from handlers.guards import staff_only
 
@@ -23,8 +26,14 @@ async def flags_command(update: Update, context: Context) -> None:
     """List the confirmed warnings of the form and period named (or the defaults), in the sender's scope."""
     message = update.effective_message
     assert message is not None
-    answer = await flags_text(context.services, context.who, context.lang, context.args or [])
-    await reply_long(message, answer.text if isinstance(answer, Refusal) else answer)
+    args = context.args or []
+    answer = await flags_text(context.services, context.who, context.lang, args)
+    if isinstance(answer, Refusal):
+        await reply_long(message, answer.text)
+        return
+    # Under the list: the review queue of the same form and period (issue 15).
+    button = queue_button_for(context.services, context.lang, args)
+    await reply_long(message, answer, reply_markup=markup(Screen("", [[button]])) if button is not None else None)
 
 
 def build_flags_handlers() -> list[BaseHandler[Update, Context, None]]:

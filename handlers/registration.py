@@ -12,7 +12,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from bot.context import Context
 from bot.core.textsplit import split_text
 from bot.delivery.markup import markup
-from bot.office import people
+from bot.office import invites, people
 from bot.runtime.menus import set_menu
 from handlers.common import edit_in_place, reply_long
 from handlers.guards import admin_only, staff_only
@@ -98,9 +98,17 @@ async def staff_button(update: Update, context: Context) -> None:
 
 @staff_only
 async def invite_command(update: Update, context: Context) -> None:
-    """``/invite <school code>...`` or ``/invite all``: staff issue invite links for schools of their scope."""
-    reply = await people.invite(context.services, context.who, context.args or [], _username(context))
+    """``/invite <school code or name>...`` or ``/invite all``: staff issue invite links for schools of their scope."""
+    reply = await invites.invite(context.services, context.who, context.args or [], _username(context))
     await _send(update, context, reply)
+
+
+@staff_only
+async def invite_button(update: Update, context: Context) -> None:
+    """An invite button (one of several schools a name matched, or under /overdue): that school's invite link."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    await _answer(update, context, await invites.invite_press(context.services, context.who, query.data, _username(context)))
 
 
 @admin_only
@@ -124,6 +132,7 @@ def build_registration_handlers() -> list[BaseHandler[Update, Context, None]]:
         CommandHandler("addstaff", add_staff_command),
         CallbackQueryHandler(staff_button, pattern=r"^staff:"),
         CommandHandler("invite", invite_command),
+        CallbackQueryHandler(invite_button, pattern=r"^invite:"),
         CommandHandler("people", people_command),
         CommandHandler("deactivate", deactivate_command),
     ]

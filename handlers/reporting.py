@@ -13,6 +13,11 @@ message gets the generic reply.
 
 ``report_now_button(form, period, lang)`` is the button reminders and
 /status use to open a form for a period directly (data ``go:<form>:<period>``).
+
+Office staff file for a school with ``/report_for CODE [form] [period]`` or a 代填
+button (``obh:...``) of /overdue: the same conversation on a draft of their own
+(``bot.reporting.onbehalf.OnBehalf``), so their answers, presses, /cancel and /skip
+come here too; the school's reporters are then told (``Outcome.notices``).
 """
 
 from __future__ import annotations
@@ -20,8 +25,10 @@ from __future__ import annotations
 import dataclasses
 import logging
 
+from collections.abc import Awaitable, Callable
+
 from telegram import InlineKeyboardButton, Update
-from telegram.error import BadRequest
+from telegram.error import BadRequest, Forbidden
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.context import Context
@@ -31,9 +38,10 @@ from bot.core.periods import Period
 from bot.core.ui import Screen
 from bot.delivery.markup import keyboard, markup
 from bot.reporting.codec import Start, report_now
+from bot.reporting.onbehalf import BEHALF_PREFIX, OnBehalf
 from bot.reporting.selfservice import SelfService
 from bot.reporting.service import Outcome, Reporter, Reporting
-from handlers.guards import principal_only
+from handlers.guards import principal_only, staff_only
 
 __all__ = [
     "build_reporting_handlers",
@@ -78,6 +86,14 @@ def _reporter(context: Context) -> Reporter:
     return reporter
 
 
+def behalf_for(context: Context) -> OnBehalf:
+    """Filing on behalf of a school, for the staff member who sent this update."""
+    behalf = OnBehalf(context.services, context.who, context.update_id)
+    # The draft read with the identity describes the draft before this update: good once.
+    context.identity = dataclasses.replace(context.who, draft=None, draft_read=False)
+    return behalf
+
+
 def reporting_for(context: Context) -> Reporting:
     """The report conversation for the principal who sent this update."""
     return Reporting(context.services, _reporter(context))
@@ -103,6 +119,12 @@ async def send_outcome(update: Update, context: Context, outcome: Outcome) -> No
     assert chat is not None
     for screen in outcome.screens:
         await context.bot.send_message(chat.id, screen.text, reply_markup=markup(screen))
+    for notice in outcome.notices:
+        try:
+            await context.bot.send_message(notice.chat_id, notice.text)
+        except (Forbidden, BadRequest) as exc:
+            # Blocked the bot or never opened it: the report is saved and the office saw whom it told.
+            log.info("on-behalf notice not delivered: %s", type(exc).__name__)
 
 
 @principal_only
@@ -140,6 +162,11 @@ async def correct_command(update: Update, context: Context) -> None:
 
 async def cancel_command(update: Update, context: Context) -> None:
     """Throw away the draft, whatever step it is at."""
+    if context.who.is_staff:
+        reporting = await behalf_for(context).cancelling()
+        if reporting is not None:
+            await send_outcome(update, context, await reporting.cancel())
+            return
     if not context.who.is_principal:
         # Only principals have drafts; for anyone else there is simply nothing to cancel.
         await send_outcome(update, context, Outcome(screens=[Screen(t(context.lang, "report.nothing_to_cancel"))]))
@@ -149,18 +176,55 @@ async def cancel_command(update: Update, context: Context) -> None:
 
 async def skip_command(update: Update, context: Context) -> None:
     """Leave the optional question unanswered and go on."""
+    if context.who.is_staff and await _behalf_step(update, context, lambda reporting: reporting.skip()):
+        return
     if not context.who.is_principal:
         await send_outcome(update, context, Outcome(screens=[Screen(t(context.lang, "report.nothing_to_skip"))]))
         return
     await send_outcome(update, context, await reporting_for(context).skip())
 
 
-@principal_only
 async def draft_button(update: Update, context: Context) -> None:
     """Any button of the draft: form, period, choice, skip, edit, submit, cancel..."""
     query = update.callback_query
     assert query is not None and query.data is not None
+    data = query.data
+    if context.who.is_staff:
+        if not await _behalf_step(update, context, lambda reporting: reporting.press(data)):
+            await send_outcome(update, context, Outcome(alert=t(context.lang, "core.stale_button")))
+        return
+    await _principal_press(update, context)
+
+
+@principal_only
+async def _principal_press(update: Update, context: Context) -> None:
+    """A principal's press on their draft."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
     await send_outcome(update, context, await reporting_for(context).press(query.data))
+
+
+async def _behalf_step(update: Update, context: Context, act: Callable[[Reporting], Awaitable[Outcome]]) -> bool:
+    """Carry on office staff's on-behalf draft with ``act``; False when they have none (in their scope)."""
+    reporting = await behalf_for(context).continuing()
+    if reporting is None:
+        return False
+    await send_outcome(update, context, await act(reporting))
+    return True
+
+
+@staff_only
+async def report_for_command(update: Update, context: Context) -> None:
+    """/report_for CODE [form] [period]: the office files for a school; the reason is asked first."""
+    await send_outcome(update, context, await behalf_for(context).start(context.args or []))
+
+
+@staff_only
+async def behalf_button(update: Update, context: Context) -> None:
+    """A 代填 button of /overdue: file that school's missing report, the reason first."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    await send_outcome(update, context, await behalf_for(context).pressed(query.data))
 
 
 @principal_only
@@ -177,12 +241,18 @@ async def start_button(update: Update, context: Context) -> None:
 
 async def draft_input(update: Update, context: Context) -> bool:
     """Input-router consumer: a typed answer, or a sticker/photo where an answer is due."""
-    if not context.who.is_principal:
-        return False
     message = update.effective_message
-    if message is None:
+    if message is None or not (context.who.is_principal or context.who.is_staff):
         return False
-    reporting = reporting_for(context)
+    if context.who.is_staff:
+        if not OnBehalf(context.services, context.who, context.update_id).has_draft():
+            return False  # staff type free text for other things too: only an on-behalf draft takes it
+        found = await behalf_for(context).continuing()
+        if found is None:
+            return False
+        reporting = found
+    else:
+        reporting = reporting_for(context)
     if update.edited_message is not None:
         # Telegram sends edits of old messages too; an edit must not answer the current question.
         outcome = await reporting.edited()
@@ -202,8 +272,10 @@ def build_reporting_handlers(catalogue: Catalogue) -> list[BaseHandler[Update, C
         CommandHandler("correct", correct_command),
         CommandHandler("cancel", cancel_command),
         CommandHandler("skip", skip_command),
+        CommandHandler("report_for", report_for_command),
         # After the fixed commands: a catalogue form whose command collides with one never shadows it.
         CommandHandler(shortcuts, shortcut_command),
         CallbackQueryHandler(draft_button, pattern=DRAFT_PATTERN),
         CallbackQueryHandler(start_button, pattern=START_PATTERN),
+        CallbackQueryHandler(behalf_button, pattern=rf"^{BEHALF_PREFIX}:"),
     ]

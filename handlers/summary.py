@@ -2,7 +2,8 @@
 
 ``/summary [form] [period]`` answers with a chart and a phone-readable table
 (buttons switch the form and step through periods); ``/export [form]
-[period|year]`` sends an XLSX; ``/annual [year]`` sends the year-end draft as
+[period|year]`` sends an XLSX; either typed without a form offers form and
+period buttons (``bot.office.figures_pick``); ``/annual [year]`` sends the year-end draft as
 text and DOCX. Thin: what to answer is ``bot.office.figures``; this module
 sends it.
 """
@@ -57,7 +58,26 @@ async def summary_button(update: Update, context: Context) -> None:
         await query.answer(pressed.text, show_alert=True)
         return
     await query.answer()
-    answer = await figures.press(context.services, context.who, context.lang, pressed)
+    await _answer_press(update, context, await figures.press(context.services, context.who, context.lang, pressed))
+
+
+@staff_only
+async def pick_button(update: Update, context: Context) -> None:
+    """A form or period button of /summary or /export typed alone: the next choice in place, or the workbook."""
+    query = update.callback_query
+    assert query is not None
+    answer = await figures.pick(context.services, context.who, context.lang, query.data or "")
+    if isinstance(answer, figures.Refusal):
+        await query.answer(answer.text, show_alert=True)
+        return
+    await query.answer()
+    await _answer_press(update, context, answer)
+
+
+async def _answer_press(update: Update, context: Context, answer: figures.Answer) -> None:
+    """Show a pressed button's answer: in place of the pressed message, or as new messages and files."""
+    query = update.callback_query
+    assert query is not None
     if answer.in_place:
         (screen,) = answer.parts
         assert isinstance(screen, Screen)
@@ -85,5 +105,7 @@ def build_summary_handlers() -> list[BaseHandler[Update, Context, None]]:
         CommandHandler("summary", summary_command),
         CommandHandler("export", export_command),
         CommandHandler("annual", annual_command),
+        # Before the view buttons: form and period pickers share the "sum:" prefix.
+        CallbackQueryHandler(pick_button, pattern=r"^sum:[pey]:"),
         CallbackQueryHandler(summary_button, pattern=r"^sum:"),
     ]

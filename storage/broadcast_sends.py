@@ -96,7 +96,16 @@ async def _write(session: AsyncSession, row: ClaimedRow, **values: object) -> bo
     return await outbox.record(session, BROADCASTS, row.id, values, fence=row.attempts)
 
 
-async def record_sent(session: AsyncSession, row: ClaimedRow, now: datetime, *, parts: int, maybe_duplicate: bool) -> bool:
+async def record_sent(
+    session: AsyncSession,
+    row: ClaimedRow,
+    now: datetime,
+    *,
+    parts: int,
+    maybe_duplicate: bool,
+    message_ids: Sequence[int] = (),
+) -> bool:
+    """Sent; ``message_ids`` are the recipient's copy (a reply to any of them is a reply to the broadcast)."""
     values: dict[str, object] = {
         "status": OutboxStatus.SENT.value,
         "sent_at": now,
@@ -104,6 +113,10 @@ async def record_sent(session: AsyncSession, row: ClaimedRow, now: datetime, *, 
         "lease_until": None,
         "error": None,
     }
+    if message_ids:
+        # A resumed split text knows only the parts it sent itself: keep the first part's id.
+        values["message_id"] = func.coalesce(OutboxRow.message_id, min(message_ids))
+        values["last_message_id"] = max(message_ids)
     if maybe_duplicate:
         values["maybe_duplicate"] = True
     return await _write(session, row, **values)

@@ -39,6 +39,11 @@ class ReportRow:
     district: str
     reporter: str | None
     values: dict[str, tuple[Decimal | None, str | None]]
+    # Filed by the office for the school (``reporter`` is then the staff member), and why.
+    on_behalf: bool = False
+    behalf_reason: str | None = None
+    # The office's review of the version (issue 15): submitted, approved or returned.
+    review: str = "submitted"
 
 
 # The report's own columns, in ``ReportRow``'s order (the answers follow, two per field).
@@ -54,6 +59,9 @@ _REPORT_COLUMNS: tuple[Any, ...] = (
     School.name,
     District.name,
     Person.name,
+    Report.on_behalf,
+    Report.behalf_reason,
+    Report.review,
 )
 
 
@@ -79,7 +87,7 @@ def _statement(form_key: str, periods: Sequence[str], fields: Sequence[str], dis
 def _report_row(row: AnyRow, fields: Sequence[str]) -> ReportRow:
     """One fetched row as a ``ReportRow``, with only the fields answered in its values."""
     n = len(_REPORT_COLUMNS)
-    rid, period, series, version, late, submitted, source, code, name, district, reporter = row[:n]
+    rid, period, series, version, late, submitted, source, code, name, district, reporter, behalf, reason, review = row[:n]
     answers = row[n:]
     values = {
         key: (answers[2 * i], answers[2 * i + 1])
@@ -99,6 +107,9 @@ def _report_row(row: AnyRow, fields: Sequence[str]) -> ReportRow:
         district=district,
         reporter=reporter,
         values=values,
+        on_behalf=bool(behalf),
+        behalf_reason=reason,
+        review=review,
     )
 
 

@@ -104,6 +104,11 @@ class NewReport:
     flags: Sequence[NewFlag] = ()
     # This version takes the entry back: kept in the history, excluded from sums.
     withdrawn: bool = False
+    # Filed by the office for the school, and why (``reporter_id`` is then the staff member).
+    behalf_reason: str | None = None
+    # A principal's save: refused (``ReportApproved``, nothing written) when the office has
+    # approved the series' current version meanwhile (issue 15: approved is locked for them).
+    unless_approved: bool = False
 
 
 @dataclass(frozen=True)
@@ -115,6 +120,14 @@ class NewFlag:
     reason: str
     field_key: str | None = None
     detail: Mapping[str, Any] | None = None
+
+
+class ReportApproved(Exception):
+    """The series' current version is approved: a principal's save on top of it is refused."""
+
+    def __init__(self, report_id: int) -> None:
+        super().__init__(report_id)
+        self.report_id = report_id
 
 
 class CurrentChanged(Exception):
@@ -146,15 +159,18 @@ async def save_report(session: AsyncSession, new: NewReport) -> Report:
     )
     # The newest version and the current one in one read (a first report, the common case, then
     # writes nothing but itself).
-    latest, superseded, live = (
+    latest, superseded, live, approved = (
         await session.execute(
             select(
                 func.max(Report.version),
                 func.max(case((IS_CURRENT, Report.id))),
                 func.max(case((COUNTED, Report.id))),
+                func.max(case((and_(COUNTED, Report.review == "approved"), Report.id))),
             ).where(*key)
         )
     ).one()
+    if new.unless_approved and approved is not None:
+        raise ReportApproved(approved)
     # A withdrawn current version is there for the history only: filing anew goes on top of it
     # as if there were none (and nobody can correct it, so ``based_on`` never names it).
     if new.check_based_on and live != new.based_on:
@@ -175,6 +191,8 @@ async def save_report(session: AsyncSession, new: NewReport) -> Report:
         supersedes_id=superseded,
         source=new.source,
         withdrawn=new.withdrawn,
+        on_behalf=new.behalf_reason is not None,
+        behalf_reason=new.behalf_reason,
     )
     report.values = [
         ReportValue(field_key=k, num_value=num, text_value=txt, original=new.originals.get(k))
@@ -203,7 +221,7 @@ async def save_report_retrying(
     on every retry): the conversation deletes its draft and writes the audit row
     there, so a report, its audit row and the end of its draft commit together
     or not at all. Returns only after the commit, so the caller may say "saved".
-    ``CurrentChanged`` is not retried: on top of the winner the answer is the same.
+    ``CurrentChanged`` and ``ReportApproved`` are not retried: on top of the winner the answer is the same.
     """
     for attempt in range(MAX_ATTEMPTS):
         try:

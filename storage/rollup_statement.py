@@ -194,6 +194,31 @@ def _flags_branch(*, scoped: bool, by_period: bool) -> AnySelect:
     return _in_scope(flags, scoped)
 
 
+def _approved_branch(*, scoped: bool, by_period: bool) -> AnySelect:
+    """``a`` rows: counted reports the office approved, per district [, period] (issue 15)."""
+    approved = (
+        select(
+            literal_column("'a'"),
+            School.district_id,
+            _no_text(),
+            Report.period if by_period else _no_text(),
+            _no_text(),
+            func.count(Report.id),
+            _no_count(),
+            _no_count(),
+            _no_count(),
+            _no_number(),
+            _no_number(),
+            _no_number(),
+        )
+        .select_from(Report)
+        .join(School, School.id == Report.school_id)
+        .where(*_CURRENT, Report.review == "approved")
+        .group_by(School.district_id, *([Report.period] if by_period else []))
+    )
+    return _in_scope(approved, scoped)
+
+
 @cache
 def rollup_statement(
     *, programme: bool, scoped: bool, by_period: bool, several_per_period: bool, totals: bool = False
@@ -203,7 +228,7 @@ def rollup_statement(
     Four GROUP BYs glued with UNION ALL, each row tagged with its kind — ``e``
     expected schools per district, ``f`` filed (school, period) pairs per
     district [and period], ``v`` value aggregates per district [, period] and
-    field, ``g`` confirmed warnings per district [, period]. Each branch reaches ``reports`` through the ``(form_key, period,
+    field, ``g`` confirmed warnings per district [, period], ``a`` approved reports per district [, period]. Each branch reaches ``reports`` through the ``(form_key, period,
     is_current)`` index and ``report_values`` by report id (migration 0004
     makes that probe index-only on PostgreSQL). No shared CTE: SQLite cannot
     estimate a CTE's size and then builds a Bloom filter over all of
@@ -224,4 +249,5 @@ def rollup_statement(
         *filed,
         _values_branch(scoped=scoped, by_period=by_period),
         _flags_branch(scoped=scoped, by_period=by_period),
+        _approved_branch(scoped=scoped, by_period=by_period),
     )

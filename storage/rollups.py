@@ -119,6 +119,8 @@ class DistrictRow:
     fields: Mapping[str, FieldAggregate] = field(default_factory=dict)
     # Warnings confirmed with a reason in the counted reports (report_flags).
     flags: int = 0
+    # Counted reports the office approved (issue 15: approval coverage is approved / reports).
+    approved: int = 0
 
 
 # --- rolling up -------------------------------------------------------------------------
@@ -148,9 +150,16 @@ class _Tagged:
     counts: dict[tuple[int, str | None], tuple[int, int, int, int]] = field(default_factory=dict)
     aggregates: dict[tuple[int, str | None], dict[str, FieldAggregate]] = field(default_factory=dict)
     flags: dict[tuple[int, str | None], int] = field(default_factory=dict)
+    approved: dict[tuple[int, str | None], int] = field(default_factory=dict)
 
     def row(
-        self, district_id: int, period: str | None, expected: int, fields: Mapping[str, FieldAggregate], flags: int
+        self,
+        district_id: int,
+        period: str | None,
+        expected: int,
+        fields: Mapping[str, FieldAggregate],
+        flags: int,
+        approved: int = 0,
     ) -> DistrictRow:
         """The district's row for ``period`` (None: all periods) with the figures given."""
         reported, on_time, schools_reported, reports = self.counts.get((district_id, period), (0, 0, 0, 0))
@@ -166,6 +175,7 @@ class _Tagged:
             reports=reports,
             fields=fields,
             flags=flags,
+            approved=approved,
         )
 
     def add(self, kind: str, district_id: int, name: str, period: str | None, key: str, *numbers: Any) -> None:
@@ -178,6 +188,8 @@ class _Tagged:
             self.counts[(district_id, period)] = (int(n1), int(n2), int(n3), int(n4 or 0))
         elif kind == "g":
             self.flags[(district_id, period)] = int(n1)
+        elif kind == "a":
+            self.approved[(district_id, period)] = int(n1)
         elif n1:  # a field answered by somebody (only NULLs = skipped everywhere: nothing to aggregate)
             self.aggregates.setdefault((district_id, period), {})[key] = FieldAggregate(
                 count=int(n1), total=exact_decimal(total), minimum=exact_decimal(low), maximum=exact_decimal(high)
@@ -209,11 +221,13 @@ def _district_rows(tagged: _Tagged, periods: Sequence[str], by_period: bool, tot
         for period in keys:
             fields = tagged.aggregates.get((district_id, period), {})
             flags = tagged.flags.get((district_id, period), 0)
-            rows.append(tagged.row(district_id, period, n_schools * n_periods, fields, flags))
+            approved = tagged.approved.get((district_id, period), 0)
+            rows.append(tagged.row(district_id, period, n_schools * n_periods, fields, flags, approved))
         if by_period and totals:
             fields = merged_fields([tagged.aggregates.get((district_id, p), {}) for p in periods])
             flags = sum(tagged.flags.get((district_id, p), 0) for p in periods)
-            rows.append(tagged.row(district_id, None, n_schools * len(periods), fields, flags))
+            approved = sum(tagged.approved.get((district_id, p), 0) for p in periods)
+            rows.append(tagged.row(district_id, None, n_schools * len(periods), fields, flags, approved))
     return rows
 
 

@@ -491,7 +491,9 @@ def check_broadcast_lists_in_scope(calls: Sequence[Call], resolver: Resolver, tr
             continue
         for text in _texts_of_call(call):
             for marker, author in resolver.markers.items():
-                if author != reader and re.search(rf"{marker}(?!\d)", text) and not text.startswith(marker):
+                # A notice as delivered starts with its header (【office】sender：), then the text itself.
+                body = re.sub(r"^(【[^】\n]*】|\[[^\]\n]*\])[^\n]*[：:]\n\n", "", text)
+                if author != reader and re.search(rf"{marker}(?!\d)", text) and not body.startswith(marker):
                     _fail(
                         "broadcast list scope",
                         f"{call.method} to {reader} shows {author}'s broadcast: {text[:400]!r}",

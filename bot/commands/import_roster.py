@@ -2,7 +2,10 @@
 
 Every row is checked first; a file with any bad row imports nothing and each bad
 row is printed as ``第 N 行：原因`` (``line N: reason`` with ``--lang en``; exit
-status 1). See ``bot/office/roster.py`` for the format. Re-importing the same
+status 1); a problem repeated on many rows is printed once with its lines
+(``区县“X”不在系统中…：第 2–5,001 行``). Into a database with no district yet the
+file's districts are created (and named); once there are districts, an unknown
+one is refused unless ``--new-districts`` is given. See ``bot/office/roster.py`` for the format. Re-importing the same
 file changes nothing. What it prints is Chinese unless ``--lang en`` is given.
 """
 
@@ -18,6 +21,7 @@ from bot.core.catalogue import CatalogueInvalid, load_catalogue
 from bot.core.clock import SystemClock
 from bot.core.i18n import LANGUAGES, t
 from bot.office.roster import ImportResult, RosterInvalid, RosterRow, import_roster, known_programmes, parse_roster
+from bot.office.roster_report import grouped_problems
 from bot.settings import Settings
 from storage.db import Database
 
@@ -36,7 +40,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument(
         "--new-districts",
         action="store_true",
-        help="create districts the database does not know yet (otherwise they are refused as typos)",
+        help="create districts the database does not know yet (otherwise they are refused as typos, "
+        "unless the database has no district at all)",
     )
     parser.add_argument("--lang", choices=LANGUAGES, default="zh", help="language of what is printed (default zh)")
     parser.set_defaults(handler=run)
@@ -65,7 +70,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print("schoolbot: " + t(args.lang, "roster.cli_cannot_read", file=args.file, reason=reason), file=sys.stderr)
         return 1
     except RosterInvalid as exc:
-        for line in exc.messages(args.lang):
+        for line in grouped_problems(exc.errors, args.lang):
             print(line, file=sys.stderr)
         print(t(args.lang, "roster.cli_nothing_imported", file=args.file, count=len(exc.errors)), file=sys.stderr)
         return 1

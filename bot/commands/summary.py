@@ -164,6 +164,8 @@ def stats_json(stats: Stats, form: Form) -> dict[str, Any]:
         "fields": fields,
         # Warnings confirmed with a reason (issue 13); counted for the period asked only.
         "flags": stats.flags,
+        # Approval coverage (issue 15): reports the office approved, of ``reports``.
+        "approved": stats.approved,
     }
 
 

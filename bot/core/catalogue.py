@@ -79,6 +79,7 @@ RESERVED_COMMANDS = frozenset(
         "annual",
         "dashboard",
         "flags",
+        "review",
         "broadcast",
         "broadcasts",
         "invite",

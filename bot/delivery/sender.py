@@ -48,7 +48,8 @@ from bot.services import Services
 from bot.delivery.send import PER_CHAT_INTERVAL, DeliveryResult, Outcome, Payload, bulk_budget, deliver
 from bot.core.ui import Screen
 from bot.delivery.markup import markup
-from bot.office.broadcast import PROGRESS_EVERY, final_report, payload_of, progress_panel
+from bot.office.broadcast import PROGRESS_EVERY, final_report, progress_panel
+from bot.office.broadcast_action import payload_of
 from storage import broadcast_sends as sends
 from storage import broadcasts as store
 from storage.budget import SendBudget
@@ -229,7 +230,9 @@ class BroadcastSender:
             missing = {row.broadcast_id for row in rows} - set(self._jobs)
             if missing:
                 for broadcast, language in await sends.authors_of(session, missing):
-                    self._jobs[broadcast.id] = _Job(payload_of(broadcast), language or "zh")
+                    lang = language or "zh"
+                    # Header and "report now" button in the author's language, as the preview showed them.
+                    self._jobs[broadcast.id] = _Job(payload_of(broadcast, self.services.catalogue, lang), lang)
         self._touched |= {row.broadcast_id for row in rows}
         return rows
 
@@ -263,7 +266,9 @@ class BroadcastSender:
         reason = result.reason or ""
         async with self.services.db.session() as session:
             if result.outcome is Outcome.SENT:
-                held = await sends.record_sent(session, row, now, parts=result.parts_sent, maybe_duplicate=False)
+                held = await sends.record_sent(
+                    session, row, now, parts=result.parts_sent, maybe_duplicate=False, message_ids=result.message_ids
+                )
             elif result.outcome is Outcome.BLOCKED:
                 held = await sends.record_blocked(session, row, reason)
             elif result.outcome is Outcome.FAILED:

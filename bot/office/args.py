@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from datetime import datetime, tzinfo
 
 from bot.core.catalogue import Cadence, Catalogue, Form
-from bot.core.periods import DEFAULT_TZ, Period, local_date, parse_period, period_of
+from bot.core.periods import DEFAULT_TZ, Period, filed_while_running, local_date, parse_period, period_of
 
 __all__ = [
     "MAX_YEAR",
@@ -34,6 +34,7 @@ __all__ = [
     "last_finished_period",
     "period_arg",
     "read_period",
+    "recent_periods",
     "sane",
     "scope_words",
     "stored_period",
@@ -133,6 +134,20 @@ def last_finished_period(form: Form, now: datetime, tz: tzinfo = DEFAULT_TZ) -> 
     today = local_date(now, tz)
     period = period_of(form.period_cadence, today)
     return period if period.end < today else period.previous()
+
+
+def recent_periods(form: Form, now: datetime, tz: tzinfo, count: int) -> list[Period]:
+    """The ``count`` periods a button menu offers, newest first: from the running one for a form
+    filed while it runs (harvest), else from the newest finished one (a month is filed once over)."""
+    if filed_while_running(form):
+        period = period_of(form.period_cadence, local_date(now, tz))
+    else:
+        period = last_finished_period(form, now, tz)
+    periods = []
+    for _ in range(count):
+        periods.append(period)
+        period = period.previous()
+    return periods
 
 
 def form_arg(catalogue: Catalogue, text: str) -> Form:

@@ -9,7 +9,10 @@ delivers it.
 Screens are returned as ``bot.core.ui.Screen`` (text plus buttons carrying callback
 data), so this module stays free of Telegram types and is tested directly.
 Audiences and the composer's menus are ``bot.office.broadcast_audience``;
-following and stopping a running broadcast is ``bot.office.broadcast_follow``.
+the header (office and sender) and the optional "report now" button, chosen at
+the preview, are ``bot.office.broadcast_action``; following and stopping a
+running broadcast is ``bot.office.broadcast_follow``; replies to a broadcast
+and the office's answers are ``bot.office.broadcast_replies``.
 Callback data: ``bc:<draft id>:<draft token>:<verb>`` for the composer, where
 the token makes a press on an older draft's buttons (or a forged one) stale;
 ``bcx:<broadcast id>`` cancels a running broadcast.
@@ -35,6 +38,14 @@ from bot.core.i18n import t
 from bot.core.textsplit import storable
 from bot.core.ui import Alert, Button, Screen
 from bot.delivery.send import MAX_CAPTION, Payload, telegram_length
+from bot.office.broadcast_action import (
+    button_label,
+    choose_button_form,
+    choose_button_period,
+    header_of,
+    offered_period,
+    payload_of,
+)
 from bot.office.broadcast_audience import (
     ask_message,
     audience_menu,
@@ -140,7 +151,7 @@ class Preview:
     screen: Screen
 
 
-PressResult = Edit | Alert | Closed | Queued
+PressResult = Edit | Alert | Closed | Queued | Preview
 
 
 # --- composing ------------------------------------------------------------------
@@ -204,6 +215,8 @@ async def _step(
         return Edit(ask_message(lang, draft, size))
     if verb == "ok" and draft.step == "preview":
         return await _confirm(services, session, who, draft, scope)
+    if verb in ("rn", "rf", "rp", "rx"):
+        return await _report_button(services, session, who, draft, verb, arg)
     return Alert(t(lang, "broadcast.stale"))
 
 
@@ -303,6 +316,31 @@ async def _audience_chosen(
     return Edit(ask_message(lang, draft, size))
 
 
+async def _report_button(
+    services: Services, session: AsyncSession, who: Identity, draft: Broadcast, verb: str, arg: str | None
+) -> PressResult:
+    """The optional "report now" button: offer forms (``rn``), then periods (``rf``), then preview with it (``rp``).
+
+    ``rn0`` drops the button. Only a form of the catalogue and a period the menu
+    offered are taken; anything else is a forged or stale press.
+    """
+    lang = who.language
+    if verb == "rn" and draft.step == "preview":
+        draft.step = "button"
+        return Edit(choose_button_form(services, lang, draft))
+    if verb == "rf" and draft.step == "button" and arg is not None:
+        chosen = choose_button_period(services, lang, draft, arg)
+        return chosen if isinstance(chosen, Alert) else Edit(chosen)
+    form_key = str((draft.audience_args or {}).get("report_form", ""))
+    if verb == "rp" and draft.step == "button" and arg is not None and offered_period(services, form_key, arg):
+        draft.report_form, draft.report_period = form_key, arg
+        return await _preview(services, session, who, draft)
+    if verb == "rx" and draft.step in ("button", "preview"):
+        draft.report_form = draft.report_period = None
+        return await _preview(services, session, who, draft)
+    return Alert(t(lang, "broadcast.stale"))
+
+
 async def accept_content(services: Services, who: Identity, content: Content) -> Reply | Preview | None:
     """The message to broadcast (text, or photo/document with caption); None if no draft waits for it."""
     if not who.is_staff or who.person_id is None:
@@ -313,39 +351,53 @@ async def accept_content(services: Services, who: Identity, content: Content) ->
         if draft is None or services.clock.now() - draft.updated_at > DRAFT_IDLE:
             # A draft left for a day is not what today's message is meant for; /broadcast starts afresh.
             return None
-        if draft.step not in ("message", "preview"):
+        if draft.step not in ("message", "preview", "button"):
             return Reply(t(lang, "broadcast.choose_audience_first"))
         if content.kind == "other":
             return Reply(t(lang, "broadcast.unsupported_content"))
-        if content.kind != "text" and telegram_length(content.text or "") > MAX_CAPTION:
+        header = header_of(services, lang, who.name)
+        room = MAX_CAPTION - telegram_length(header) - 2
+        if content.kind != "text" and telegram_length(content.text or "") > room:
             # Keep the draft: the staff member shortens the caption or sends the text separately.
-            return Reply(t(lang, "broadcast.caption_too_long", limit=MAX_CAPTION, length=telegram_length(content.text or "")))
+            length = telegram_length(content.text or "")
+            return Reply(t(lang, "broadcast.caption_too_long", limit=room, length=length))
         if content.kind == "text" and not (content.text or "").strip():
             return Reply(t(lang, "broadcast.unsupported_content"))
         draft.kind, draft.text, draft.file_id = content.kind, content.text, content.file_id
-        draft.step = "preview"
+        draft.header = header
         draft.updated_at = services.clock.now()
-        size = await store.audience_size(session, audience_of(services, draft, office_district(who)))
-        payload = payload_of(draft)
-        parts = len(payload.parts())
-        lines = [t(lang, "broadcast.preview_above")]
-        if parts > 1:
-            lines.append(t(lang, "broadcast.preview_split", parts=parts))
-        lines.append(
-            t(
-                lang,
-                "broadcast.preview_confirm",
-                audience=draft.audience_args.get("label", ""),
-                people=size.reachable,
-                schools=size.schools,
-                messages=size.reachable * parts,
-            )
+        return await _preview(services, session, who, draft)
+
+
+async def _preview(services: Services, session: AsyncSession, who: Identity, draft: Broadcast) -> Preview:
+    """The message exactly as recipients get it (header and button included), and the panel to confirm it."""
+    lang = who.language
+    draft.step = "preview"
+    size = await store.audience_size(session, audience_of(services, draft, office_district(who)))
+    payload = payload_of(draft, services.catalogue, lang)
+    parts = len(payload.parts())
+    lines = [t(lang, "broadcast.preview_above")]
+    if parts > 1:
+        lines.append(t(lang, "broadcast.preview_split", parts=parts))
+    label = button_label(services.catalogue, draft, lang)
+    if label is not None:
+        lines.append(t(lang, "broadcast.preview_button", button=label))
+    lines.append(
+        t(
+            lang,
+            "broadcast.preview_confirm",
+            audience=draft.audience_args.get("label", ""),
+            people=size.reachable,
+            schools=size.schools,
+            messages=size.reachable * parts,
         )
-        rows = [
-            [button(draft, t(lang, "broadcast.button_send"), "ok")],
-            [button(draft, t(lang, "broadcast.button_edit"), "edit"), button(draft, t(lang, "broadcast.button_cancel"), "x")],
-        ]
-        return Preview(payload, Screen("\n".join(lines), rows))
+    )
+    rows = [
+        [button(draft, t(lang, "broadcast.button_send"), "ok")],
+        [button(draft, t(lang, "broadcast.button_report" if label is None else "broadcast.button_report_change"), "rn")],
+        [button(draft, t(lang, "broadcast.button_edit"), "edit"), button(draft, t(lang, "broadcast.button_cancel"), "x")],
+    ]
+    return Preview(payload, Screen("\n".join(lines), rows))
 
 
 async def _confirm(services: Services, session: AsyncSession, who: Identity, draft: Broadcast, scope: int | None) -> PressResult:
@@ -369,15 +421,7 @@ async def _confirm(services: Services, session: AsyncSession, who: Identity, dra
         label=str((draft.audience_args or {}).get("label", "")),
         district=scope,
         recipients=len(people),
+        report_button=f"{draft.report_form}:{draft.report_period}" if draft.report_form else None,
     )
     counts = (await store.counts(session, [draft.id]))[draft.id]
     return Queued(draft.id, progress_panel(lang, draft, counts))
-
-
-def payload_of(broadcast: Broadcast) -> Payload:
-    """The message a broadcast sends, as ``bot.delivery.send`` takes it."""
-    if broadcast.kind == "photo":
-        return Payload("photo", broadcast.text, broadcast.file_id)
-    if broadcast.kind == "document":
-        return Payload("document", broadcast.text, broadcast.file_id)
-    return Payload("text", broadcast.text)

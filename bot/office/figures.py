@@ -27,13 +27,17 @@ from bot.office.args import (
     MIN_YEAR,
     ArgumentError,
     BadPeriod,
+    UnknownForm,
     find_form,
     form_arg,
     is_year,
     last_finished_period,
     period_arg,
     sane,
+    scope_words,
 )
+from bot.office.figures_pick import form_picker, period_picker, read_pick
+from bot.office.review_cards import queue_button
 from bot.office.scope import office_district
 from bot.office.annual import annual_figures
 from bot.office.summary import Summary, gather_export, started_periods_of_year, summarise
@@ -50,6 +54,7 @@ __all__ = [
     "chart",
     "export",
     "form_and_period",
+    "pick",
     "press",
     "read_button",
     "summary",
@@ -128,6 +133,8 @@ def _buttons(services: Services, lang: str, form: Form, period: Period) -> list[
     tools = [
         Button(t(lang, "summary.button_chart"), f"sum:c:{form.key}:{period.key}"),
         Button(t(lang, "summary.button_export"), f"sum:x:{form.key}:{period.key}"),
+        # The review queue of the view shown (issue 15).
+        queue_button(form, period, lang),
     ]
     dashboard = dashboard_url(services)
     if dashboard is not None and dashboard.startswith("https://"):  # a Mini App needs https
@@ -184,7 +191,10 @@ async def _workbook(services: Services, who: Identity, lang: str, form: Form, pe
 
 
 async def summary(services: Services, who: Identity, lang: str, args: Sequence[str]) -> Answer | Refusal:
-    """``/summary [form] [period]``: the chart, then the table with its buttons."""
+    """``/summary [form] [period]``: the chart, then the table with its buttons; alone, the form buttons."""
+    if not args:
+        # Nothing named: offer the choice rather than guess a form.
+        return Answer([form_picker(services, lang, "summary")])
     named = form_and_period(services, lang, args)
     if isinstance(named, Refusal):
         return named
@@ -208,13 +218,30 @@ def _export_periods(services: Services, form: Form, span: str | None) -> list[Pe
 
 
 async def export(services: Services, who: Identity, lang: str, args: Sequence[str]) -> Answer | Refusal:
-    """``/export [form] [period|year]``: the XLSX."""
+    """``/export [form] [period|year]`` (in any order): the XLSX; what is not named is offered as buttons."""
     try:
-        form = form_arg(services.catalogue, args[0]) if args else services.catalogue.forms[0]
-        periods = _export_periods(services, form, args[1] if len(args) > 1 else None)
+        form, span = scope_words(services.catalogue, args)
+        if form is None:
+            if span is not None and not is_year(span):
+                raise UnknownForm(span)  # a period means nothing without its form
+            # No form: offer them (for the year named, if one was).
+            return Answer([form_picker(services, lang, "export", int(span) if span is not None else None)])
+        if span is None:
+            return Answer([period_picker(services, lang, "export", form)])
+        periods = _export_periods(services, form, span)
     except ArgumentError as error:
         return Refusal(_refusal(services, lang, error) + "\n" + t(lang, "summary.export_usage"))
     return Answer([await _workbook(services, who, lang, form, periods)])
+
+
+async def pick(services: Services, who: Identity, lang: str, data: str) -> Answer | Refusal:
+    """A picker button: a form's periods in place of the form buttons, or a whole year's workbook."""
+    chosen = read_pick(services, data)
+    if chosen is None:
+        return Refusal(t(lang, "summary.bad_button"))
+    if chosen.year is None:
+        return Answer([period_picker(services, lang, chosen.purpose, chosen.form)], in_place=True)
+    return await export(services, who, lang, [chosen.form.key, str(chosen.year)])
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,9 @@
 The list groups overdue schools by district, with each school's reporters
 (or "unreachable"), a nudge button per school and one "nudge all"; missing
 reports of locked periods follow in a block of their own, 已锁定未报, with no
-buttons (``bot.office.overdue_locked``). A nudge is
+nudge buttons (``bot.office.overdue_locked``). A 代填 button beside each nudge, and
+one per school of the locked block, lets the office file the school's (first)
+missing report itself, also in a locked period (``bot.reporting.onbehalf``). A nudge is
 recorded per reporter like a scheduled reminder (slot ``manual-<minute>``);
 at night it is queued for the end of the quiet hours and the staff member may
 confirm sending it at once. Which schools a press covers, and the scope rules,
@@ -16,6 +18,7 @@ stale or forged button gets a clear refusal, never a wrong nudge)::
     nudge:<form>:<period>:<school id>
     nudgeall:<form>:<period>
     nudgenow:<form>:<period>:<school id>:<yyyymmddHHMM>
+    obh:<school id>:<form>:<period>          (代填, answered by handlers/reporting.py)
 """
 
 from __future__ import annotations
@@ -29,8 +32,10 @@ from bot.core.i18n import t
 from bot.core.periods import due_date, parse_period
 from bot.core.ui import Alert, Button, Screen
 from bot.office import nudges
+from bot.office.invites import invite_buttons
 from bot.office.args import UnknownWord, read_period, scope_words
-from bot.office.overdue_locked import locked_missing
+from bot.office.overdue_locked import LockedSchool, locked_missing
+from bot.reporting.onbehalf import behalf_data
 from bot.services import Identity, Services
 from scheduler.digests import OverdueSchool, period_is_locked
 from bot.render.reminder import fmt_date
@@ -148,11 +153,29 @@ def _nudge_buttons(schools: list[OverdueSchool], scope: str, lang: str) -> list[
         return []
     rows = [
         [Button(t(lang, "overdue.nudge_button", school=school.name), f"nudge:{scope}:{school.school_id}")]
+        + _behalf_button(school.school_id, school.name, school.items[0].form.key, school.items[0].period.key, lang)
         for school in nudgeable[:MAX_SCHOOL_BUTTONS]
         if len(f"nudgenow:{scope}:{school.school_id}:000000000000") <= 64
     ]
     if len(f"nudgenow:{scope}:{ANY}:000000000000") <= 64:
         rows.append([Button(t(lang, "overdue.nudge_all_button", count=len(nudgeable)), f"nudgeall:{scope}")])
+    return rows
+
+
+def _behalf_button(school_id: int, name: str, form_key: str, period_key: str, lang: str) -> list[Button]:
+    """代填: the office files the school's (first) missing report itself (``bot.reporting.onbehalf``)."""
+    data = behalf_data(school_id, form_key, period_key)
+    return [Button(t(lang, "onbehalf.button", school=name), data)] if data is not None else []
+
+
+def _locked_buttons(locked: list[LockedSchool], lang: str, room: int) -> list[list[Button]]:
+    """A 代填 button per school with a locked missing report (its oldest), as many as fit in ``room``."""
+    rows = []
+    for school in locked[: max(room, 0)]:
+        item = school.items[0]
+        button = _behalf_button(school.school_id, school.name, item.form.key, item.period.key, lang)
+        if button:
+            rows.append(button)
     return rows
 
 
@@ -188,6 +211,10 @@ async def listing(services: Services, who: Identity, lang: str, words: Sequence[
     if locked:
         lines += ["", *render_locked_block(locked, lang)]
     buttons = _nudge_buttons(schools, f"{form.key if form else ANY}:{period_key or ANY}", lang)
+    # Telegram takes at most 100 buttons on a message.
+    buttons += _locked_buttons(locked, lang, min(MAX_SCHOOL_BUTTONS, 100 - sum(len(row) for row in buttons)))
+    # Schools nobody is registered for: invite someone (within the same 100).
+    buttons += invite_buttons(schools, lang)[: max(0, 100 - sum(len(row) for row in buttons))]
     nudgeable = [school for school in schools if not school.unreachable]
     if len(nudgeable) > MAX_SCHOOL_BUTTONS:
         lines.append(t(lang, "overdue.more_buttons", shown=MAX_SCHOOL_BUTTONS, count=len(nudgeable)))

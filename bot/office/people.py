@@ -1,4 +1,4 @@
-"""Who someone is, and the office's people tools in chat: ``/start``, ``/language``, staff, ``/invite``, ``/people``, ``/deactivate``.
+"""Who someone is, and the office's people tools in chat: ``/start``, ``/language``, staff, ``/people``, ``/deactivate``.
 
 Each use case takes ``Services``, owns its transaction and answers with
 screens (``bot.core.ui``) and, when someone's role changed, the ``Menu`` their
@@ -29,7 +29,6 @@ __all__ = [
     "choose_language",
     "deactivate",
     "identify",
-    "invite",
     "language_menu",
     "people",
     "staff_list",
@@ -292,34 +291,7 @@ async def _set_scope(services: Services, who: Identity, telegram_id: int, distri
     return Press(t(lang, key, name=name, scope=scope), edit=Screen(t(lang, key, name=name, scope=scope)))
 
 
-# --- /invite, /people, /deactivate --------------------------------------------------
-
-
-async def invite(services: Services, who: Identity, args: Sequence[str], bot_username: str) -> Reply:
-    """``/invite <school code>...`` or ``/invite all``: staff issue invite links for schools of their scope."""
-    lang = who.language
-    codes = [normalise_code(code) for code in args]
-    if not codes:
-        return _say(t(lang, "invite.usage"))
-    # "/invite all": every school of the sender's scope that has no registered reporter yet.
-    every = codes == ["ALL"]
-    try:
-        async with services.db.session() as session:
-            issued = await reg.issue_invites(
-                session,
-                services.clock.now(),
-                school_codes=[] if every else codes,
-                all_unregistered=every,
-                created_by=who.telegram_id,
-                scope_district_id=None if who.is_admin else who.district_id,
-            )
-    except reg.UnknownSchools as exc:
-        return _say(t(lang, "invite.unknown_schools", codes=", ".join(exc.codes)))
-    if not issued:
-        return _say(t(lang, "invite.all_registered"))
-    lines = [t(lang, "invite.header", days=reg.DEFAULT_EXPIRES_DAYS)]
-    lines += [f"{i.school_code} {i.school_name}: {reg.deep_link(bot_username, i.code)}" for i in issued]
-    return _say("\n".join(lines))
+# --- /people, /deactivate (``/invite`` is bot.office.invites) --------------------------------------------------
 
 
 async def people(services: Services, who: Identity, args: Sequence[str]) -> Reply:

@@ -17,18 +17,23 @@ GB18030, which is what Chinese Excel saves.
 Every row is checked before anything is written, and a file with any bad row
 imports nothing: ``RosterInvalid.errors`` names every bad line and why, as i18n
 keys, so the CLI and a chat upload show the same reasons. ``parse_roster`` is
-pure (no database); ``import_roster`` adds the one check that needs the database
-(is the district known?) and writes all schools in one transaction.
+pure (no database); ``plan_roster`` says what an import would change (a chat
+upload's preview); ``import_roster`` adds the one check that needs the database
+(is the district known? — only once the database has districts: a first import
+creates them) and writes all schools in one transaction.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Collection, Sequence
+import hashlib
+import json
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.catalogue import Catalogue, load_catalogue
 from bot.core.i18n import t
@@ -38,19 +43,21 @@ from bot.office.roster_rows import (
     RosterRow,
     RowError,
     check_rows,
-    header_key,
     normalise_code,
-    refuse,
 )
+from bot.office.roster_files import read_table
 from storage.db import Database
-from storage.models import District, School
+from storage.models import District, School, SchoolProgramme
 from storage.people import audit
-from storage.schools import all_districts, all_schools, ensure_district, upsert_school
+from storage.schools import all_districts, all_schools, ensure_district
 
 __all__ = [
     "BASE_PROGRAMMES",
     "COLUMNS",
+    "Change",
     "ImportResult",
+    "PlanChanged",
+    "RosterPlan",
     "RosterInvalid",
     "RosterRow",
     "RowError",
@@ -58,14 +65,11 @@ __all__ = [
     "known_programmes",
     "normalise_code",
     "parse_roster",
+    "plan_roster",
 ]
 
 # Programmes the office runs whether or not a catalogue form asks about them.
 BASE_PROGRAMMES = frozenset({"farm", "milk", "insurance"})
-
-_DELIMITERS = (",", "\t", ";")
-_XLSX_MAGIC = b"PK\x03\x04"
-_XLS_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
 def known_programmes(catalogue: Catalogue | None = None) -> frozenset[str]:
@@ -74,20 +78,19 @@ def known_programmes(catalogue: Catalogue | None = None) -> frozenset[str]:
     return BASE_PROGRAMMES | {form.programme for form in catalogue if form.programme}
 
 
-# --- reading the file into (line number, cells) -------------------------------------------
-
-
 def parse_roster(
     source: Path | str | bytes,
     filename: str | None = None,
     *,
     programmes: Collection[str] | None = None,
+    max_rows: int | None = None,
 ) -> list[RosterRow]:
     """Read and check a roster file (path or uploaded bytes); RosterInvalid lists every bad row.
 
-    ``programmes`` is the allowed programme set (default: ``known_programmes()``).
-    The format is recognised from the content, ``filename`` only sharpens the
-    message for a damaged workbook. Raises OSError if a path cannot be read.
+    ``programmes`` is the allowed programme set (default: ``known_programmes()``);
+    ``max_rows`` refuses a file with more schools (None: no limit). The format is
+    recognised from the content (``bot.office.roster_files``), ``filename`` only
+    sharpens the message for a damaged workbook. Raises OSError if a path cannot be read.
     """
     if isinstance(source, bytes):
         data = source
@@ -96,107 +99,56 @@ def parse_roster(
         data = path.read_bytes()
         filename = filename or path.name
     allowed = frozenset(programmes) if programmes is not None else known_programmes()
-    suffix = Path(filename or "").suffix.lower()
-    if data.startswith(_XLSX_MAGIC):
-        table, from_csv = _read_xlsx(data), False
-    elif data.startswith(_XLS_MAGIC):
-        raise refuse(1, "roster.file.old_xls")
-    elif suffix in (".xlsx", ".xlsm") and data.strip():
-        raise refuse(1, "roster.file.bad_xlsx")
-    else:
-        table, from_csv = _read_csv(data), True
+    table, from_csv = read_table(data, filename, max_rows)
     return check_rows(table, allowed, strict_width=from_csv)
 
 
-def _line_of(data: bytes, offset: int) -> int:
-    return data.count(b"\n", 0, offset) + 1
+# --- what an import would change, and writing it ------------------------------------------
+
+# Flush and tell the progress callback after this many schools written.
+PROGRESS_EVERY = 1_000
+Progress = Callable[[int, int], Awaitable[None]]
 
 
-def _decode(data: bytes) -> str:
-    """UTF-8 (BOM or not), else GB18030; anything else is refused naming the line."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise refuse(1, "roster.file.utf16")
-    nul = data.find(b"\x00")
-    if nul >= 0:
-        # UTF-16 without a BOM puts a NUL beside every ASCII letter; anything else with NULs is binary.
-        head = data[:200]
-        if head.count(b"\x00") * 3 >= len(head):
-            raise refuse(1, "roster.file.utf16")
-        raise refuse(_line_of(data, nul), "roster.file.binary")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        utf8_error = exc
-    # GB18030 decodes almost any byte soup, so a UTF-8 file with one damaged byte would turn
-    # into plausible-looking nonsense (邹圩 → 閭瑰湬). GB text is hardly ever valid UTF-8 for
-    # long: CJK that already read as UTF-8 before the error, or far more valid UTF-8 CJK
-    # than damage overall, means "broken UTF-8".
-    prefix = data[: utf8_error.start].decode("utf-8-sig")
-    lenient = data.decode("utf-8", errors="replace")
-    damage = lenient.count("\ufffd")
-    valid_cjk = sum(1 for char in lenient if ord(char) >= 0x800) - damage
-    if sum(1 for char in prefix if ord(char) >= 0x800) >= 2 or valid_cjk >= 4 * damage:
-        raise refuse(_line_of(data, utf8_error.start), "roster.file.bad_encoding", byte=f"0x{data[utf8_error.start]:02X}")
-    try:
-        return data.decode("gb18030")
-    except UnicodeDecodeError as exc:
-        raise refuse(_line_of(data, exc.start), "roster.file.bad_encoding", byte=f"0x{data[exc.start]:02X}") from None
+@dataclass(frozen=True)
+class Change:
+    """An existing school the roster changes: each field as it is and as it will be."""
+
+    code: str
+    name: str
+    fields: tuple[tuple[str, str, str], ...]  # (column, before, after)
 
 
-def _read_csv(data: bytes) -> list[tuple[int, list[str]]]:
-    text = _decode(data)
-    if not text.strip():
-        raise refuse(1, "roster.file.empty")
-    first = next(line for line in text.splitlines() if line.strip())
-    # Excel in some locales saves ";"- or tab-separated "CSV": take the delimiter that finds the most columns.
-    delimiter = max(
-        _DELIMITERS,
-        key=lambda d: sum(1 for cell in next(csv.reader([first], delimiter=d)) if header_key(cell)),
-    )
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    table: list[tuple[int, list[str]]] = []
-    start = 1
-    try:
-        for cells in reader:
-            table.append((start, cells))
-            start = reader.line_num + 1
-    except csv.Error:
-        raise refuse(start, "roster.row.bad_csv") from None
-    return table
+@dataclass(frozen=True)
+class RosterPlan:
+    """What importing the rows would do, decided before anything is written."""
+
+    created: tuple[RosterRow, ...]
+    changed: tuple[Change, ...]
+    unchanged: tuple[str, ...]
+    new_districts: tuple[str, ...]
+    # Districts the database has now: none means a first import, which creates its districts.
+    known_districts: tuple[str, ...]
+
+    def digest(self) -> str:
+        """A short fingerprint of exactly these changes (a confirm button names the plan it confirms)."""
+        body = json.dumps(
+            [
+                [[row.code, row.name, row.district, row.area, list(row.programmes)] for row in self.created],
+                [[change.code, [list(f) for f in change.fields]] for change in self.changed],
+                list(self.new_districts),
+            ],
+            ensure_ascii=False,
+        )
+        return hashlib.sha256(body.encode()).hexdigest()[:16]
 
 
-def _cell_text(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        # A code typed as a number comes back as 1001.0.
-        return str(int(value))
-    if isinstance(value, datetime):
-        return value.date().isoformat()
-    return str(value)
+class PlanChanged(Exception):
+    """The schools on record changed since the preview was shown: ``plan`` is what an import would do now."""
 
-
-def _read_xlsx(data: bytes) -> list[tuple[int, list[str]]]:
-    import openpyxl  # type: ignore[import-untyped]
-
-    try:
-        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception:  # noqa: BLE001 - a damaged workbook fails in zipfile, lxml or openpyxl alike
-        raise refuse(1, "roster.file.bad_xlsx") from None
-    try:
-        # The first sheet: the one a clerk sees on top when the file opens.
-        sheet = workbook.worksheets[0]
-        return [
-            (number, [_cell_text(value) for value in row])
-            for number, row in enumerate(sheet.iter_rows(values_only=True), start=1)
-        ]
-    except Exception:  # noqa: BLE001 - see above
-        raise refuse(1, "roster.file.bad_xlsx") from None
-    finally:
-        workbook.close()
-
-
-# --- writing to the database ----------------------------------------------------------------
+    def __init__(self, plan: RosterPlan) -> None:
+        super().__init__(plan.digest())
+        self.plan = plan
 
 
 @dataclass(frozen=True)
@@ -221,13 +173,49 @@ class ImportResult:
         )
 
 
-def _same(school: School, row: RosterRow, district: District) -> bool:
-    return (
-        school.name == row.name
-        and school.district_id == district.id
-        and school.area == row.area
-        and school.programme_set == set(row.programmes)
-        and (not row.has_site_area or school.site_area_mu == row.site_area_mu)
+def _changes(school: School, row: RosterRow) -> tuple[tuple[str, str, str], ...]:
+    now = (row.name, row.district, row.area, ";".join(row.programmes))
+    was = (school.name, school.district.name, school.area, ";".join(sorted(school.programme_set)))
+    changes = [(column, before, after) for column, before, after in zip(COLUMNS[1:], was, now) if before != after]
+    if row.has_site_area and school.site_area_mu != row.site_area_mu:
+        changes.append(("site_area_mu", _area_text(school.site_area_mu), _area_text(row.site_area_mu)))
+    return tuple(changes)
+
+
+def _area_text(value: Decimal | None) -> str:
+    return "" if value is None else format(value.normalize(), "f")
+
+
+def _plan(rows: Sequence[RosterRow], districts: Collection[str], existing: dict[str, School]) -> RosterPlan:
+    codes = [row.code for row in rows]
+    if len(set(codes)) != len(codes):
+        raise ValueError("rows repeat a school code; parse_roster refuses such a file")
+    created: list[RosterRow] = []
+    changed: list[Change] = []
+    unchanged: list[str] = []
+    for row in rows:
+        school = existing.get(row.code)
+        if school is None:
+            created.append(row)
+        elif fields := _changes(school, row):
+            changed.append(Change(row.code, school.name, fields))
+        else:
+            unchanged.append(row.code)
+    new = tuple(dict.fromkeys(row.district for row in rows if row.district not in districts))
+    return RosterPlan(tuple(created), tuple(changed), tuple(unchanged), new, tuple(sorted(districts)))
+
+
+async def plan_roster(db: Database, rows: Sequence[RosterRow]) -> RosterPlan:
+    """What importing ``rows`` would change (nothing is written): the preview of a chat upload."""
+    async with db.session() as session:
+        districts = [district.name for district in await all_districts(session)]
+        existing = {school.code: school for school in await all_schools(session)}
+        return _plan(rows, districts, existing)
+
+
+def _unknown_districts(rows: Sequence[RosterRow], new: Collection[str]) -> RosterInvalid:
+    return RosterInvalid(
+        RowError(row.line, "roster.row.unknown_district", {"district": row.district}) for row in rows if row.district in new
     )
 
 
@@ -238,46 +226,44 @@ async def import_roster(
     *,
     new_districts: bool = False,
     actor: int | None = None,
+    progress: Progress | None = None,
+    source: str = "cli",
+    expect: str | None = None,
 ) -> ImportResult:
     """Create or update every school of ``rows`` in one transaction (idempotent).
 
-    A district not yet in the database is a bad row unless ``new_districts``
-    allows creating it; then RosterInvalid is raised and nothing is written.
-    Schools missing from ``rows`` are left as they are.
+    Into a database with no district yet (a first import) the districts are
+    created; into one that has districts, a district it does not know is a bad
+    row (most likely a typo) unless ``new_districts`` allows creating it: then
+    RosterInvalid is raised and nothing is written. Schools missing from
+    ``rows`` are left as they are. ``progress(done, total)`` hears every
+    ``PROGRESS_EVERY`` schools written. ``expect`` is the ``RosterPlan.digest``
+    the admin confirmed: if the changes are no longer those, ``PlanChanged``
+    carries the current plan and nothing is written.
     """
-    codes = [row.code for row in rows]
-    if len(set(codes)) != len(codes):
-        raise ValueError("rows repeat a school code; parse_roster refuses such a file")
     async with db.session() as session:
         districts = {district.name: district for district in await all_districts(session)}
-        unknown = [row for row in rows if row.district not in districts]
-        if unknown and not new_districts:
-            raise RosterInvalid(RowError(row.line, "roster.row.unknown_district", {"district": row.district}) for row in unknown)
-        created_districts = list(dict.fromkeys(row.district for row in unknown))
-        for name in created_districts:
-            districts[name] = await ensure_district(session, name)
         existing = {school.code: school for school in await all_schools(session)}
-        created: list[str] = []
-        updated: list[str] = []
-        unchanged: list[str] = []
-        for row in rows:
-            district = districts[row.district]
-            school = existing.get(row.code)
-            if school is not None and _same(school, row, district):
-                # Untouched, so updated_at keeps saying when the school last really changed.
-                unchanged.append(row.code)
-                continue
-            _, is_new = await upsert_school(
-                session,
-                now,
-                code=row.code,
-                name=row.name,
-                district=district,
-                area=row.area,
-                programmes=row.programmes,
-                site_area_mu=row.site_area_mu if row.has_site_area else ...,
-            )
-            (created if is_new else updated).append(row.code)
+        plan = _plan(rows, districts, existing)
+        if expect is not None and plan.digest() != expect:
+            raise PlanChanged(plan)
+        if plan.new_districts and plan.known_districts and not new_districts:
+            raise _unknown_districts(rows, plan.new_districts)
+        for name in plan.new_districts:
+            districts[name] = await ensure_district(session, name)
+        by_code = {row.code: row for row in rows}
+        # Untouched schools are not written, so updated_at keeps saying when a school last really changed.
+        writes = [*plan.created, *(by_code[change.code] for change in plan.changed)]
+        for done, row in enumerate(writes, start=1):
+            _write(session, now, existing.get(row.code), row, districts[row.district])
+            if done % PROGRESS_EVERY == 0 or done == len(writes):
+                await session.flush()
+                if progress is not None:
+                    # Told inside the transaction: an admin's import is rare, and a large one
+                    # should say how far it got rather than leave the chat silent.
+                    await progress(done, len(writes))
+        created = tuple(row.code for row in plan.created)
+        updated = tuple(change.code for change in plan.changed)
         audit(
             session,
             now,
@@ -286,7 +272,24 @@ async def import_roster(
             None,
             created=len(created),
             updated=len(updated),
-            unchanged=len(unchanged),
-            new_districts=created_districts,
+            unchanged=len(plan.unchanged),
+            new_districts=list(plan.new_districts),
+            source=source,
         )
-    return ImportResult(tuple(created), tuple(updated), tuple(unchanged), tuple(created_districts))
+    return ImportResult(created, updated, plan.unchanged, plan.new_districts)
+
+
+def _write(session: AsyncSession, now: datetime, school: School | None, row: RosterRow, district: District) -> None:
+    """Create ``row``'s school, or bring the loaded ``school`` in line with it (flushed by the caller)."""
+    if school is None:
+        school = School(code=row.code, created_at=now)
+        session.add(school)
+        school.programmes = [SchoolProgramme(programme=p) for p in row.programmes]
+    elif school.programme_set != set(row.programmes):
+        school.programmes = [SchoolProgramme(programme=p) for p in row.programmes]
+    school.name = row.name
+    school.district_id = district.id
+    school.area = row.area
+    if row.has_site_area:
+        school.site_area_mu = row.site_area_mu
+    school.updated_at = now

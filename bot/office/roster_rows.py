@@ -99,7 +99,7 @@ class RowError:
 
     def message(self, lang: str | None = "en") -> str:
         """``line 7: unknown area 'town'`` (or ``第 7 行：……``)."""
-        return t(lang, "roster.line", line=self.line, reason=self.reason(lang))
+        return t(lang, "roster.line", line=f"{self.line:,}", reason=self.reason(lang))
 
     def __str__(self) -> str:
         return self.message("en")

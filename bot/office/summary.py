@@ -75,6 +75,8 @@ class Stats:
     fields: Mapping[str, FieldAggregate] = field(default_factory=dict)
     # Warnings its reporters confirmed with a reason (report_flags of counted versions).
     flags: int = 0
+    # Reports the office approved (issue 15): approval coverage is ``approved``/``reports``.
+    approved: int = 0
     coverage: tuple[Coverage, ...] = ()
     by_period: tuple[Mapping[str, FieldAggregate], ...] = ()
     # Whose fields' rules ``figure`` follows; None (hand-made rows): figures add up.
@@ -136,6 +138,7 @@ class Stats:
             reports=row.reports,
             fields=dict(row.fields),
             flags=row.flags,
+            approved=row.approved,
             coverage=tuple(coverage for coverage, _ in periods),
             by_period=tuple(dict(period_row.fields) for _, period_row in periods),
             form=form,
@@ -161,6 +164,7 @@ class Stats:
             reports=sum(p.reports for p in parts),
             fields=merged_fields([p.fields for p in parts]),
             flags=sum(p.flags for p in parts),
+            approved=sum(p.approved for p in parts),
             coverage=coverage,
             by_period=by_period,
             form=form,

@@ -136,6 +136,8 @@ class FakeTelegram:
         # Files users "uploaded": getFile answers from here; downloads are served by file_path.
         self._file_paths: dict[str, str] = {}
         self.downloads: dict[str, bytes] = {}
+        # Messages users sent, by chat and id, so a reply to one can quote it (``reply_to_message``).
+        self.user_messages: dict[int, dict[int, dict[str, Any]]] = defaultdict(dict)
 
     # --- fault injection -------------------------------------------------
     def fail(self, method: str, kind: str, *, times: int = 1, chat_id: int | None = None, retry_after: int = 1) -> None:
@@ -217,7 +219,7 @@ class FakeTelegram:
     def bot_user(self) -> dict[str, Any]:
         return {"id": BOT_ID, "is_bot": True, "first_name": "schoolbot", "username": self.username}
 
-    def _new_message(self, chat_id: int, **content: Any) -> dict[str, Any]:
+    def _new_message(self, chat_id: int, reply_parameters: Any = None, **content: Any) -> dict[str, Any]:
         message = {
             "message_id": next(self._message_ids),
             "date": int(time.time()),
@@ -225,8 +227,25 @@ class FakeTelegram:
             "from": self.bot_user(),
             **{k: v for k, v in content.items() if v is not None},
         }
+        quoted = self._quoted(chat_id, reply_parameters)
+        if quoted is not None:
+            message["reply_to_message"] = quoted
         self.messages[chat_id][message["message_id"]] = message
         return message
+
+    def remember(self, message: dict[str, Any]) -> None:
+        """Keep a message a user sent, so the bot's replies to it quote it as Telegram does."""
+        self.user_messages[int(message["chat"]["id"])][int(message["message_id"])] = message
+
+    def _quoted(self, chat_id: int, reply_parameters: Any) -> dict[str, Any] | None:
+        """The message a ``reply_parameters`` names (one level deep, as Telegram sends it)."""
+        if isinstance(reply_parameters, str):
+            reply_parameters = json.loads(reply_parameters)
+        if not isinstance(reply_parameters, dict) or "message_id" not in reply_parameters:
+            return None
+        message_id = int(reply_parameters["message_id"])
+        found = self.user_messages.get(chat_id, {}).get(message_id) or self.messages.get(chat_id, {}).get(message_id)
+        return {k: v for k, v in found.items() if k != "reply_to_message"} if found is not None else None
 
     @staticmethod
     def _markup(params: dict[str, Any]) -> Any:
@@ -243,7 +262,9 @@ class FakeTelegram:
         refused = text_error(text, p.get("parse_mode")) or markup_error(markup)
         if refused is not None:
             return refused
-        return self._new_message(int(p["chat_id"]), text=text, reply_markup=markup)
+        # Like Telegram, the sent message carries an inline keyboard only (not a ForceReply or reply keyboard).
+        inline = markup if isinstance(markup, dict) and "inline_keyboard" in markup else None
+        return self._new_message(int(p["chat_id"]), p.get("reply_parameters"), text=text, reply_markup=inline)
 
     def _media(self, call: Call, kind: str) -> Any:
         p = call.params
@@ -353,7 +374,9 @@ class FakeTelegram:
     # --- files users sent ----------------------------------------------------
     def add_file(self, file_id: str, data: bytes, file_path: str | None = None) -> str:
         """Register the bytes behind ``file_id`` (e.g. a document a user sends); return its file_path."""
-        path = file_path or f"documents/{file_id}"
+        # Telegram's own paths are ASCII (``documents/file_7.csv``), whatever the file was called.
+        suffix = "".join(c for c in file_id.rpartition(".")[2] if c.isascii() and c.isalnum()) if "." in file_id else ""
+        path = file_path or f"documents/file_{len(self._file_paths)}" + (f".{suffix}" if suffix else "")
         self._file_paths[file_id] = path
         self.downloads[path] = data
         return path

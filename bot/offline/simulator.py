@@ -123,8 +123,16 @@ class UserChat:
     async def send_voice(self) -> list[Reply]:
         return await self._message({"voice": {"file_id": "voice1", "file_unique_id": "v1", "duration": 2}})
 
-    async def send_document(self, file_name: str, caption: str | None = None) -> list[Reply]:
-        document = {"file_id": f"doc-{file_name}", "file_unique_id": f"d-{file_name}", "file_name": file_name}
+    async def send_document(
+        self, file_name: str, caption: str | None = None, *, data: bytes | None = None, size: int | None = None
+    ) -> list[Reply]:
+        """Send a file; with ``data`` the fake serves its bytes (``getFile`` and the download)."""
+        document: dict[str, Any] = {"file_id": f"doc-{file_name}", "file_unique_id": f"d-{file_name}", "file_name": file_name}
+        if data is not None:
+            self.sim.fake.add_file(document["file_id"], data)
+            document["file_size"] = len(data) if size is None else size
+        elif size is not None:
+            document["file_size"] = size
         return await self._message({"document": document, **({"caption": caption} if caption else {})})
 
     async def press(self, label: str, *, message_id: int | None = None) -> list[Reply]:
@@ -143,7 +151,9 @@ class UserChat:
         return await self.sim.feed({"callback_query": query}, self.user_id)
 
     async def _message(self, content: dict[str, Any]) -> list[Reply]:
-        return await self.sim.feed({"message": message_payload(self.user, content)}, self.user_id)
+        message = message_payload(self.user, content)
+        self.sim.fake.remember(message)
+        return await self.sim.feed({"message": message}, self.user_id)
 
     # --- reading ----------------------------------------------------------
     def buttons(self) -> list[str]:

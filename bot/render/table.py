@@ -131,7 +131,11 @@ def render_summary_text(summary: Summary, lang: str) -> str:
     lines = [t(lang, header_key, form=form.title.get(lang), period=summary.period.label(lang), scope=current.scope or "")]
     city = current.city
     lines += [coverage_text(form, coverage, lang) for coverage in current.coverage]
-    lines.append(_counts(form, city, scope_label(current.scope, lang), lang))
+    counts = _counts(form, city, scope_label(current.scope, lang), lang)
+    if city.reports:
+        # Approval coverage beside reporting coverage (issue 15): how much of it the office checked.
+        counts += t(lang, "review.summary_coverage", approved=city.approved, reports=city.reports)
+    lines.append(counts)
     if main is not None:
         lines.append(_city_figure(main, city, lang))
         lines += _compare(main, summary, lang)

@@ -21,7 +21,7 @@ import io
 from collections.abc import Sequence
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from openpyxl import Workbook  # type: ignore[import-untyped]
 from openpyxl.styles import Font  # type: ignore[import-untyped]
@@ -36,6 +36,9 @@ from bot.render import scope_label, span_label
 from bot.render.missing import MissingLine, split_missing
 from bot.render.xlsx_cells import COUNT, DATE, DATETIME, PERCENT, field_format, figure_format, fill_sheet
 from bot.render.xlsx_cover import CoverFacts, cover_sheet, state_label
+
+if TYPE_CHECKING:
+    from storage.report_rows import ReportRow
 
 __all__ = ["export_filename", "render_xlsx"]
 
@@ -77,8 +80,9 @@ def _rollup_sheet(ws: Worksheet, data: ExportData, lang: str) -> None:
         t(lang, "summary.col_on_time_rate"),
         t(lang, "summary.col_reports"),
         t(lang, "quality.col_flags"),
+        t(lang, "review.col_approved"),
     ]
-    formats: list[str | None] = [None, None, COUNT, COUNT, COUNT, COUNT, PERCENT, PERCENT, COUNT, COUNT]
+    formats: list[str | None] = [None, None, COUNT, COUNT, COUNT, COUNT, PERCENT, PERCENT, COUNT, COUNT, COUNT]
     for field in numeric:
         label, unit = field.label.get(lang), _unit(field, lang)
         header.append(t(lang, "export.col_figure", field=label, rule=_rule(field, several, lang), unit=unit))
@@ -98,6 +102,7 @@ def _rollup_sheet(ws: Worksheet, data: ExportData, lang: str) -> None:
             stats.on_time_rate,
             stats.reports,
             stats.flags,
+            stats.approved,
         ]
         for field in numeric:
             agg = stats.aggregate(field.key)
@@ -155,8 +160,9 @@ def _reports_sheet(ws: Worksheet, data: ExportData, lang: str, tz: tzinfo) -> No
         t(lang, "summary.col_late"),
         t(lang, "summary.col_version"),
         t(lang, "quality.col_flag"),
+        t(lang, "review.col_state"),
     ]
-    formats += [None, DATETIME, None, COUNT, None]
+    formats += [None, DATETIME, None, COUNT, None, None]
     labels = _labels(form, [r.period for r in data.reports], lang)
     flags = _flag_cells(data, lang)
     yes, no = t(lang, "summary.yes"), t(lang, "summary.no")
@@ -168,10 +174,20 @@ def _reports_sheet(ws: Worksheet, data: ExportData, lang: str, tz: tzinfo) -> No
         row += [_answer(field, report.values.get(field.key), lang) for field in form.fields]
         # Excel has no time zones: write the office's local time.
         submitted = report.submitted_at.astimezone(tz).replace(tzinfo=None)
-        row += [report.reporter or "", submitted, yes if report.is_late else no, report.version]
+        row += [_filed_by(report, lang), submitted, yes if report.is_late else no, report.version]
         row.append(flags.get(report.report_id, ""))
+        row.append(t(lang, f"review.state_label_{report.review}"))
         rows.append(row)
     fill_sheet(ws, header, rows, formats)
+
+
+def _filed_by(report: "ReportRow", lang: str) -> str:
+    """填报人: the reporter, or "由办公室 张三 代填（原因：…）" for a version the office filed."""
+    if not report.on_behalf:
+        return report.reporter or ""
+    office = t(lang, "onbehalf.office_named", name=report.reporter) if report.reporter else t(lang, "onbehalf.office")
+    reason = t(lang, "onbehalf.reason_note", reason=report.behalf_reason) if report.behalf_reason else ""
+    return t(lang, "onbehalf.filed_by", who=office) + reason
 
 
 def _flag_cells(data: ExportData, lang: str) -> dict[int, str]:
@@ -229,7 +245,20 @@ def render_xlsx(data: ExportData, lang: str, now: datetime, tz: tzinfo = DEFAULT
     cover_ws.title = names[0]
     sheets = [(name, t(lang, f"export.about_{key}")) for name, key in zip(names[1:], ("rollup", "reports", "missing", "pending"))]
     scope = scope_label(data.rollup.scope, lang)
-    cover_sheet(cover_ws, CoverFacts(form, data.rollup.periods, scope, data.rollup.coverage, now, tz, sheets), lang)
+    cover_sheet(
+        cover_ws,
+        CoverFacts(
+            form,
+            data.rollup.periods,
+            scope,
+            data.rollup.coverage,
+            now,
+            tz,
+            sheets,
+            approval=(data.rollup.city.approved, data.rollup.city.reports),
+        ),
+        lang,
+    )
     _rollup_sheet(workbook.create_sheet(names[1]), data, lang)
     _reports_sheet(workbook.create_sheet(names[2]), data, lang, tz)
     _missing_sheet(workbook.create_sheet(names[3]), form, late, lang)

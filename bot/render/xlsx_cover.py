@@ -43,6 +43,8 @@ class CoverFacts:
     tz: tzinfo
     # (sheet name, what it holds), in workbook order.
     sheets: Sequence[tuple[str, str]]
+    # Approval coverage (issue 15): (approved, reports) of the counted reports.
+    approval: tuple[int, int] = (0, 0)
 
 
 def state_label(state: PeriodState, lang: str) -> str:
@@ -118,6 +120,7 @@ def cover_sheet(ws: Worksheet, facts: CoverFacts, lang: str) -> None:
             t(lang, "export.cover_at", date=fmt_date(local.date(), lang), time=f"{local:%H:%M}", tz=str(facts.tz)),
         ),
         (t(lang, "export.cover_data"), _incomplete_text(facts.coverage, lang)),
+        (t(lang, "review.cover_label"), t(lang, "review.cover_value", approved=facts.approval[0], reports=facts.approval[1])),
     ]
     for label, value in lines:
         ws.append([label, value])

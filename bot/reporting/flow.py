@@ -39,12 +39,14 @@ from bot.core.fields import Answer
 from bot.core.fields import Field, FieldType, InvalidAnswer
 from bot.core.periods import reportable_periods
 from bot.core.ui import Screen
+from bot.reporting.behalf import begin_behalf, behalf_header, behalf_prompt, behalf_reason_typed
 from bot.reporting.codec import Start
 from bot.reporting.previous import previous_answer
 from bot.reporting.review import draft_findings, edit_from_review, reason_typed, submit_checked
 from bot.reporting.screens import Screens, screens_for
 from bot.reporting.starting import begin, begin_fix, begin_or_resume, choose_period, refused, with_original
 from bot.reporting.state import (
+    STEP_BEHALF,
     STEP_FORM,
     STEP_PERIOD,
     STEP_REASON,
@@ -67,6 +69,13 @@ from bot.reporting.state import (
 @dataclass(frozen=True)
 class Begin:
     """/report, a form's command, a go: or fix: button."""
+
+    start: Start
+
+
+@dataclass(frozen=True)
+class BeginBehalf:
+    """Office staff's ``/report_for`` or 代填 button: file ``start`` for the school, the reason first."""
 
     start: Start
 
@@ -103,11 +112,16 @@ class Cancel:
     """/cancel."""
 
 
-Event = Begin | Press | Typed | Media | Edited | Skip | Cancel
+Event = Begin | BeginBehalf | Press | Typed | Media | Edited | Skip | Cancel
 
 
 def step(state: DraftState | None, event: Event, ctx: Ctx) -> Step:
     """Apply one event to the draft."""
+    if isinstance(event, BeginBehalf):
+        # Staff's earlier draft may be for another school: it is replaced, whatever it was.
+        out = Step(state)
+        begin_behalf(out, event.start, ctx)
+        return out
     out, resume_only = _arrive(state, ctx)
     if isinstance(event, Begin):
         begin_or_resume(out, event.start, ctx)
@@ -125,6 +139,8 @@ def step(state: DraftState | None, event: Event, ctx: Ctx) -> Step:
         out.screens.append(Show())
     elif isinstance(event, Typed) and out.state.step == STEP_REASON:
         reason_typed(out, event.text, ctx)
+    elif isinstance(event, Typed) and out.state.step == STEP_BEHALF:
+        behalf_reason_typed(out, event.text, ctx)
     elif isinstance(event, Typed):
         _typed(out, event.text, ctx)
     else:
@@ -152,6 +168,8 @@ def render(out: Step, ctx: Ctx) -> list[Screen]:
 
 def step_screen(state: DraftState, ctx: Ctx, screens: Screens, existing: SavedReport | None = None) -> Screen:
     """The message for the draft's current step."""
+    if state.step == STEP_BEHALF:
+        return behalf_prompt(state, ctx)
     if state.step == STEP_FORM:
         return screens.form_menu(state, ctx.school_forms())
     form = ctx.catalogue.get(state.form_key)
@@ -163,7 +181,9 @@ def step_screen(state: DraftState, ctx: Ctx, screens: Screens, existing: SavedRe
         return screens.period_menu(form, state, ctx.now, filed, existing)
     if state.step == STEP_REVIEW:
         original = ctx.facts.report(state.correction_of) if state.correction_of is not None else None
-        return screens.review(form, state, original, draft_findings(state, form, ctx, submitting=False))
+        review = screens.review(form, state, original, draft_findings(state, form, ctx, submitting=False))
+        header = behalf_header(ctx)
+        return review if header is None else Screen(header + "\n" + review.text, review.buttons)
     if state.step == STEP_REASON:
         return screens.reason_prompt(form, state, draft_findings(state, form, ctx))
     return screens.question(form, state, form.field(state.step))
@@ -414,6 +434,7 @@ def _field_at(form: Form, index: str) -> Field:
 
 __all__ = [
     "Begin",
+    "BeginBehalf",
     "Cancel",
     "Edited",
     "Event",

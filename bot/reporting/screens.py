@@ -246,6 +246,12 @@ class Screens:
     def locked(self, form: Form, period: Period) -> str:
         return self.say("report.locked", form=form.title.get(self.lang), period=period.label(self.lang))
 
+    def approved_lock(self, report: SavedReport) -> str:
+        """An approved report is locked for the principal: who approved it, and how to ask for a change."""
+        who = report.reviewer_name or self.say("review.office")
+        when = self.moment(report.reviewed_at) if report.reviewed_at is not None else ""
+        return self.say("review.locked", who=who, when=when)
+
     def not_over(self, form: Form, period: Period) -> str:
         """``period`` is still running: it is filed once it is over."""
         names = {"form": form.title.get(self.lang), "period": period.label(self.lang)}
@@ -376,8 +382,16 @@ class Screens:
         answer = item.from_storage(*value)
         return self.say("report.skipped") if answer is None else item.format(answer, self.lang)
 
-    def who(self, report: SavedReport) -> str:
-        return report.reporter_name if report.reporter_name is not None else self.say("report.history.office")
+    def who(self, report: SavedReport, *, reason: bool = False) -> str:
+        """Who filed it: the reporter's name, or "由办公室 张三 代填" (with its reason when ``reason``)."""
+        if not report.on_behalf:
+            return report.reporter_name if report.reporter_name is not None else self.say("report.history.office")
+        name = report.reporter_name
+        office = self.say("onbehalf.office_named", name=name) if name else self.say("onbehalf.office")
+        filed = self.say("onbehalf.filed_by", who=office)
+        if reason and report.behalf_reason:
+            filed += self.say("onbehalf.reason_note", reason=report.behalf_reason)
+        return filed
 
     def when(self, moment: datetime) -> str:
         return moment.astimezone(self.tz).strftime("%Y-%m-%d %H:%M")

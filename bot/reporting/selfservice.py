@@ -75,18 +75,32 @@ class SelfService:
         async with self.db.session() as session:
             reports = [saved_report(r) for r in await recent_reports(session, self.reporter.school_id, limit=RECENT_LIMIT)]
         rows: list[list[Button]] = []
+        locked: list[str] = []
+        approved: list[SavedReport] = []
         for report in reports:
             form = self._open_form(report)
             if form is None:
                 continue
+            if report.approved:
+                # Locked for the principal: named, with who approved it, but no buttons.
+                locked.append(t(self.lang, "review.correct_locked", entry=self._entry(form, report)))
+                approved.append(report)
+                continue
+            label = self._entry(form, report)
+            if report.review == "returned":
+                label = t(self.lang, "review.returned_mark") + label
             rows.append(
                 [
-                    Button(self._entry(form, report), _data(Start("fix", report_id=report.id).encode())),
+                    Button(label, _data(Start("fix", report_id=report.id).encode())),
                     Button(t(self.lang, "withdraw.button"), Withdraw("ask", report.id).encode()),
                 ]
             )
+        if approved:
+            locked.append(self.screens.approved_lock(approved[0]) if len(approved) == 1 else t(self.lang, "review.locked_many"))
         if rows:
-            out.say(t(self.lang, "withdraw.choose"), rows)
+            out.say("\n".join([t(self.lang, "withdraw.choose"), *locked]), rows)
+        elif locked:
+            out.say("\n".join(locked))
         else:
             out.say(t(self.lang, "report.correct_none"))
         return out
@@ -150,6 +164,8 @@ class SelfService:
             return t(self.lang, "report.correct_gone")
         if found.withdrawn:
             return t(self.lang, "withdraw.already")
+        if found.is_current and found.review == "approved":
+            return self.screens.approved_lock(saved_report(found))
         if not found.is_current:
             live = await current_report(session, found.school_id, found.form_key, found.period, found.series)
             return t(self.lang, "withdraw.already" if live is None else "withdraw.changed")
@@ -274,7 +290,7 @@ class SelfService:
             period=period.label(self.lang) if period else report.period,
             figures=self.screens.key_figures(form, report, HISTORY_FIGURES) if form else "",
             version=report.version,
-            who=self.screens.who(report),
+            who=self.screens.who(report, reason=True),
             when=self.screens.when(report.submitted_at),
             late=(t(self.lang, "report.history.late") if report.is_late else "")
             + (t(self.lang, "withdraw.history_mark") if report.withdrawn else ""),

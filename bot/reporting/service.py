@@ -38,6 +38,7 @@ from bot.reporting import flow
 from bot.reporting.codec import Start
 from bot.reporting.history_facts import fetch_history
 from bot.reporting.screens import Screens
+from bot.reporting.versions import Notice, audit_saved, behalf_notices, new_report
 from bot.reporting.state import (
     Ctx,
     CurrentReport,
@@ -57,11 +58,9 @@ from bot.reporting.state import (
 )
 from storage.drafts import DraftRaced, attach_draft, claim_draft, delete_draft, start_draft
 from storage.models import Draft, Report, School
-from storage.people import audit
 from storage.reports import (
     CurrentChanged,
-    NewFlag,
-    NewReport,
+    ReportApproved,
     count_current_reports,
     current_report,
     report_by_id,
@@ -75,7 +74,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Outcome", "Reporter", "Reporting", "saved_report", "settle"]
+__all__ = [
+    "Notice",
+    "Outcome",
+    "Reporter",
+    "Reporting",
+    "saved_report",
+    "settle",
+]
 
 T = TypeVar("T")
 # The draft's columns the flow's state carries (besides the answers), written back when changed.
@@ -100,6 +106,8 @@ class Outcome:
     alert: str | None = None
     used_up: bool = False
     consumed: bool = True
+    # Messages to other people: a school's reporters told that the office filed for them.
+    notices: list[Notice] = field(default_factory=list)
 
     def say(self, text: str, buttons: list[list[Button]] | None = None) -> None:
         self.screens.append(Screen(text, buttons or []))
@@ -123,6 +131,10 @@ class Reporter:
     # ``draft_read``; otherwise the conversation reads it itself.
     draft: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
     draft_read: bool = False
+    # Office staff filing for the school (``bot.reporting.onbehalf``): their name for the
+    # school's reporters, and a locked period may be filed too.
+    office: bool = False
+    office_name: str = ""
 
 
 # --- facts, fetched when the flow asks ---------------------------------------------------
@@ -143,6 +155,12 @@ def saved_report(report: Report) -> SavedReport:
         values={value.field_key: (value.num_value, value.text_value) for value in report.values},
         originals={value.field_key: value.original for value in report.values if value.original is not None},
         withdrawn=report.withdrawn,
+        on_behalf=report.on_behalf,
+        behalf_reason=report.behalf_reason,
+        review=report.review,
+        reviewer_name=report.reviewer.name if report.reviewer is not None else None,
+        reviewed_at=report.reviewed_at,
+        review_reason=report.review_reason,
     )
 
 
@@ -214,6 +232,10 @@ class Reporting:
         """Typed text while a draft may be waiting for an answer."""
         return await self._run(flow.Typed(storable(text)))
 
+    async def begin_behalf(self, start: Start) -> Outcome:
+        """Office staff file ``start`` for the reporter's school: the reason is asked first."""
+        return await self._run(flow.BeginBehalf(start))
+
     async def media(self) -> Outcome:
         """A sticker, photo, voice note or file while a draft may be waiting for an answer."""
         return await self._run(flow.Media())
@@ -248,6 +270,9 @@ class Reporting:
         async with self._session() as session:
             draft = await self._load(session)
             before = state_of(draft) if draft is not None else None
+            if self.reporter.office and before is not None:
+                behalf = before.notes.get("behalf")
+                ctx.behalf = behalf if isinstance(behalf, Mapping) and behalf.get("reason") else None
             if before is not None and before.token == ctx.token:
                 ctx.token = secrets.token_urlsafe(6)  # a new draft must not take the old one's token
             result = await settle(session, school_id, ctx.facts, lambda: flow.step(before, event, ctx))
@@ -277,6 +302,7 @@ class Reporting:
             update_id=self.reporter.update_id,
             # A fresh token per draft makes every button of the previous one stale.
             token=secrets.token_urlsafe(6),
+            office=self.reporter.office,
         )
 
     @asynccontextmanager
@@ -333,29 +359,14 @@ class Reporting:
     async def _save(self, save: Save, draft_id: int, revision: int, out: Outcome) -> None:
         """Save the report and end the draft in one transaction, then write the receipt."""
         form, period = save.form, save.period
-        new = NewReport(
-            school_id=self.reporter.school_id,
-            form_key=form.key,
-            form_version=form.version,
-            period=period.key,
-            values=dict(save.values),
-            reporter_id=self.reporter.person_id,
-            submitted_at=self.now,
-            is_late=save.late,
-            series=secrets.token_hex(4) if save.series is None else save.series,
-            based_on=save.based_on,
-            check_based_on=True,
-            originals=dict(save.originals),
-            flags=tuple(NewFlag(f.code, f.message, f.reason, f.field_key, f.detail) for f in save.flags),
-            withdrawn=save.withdrawn,
-        )
+        new = new_report(save, school_id=self.reporter.school_id, reporter_id=self.reporter.person_id, now=self.now)
 
         async def end_draft(session: AsyncSession, report: Report) -> None:
             # Only the draft exactly as reviewed may become a report: a second press, or
             # another process that cancelled or edited it meanwhile, moved its revision on.
             if not await delete_draft(session, draft_id, revision=revision):
                 raise _DraftChanged
-            self._audit(session, save, report)
+            audit_saved(session, self.now, self.reporter.telegram_id, self.reporter.school_code, save, report)
 
         try:
             report = await save_report_retrying(self.db, new, also=end_draft)
@@ -364,6 +375,9 @@ class Reporting:
             return
         except CurrentChanged as exc:
             await self._changed_meanwhile(save, draft_id, revision, exc.current_id, out)
+            return
+        except ReportApproved as exc:
+            await self._approved_meanwhile(draft_id, revision, exc.report_id, out)
             return
         out.used_up = True
         count = None
@@ -381,22 +395,16 @@ class Reporting:
             count=count,
             originals=save.originals,
         )
+        if save.behalf_reason is not None:
+            notices = await self._behalf_notices(save, report)
+            out.notices += notices
+            told = t(self.lang, "onbehalf.told", count=len(notices)) if notices else t(self.lang, "onbehalf.told_nobody")
+            receipt = Screen(receipt.text + "\n" + told, receipt.buttons)
         out.screens.append(receipt)
 
-    def _audit(self, session: AsyncSession, save: Save, report: Report) -> None:
-        detail: dict[str, object] = {
-            "form": save.form.key,
-            "period": save.period.key,
-            "version": report.version,
-            "report_id": report.id,
-            "supersedes": report.supersedes_id,
-        }
-        if report.series:
-            detail["series"] = report.series
-        if save.changed is not None:
-            detail["changed"] = save.changed
-        action = "report.corrected" if report.version > 1 else "report.submitted"
-        audit(session, self.now, self.reporter.telegram_id, action, self.reporter.school_code, **detail)
+    async def _behalf_notices(self, save: Save, report: Report) -> list[Notice]:
+        async with self._session() as session:
+            return await behalf_notices(session, self.screens, save, report, self.reporter.office_name)
 
     async def _changed_meanwhile(self, save: Save, draft_id: int, revision: int, current_id: int | None, out: Outcome) -> None:
         """Someone else filed or corrected the report since this draft saw it: nothing was
@@ -410,3 +418,16 @@ class Reporting:
             current = saved_report(found) if found is not None else None
         out.used_up = True
         out.screens.append(self.screens.changed_meanwhile(save.form, save.period, save.answers, current))
+
+    async def _approved_meanwhile(self, draft_id: int, revision: int, report_id: int, out: Outcome) -> None:
+        """The office approved the report while this correction was being written: nothing was
+        saved; end the draft and say who approved it and how to ask for a change."""
+        async with self._session() as session:
+            if not await delete_draft(session, draft_id, revision=revision):
+                out.alert = t(self.lang, "core.stale_button")
+                return
+            found = await report_by_id(session, report_id)
+            approved = saved_report(found) if found is not None else None
+        out.used_up = True
+        if approved is not None:
+            out.screens.append(Screen(self.screens.approved_lock(approved)))

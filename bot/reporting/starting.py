@@ -184,6 +184,10 @@ def begin_fix(out: Step, report_id: int, ctx: Ctx) -> None:
             out.say(screens.say("withdraw.no_fix"))
             return
         report = current
+    if report.approved:
+        # Approved by the office: locked for the principal (the office reopens it to change it).
+        out.say(screens.approved_lock(report))
+        return
     form = ctx.form_or_none(report.form_key)
     if form is None:
         out.say(screens.say("report.form_gone", form=report.form_key))
@@ -221,7 +225,10 @@ def _fresh(
     correction_of: int | None = None,
     notes: Mapping[str, Any] | None = None,
 ) -> DraftState:
-    """A new draft; its fresh token makes every button of the previous one stale."""
+    """A new draft; its fresh token makes every button of the previous one stale. Office staff's
+    draft keeps what they are filing for the school, and why (``Ctx.behalf``)."""
+    if ctx.behalf is not None:
+        notes = {**(notes or {}), "behalf": dict(ctx.behalf)}
     return DraftState(
         token=ctx.token,
         form_key=form_key,
@@ -242,6 +249,8 @@ def submit(out: Step, state: DraftState, form: Form, ctx: Ctx) -> None:
     """ "Submit" on the review: the ``Save`` intent (nothing is written here), or the period closed."""
     if state.step != STEP_REVIEW:
         raise Stale
+    if ctx.office and behalf_reason(state) is None:
+        raise Stale  # the office files only with the reason it was asked for first
     period = period_or_none(form, state.period)
     assert period is not None  # a draft reaches the review only with a period
     answers = dict(state.answers)
@@ -262,6 +271,11 @@ def submit(out: Step, state: DraftState, form: Form, ctx: Ctx) -> None:
     series: str | None = ""
     late = is_late(form, period, ctx.now, ctx.tz)
     original = ctx.facts.report(state.correction_of) if state.correction_of is not None else None
+    if original is not None and original.approved:
+        # Approved while the correction was being typed: locked, nothing is saved.
+        out.say(screens_for(ctx).approved_lock(original))
+        out.state, out.used_up = None, True
+        return
     if original is not None:
         # A correction stays in its series (a harvest keeps its own), and fixing a typo
         # after the deadline does not make an on-time report late.
@@ -283,7 +297,15 @@ def submit(out: Step, state: DraftState, form: Form, ctx: Ctx) -> None:
         based_on=state.correction_of,
         changed=changed,
         originals=kept_originals(state.notes.get("originals") or {}, answers),
+        behalf_reason=behalf_reason(state),
     )
+
+
+def behalf_reason(state: DraftState) -> str | None:
+    """The reason office staff gave for filing this draft for the school (None: not the office's)."""
+    behalf = state.notes.get("behalf")
+    reason = behalf.get("reason") if isinstance(behalf, Mapping) else None
+    return reason if isinstance(reason, str) and reason else None
 
 
 def _changes(form: Form, original: SavedReport, answers: Mapping[str, str | None]) -> dict[str, dict[str, str | None]]:
@@ -330,6 +352,7 @@ __all__ = [
     "begin",
     "begin_fix",
     "begin_or_resume",
+    "behalf_reason",
     "choose_period",
     "kept_originals",
     "refusal",

@@ -19,7 +19,7 @@ from typing import Any
 from bot.core.catalogue import Catalogue, Form
 from bot.core.fields import Answer
 from bot.core.fields import Field, InvalidAnswer
-from bot.core.periods import Period, parse_period, reportable_periods
+from bot.core.periods import Period, is_locked, parse_period, reportable_periods
 from bot.core.ui import Button, Screen
 from bot.reporting.checks import Spread
 
@@ -29,6 +29,9 @@ STEP_REVIEW = "review"
 # Submit was pressed with warnings: waiting for the one-line reason that confirms them
 # (not an identifier, so never a field key).
 STEP_REASON = "review.reason"
+# Office staff filing for a school (``bot.reporting.behalf``): the draft waits for the reason
+# the office files it, before anything else is asked (not an identifier either).
+STEP_BEHALF = "behalf.reason"
 
 Stored = tuple[Decimal | None, str | None]
 
@@ -80,6 +83,19 @@ class SavedReport:
     originals: Mapping[str, str] = field(default_factory=dict)
     # A version that took the entry back (issue 13): counts nowhere, cannot be corrected.
     withdrawn: bool = False
+    # Filed by the office for the school (``reporter_name`` is then the staff member's), and why.
+    on_behalf: bool = False
+    behalf_reason: str | None = None
+    # The office's review (issue 15): "submitted", "approved" (locked for the principal) or
+    # "returned"; who decided, when, and the reason given.
+    review: str = "submitted"
+    reviewer_name: str | None = None
+    reviewed_at: datetime | None = None
+    review_reason: str | None = None
+
+    @property
+    def approved(self) -> bool:
+        return self.review == "approved"
 
 
 # --- facts the flow asks for ---------------------------------------------------------
@@ -221,6 +237,10 @@ class Ctx:
     update_id: int | None = None
     # The token a draft started by this update gets (random, made by the host).
     token: str = "new"
+    # Office staff filing for the school: also a locked period may be filed, and every draft
+    # started carries ``behalf`` (``{"reason": ..., "start": ...}``, from the draft's notes).
+    office: bool = False
+    behalf: Mapping[str, Any] | None = None
 
     def form_or_none(self, key: str) -> Form | None:
         try:
@@ -233,8 +253,11 @@ class Ctx:
         return self.catalogue.forms_for(self.facts.programmes())
 
     def is_open(self, form: Form, period: Period) -> bool:
-        """True if the principal may still file ``period`` (started, and not past the lock)."""
-        return period in reportable_periods(form, self.now, self.tz)
+        """True if the principal may still file ``period`` (started, and not past the lock);
+        the office also files a period past its lock."""
+        if period in reportable_periods(form, self.now, self.tz):
+            return True
+        return self.office and is_locked(form, period, self.now, self.tz)
 
     def expired(self, state: DraftState) -> bool:
         return state.updated_at < self.now - timedelta(days=self.ttl_days)
@@ -267,6 +290,8 @@ class Save:
     originals: Mapping[str, str] = field(default_factory=dict)
     flags: tuple[Flag, ...] = ()
     withdrawn: bool = False
+    # Filed by the office for the school: the reason it gave first (None: the school's own report).
+    behalf_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -368,12 +393,13 @@ def period_or_none(form: Form, key: str | None) -> Period | None:
 
 def asked_field(catalogue: Catalogue, state: DraftState | None) -> Field | None:
     """The field the draft's current step asks, if it is a question."""
-    if state is None or state.step in (STEP_FORM, STEP_PERIOD, STEP_REVIEW, STEP_REASON):
+    if state is None or state.step in (STEP_FORM, STEP_PERIOD, STEP_REVIEW, STEP_REASON, STEP_BEHALF):
         return None
     return catalogue.get(state.form_key).field(state.step)
 
 
 __all__ = [
+    "STEP_BEHALF",
     "STEP_FORM",
     "STEP_PERIOD",
     "STEP_REASON",

@@ -3,10 +3,11 @@ so Alembic and the tests see one metadata."""
 
 from storage.models.base import Base, UTCDateTime
 from storage.models.core import AuditEntry, Area, District, Invite, Person, Role, School, SchoolProgramme
-from storage.models.reports import Draft, Report, ReportFlag, ReportValue
+from storage.models.reports import Draft, Report, ReportFlag, ReportValue, ReviewPrompt
 from storage.models.reminders import DigestSend, ReminderSend, SendStatus
 from storage.models.broadcasts import Broadcast, BroadcastStatus, OutboxRow, OutboxStatus
 from storage.models.budget import SendBudgetRow
+from storage.models.replies import BroadcastReply, ReplyKind, ReplyMessage
 from storage.models.dashboard import DashboardLink
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "AuditEntry",
     "Base",
     "Broadcast",
+    "BroadcastReply",
     "DashboardLink",
     "BroadcastStatus",
     "DigestSend",
@@ -23,10 +25,13 @@ __all__ = [
     "OutboxRow",
     "OutboxStatus",
     "Person",
+    "ReplyKind",
+    "ReplyMessage",
     "ReminderSend",
     "Report",
     "ReportFlag",
     "ReportValue",
+    "ReviewPrompt",
     "Role",
     "School",
     "SchoolProgramme",

@@ -74,6 +74,11 @@ class Broadcast(Base):
     kind: Mapped[str | None] = mapped_column(String(16))
     text: Mapped[str | None] = mapped_column(Text)
     file_id: Mapped[str | None] = mapped_column(String(255))
+    # "【office】sender" above the text, fixed at confirmation so a resend after a restart is identical.
+    header: Mapped[str | None] = mapped_column(Text)
+    # The optional "report now" button: the form and period it opens for each recipient.
+    report_form: Mapped[str | None] = mapped_column(String(32))
+    report_period: Mapped[str | None] = mapped_column(String(16))
     total: Mapped[int] = mapped_column(Integer, default=0)
     # Schools of the segment nobody can be sent to (no active principal), snapshot at confirmation.
     unreachable_schools: Mapped[list[int]] = mapped_column(JSON, default=list)
@@ -94,6 +99,7 @@ class OutboxRow(Base):
         CheckConstraint("status IN ('pending', 'sending', 'sent', 'blocked', 'failed', 'cancelled')", name="status"),
         Index("ix_broadcast_outbox_status_not_before", "status", "not_before"),
         Index("ix_broadcast_outbox_broadcast_status", "broadcast_id", "status"),
+        Index("ix_broadcast_outbox_chat_message", "chat_id", "message_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -112,4 +118,7 @@ class OutboxRow(Base):
     maybe_duplicate: Mapped[bool] = mapped_column(Boolean, default=False)
     error: Mapped[str | None] = mapped_column(String(300))
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The recipient's copy (first and last part): a Telegram reply to it names this broadcast.
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+    last_message_id: Mapped[int | None] = mapped_column(BigInteger)
     worker: Mapped[str | None] = mapped_column(String(64))

@@ -6,7 +6,20 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from storage.models.base import Base, UTCDateTime
@@ -70,6 +83,7 @@ class Report(Base):
             postgresql_where=text("is_current"),
         ),
         Index("ix_reports_form_period_current", "form_key", "period", "is_current"),
+        CheckConstraint("review IN ('submitted', 'approved', 'returned')", name="review"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -88,9 +102,20 @@ class Report(Base):
     # A version that takes the entry back (an event filed twice, by mistake): kept in the history,
     # excluded from every sum, count and export of current figures.
     withdrawn: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    # Filed by the office for the school (migration 0013): ``reporter_id`` is the staff member
+    # (None from the command line without ``--as``), ``behalf_reason`` why they filed it.
+    on_behalf: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    behalf_reason: Mapped[str | None] = mapped_column(Text)
+    # The office's review of this version (issue 15, migration 0012): every version starts
+    # ``submitted``; staff approve it (locked for the principal) or return it with a reason.
+    review: Mapped[str] = mapped_column(String(16), default="submitted", server_default="submitted")
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    review_reason: Mapped[str | None] = mapped_column(Text)
 
     school: Mapped[School] = relationship(lazy="joined")
-    reporter: Mapped[Person | None] = relationship(lazy="joined")
+    reporter: Mapped[Person | None] = relationship(foreign_keys=[reporter_id], lazy="joined")
+    reviewer: Mapped[Person | None] = relationship(foreign_keys=[reviewed_by_id], lazy="joined")
     values: Mapped[list["ReportValue"]] = relationship(lazy="selectin", cascade="all, delete-orphan")
     flags: Mapped[list["ReportFlag"]] = relationship(lazy="selectin", cascade="all, delete-orphan")
 
@@ -131,3 +156,20 @@ class ReportFlag(Base):
     message: Mapped[str] = mapped_column(Text)
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     reason: Mapped[str] = mapped_column(Text)
+
+
+class ReviewPrompt(Base):
+    """A staff member was asked for a reason (to return or reopen a report) and has not typed it yet.
+
+    A row, not process memory: the question survives a restart and a second process.
+    One per person; pressing another return or reopen button replaces it.
+    """
+
+    __tablename__ = "review_prompts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), unique=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"))
+    # "return" or "reopen".
+    action: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import timedelta
 
@@ -76,8 +77,14 @@ async def three_schools(db: Database, clock: FixedClock) -> None:
     await principals(db, clock, "HB003", [1004], district="杜集区", area="rural", programmes=("farm",))
 
 
+def notice(text: str, sender: str = "用户") -> str:
+    """A broadcast as recipients get it: the header naming the office and the sender, then the text."""
+    return f"【勤工俭学管理办公室】{sender}：\n\n{text}"
+
+
 def received(fake: FakeTelegram, chat_id: int) -> list[str]:
-    return fake.texts(chat_id)
+    """What ``chat_id`` got, each broadcast's header taken off (the header has its own assertions)."""
+    return [re.sub(r"^【勤工俭学管理办公室】[^\n]*：\n\n", "", text) for text in fake.texts(chat_id)]
 
 
 def last_text(replies: list[Reply]) -> str:
@@ -114,9 +121,9 @@ async def test_whole_conversation_sends_nothing_before_confirmation(sim: Simulat
     assert "请发送通知内容" in replies[-1].text
     replies = await staff.send("各位校长：请于12月5日前报送11月牛奶数据。")
     preview, panel = replies[-2], replies[-1]
-    assert preview.text == "各位校长：请于12月5日前报送11月牛奶数据。" and not preview.buttons
+    assert preview.text == notice("各位校长：请于12月5日前报送11月牛奶数据。", "李主任") and not preview.buttons
     assert "以上是预览" in panel.text and "将发送给 4 人（3 所学校），共 4 条消息" in panel.text
-    assert panel.labels == ["确认发送", "修改内容", "取消"]
+    assert panel.labels == ["确认发送", "添加“立即填报”按钮", "修改内容", "取消"]
     # Nothing reached a principal yet, and nothing is queued, even if a sender runs.
     await sender_of(sim.app).run_until_idle()
     assert all(received(sim.fake, c) == [] for c in (1001, 1002, 1003, 1004))
@@ -127,7 +134,8 @@ async def test_whole_conversation_sends_nothing_before_confirmation(sim: Simulat
     assert progress.edited and "群发 #" in progress.text and "0 / 4" in progress.text and "停止发送" in progress.labels
     await sender_of(sim.app).run_until_idle()
     for chat in (1001, 1002, 1003, 1004):
-        assert received(sim.fake, chat) == ["各位校长：请于12月5日前报送11月牛奶数据。"]
+        # The header names the office and the sender, exactly as the preview showed it.
+        assert sim.fake.texts(chat) == [notice("各位校长：请于12月5日前报送11月牛奶数据。", "李主任")]
     report = sim.fake.last(ADMIN)["text"]
     assert "已完成：送达 4 / 4，失败 0，已屏蔽 0" in report and "所有对象都已收到" in report
     edited = sim.fake.messages[ADMIN][progress.message_id]
@@ -399,6 +407,7 @@ async def test_5000_character_text_is_split_into_two_messages(sim: Simulator, db
     parts = received(sim.fake, 1001)
     assert len(parts) == 2 and all(len(p) <= 4096 for p in parts)
     assert parts[0].endswith("。") and "\n\n".join(parts) == text, "split on a paragraph boundary, nothing lost"
+    assert sim.fake.texts(1001)[0].startswith(notice("")), "the header heads the first part"
     sends = [c for c in sim.fake.calls_to("sendMessage") if c.chat_id == 1001]
     assert sends[1].at - sends[0].at >= 0.95, "parts to one chat go at most one a second"
 
@@ -409,16 +418,17 @@ async def test_caption_over_1024_is_refused_and_the_draft_kept(sim: Simulator, d
     await staff.send("/broadcast")
     await staff.press("全部校长")
     replies = await staff.send_photo(caption="说" * 1100)
-    assert "最多 1024 字，你的有 1100 字" in replies[-1].text and "草稿仍保留" in replies[-1].text
+    # The header takes its share of Telegram's 1,024: 【勤工俭学管理办公室】用户： and a blank line.
+    assert "最多 1008 字，你的有 1100 字" in replies[-1].text and "草稿仍保留" in replies[-1].text
     replies = await staff.send_sticker()
     assert "只能群发文字、图片或文件" in replies[-1].text
     replies = await staff.send_document("通知.pdf", caption="请查收附件")
-    assert replies[-2].kind == "document" and replies[-2].text == "请查收附件"
+    assert replies[-2].kind == "document" and replies[-2].text == notice("请查收附件")
     assert "确认发送" in replies[-1].labels
     await staff.press("确认发送")
     await sender_of(sim.app).run_until_idle()
     (message,) = sim.fake.sent(1001)
-    assert message["caption"] == "请查收附件" and message["document"]["file_id"]
+    assert message["caption"] == notice("请查收附件") and message["document"]["file_id"]
     assert sim.fake.calls_to("sendDocument")[-1].params["document"] == "doc-通知.pdf"
 
 
@@ -436,7 +446,7 @@ async def test_draft_survives_a_restart(settings: Settings, db: Database, clock:
         assert "确认发送" in replies[-1].labels
         await staff.press("确认发送")
         await sender_of(second).run_until_idle()
-    assert fake.texts(1001) == ["重启后写的通知"]
+    assert fake.texts(1001) == [notice("重启后写的通知")]
 
 
 async def test_broadcast_does_not_disturb_a_report_in_progress(sim: Simulator, db: Database, clock: FixedClock) -> None:
@@ -454,9 +464,9 @@ async def test_broadcast_does_not_disturb_a_report_in_progress(sim: Simulator, d
     await compose(staff, "全部校长", "明天上午停电，请提前保存资料。")
     await staff.press("确认发送")
     await sender_of(sim.app).run_until_idle()
-    notice = sim.fake.last(1001)
-    assert notice["text"] == "明天上午停电，请提前保存资料。"
-    assert "reply_markup" not in notice, "no keyboard or ForceReply that would replace the pending question's"
+    delivered = sim.fake.last(1001)
+    assert delivered["text"] == notice("明天上午停电，请提前保存资料。")
+    assert "reply_markup" not in delivered, "no keyboard or ForceReply that would replace the pending question's"
 
     async with db.session() as session:
         after = await session.scalar(select(Draft))

@@ -35,7 +35,10 @@ async def test_locked_missing_reports_follow_the_overdue_ones_with_counts(
     assert "已锁定未报：共 4 所学校、4 份报表。" in locked
     # Nudge buttons are for the overdue (still fileable) reports only.
     data = [button["callback_data"] for row in replies[-1].buttons for button in row]
-    assert data and not any("2026-10" in d for d in data)
+    nudges = [d for d in data if d.startswith("nudge")]
+    assert nudges and not any("2026-10" in d for d in nudges)
+    # The office may file a locked report itself (issue 15): a 代填 button per locked school.
+    assert sum(d.startswith("obh:") and d.endswith(":milk:2026-10") for d in data) == 4
     assert any(label.startswith("🔔 全部提醒") for label in replies[-1].labels)
 
 
@@ -51,7 +54,7 @@ async def test_district_staff_see_locked_missing_reports_of_their_district_only(
     assert "濉溪县" not in text and "HB001" not in text
 
 
-async def test_a_locked_period_asked_for_shows_its_missing_schools_without_buttons(
+async def test_a_locked_period_asked_for_shows_its_missing_schools_without_nudge_buttons(
     app: App, db: Database, clock: FixedClock, fake: FakeTelegram
 ) -> None:
     await two_districts(db, clock)
@@ -60,7 +63,9 @@ async def test_a_locked_period_asked_for_shows_its_missing_schools_without_butto
     text = replies[-1].text
     assert "目前没有逾期未报的学校。" in text  # nothing fileable is overdue for October
     assert "已锁定未报：共 4 所学校、4 份报表。" in text and "HB001小学" in text
-    assert replies[-1].buttons == []
+    # No nudge buttons: only the office's 代填, one per school (issue 15).
+    labels = replies[-1].labels
+    assert len(labels) == 4 and all(label.startswith("✍️ 代填") for label in labels)
 
 
 async def test_locked_months_before_the_bot_had_any_report_are_not_listed(

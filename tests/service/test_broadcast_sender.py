@@ -17,7 +17,7 @@ from bot.offline.simulator import Simulator
 from storage import broadcast_sends as store
 from storage.db import Database
 from storage.models import OutboxRow, Person
-from tests.handlers.test_broadcast import ADMIN, broadcasts, principals, rows_of
+from tests.handlers.test_broadcast import ADMIN, broadcasts, principals, received, rows_of
 
 TEXT = "关于开展冬季劳动实践活动的通知"
 
@@ -34,7 +34,7 @@ async def queue(sim: Simulator, text: str = TEXT, segment: str = "全部校长")
 
 def copies(fake: FakeTelegram, chats: range | list[int], text: str = TEXT) -> dict[int, int]:
     """How many times each chat received ``text``."""
-    return {chat: fake.texts(chat).count(text) for chat in chats}
+    return {chat: received(fake, chat).count(text) for chat in chats}
 
 
 async def many_principals(db: Database, clock: FixedClock, n: int, first: int = 1001) -> list[int]:
@@ -70,7 +70,7 @@ async def test_already_blocked_people_are_skipped_and_counted(sim: Simulator, db
     await principals(db, clock, "HB002", [1002], blocked=True)
     await queue(sim)
     await sender_of(sim.app).run_until_idle()
-    assert sim.fake.texts(1001) == [TEXT] and [c for c in sim.fake.calls if c.chat_id == 1002] == []
+    assert received(sim.fake, 1001) == [TEXT] and [c for c in sim.fake.calls if c.chat_id == 1002] == []
     report = sim.fake.last(ADMIN)["text"]
     assert "送达 1 / 2，失败 0，已屏蔽 1" in report and "HB002" in report
 
@@ -242,7 +242,7 @@ async def test_a_split_text_resumes_after_the_parts_already_sent(sim: Simulator,
         await session.execute(update(OutboxRow).values(parts_sent=1))
     sender = sender_of(sim.app)
     await sender.run_until_idle()
-    assert sim.fake.texts(1001) == ["乙" * 3000]
+    assert received(sim.fake, 1001) == ["乙" * 3000]
     (row,) = await rows_of(db)
     assert row.status == "sent" and row.parts_sent == 2
 
@@ -254,9 +254,9 @@ async def test_background_sender_starts_and_stops(sim: Simulator, db: Database, 
     try:
         await queue(sim)  # confirming wakes the running sender
         for _ in range(100):
-            if sim.fake.texts(1001):
+            if received(sim.fake, 1001):
                 break
             await asyncio.sleep(0.02)
     finally:
         await sender.stop()
-    assert sim.fake.texts(1001) == [TEXT] and not sender.running
+    assert received(sim.fake, 1001) == [TEXT] and not sender.running

@@ -28,7 +28,13 @@ async def test_overdue_lists_schools_by_district_with_reporters_and_buttons(
     assert "共 4 所学校，其中 2 所无法通过机器人联系" in text
     labels = replies[-1].labels
     # Unreachable schools get no nudge button: there is nobody to nudge.
-    assert labels == ["🔔 提醒 HB001小学", "🔔 提醒 HB101小学", "🔔 全部提醒（2 所）"]
+    assert [label for label in labels if label.startswith("🔔")] == [
+        "🔔 提醒 HB001小学",
+        "🔔 提醒 HB101小学",
+        "🔔 全部提醒（2 所）",
+    ]
+    # Beside each nudge, the office may file the report itself (issue 15).
+    assert [label for label in labels if label.startswith("✍️")] == ["✍️ 代填 HB001小学", "✍️ 代填 HB101小学"]
     assert all(len(b["callback_data"].encode()) <= 64 for row in replies[-1].buttons for b in row)
 
 

@@ -112,7 +112,7 @@ def test_summary_text_puts_the_city_first_with_rates_and_comparisons() -> None:
     lines = text.splitlines()
     assert lines[0] == "📊 学生饮用奶月报 · 2026年10月"
     assert lines[1] == "2026年10月：已过截止日（11月5日截止），4 所未报（已报 14/18 所）"
-    assert lines[2] == "全市：已报 14/18 所（78%），按时 12 所（67%）"
+    assert lines[2] == "全市：已报 14/18 所（78%），按时 12 所（67%），已审核 0/14 份"
     assert lines[3] == "日参饮人数合计 5,521人"
     assert lines[4] == "上期（2026年9月）5,000人，本期增长 10.4%"  # both past due, both incomplete: alike
     assert lines[5] == "去年同期（2025年10月）无报送数据"
