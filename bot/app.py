@@ -28,6 +28,7 @@ from handlers.broadcast import broadcast_input, build_broadcast_handlers
 from handlers.broadcast_replies import build_broadcast_reply_handlers, reply_input
 from handlers.dashboard import build_dashboard_handlers
 from handlers.common import build_fallback_handlers, build_help_handlers, on_error
+from handlers.deputy import build_deputy_handlers
 from handlers.flags import build_flags_handlers
 from handlers.identity import build_identity_handlers
 from handlers.overdue import build_overdue_handlers
@@ -110,6 +111,7 @@ def register_handlers(application: App, catalogue: Catalogue) -> None:
     # A reason a reviewer was just asked for comes first: the question is the newest one.
     consumers: list[Consumer] = [review_input]
     application.add_handlers(build_registration_handlers())
+    application.add_handlers(build_deputy_handlers())
     application.add_handlers(build_broadcast_handlers())
     application.add_handlers(build_broadcast_reply_handlers())
     # First: a Telegram reply to a broadcast or to a forwarded reply is that, whatever else is pending.

@@ -51,7 +51,13 @@ class Identity:
 
     @property
     def is_principal(self) -> bool:
-        return self.role is Role.PRINCIPAL
+        """Reports for a school: its principal or a deputy the principal invited (both file alike)."""
+        return self.role in (Role.PRINCIPAL, Role.REPORTER)
+
+    @property
+    def heads_school(self) -> bool:
+        """The school's principal, who alone invites and removes deputies."""
+        return self.role is Role.PRINCIPAL and self.school_id is not None
 
     @property
     def is_staff(self) -> bool:

@@ -18,7 +18,7 @@ from handlers.common import edit_in_place, reply_long
 from handlers.guards import admin_only, staff_only
 
 
-async def _send(update: Update, context: Context, reply: people.Reply) -> None:
+async def send_reply(update: Update, context: Context, reply: people.Reply) -> None:
     """Send the reply's screens (long ones in pieces), then set the menu it names."""
     message = update.effective_message
     assert message is not None
@@ -28,7 +28,7 @@ async def _send(update: Update, context: Context, reply: people.Reply) -> None:
         await set_menu(context.application, reply.menu.telegram_id, reply.menu.role)
 
 
-async def _answer(update: Update, context: Context, press: people.Press) -> None:
+async def answer_press(update: Update, context: Context, press: people.Press) -> None:
     """Answer a pressed button, then show what the press produced."""
     query, message = update.callback_query, update.effective_message
     assert query is not None
@@ -58,12 +58,12 @@ async def start(update: Update, context: Context) -> None:
     assert user is not None
     code = context.args[0] if context.args else None
     reply = await people.start(context.services, context.who, name=user.full_name, username=user.username, code=code)
-    await _send(update, context, reply)
+    await send_reply(update, context, reply)
 
 
 async def language(update: Update, context: Context) -> None:
     """Offer the interface languages as buttons."""
-    await _send(update, context, people.Reply([people.language_menu(context.lang)]))
+    await send_reply(update, context, people.Reply([people.language_menu(context.lang)]))
 
 
 async def language_chosen(update: Update, context: Context) -> None:
@@ -79,13 +79,13 @@ async def language_chosen(update: Update, context: Context) -> None:
 @admin_only
 async def staff_list(update: Update, context: Context) -> None:
     """List office staff with their scope, buttons to remove one or change their scope, and to invite one more."""
-    await _send(update, context, people.Reply([await people.staff_list(context.services, context.lang)]))
+    await send_reply(update, context, people.Reply([await people.staff_list(context.services, context.lang)]))
 
 
 @admin_only
 async def add_staff_command(update: Update, context: Context) -> None:
     """``/addstaff <telegram id> [district] [name]``: make someone city or district staff directly."""
-    await _send(update, context, await people.add_staff(context.services, context.who, context.args or []))
+    await send_reply(update, context, await people.add_staff(context.services, context.who, context.args or []))
 
 
 @admin_only
@@ -93,14 +93,14 @@ async def staff_button(update: Update, context: Context) -> None:
     """Handle the staff list's buttons: remove a staff member, change their scope, or issue a staff invite."""
     query = update.callback_query
     assert query is not None and query.data is not None
-    await _answer(update, context, await people.staff_press(context.services, context.who, query.data, _username(context)))
+    await answer_press(update, context, await people.staff_press(context.services, context.who, query.data, _username(context)))
 
 
 @staff_only
 async def invite_command(update: Update, context: Context) -> None:
     """``/invite <school code or name>...`` or ``/invite all``: staff issue invite links for schools of their scope."""
     reply = await invites.invite(context.services, context.who, context.args or [], _username(context))
-    await _send(update, context, reply)
+    await send_reply(update, context, reply)
 
 
 @staff_only
@@ -108,19 +108,19 @@ async def invite_button(update: Update, context: Context) -> None:
     """An invite button (one of several schools a name matched, or under /overdue): that school's invite link."""
     query = update.callback_query
     assert query is not None and query.data is not None
-    await _answer(update, context, await invites.invite_press(context.services, context.who, query.data, _username(context)))
+    await answer_press(update, context, await invites.invite_press(context.services, context.who, query.data, _username(context)))
 
 
 @admin_only
 async def people_command(update: Update, context: Context) -> None:
     """``/people [district|school code]``: everyone active, with role and school or district."""
-    await _send(update, context, await people.people(context.services, context.who, context.args or []))
+    await send_reply(update, context, await people.people(context.services, context.who, context.args or []))
 
 
 @admin_only
 async def deactivate_command(update: Update, context: Context) -> None:
     """``/deactivate <telegram id>``: a principal or staff member stops being known to the bot."""
-    await _send(update, context, await people.deactivate(context.services, context.who, context.args or []))
+    await send_reply(update, context, await people.deactivate(context.services, context.who, context.args or []))
 
 
 def build_registration_handlers() -> list[BaseHandler[Update, Context, None]]:

@@ -28,7 +28,7 @@ from bot.core.catalogue import Catalogue, Form
 from bot.core.periods import Period, due_date, is_locked, parse_period, reportable_periods
 from scheduler.policy import Rules
 from storage.completeness import Completeness, completeness, missing_reports
-from storage.models import School
+from storage.models import Role, School
 from storage.nudges import school_in_scope
 
 __all__ = [
@@ -51,6 +51,8 @@ class Reporter:
     person_id: int
     name: str
     blocked: bool
+    # A deputy the principal invited (named "张三（副）" in digests), not the principal.
+    deputy: bool = False
 
 
 @dataclass(frozen=True)
@@ -145,7 +147,9 @@ async def overdue_schools(
                 if not school.items or school.items[-1] is not item:
                     school.items.append(item)
                 if row.person_id is not None and all(r.person_id != row.person_id for r in school.reporters):
-                    school.reporters.append(Reporter(row.person_id, row.person_name or "", row.blocked))
+                    school.reporters.append(
+                        Reporter(row.person_id, row.person_name or "", row.blocked, row.person_role == Role.REPORTER)
+                    )
     return sorted(schools.values(), key=lambda s: (s.district_name, s.code))
 
 

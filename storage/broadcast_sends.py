@@ -20,6 +20,7 @@ from storage import outbox
 from storage.broadcasts import BROADCASTS, DEFAULT_LEASE
 from storage.models import Broadcast, BroadcastStatus, OutboxRow, OutboxStatus, Person, Role
 from storage.models.broadcasts import OPEN_STATUSES
+from storage.people import REPORTS_FOR_SCHOOL
 
 __all__ = [
     "NOT_IN_AUDIENCE",
@@ -160,13 +161,13 @@ NOT_IN_AUDIENCE = "recipient no longer in the audience (deactivated, moved or ro
 
 
 def _still_in_audience() -> ColumnElement[bool]:
-    """The row's person still qualifies: an active principal of the row's school, or (no school) active staff."""
+    """The row's person still qualifies: an active reporter (principal or deputy) of the row's school, or (no school) active staff."""
     return and_(
         Person.active.is_(True),
         or_(
             and_(
                 OutboxRow.school_id.is_not(None),
-                Person.role == Role.PRINCIPAL.value,
+                REPORTS_FOR_SCHOOL,
                 Person.school_id == OutboxRow.school_id,
             ),
             and_(OutboxRow.school_id.is_(None), Person.role.in_([Role.STAFF.value, Role.ADMIN.value])),

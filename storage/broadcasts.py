@@ -50,6 +50,7 @@ from storage.models import (
 )
 from storage.models.broadcasts import OPEN_STATUSES
 from storage.outbox import Outbox
+from storage.people import REPORTS_FOR_SCHOOL
 from storage.reports import expected_schools, has_current_report
 
 DEFAULT_LEASE = timedelta(minutes=5)
@@ -186,7 +187,7 @@ async def _scoped_condition(session: AsyncSession, audience: Audience) -> Column
 
 
 async def recipients(session: AsyncSession, audience: Audience) -> list[Recipient]:
-    """The people a broadcast to ``audience`` goes to: active principals of its schools, or active staff."""
+    """The people a broadcast to ``audience`` goes to: active reporters (principals, deputies) of its schools, or active staff."""
     query = select(Person.id, Person.telegram_id, Person.school_id, Person.blocked).where(Person.active.is_(True))
     if audience.kind == "staff":
         query = query.where(Person.role.in_([Role.STAFF.value, Role.ADMIN.value]))
@@ -195,7 +196,7 @@ async def recipients(session: AsyncSession, audience: Audience) -> list[Recipien
             query = query.where(Person.district_id == audience.within_district)
     else:
         query = query.join(School, School.id == Person.school_id).where(
-            Person.role == Role.PRINCIPAL.value, await _scoped_condition(session, audience)
+            REPORTS_FOR_SCHOOL, await _scoped_condition(session, audience)
         )
     if audience.exclude_person_id is not None:
         query = query.where(Person.id != audience.exclude_person_id)
@@ -204,10 +205,10 @@ async def recipients(session: AsyncSession, audience: Audience) -> list[Recipien
 
 
 async def schools_without_reporter(session: AsyncSession, audience: Audience) -> list[int]:
-    """Schools of a school segment that no active principal can receive for."""
+    """Schools of a school segment that no active reporter (principal or deputy) can receive for."""
     if audience.kind == "staff":
         return []
-    has_reporter = exists().where(Person.school_id == School.id, Person.role == Role.PRINCIPAL.value, Person.active.is_(True))
+    has_reporter = exists().where(Person.school_id == School.id, REPORTS_FOR_SCHOOL, Person.active.is_(True))
     query = select(School.id).where(await _scoped_condition(session, audience), ~has_reporter).order_by(School.code)
     return list((await session.scalars(query)).all())
 

@@ -43,6 +43,8 @@ class MissingRow:
     person_id: int | None
     person_name: str | None
     blocked: bool
+    # The reporter's role: ``principal`` or ``reporter`` (a deputy); None without a reporter.
+    person_role: str | None = None
 
 
 async def missing_reports(
@@ -68,6 +70,7 @@ async def missing_reports(
             Person.id,
             Person.name,
             Person.blocked,
+            Person.role,
         )
         .select_from(School)
         .join(District, District.id == School.district_id)
@@ -89,6 +92,7 @@ async def missing_reports(
             person_id=r[5],
             person_name=r[6],
             blocked=bool(r[7]),
+            person_role=r[8],
         )
         for r in rows
     ]

@@ -17,8 +17,9 @@ from sqlalchemy import ColumnElement, and_, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import outbox
-from storage.models import Person, ReminderSend, Report, Role, School
+from storage.models import Person, ReminderSend, Report, School
 from storage.models.reminders import SendStatus
+from storage.people import REPORTS_FOR_SCHOOL
 from storage.reminders import REMINDERS
 from storage.reports import COUNTED
 
@@ -60,10 +61,8 @@ def _manual_columns() -> list[Any]:
         Report.period == ReminderSend.period,
         COUNTED,
     )
-    # Still a reporter of that school: active, a principal, not moved elsewhere since queueing.
-    still_reporter = and_(
-        Person.active.is_(True), Person.role == Role.PRINCIPAL.value, Person.school_id == ReminderSend.school_id
-    )
+    # Still a reporter of that school: active, principal or deputy, not moved elsewhere since queueing.
+    still_reporter = and_(Person.active.is_(True), REPORTS_FOR_SCHOOL, Person.school_id == ReminderSend.school_id)
     return [
         ReminderSend.id.label("send_id"),
         ReminderSend.status,

@@ -12,6 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from storage.models import AuditEntry, District, Draft, Invite, Person, Role, School, SchoolProgramme
 
+# The roles that report for one school: its principal and the deputies the principal invited.
+SCHOOL_ROLES = (Role.PRINCIPAL.value, Role.REPORTER.value)
+REPORTS_FOR_SCHOOL = Person.role.in_(SCHOOL_ROLES)
+"""The person reports for their school (principal or deputy); add ``Person.active`` and the school yourself."""
+
 
 async def person_by_telegram_id(session: AsyncSession, telegram_id: int) -> Person | None:
     return await session.scalar(select(Person).where(Person.telegram_id == telegram_id, Person.active.is_(True)))
@@ -91,11 +96,28 @@ async def any_person_by_telegram_id(session: AsyncSession, telegram_id: int) -> 
 async def reporters_of_school(session: AsyncSession, school_id: int) -> Sequence[Person]:
     return (
         await session.scalars(
-            select(Person)
-            .where(Person.school_id == school_id, Person.role == Role.PRINCIPAL, Person.active.is_(True))
-            .order_by(Person.id)
+            select(Person).where(Person.school_id == school_id, REPORTS_FOR_SCHOOL, Person.active.is_(True)).order_by(Person.id)
         )
     ).all()
+
+
+async def deactivate_deputy(session: AsyncSession, telegram_id: int, school_id: int) -> str | None:
+    """Deactivate ``telegram_id`` if an active deputy of ``school_id``, atomically; their name, or None.
+
+    The row and every report it filed stay (``reports.reporter_id``); a second press finds nothing.
+    """
+    result = await session.execute(
+        update(Person)
+        .where(
+            Person.telegram_id == telegram_id,
+            Person.role == Role.REPORTER,
+            Person.school_id == school_id,
+            Person.active.is_(True),
+        )
+        .values(active=False)
+        .returning(Person.name)
+    )
+    return result.scalar_one_or_none()
 
 
 async def staff_members(session: AsyncSession) -> Sequence[Person]:

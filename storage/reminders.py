@@ -38,9 +38,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from storage import outbox
-from storage.models import Draft, Person, ReminderSend, Role, School, SchoolProgramme
+from storage.models import Draft, Person, ReminderSend, School, SchoolProgramme
 from storage.models.reminders import SendStatus
 from storage.outbox import Outbox, chunks
+from storage.people import REPORTS_FOR_SCHOOL
 from storage.reports import expected_schools, has_current_report
 
 __all__ = [
@@ -74,8 +75,8 @@ REMINDERS = Outbox(
 
 
 def principal_of_school() -> ColumnElement[bool]:
-    """The joined person is an active principal of the joined school."""
-    return and_(Person.school_id == School.id, Person.role == Role.PRINCIPAL.value, Person.active.is_(True))
+    """The joined person is an active reporter (principal or deputy) of the joined school."""
+    return and_(Person.school_id == School.id, REPORTS_FOR_SCHOOL, Person.active.is_(True))
 
 
 # --- scheduled reminders ------------------------------------------------------
@@ -329,7 +330,7 @@ async def reminder_rows(session: AsyncSession, **filters: Any) -> Sequence[Remin
 
 
 async def current_reporters(session: AsyncSession, pairs: Iterable[tuple[int, int]]) -> set[tuple[int, int]]:
-    """Of ``(person_id, school_id)`` pairs, those whose person is still an active principal of that school.
+    """Of ``(person_id, school_id)`` pairs, those whose person still actively reports for that school.
 
     Asked right before sending: a reporter deactivated, moved to another school
     or given another role after the reminder was planned or queued gets nothing.
@@ -342,7 +343,7 @@ async def current_reporters(session: AsyncSession, pairs: Iterable[tuple[int, in
             select(Person.id, Person.school_id).where(
                 Person.id.in_(batch),
                 Person.active.is_(True),
-                Person.role == Role.PRINCIPAL.value,
+                REPORTS_FOR_SCHOOL,
                 Person.school_id.is_not(None),
             )
         )
@@ -351,11 +352,11 @@ async def current_reporters(session: AsyncSession, pairs: Iterable[tuple[int, in
 
 
 def _not_reporter_any_more() -> ColumnElement[bool]:
-    """The send row's recipient is no longer an active principal of the row's school."""
+    """The send row's recipient no longer actively reports for the row's school."""
     return ~exists().where(
         Person.id == ReminderSend.recipient_id,
         Person.active.is_(True),
-        Person.role == Role.PRINCIPAL.value,
+        REPORTS_FOR_SCHOOL,
         Person.school_id == ReminderSend.school_id,
     )
 

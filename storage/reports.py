@@ -30,7 +30,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import Database
-from storage.models import Person, Report, ReportFlag, ReportValue, Role, School, SchoolProgramme
+from storage.models import Person, Report, ReportFlag, ReportValue, School, SchoolProgramme
+from storage.people import REPORTS_FOR_SCHOOL
 
 SelectT = TypeVar("SelectT", bound=Select[Any])
 MAX_ATTEMPTS = 6
@@ -349,7 +350,7 @@ async def schools_with_reporter(session: AsyncSession) -> list[tuple[School, int
     schools = (await session.scalars(select(School).order_by(School.code))).all()
     first = (
         select(Person.school_id, func.min(Person.id))
-        .where(Person.role == Role.PRINCIPAL, Person.active.is_(True))
+        .where(REPORTS_FOR_SCHOOL, Person.active.is_(True))
         .group_by(Person.school_id)
     )
     reporters = {school_id: person_id for school_id, person_id in (await session.execute(first)).all()}

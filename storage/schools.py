@@ -11,7 +11,8 @@ from types import EllipsisType
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import District, Person, Role, School, SchoolProgramme
+from storage.models import District, Person, School, SchoolProgramme
+from storage.people import REPORTS_FOR_SCHOOL
 from storage.sql import exact_decimal
 
 
@@ -105,10 +106,8 @@ async def schools_by_codes(session: AsyncSession, codes: Sequence[str], district
 
 
 async def schools_without_reporter(session: AsyncSession, district_id: int | None = None) -> list[School]:
-    """Schools with no active registered principal (of ``district_id`` only, when given), by code."""
-    registered = select(Person.school_id).where(
-        Person.role == Role.PRINCIPAL, Person.active.is_(True), Person.school_id.is_not(None)
-    )
+    """Schools with no active registered reporter, principal or deputy (of ``district_id`` only, when given), by code."""
+    registered = select(Person.school_id).where(REPORTS_FOR_SCHOOL, Person.active.is_(True), Person.school_id.is_not(None))
     query = select(School).where(School.id.not_in(registered)).order_by(School.code)
     if district_id is not None:
         query = query.where(School.district_id == district_id)

@@ -40,10 +40,9 @@ REPORT_PERIODS_OFFERED = 3
 
 
 def office_name(services: Services, lang: str | None) -> str:
-    """The office's name as recipients read it: ``OFFICE_NAME`` when configured, else the locale's default."""
-    # OFFICE_NAME arrives with the year-end draft's settings (issue 14); until then the default.
-    configured = getattr(services.settings, "office_name", None)
-    return str(configured) if configured else t(lang, "broadcast.office_default")
+    """The office's name as recipients read it: ``OFFICE_NAME`` (the year-end draft signs with it too),
+    else the locale's default."""
+    return services.settings.office_name or t(lang, "broadcast.office_default")
 
 
 def header_of(services: Services, lang: str | None, sender: str) -> str:

@@ -136,7 +136,7 @@ async def issue_invites(
         targets = list(await schools_without_reporter(session, scope_district_id))
     else:
         targets = list(await _named_schools(session, school_codes, scope_district_id))
-    issued = [_issue(session, now, school, bound, expires_days, created_by) for school in targets]
+    issued = [issue_one(session, now, school, bound, expires_days, created_by) for school in targets]
     if staff:
         audit(
             session,
@@ -152,12 +152,23 @@ async def issue_invites(
     return issued
 
 
-def _issue(
-    session: AsyncSession, now: datetime, school: School | None, bound: District | None, expires_days: int, created_by: int | None
+def issue_one(
+    session: AsyncSession,
+    now: datetime,
+    school: School | None,
+    bound: District | None,
+    expires_days: int,
+    created_by: int | None,
+    *,
+    role: Role | None = None,
+    action: str = "invite.issued",
 ) -> IssuedInvite:
-    """One invite: for ``school``'s principal, or (``school`` None) for staff of ``bound`` (None: city-wide)."""
+    """One invite: for ``school``'s principal (or ``role``: a deputy), or (``school`` None) for staff of ``bound``.
+
+    A school invite is audited as ``action`` (a staff batch is audited once by ``issue_invites``).
+    """
     code = new_code()
-    role = Role.STAFF if school is None else Role.PRINCIPAL
+    role = role or (Role.STAFF if school is None else Role.PRINCIPAL)
     expires_at = now + timedelta(days=expires_days)
     add_invite(
         session,
@@ -170,7 +181,7 @@ def _issue(
         created_by=created_by,
     )
     if school is not None:
-        audit(session, now, created_by, "invite.issued", school.code, role=role.value, expires_days=expires_days)
+        audit(session, now, created_by, action, school.code, role=role.value, expires_days=expires_days)
     return IssuedInvite(
         school.code if school else None,
         school.name if school else None,
@@ -227,6 +238,10 @@ async def redeem_invite(
         # Admins are office people: the invite is spent, their role stays.
         audit(session, now, telegram_id, "invite.redeemed_by_admin", person_subject(telegram_id), invite=row.id)
         return Redemption(Outcome.ALREADY, person)
+    if person is not None and person.active and _own_deputy_link(person, row):
+        # The principal opened their own school's deputy link: spent, and nobody is demoted.
+        audit(session, now, telegram_id, "invite.redeemed_by_principal", person_subject(telegram_id), invite=row.id)
+        return Redemption(Outcome.ALREADY, person)
     if person is None:
         person = add_person(session, telegram_id=telegram_id, name=name, created_at=now, blocked=False, active=True)
     person.name = name or person.name
@@ -236,13 +251,17 @@ async def redeem_invite(
     return Redemption(Outcome.REGISTERED, person)
 
 
+def _own_deputy_link(person: Person, row: ClaimedInvite) -> bool:
+    return person.role == Role.PRINCIPAL and row.role == Role.REPORTER and person.school_id == row.school_id
+
+
 async def _grant(session: AsyncSession, now: datetime, person: Person, row: ClaimedInvite) -> None:
     """Give ``person`` what the claimed invite grants, and record it."""
     role = Role(row.role)
     telegram_id = person.telegram_id
     person.role = role
     person.school_id = row.school_id
-    # A principal's district is their school's; staff keep the invite's (None: city-wide).
+    # A principal's or deputy's district is their school's; staff keep the invite's (None: city-wide).
     person.district_id = row.district_id if role == Role.STAFF else None
     person.active = True
     person.blocked = False

@@ -18,11 +18,16 @@ if TYPE_CHECKING:
     # Types only: the facts module renders through this one.
     from scheduler.digests import FormCompleteness, OverdueSchool, Reporter
 
-__all__ = ["render_escalation", "render_overdue_lines", "render_school", "render_weekly"]
+__all__ = ["render_escalation", "render_overdue_lines", "render_school", "render_weekly", "reporter_name"]
+
+
+def reporter_name(reporter: Reporter, lang: str | None) -> str:
+    """A reporter as the office reads them: a deputy is marked (张三（副）), the principal is not."""
+    return t(lang, "deputy.marked_name", name=reporter.name) if reporter.deputy else reporter.name
 
 
 def _names(reporters: Sequence[Reporter], lang: str | None) -> str:
-    return t(lang, "digest.names_sep").join(reporter.name for reporter in reporters)
+    return t(lang, "digest.names_sep").join(reporter_name(reporter, lang) for reporter in reporters)
 
 
 def render_school(school: OverdueSchool, lang: str | None) -> list[str]:

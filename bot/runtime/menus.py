@@ -31,8 +31,8 @@ class Command:
         return t(lang, f"commands.{self.name}")
 
 
-_ALL = frozenset({"unknown", Role.PRINCIPAL, Role.STAFF, Role.ADMIN})
-_PRINCIPAL = frozenset({Role.PRINCIPAL})
+_ALL = frozenset({"unknown", Role.PRINCIPAL, Role.REPORTER, Role.STAFF, Role.ADMIN})
+_PRINCIPAL = frozenset({Role.PRINCIPAL, Role.REPORTER})
 _OFFICE = frozenset({Role.STAFF, Role.ADMIN})
 _ADMIN = frozenset({Role.ADMIN})
 
@@ -44,6 +44,7 @@ COMMANDS: list[Command] = [
     Command("history", _PRINCIPAL),
     Command("correct", _PRINCIPAL),
     Command("cancel", _PRINCIPAL),
+    Command("deputy", frozenset({Role.PRINCIPAL})),
     Command("overdue", _OFFICE),
     Command("report_for", _OFFICE),
     Command("summary", _OFFICE),

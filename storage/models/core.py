@@ -15,8 +15,14 @@ from storage.models.base import Base, UTCDateTime
 
 class Role(StrEnum):
     PRINCIPAL = "principal"
+    # A deputy the principal invited: files for the school like its principal, invites nobody.
+    REPORTER = "reporter"
     STAFF = "staff"
     ADMIN = "admin"
+
+
+# The roles that belong to one school and report for it (checks below and migration 0014).
+SCHOOL_ROLES_SQL = "('principal', 'reporter')"
 
 
 class Area(StrEnum):
@@ -69,12 +75,12 @@ class SchoolProgramme(Base):
 
 
 class Person(Base):
-    """A Telegram user the bot knows: a principal (reporter of a school), staff or admin."""
+    """A Telegram user the bot knows: a principal or deputy (reporters of a school), staff or admin."""
 
     __tablename__ = "people"
     __table_args__ = (
-        CheckConstraint("role IN ('principal', 'staff', 'admin')", name="role"),
-        CheckConstraint("role <> 'principal' OR school_id IS NOT NULL", name="principal_has_school"),
+        CheckConstraint("role IN ('principal', 'reporter', 'staff', 'admin')", name="role"),
+        CheckConstraint(f"role NOT IN {SCHOOL_ROLES_SQL} OR school_id IS NOT NULL", name="principal_has_school"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -98,8 +104,8 @@ class Invite(Base):
 
     __tablename__ = "invites"
     __table_args__ = (
-        CheckConstraint("role IN ('principal', 'staff')", name="role"),
-        CheckConstraint("role <> 'principal' OR school_id IS NOT NULL", name="principal_has_school"),
+        CheckConstraint("role IN ('principal', 'reporter', 'staff')", name="role"),
+        CheckConstraint(f"role NOT IN {SCHOOL_ROLES_SQL} OR school_id IS NOT NULL", name="principal_has_school"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -79,12 +79,12 @@ async def three_schools(db: Database, clock: FixedClock) -> None:
 
 def notice(text: str, sender: str = "用户") -> str:
     """A broadcast as recipients get it: the header naming the office and the sender, then the text."""
-    return f"【勤工俭学管理办公室】{sender}：\n\n{text}"
+    return f"【市教育局勤工俭学管理办公室】{sender}：\n\n{text}"
 
 
 def received(fake: FakeTelegram, chat_id: int) -> list[str]:
     """What ``chat_id`` got, each broadcast's header taken off (the header has its own assertions)."""
-    return [re.sub(r"^【勤工俭学管理办公室】[^\n]*：\n\n", "", text) for text in fake.texts(chat_id)]
+    return [re.sub(r"^【市教育局勤工俭学管理办公室】[^\n]*：\n\n", "", text) for text in fake.texts(chat_id)]
 
 
 def last_text(replies: list[Reply]) -> str:
@@ -418,8 +418,9 @@ async def test_caption_over_1024_is_refused_and_the_draft_kept(sim: Simulator, d
     await staff.send("/broadcast")
     await staff.press("全部校长")
     replies = await staff.send_photo(caption="说" * 1100)
-    # The header takes its share of Telegram's 1,024: 【勤工俭学管理办公室】用户： and a blank line.
-    assert "最多 1008 字，你的有 1100 字" in replies[-1].text and "草稿仍保留" in replies[-1].text
+    # The header takes its share of Telegram's 1,024: 【市教育局勤工俭学管理办公室】用户： and a blank line.
+    room = 1024 - len(notice(""))
+    assert f"最多 {room} 字，你的有 1100 字" in replies[-1].text and "草稿仍保留" in replies[-1].text
     replies = await staff.send_sticker()
     assert "只能群发文字、图片或文件" in replies[-1].text
     replies = await staff.send_document("通知.pdf", caption="请查收附件")

@@ -75,10 +75,10 @@ async def test_reply_reaches_the_author_with_the_school_and_the_answer_comes_bac
     staff, principal = sim.user(2001, "张干事"), sim.user(1001, "王校长")
     await send_broadcast(sim, staff, "请于12月5日前报送11月牛奶数据。")
     copy = notice_of(sim, 1001, "请于12月5日前")
-    assert copy["text"].startswith("【勤工俭学管理办公室】张干事：\n\n"), "the header names the office and the sender"
+    assert copy["text"].startswith("【市教育局勤工俭学管理办公室】张干事：\n\n"), "the header names the office and the sender"
 
     replies = await reply_to(principal, copy, "我校11月停课两周，能否延期？")
-    assert "已转给张干事（勤工俭学管理办公室）" in replies[-1].text
+    assert "已转给张干事（市教育局勤工俭学管理办公室）" in replies[-1].text
     forwarded = notice_of(sim, 2001, "我校11月停课两周")
     assert "邹圩小学（HB001）王校长 回复了群发 #" in forwarded["text"] and "请于12月5日前" in forwarded["text"]
     assert [b["text"] for row in forwarded["reply_markup"]["inline_keyboard"] for b in row] == ["答复"]
@@ -87,7 +87,7 @@ async def test_reply_reaches_the_author_with_the_school_and_the_answer_comes_bac
     replies = await reply_to(staff, forwarded, "可以，延到12月10日。")
     assert "答复已发给 邹圩小学" in replies[-1].text
     answer = notice_of(sim, 1001, "延到12月10日")
-    assert answer["text"].startswith("【勤工俭学管理办公室】张干事 答复了你对群发 #")
+    assert answer["text"].startswith("【市教育局勤工俭学管理办公室】张干事 答复了你对群发 #")
 
     # The principal writes back to the answer: the thread goes on, to the same author.
     await reply_to(principal, answer, "收到，谢谢。")
@@ -135,7 +135,7 @@ async def test_reply_to_an_inactive_authors_broadcast_goes_to_the_office_inbox(
     async with db.session() as session:
         await session.execute(update(Person).where(Person.telegram_id == 2001).values(active=False))
     replies = await reply_to(sim.user(1001, "王校长"), notice_of(sim, 1001, "请核对学生人数"), "人数已核对无误。")
-    assert "已转给勤工俭学管理办公室的管理员" in replies[-1].text
+    assert "已转给市教育局勤工俭学管理办公室的管理员" in replies[-1].text
     assert "邹圩小学（HB001）王校长" in notice_of(sim, ADMIN, "人数已核对无误")["text"]
     assert not any("人数已核对无误" in text for text in sim.fake.texts(2001))
     (entry,) = await audited(db, "broadcast.reply")
