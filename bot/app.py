@@ -26,6 +26,7 @@ from bot.delivery.sender import BroadcastSender, stop_sender
 from bot.settings import Settings
 from handlers.broadcast import broadcast_input, build_broadcast_handlers
 from handlers.broadcast_replies import build_broadcast_reply_handlers, reply_input
+from handlers.dashboard import build_dashboard_handlers
 from handlers.common import build_fallback_handlers, build_help_handlers, on_error
 from handlers.deputy import build_deputy_handlers
 from handlers.flags import build_flags_handlers
@@ -120,6 +121,7 @@ def register_handlers(application: App, catalogue: Catalogue) -> None:
     application.add_handlers(build_reporting_handlers(catalogue))
     application.add_handlers(build_status_handlers())
     application.add_handlers(build_summary_handlers())
+    application.add_handlers(build_dashboard_handlers())
     application.add_handlers(build_flags_handlers())
     application.add_handlers(build_review_handlers())
     application.add_handlers(build_overdue_handlers())

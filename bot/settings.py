@@ -16,6 +16,7 @@ from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_va
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///schoolbot.db"
+DEFAULT_DASHBOARD_PORT = 8080
 _HHMM = re.compile(r"^\s*([01]?\d|2[0-3]):([0-5]\d)\s*$")
 
 
@@ -122,6 +123,13 @@ class Settings(BaseSettings):
     # draw from this budget). Replies are short and bursty; at 27/s a 10,000-school reminder
     # still goes out in about 6 minutes. SQLite (one process) keeps bot.delivery.send.BULK_RATE.
     send_bulk_rate: float = Field(default=27.0, gt=0, le=29)
+    # The office dashboard (bot/dashboard/): the public base URL that reaches the bot's /app/
+    # (enables the staff menu button, the 📊 button and /dashboard links; https for the Mini App),
+    # the port it is served on in polling mode (webhook mode shares WEBHOOK_PORT; unset: 8080
+    # when DASHBOARD_URL is set, else no dashboard), and how old Telegram's initData may be.
+    dashboard_url: str | None = None
+    dashboard_port: int | None = Field(default=None, ge=1, le=65535)
+    dashboard_auth_max_age: int = Field(default=3600, ge=1, le=86400)
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -202,6 +210,16 @@ class Settings(BaseSettings):
             raise ValueError(f"{value.split('://')[0]!r} is not supported; use sqlite:/// or postgresql://")
         return value
 
+    @field_validator("dashboard_url")
+    @classmethod
+    def _dashboard_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        # The base the dashboard lives under: pages are at <DASHBOARD_URL>/app/.
+        return value.rstrip("/").removesuffix("/app")
+
     @field_validator("bot_username")
     @classmethod
     def _username(cls, value: str | None) -> str | None:
@@ -237,6 +255,13 @@ class Settings(BaseSettings):
     def user_lock_pool(self) -> int:
         """Connections of the user-lock engine: ``USER_LOCK_POOL_SIZE``, else ``DATABASE_POOL_SIZE``."""
         return self.user_lock_pool_size or self.database_pool_size
+
+    @property
+    def dashboard_serve_port(self) -> int | None:
+        """Polling mode: the port the dashboard listens on, or None for no dashboard."""
+        if self.dashboard_port is not None:
+            return self.dashboard_port
+        return DEFAULT_DASHBOARD_PORT if self.dashboard_url else None
 
     def is_holiday(self, day: date) -> bool:
         return any(start <= day <= end for start, end in self.holidays)

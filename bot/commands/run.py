@@ -4,6 +4,7 @@ With ``BOT_TOKEN`` the bot long-polls ``TELEGRAM_API_URL``, or serves a
 webhook when ``WEBHOOK_URL`` is set (``bot.runtime.webhook``; the webhook itself is
 registered once per deploy by ``schoolbot webhook set``, never by ``run``:
 with several instances each start would call ``setWebhook`` and draw 429s);
+polling, it serves the office dashboard on ``DASHBOARD_PORT`` (``bot.dashboard``);
 without a token it says so and starts the offline console on the demo data,
 as the demo principal, instead of failing. That console runs on the demo's own
 database (``bot.offline.demodb``), never on ``DATABASE_URL``, which is not even
@@ -21,9 +22,11 @@ import asyncio
 import logging
 import sys
 
+import tornado.httpserver
 from telegram.error import InvalidToken, NetworkError
 
-from bot.app import App, build_application, stop_services
+from bot.app import App, build_application, services_of, stop_services
+from bot.dashboard.server import Dashboard, start_dashboard
 from bot.commands.migrate import migrate
 from bot.offline.console import quiet_logging, run_console
 from bot.offline.demodb import settings_for_demo, settings_on
@@ -108,9 +111,27 @@ def serve_polling(settings: Settings) -> int:
         loop.close()
         return 130 if ready is None else 2
     log.info(t("en", "run.polling", api=settings.telegram_api_url))
-    # run_polling reuses this loop (asyncio.get_event_loop) and the already initialised application.
-    application.run_polling(allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False)
+    dashboard = loop.run_until_complete(serve_dashboard(application, settings))
+    try:
+        # run_polling reuses this loop (asyncio.get_event_loop) and the already initialised application.
+        application.run_polling(allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False, close_loop=False)
+    finally:
+        if dashboard is not None:
+            dashboard.stop()
+        loop.close()
     return 0
+
+
+async def serve_dashboard(application: App, settings: Settings) -> tornado.httpserver.HTTPServer | None:
+    """Polling mode: the office dashboard on ``DASHBOARD_PORT`` (WEBHOOK_LISTEN's address), if it is served."""
+    port = settings.dashboard_serve_port
+    if port is None or settings.token is None:
+        return None
+    server, bound = start_dashboard(Dashboard(services_of(application), settings.token), port, settings.webhook_listen)
+    log.info(
+        "dashboard: listening on %s:%s (%s/app/)", settings.webhook_listen, bound, settings.dashboard_url or "no DASHBOARD_URL"
+    )
+    return server
 
 
 async def wait_for_api(application: App, api: str) -> bool:

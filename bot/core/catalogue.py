@@ -79,6 +79,7 @@ RESERVED_COMMANDS = frozenset(
         "summary",
         "export",
         "annual",
+        "dashboard",
         "flags",
         "review",
         "broadcast",

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Button:
-    """An inline button: its label and its callback data."""
+    """An inline button: its label and its callback data (or the Mini App it opens, ``web_app``, an https URL)."""
 
     label: str
     data: str
+    web_app: str | None = None
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from bot.core.catalogue import Cadence, Form
 from bot.core.i18n import t
 from bot.core.periods import Period, local_date, parse_period
 from bot.core.ui import Button, Screen
+from bot.dashboard.links import dashboard_url
 from bot.office.args import (
     MAX_YEAR,
     MIN_YEAR,
@@ -135,6 +136,9 @@ def _buttons(services: Services, lang: str, form: Form, period: Period) -> list[
         # The review queue of the view shown (issue 15).
         queue_button(form, period, lang),
     ]
+    dashboard = dashboard_url(services)
+    if dashboard is not None and dashboard.startswith("https://"):  # a Mini App needs https
+        tools.append(Button(t(lang, "summary.button_dashboard"), "", web_app=dashboard))
     return [forms, steps, tools]
 
 

@@ -27,26 +27,37 @@ The app runs on an event loop in a helper thread while the main thread reads
 input: ``input()`` then keeps readline editing and Ctrl-C behaves as in any
 terminal program, and messages the bot sends on its own (a broadcast sender,
 reminders) are printed as they arrive.
+
+The same loop serves the office dashboard on 127.0.0.1 (``DASHBOARD_PORT``, else 8080, else
+any free port); the banner prints a one-time link for the demo admin (``/dashboard`` as
+``:as staff`` or ``:as admin`` sends another).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import sys
 import threading
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
-from bot.app import App, build_application, start_services, stop_services
+import tornado.httpserver
+import tornado.netutil
+
+from bot.app import App, build_application, services_of, start_services, stop_services
 from bot.core.clock import SystemClock
 from bot.core.i18n import t
+from bot.dashboard.links import issue_link
+from bot.dashboard.server import Dashboard, make_dashboard_app
 from bot.offline.consolechat import USER_KEYS, Console, ConsoleError, RecordingTelegram, demo_users
 from bot.offline.demo import NotADemoDatabase, load_demo_people, load_demo_roster, migrate_for_demo
 from bot.offline.fakeapi import FakeRequest
-from bot.settings import Settings
+from bot.settings import DEFAULT_DASHBOARD_PORT, Settings
 from storage.db import Database
 from storage.drafts import last_update_id_seen
 
@@ -161,6 +172,33 @@ async def _settle(console: Console) -> None:
     console.render()
 
 
+@dataclass(frozen=True)
+class ConsoleDashboard:
+    """The dashboard a console session serves on loopback, and a one-time link for the demo admin."""
+
+    server: tornado.httpserver.HTTPServer
+    link: str
+
+
+def console_dashboard_sockets(settings: Settings) -> list[socket.socket]:
+    """Loopback sockets for the console's dashboard: DASHBOARD_PORT (else 8080), any free port if taken."""
+    try:
+        return tornado.netutil.bind_sockets(settings.dashboard_port or DEFAULT_DASHBOARD_PORT, address="127.0.0.1")
+    except OSError:
+        return tornado.netutil.bind_sockets(0, address="127.0.0.1")
+
+
+async def serve_console_dashboard(application: App, sockets: list[socket.socket]) -> ConsoleDashboard:
+    """Serve the dashboard on ``sockets`` (on this loop) and issue the demo admin a one-time link to it."""
+    services = services_of(application)
+    server = tornado.httpserver.HTTPServer(make_dashboard_app(Dashboard(services, application.bot.token)))
+    server.add_sockets(sockets)
+    admin = demo_users()["admin"]
+    link = await issue_link(services, admin.telegram_id, services.clock.now())
+    assert link is not None  # the console always sets DASHBOARD_URL
+    return ConsoleDashboard(server, link)
+
+
 def quiet_logging(settings: Settings) -> None:
     """Keep routine INFO logs (one line per update) out of the chat; LOG_LEVEL=DEBUG still shows all."""
     if settings.log_level.upper() in ("INFO", "WARNING"):
@@ -184,10 +222,14 @@ def run_console(
     if interactive is None:
         interactive = _isatty(stdin)
     read = _line_reader(stdin, stdout, interactive)
+    # The office dashboard on loopback; its links (/dashboard, 📊) point here.
+    sockets = console_dashboard_sockets(settings)
+    settings = settings.model_copy(update={"dashboard_url": f"http://127.0.0.1:{sockets[0].getsockname()[1]}"})
     runner = _LoopThread()
     try:
         try:
             console = runner.run(open_console(settings, who=who, lang=lang, out=stdout, out_dir=out_dir, echo=echo))
+            dashboard = runner.run(serve_console_dashboard(console.app, sockets))
         except ConsoleError as exc:
             stdout.write(f"{exc}\n")
             return 2
@@ -201,6 +243,7 @@ def run_console(
         try:
             if interactive:
                 console.write(t(console.lang, "console.banner"))
+                console.write(t(console.lang, "console.dashboard_link", url=dashboard.link))
                 console.write(console.who_line())
             line: str | None = None
             interrupted = False
@@ -217,12 +260,15 @@ def run_console(
         finally:
             runner.loop.call_soon_threadsafe(stop.set)
             watcher.result(timeout=5)
+            dashboard.server.stop()
             runner.run(close_console_app(console.app))
         if interactive:
             console.write(t(console.lang, "console.bye"))
         return 0
     finally:
         runner.close()
+        for sock in sockets:
+            sock.close()
 
 
 def _line_reader(stdin: TextIO, stdout: TextIO, interactive: bool) -> Callable[[str], str | None]:

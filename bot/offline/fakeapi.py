@@ -351,6 +351,7 @@ class FakeTelegram:
 
     _api_answerCallbackQuery = _true
     _api_setMyCommands = _true
+    _api_setChatMenuButton = _true
     _api_deleteMyCommands = _true
     _api_sendChatAction = _true
     _api_deleteWebhook = _true

@@ -1,7 +1,9 @@
 """Per-role command menus (``setMyCommands`` with chat scopes) and ``/help`` text.
 
 Every command a role may see is listed in ``COMMANDS``; a command is offered
-only once its feature has a handler wired in the application.
+only once its feature has a handler wired in the application. Staff and admins
+also get a menu button that opens the office dashboard (``setChatMenuButton``,
+when ``DASHBOARD_URL`` is https).
 """
 
 from __future__ import annotations
@@ -10,11 +12,12 @@ from dataclasses import dataclass
 
 from typing import Any
 
-from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
+from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, MenuButtonWebApp, WebAppInfo
 from telegram.error import TelegramError
 from telegram.ext import Application, CommandHandler
 
 from bot.core.i18n import t
+from bot.dashboard.links import dashboard_url
 from storage.models import Role
 
 
@@ -45,6 +48,7 @@ COMMANDS: list[Command] = [
     Command("overdue", _OFFICE),
     Command("report_for", _OFFICE),
     Command("summary", _OFFICE),
+    Command("dashboard", _OFFICE),
     Command("export", _OFFICE),
     Command("annual", _OFFICE),
     Command("flags", _OFFICE),
@@ -92,3 +96,17 @@ async def set_menu(application: Application[Any, Any, Any, Any, Any, Any], chat_
         except TelegramError:
             # A menu is a convenience: never let it break registration.
             pass
+    if chat_id is not None and role in _OFFICE:
+        await set_dashboard_button(application, chat_id)
+
+
+async def set_dashboard_button(application: Application[Any, Any, Any, Any, Any, Any], chat_id: int) -> None:
+    """The chat's menu button opens the office dashboard as a Mini App (Telegram wants an https URL)."""
+    url = dashboard_url(application.bot_data.services)
+    if url is None or not url.startswith("https://"):
+        return
+    button = MenuButtonWebApp(t("zh", "dashaccess.menu_button"), WebAppInfo(url))
+    try:
+        await application.bot.set_chat_menu_button(chat_id=chat_id, menu_button=button)
+    except TelegramError:
+        pass

@@ -18,6 +18,7 @@ update before answering:
 * any other failure (a bug, a Telegram error while replying) → 200: the user
   was told, and redelivering would replay an answer the draft already moved past
   or loop on a poison update forever;
+* ``/app/...``: the office dashboard when ``DASHBOARD_URL`` is set (``bot.dashboard.server``);
 * ``GET /healthz`` checks the database: 200 ``{"ok": true}`` when it answers,
   503 ``{"ok": false}`` otherwise; no response carries a ``Server`` banner.
 
@@ -46,6 +47,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from telegram import Update
 from telegram.error import TelegramError
 
+from bot.dashboard.server import Dashboard, app_settings, dashboard_routes
 from bot.services import Services
 from bot.runtime.observability import InstrumentedApplication
 from bot.runtime.userlock import LockUnavailable, UserLocks
@@ -256,14 +258,17 @@ def make_web_app(application: InstrumentedApplication, services: Services, locks
     settings = services.settings
     assert settings.webhook_url is not None
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
-    return tornado.web.Application(
-        [
-            (webhook_path(settings.webhook_url), UpdateHandler, {"bot_app": application, "secret": secret, "locks": locks}),
-            ("/healthz", HealthHandler, {"services": services}),
-        ],
-        default_handler_class=NotFoundHandler,
-        log_function=_access_log,
-    )
+    routes: list[Any] = [
+        (webhook_path(settings.webhook_url), UpdateHandler, {"bot_app": application, "secret": secret, "locks": locks}),
+        ("/healthz", HealthHandler, {"services": services}),
+    ]
+    extra: dict[str, Any] = {}
+    if settings.dashboard_url and settings.token:
+        # The office dashboard shares this port under /app/ (bot.dashboard.server).
+        dashboard = Dashboard(services, settings.token)
+        routes += dashboard_routes(dashboard)
+        extra["cookie_secret"] = app_settings(dashboard)["cookie_secret"]
+    return tornado.web.Application(routes, default_handler_class=NotFoundHandler, log_function=_access_log, **extra)
 
 
 async def check_webhook(bot: Any, webhook_url: str) -> bool:

@@ -8,6 +8,7 @@ from storage.models.reminders import DigestSend, ReminderSend, SendStatus
 from storage.models.broadcasts import Broadcast, BroadcastStatus, OutboxRow, OutboxStatus
 from storage.models.budget import SendBudgetRow
 from storage.models.replies import BroadcastReply, ReplyKind, ReplyMessage
+from storage.models.dashboard import DashboardLink
 
 __all__ = [
     "Area",
@@ -15,6 +16,7 @@ __all__ = [
     "Base",
     "Broadcast",
     "BroadcastReply",
+    "DashboardLink",
     "BroadcastStatus",
     "DigestSend",
     "District",
