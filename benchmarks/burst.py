@@ -153,8 +153,8 @@ class BurstTelegram(FakeTelegram):
         self.arrived: dict[int, float] = {}  # message_id → time.monotonic() of its arrival
         self._wake: dict[int, asyncio.Event] = defaultdict(asyncio.Event)
 
-    def _new_message(self, chat_id: int, **content: Any) -> dict[str, Any]:
-        message = super()._new_message(chat_id, **content)
+    def _new_message(self, chat_id: int, reply_parameters: Any = None, **content: Any) -> dict[str, Any]:
+        message = super()._new_message(chat_id, reply_parameters, **content)
         self.arrived[message["message_id"]] = time.monotonic()
         event = self._wake.pop(chat_id, None)
         if event is not None:
@@ -167,6 +167,11 @@ class BurstTelegram(FakeTelegram):
             await asyncio.wait_for(self._wake[chat_id].wait(), timeout)
         except TimeoutError:
             pass
+
+
+def is_broadcast(message: dict[str, Any]) -> bool:
+    """A copy of the burst's broadcast: the office's header, then its text."""
+    return str(message.get("text", "")).endswith(TEXT)
 
 
 def callback_datas(message: dict[str, Any]) -> list[str]:
@@ -586,7 +591,7 @@ class Burst:
 
     def is_bulk(self, message: dict[str, Any]) -> bool:
         assert self.seeded is not None
-        return message.get("text") == TEXT or any(d in self.seeded.reminder_datas for d in callback_datas(message))
+        return is_broadcast(message) or any(d in self.seeded.reminder_datas for d in callback_datas(message))
 
     def replies(self, chat: int) -> list[dict[str, Any]]:
         return [m for m in self.fake.sent(chat) if not self.is_bulk(m)]
@@ -762,7 +767,7 @@ class Burst:
         f = self.figures
         for chat in seeded.chats:
             messages = self.fake.sent(chat)
-            copies = sum(m.get("text") == TEXT for m in messages)
+            copies = sum(is_broadcast(m) for m in messages)
             if copies == 0:
                 f.lost["broadcast"] += 1
             f.duplicated["broadcast"] += max(0, copies - 1)
