@@ -123,7 +123,7 @@ def year_figure(model: Model, form: Form, key: str, periods: Sequence[str], dist
     """A field's figure over ``periods`` (in order) by its across-periods rule; None when nobody answered.
     A mean leaves out months whose figure is 0 (no milk served: the summer holidays), as the office's
     report does; a year at 0 throughout is 0."""
-    places = PLACES[form.field(key).type]
+    places = max(PLACES[form.field(key).type], 2)  # the export and the JSON keep a mean to two decimals
     known = [f for f in (period_figure(model, form.key, key, p, district, places) for p in periods) if f is not None]
     if not known:
         return None
