@@ -123,7 +123,7 @@ def year_figure(model: Model, form: Form, key: str, periods: Sequence[str], dist
     """A field's figure over ``periods`` (in order) by its across-periods rule; None when nobody answered.
     A mean leaves out months whose figure is 0 (no milk served: the summer holidays), as the office's
     report does; a year at 0 throughout is 0."""
-    places = PLACES[form.field(key).type]
+    places = max(PLACES[form.field(key).type], 2)  # the export and the JSON keep a mean to two decimals
     known = [f for f in (period_figure(model, form.key, key, p, district, places) for p in periods) if f is not None]
     if not known:
         return None
@@ -301,14 +301,13 @@ def check_xlsx(data: bytes, model: Model, form: Form, periods: Sequence[str], to
             "应报学校数": "schools",
             "应报份数": "expected",
             "已报份数": "reported",
-            "按时份数": "on_time",
             "报表总数": "reports",
             "经确认的预警": "flags",
         }
         for column, name in columns.items():
             assert row[column] == getattr(want, name), f"{at} {column}: {row[column]}, expected {getattr(want, name)}"
         assert abs(row["完整率"] - _ratio(want.reported, want.expected)) < 1e-9, f"{at} 完整率"
-        assert abs(row["及时率"] - _ratio(want.on_time, want.expected)) < 1e-9, f"{at} 及时率"
+        _check_on_time(row, model, form, periods, district, today, at)
         for item in form.numeric_fields:
             label, unit, values = item.label.get("zh"), _unit(form, item.key), want.values[item.key]
             column = _figure_column(header, form, item.key, len(periods) > 1)
@@ -322,6 +321,25 @@ def check_xlsx(data: bytes, model: Model, form: Form, periods: Sequence[str], to
     check_cover(book["说明"], model, form, labels, today, where)
     check_report_rows(book["报表明细"], model, form, labels, where)
     check_missing_rows(book, model, form, labels, today, where)
+
+
+PAST_DUE = ("late", "closed")
+
+
+def _check_on_time(
+    row: dict[str, Any], model: Model, form: Form, periods: Sequence[str], district: str | None, today: date, at: str
+) -> None:
+    """按时份数 and 及时率 count only the periods past their due date (未到截止日 before any is);
+    over several periods with some not yet due, their headings say so."""
+    past_due = [p for p in periods if state(form.key, p, today) in PAST_DUE]
+    suffix = "（已截止期间）" if len(periods) > 1 and 0 < len(past_due) < len(periods) else ""
+    count, rate = row[f"按时份数{suffix}"], row[f"及时率{suffix}"]
+    if not past_due:
+        assert count == rate == "未到截止日", f"{at} 按时份数/及时率 before any due date: {count!r}, {rate!r}"
+        return
+    want = expect(model, form, past_due, district)
+    assert count == want.on_time, f"{at} 按时份数: {count}, expected {want.on_time}"
+    assert abs(rate - _ratio(want.on_time, want.expected)) < 1e-9, f"{at} 及时率"
 
 
 def _table(rows: list[tuple[Any, ...]], first: tuple[str, str]) -> list[tuple[Any, ...]]:
@@ -341,10 +359,9 @@ def check_cover(ws: Any, model: Model, form: Form, labels: dict[str, str], today
     got = [(labels[r[0]], r[1], _day(r[2]), r[3], r[4], r[5]) for r in _table(rows, ("期间", "状态"))]
     wanted = []
     for key in labels.values():
-        want = expect(model, form, [key])
-        wanted.append(
-            (key, STATE_WORDS[state(form.key, key, today)], due(form.key, key), want.schools, want.reported, want.on_time)
-        )
+        want, now = expect(model, form, [key]), state(form.key, key, today)
+        on_time = want.on_time if now in PAST_DUE else "未到截止日"
+        wanted.append((key, STATE_WORDS[now], due(form.key, key), want.schools, want.reported, on_time))
     assert got == wanted, f"{where} 说明 coverage: {got}, expected {wanted}"
     rules = {r[0]: tuple(r[2:4]) for r in _table(rows, ("数值", "单位"))}
     several = len(labels) > 1

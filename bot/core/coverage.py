@@ -32,6 +32,8 @@ class Coverage:
     expected: int
     reported: int
     on_time: int
+    # False for a period that has not begun yet (an open period in the future).
+    started: bool = True
 
     @property
     def complete(self) -> bool:

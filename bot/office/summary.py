@@ -42,6 +42,7 @@ from storage.completeness import MissingReport, unreported_by_period
 from storage.report_rows import ReportRow, current_report_rows
 
 __all__ = [
+    "MEAN_PLACES",
     "ExportData",
     "Rollup",
     "Stats",
@@ -52,6 +53,10 @@ __all__ = [
     "summarise",
     "year_ago",
 ]
+
+
+# Decimals a mean keeps at least (sums keep the answers' own places).
+MEAN_PLACES = 2
 
 
 @dataclass(frozen=True)
@@ -93,6 +98,29 @@ class Stats:
         return self.on_time / self.expected if self.expected else 0.0
 
     @property
+    def finished(self) -> bool:
+        """Every period is past its due date (late or locked): only then is "on time" a figure."""
+        return bool(self.coverage) and all(c.state.finished for c in self.coverage)
+
+    @property
+    def due_coverage(self) -> tuple[Coverage, ...]:
+        """The periods past their due date: the only ones whose on-time count is final."""
+        return tuple(c for c in self.coverage if c.state.finished)
+
+    @property
+    def on_time_due(self) -> int | None:
+        """Reports on time in the periods past their due date; None when none is (nothing to tell yet)."""
+        due = self.due_coverage
+        return sum(c.on_time for c in due) if due else None
+
+    @property
+    def on_time_rate_due(self) -> float | None:
+        """On time ÷ expected over the periods past their due date; None before any due date passed."""
+        due = self.due_coverage
+        expected = sum(c.expected for c in due)
+        return sum(c.on_time for c in due) / expected if due and expected else None
+
+    @property
     def unreported(self) -> bool:
         """Nothing was reported here: its figures are 未报, never 0."""
         return self.reports == 0
@@ -113,7 +141,9 @@ class Stats:
         ``across_periods``: a year of daily drinkers is the mean of the months.
         """
         spec = next((f for f in self.form.numeric_fields if f.key == key), None) if self.form else None
-        places = (spec.decimal_places or 0) if spec is not None else 2
+        # A mean keeps two decimals even of whole answers (20.83 days, not 21): the XLSX and
+        # summary --json state it exactly; a text may show it as a whole number.
+        places = max(spec.decimal_places or 0, MEAN_PLACES) if spec is not None else MEAN_PLACES
         parts = self.by_period or (self.fields,)
         if len(self.coverage) == len(parts):
             filing = [c.reported for c in self.coverage]
@@ -196,6 +226,7 @@ def _add_coverage(parts: Sequence[Coverage]) -> Coverage:
         expected=sum(c.expected for c in parts),
         reported=sum(c.reported for c in parts),
         on_time=sum(c.on_time for c in parts),
+        started=first.started,
     )
 
 
@@ -281,6 +312,7 @@ class _When:
             expected=row.schools,
             reported=row.reported,
             on_time=row.on_time,
+            started=period.start <= local_date(self.now, self.tz),
         )
 
 

@@ -355,9 +355,11 @@ def compose_annual(annual: Annual, lang: str = "zh", *, office: str = "") -> Dra
     if annual.flags:
         note.append(Span(t(lang, "quality.annual_flags", count=annual.flags)))
     charts: list[Chart] = []
+    opening = "annual.opening_scoped" if annual.scope else "annual.opening"
     blocks: list[Block] = [
         _para(note, note=True),
-        _para(_fill(lang, "annual.opening", year=annual.year, blank=_blank(lang, "annual.opening_blank"))),
+        # A district's draft speaks of the district, not 我市.
+        _para(_fill(lang, opening, year=annual.year, scope=annual.scope or "", blank=_blank(lang, "annual.opening_blank"))),
         Heading(t(lang, "annual.part_review", year=annual.year), 1),
         *_farm(annual, lang, charts),
         *_services(annual, lang, charts),
@@ -377,6 +379,7 @@ def render_annual_text(annual: Annual, lang: str = "zh", *, office: str = "") ->
         elif isinstance(block, Paragraph):
             lines += [block.text, ""] if block.note else [block.text]
         elif isinstance(block, Table):
-            lines += ["", block.caption, "｜".join(block.header), *("｜".join(row) for row in block.rows), ""]
+            lines += ["", block.caption, "｜".join(block.header), *("｜".join(row) for row in block.rows)]
+            lines += [block.note, ""] if block.note else [""]
     lines += ["", draft.office, draft.date]
     return "\n".join(lines)

@@ -135,7 +135,9 @@ def _table(document: DocxDocument, block: Table) -> None:
             run.font.bold = r == 0
             if r == 0:
                 _fonts(run._element.get_or_add_rPr(), HEADING_FONT)
-    document.add_paragraph()
+    after = document.add_paragraph()
+    if block.note:
+        after.add_run(block.note).font.size = _SMALL_SIZE
 
 
 def _chart(document: DocxDocument, block: Chart, lang: str) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
+from bot.core.aggregation import Fold
 from bot.core.i18n import t
 from bot.core.numbers import format_number, format_wan
 from bot.office.annual import Annual, FormYear
@@ -23,6 +24,8 @@ class Table:
     caption: str
     header: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
+    # Printed under the table: why its district rows need not add up to the city's.
+    note: str = ""
 
 
 def _rounded(value: Decimal) -> Decimal:
@@ -104,7 +107,28 @@ def _figures_table(annual: Annual, year: FormYear, lang: str, caption_key: str, 
         for stats, district_id in _rows(annual, year)
     )
     header = _header(lang, "district", "expected", "reported", *columns.values())
-    return Table(t(lang, caption_key), header, rows)
+    return Table(t(lang, caption_key), header, rows, _apart_note(annual, year, columns, lang))
+
+
+def _adds_up(year: FormYear, key: str) -> bool:
+    """True when the districts' year figures of ``key`` add up to the city's (all periods alike)."""
+    city = year.figure(key).value
+    parts = [year.figure(key, district_id=d.district_id).value for d in year.total.districts]
+    known = [v for v in parts if v is not None]
+    return city is None or sum(known, Decimal(0)) == city
+
+
+def _apart_note(annual: Annual, year: FormYear, columns: dict[str, str], lang: str) -> str:
+    """A city-wide table's note on the columns whose districts do not add up to the city's figure: a
+    mean over periods is each district's over the periods it reported, a latest semester its own latest."""
+    if annual.scope or len(year.started) < 2:
+        return ""
+    notes = []
+    for key in columns:
+        field = year.form.field(key)
+        if field.across_periods in (Fold.AVG, Fold.LAST) and not _adds_up(year, key):
+            notes.append(t(lang, f"annual.table_note_{field.across_periods.value}", field=field.label.get(lang)))
+    return t(lang, "annual.table_note", notes=t(lang, "annual.gap_separator").join(notes)) if notes else ""
 
 
 def milk_table(annual: Annual, lang: str) -> Table:

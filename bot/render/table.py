@@ -12,7 +12,7 @@ nothing is compared. Plain text, so no Markdown escaping can break it.
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from bot.core.catalogue import Form
 from bot.core.coverage import Coverage
@@ -22,7 +22,7 @@ from bot.core.periods import PeriodState
 from bot.render import figure, percent, scope_label, span_label
 from bot.office.summary import Rollup, Stats, Summary
 
-__all__ = ["MAX_MESSAGE", "change_text", "coverage_text", "render_summary_text", "split_message"]
+__all__ = ["MAX_MESSAGE", "change_text", "coverage_text", "render_summary_text", "shown", "split_message"]
 
 MAX_MESSAGE = 4096
 
@@ -45,7 +45,9 @@ def _day(day: date, lang: str) -> str:
 def coverage_text(form: Form, coverage: Coverage, lang: str) -> str:
     """``2026年11月：尚未到截止日（12月5日截止），已报 4/10 所`` — the period's state and who reported."""
     due = _day(coverage.due, lang) if coverage.due is not None else None
-    if coverage.state is PeriodState.OPEN:
+    if coverage.state is PeriodState.OPEN and not coverage.started:
+        state = t(lang, "coverage.not_started")
+    elif coverage.state is PeriodState.OPEN:
         state = t(lang, "coverage.open_due", due=due) if due else t(lang, "coverage.open")
     elif coverage.state is PeriodState.DUE:
         state = t(lang, "coverage.due", due=due) if due else t(lang, "coverage.due_none")
@@ -63,11 +65,6 @@ def coverage_text(form: Form, coverage: Coverage, lang: str) -> str:
     return t(lang, "coverage.line", period=coverage.period.label(lang), state=state, count=count)
 
 
-def _finished(stats: Stats) -> bool:
-    """True once every school's report should be in: only then is "on time" a figure."""
-    return bool(stats.coverage) and all(c.state.finished for c in stats.coverage)
-
-
 def _counts(form: Form, stats: Stats, name: str, lang: str) -> str:
     params = {
         "name": name,
@@ -80,16 +77,23 @@ def _counts(form: Form, stats: Stats, name: str, lang: str) -> str:
     }
     if form.is_event:
         return t(lang, "summary.counts_event", **params)
-    if form.due_days is None or not _finished(stats):
+    if form.due_days is None or not stats.finished:
         # Before the due date "按时 0 所（0%）" would read as a failure nobody made yet.
         return t(lang, "summary.counts_no_due", **params)
     return t(lang, "summary.counts", **params)
 
 
+def shown(value: Decimal, field: Field) -> Decimal:
+    """A figure as a text shows it: a mean of whole answers (students, days) as a whole number."""
+    if field.decimal_places == 0:
+        return value.quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    return value
+
+
 def _value(stats: Stats, main: Field, lang: str) -> str:
     """The field's figure with its unit, or 未报 when nobody reported it (never "0 人")."""
     value = stats.figure(main.key)
-    return t(lang, "coverage.unreported") if value is None else figure(value, main, lang)
+    return t(lang, "coverage.unreported") if value is None else figure(shown(value, main), main, lang)
 
 
 def _city_figure(main: Field, stats: Stats, lang: str) -> str:
@@ -114,13 +118,29 @@ def _compare(main: Field, summary: Summary, lang: str) -> list[str]:
             # "0 students" would read as a fact; nobody reported anything then.
             lines.append(t(lang, f"{key}_none", period=period))
         elif now is None or not summary.comparable(other):
-            # A month 4/10 reported against a finished one is no "63% drop": show both coverages.
-            apart = key.replace("summary.", "coverage.") + "_apart"
-            both = {"before": _coverage_label(other.city, lang), "now": _coverage_label(summary.current.city, lang)}
-            lines.append(t(lang, apart, period=period, value=figure(before, main, lang), **both))
+            lines.append(_apart(key, period, figure(shown(before, main), main, lang), other.city, summary.current.city, lang))
         else:
-            lines.append(t(lang, key, period=period, value=figure(before, main, lang), change=change_text(now, before, lang)))
+            value = figure(shown(before, main), main, lang)
+            lines.append(t(lang, key, period=period, value=value, change=change_text(now, before, lang)))
     return lines
+
+
+def _apart(key: str, period: str, value: str, other: Stats, current: Stats, lang: str) -> str:
+    """Why a comparison is not made: the coverages when they differ ("上期 10/10 所，本期 4/10 所"),
+    else what keeps this period's figure from being final ("本期尚未到截止日（12月5日）")."""
+    before, now = _coverage_label(other, lang), _coverage_label(current, lang)
+    if before != now or len(current.coverage) != 1:
+        # A month 4/10 reported against a finished one is no "63% drop": show both coverages.
+        apart = key.replace("summary.", "coverage.") + "_apart"
+        return t(lang, apart, period=period, value=value, before=before, now=now)
+    coverage = current.coverage[0]
+    if coverage.state is PeriodState.DUE and coverage.due is not None:
+        reason = t(lang, "coverage.apart_due", due=_day(coverage.due, lang))
+    elif coverage.state is PeriodState.OPEN:
+        reason = t(lang, "coverage.apart_open" if coverage.started else "coverage.apart_not_started")
+    else:
+        reason = t(lang, "coverage.apart_other", before=before, now=now)
+    return t(lang, key.replace("summary.", "coverage.") + "_reason", period=period, value=value, reason=reason)
 
 
 def render_summary_text(summary: Summary, lang: str) -> str:

@@ -64,20 +64,33 @@ def _figure(stats: Stats, field: Field, lang: str) -> Decimal | str | None:
     return t(lang, "export.unreported") if stats.unreported else None
 
 
+def _on_time(stats: Stats, lang: str) -> tuple[int | str, float | str]:
+    """按时份数 and 及时率 over the periods past their due date; 未到截止日 before any is
+    (reports in early are not yet "on time": the others may still be)."""
+    on_time, rate = stats.on_time_due, stats.on_time_rate_due
+    if on_time is None or rate is None:
+        not_due = t(lang, "export.on_time_not_due")
+        return not_due, not_due
+    return on_time, rate
+
+
 def _rollup_sheet(ws: Worksheet, data: ExportData, lang: str) -> None:
     rollup = data.rollup
     form = rollup.form
     numeric = form.numeric_fields
     several = len(rollup.periods) > 1
+    # Over a year with periods not yet due, on time counts only those past their due date: say so.
+    partly_due = several and not rollup.city.finished and bool(rollup.city.due_coverage)
+    on_time_suffix = t(lang, "export.col_on_time_due") if partly_due else ""
     header = [
         t(lang, "summary.col_period"),
         t(lang, "summary.col_district"),
         t(lang, "summary.col_schools"),
         t(lang, "summary.col_expected"),
         t(lang, "summary.col_reported"),
-        t(lang, "summary.col_on_time"),
+        t(lang, "summary.col_on_time") + on_time_suffix,
         t(lang, "summary.col_completeness"),
-        t(lang, "summary.col_on_time_rate"),
+        t(lang, "summary.col_on_time_rate") + on_time_suffix,
         t(lang, "summary.col_reports"),
         t(lang, "quality.col_flags"),
         t(lang, "review.col_approved"),
@@ -91,15 +104,16 @@ def _rollup_sheet(ws: Worksheet, data: ExportData, lang: str) -> None:
     span = span_label(rollup.periods, lang)
 
     def row(stats: Stats, name: str) -> list[Any]:
+        on_time, on_time_rate = _on_time(stats, lang)
         values: list[Any] = [
             span,
             name,
             stats.schools,
             stats.expected,
             stats.reported,
-            stats.on_time,
+            on_time,
             stats.completeness,
-            stats.on_time_rate,
+            on_time_rate,
             stats.reports,
             stats.flags,
             stats.approved,

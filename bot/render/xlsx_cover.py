@@ -17,6 +17,7 @@ from datetime import datetime, tzinfo
 from openpyxl.styles import Font  # type: ignore[import-untyped]
 from openpyxl.worksheet.worksheet import Worksheet  # type: ignore[import-untyped]
 
+from bot.core.aggregation import Fold
 from bot.core.catalogue import Form
 from bot.core.coverage import Coverage, incomplete
 from bot.core.i18n import t
@@ -65,6 +66,23 @@ def _incomplete_text(coverage: Sequence[Coverage], lang: str) -> str:
     return t(lang, "export.cover_incomplete", periods=t(lang, "summary.list_separator").join(parts))
 
 
+def _rates_basis(facts: CoverFacts, lang: str) -> list[tuple[str, str]]:
+    """What 完整率 and 及时率 count over several periods, when some are not yet due; and that a
+    district's mean over periods is over the periods it reported, so districts need not add up."""
+    if len(facts.periods) < 2:
+        return []
+    lines = []
+    pending = [c for c in facts.coverage if not c.state.finished]
+    if pending:
+        names = t(lang, "summary.list_separator").join(
+            t(lang, "export.cover_rates_period", period=c.period.label(lang), state=state_label(c.state, lang)) for c in pending
+        )
+        lines.append((t(lang, "export.cover_rates"), t(lang, "export.cover_rates_value", periods=names)))
+    if any(f.across_periods is Fold.AVG for f in facts.form.numeric_fields):
+        lines.append((t(lang, "export.cover_means"), t(lang, "export.cover_means_value")))
+    return lines
+
+
 def _rules(ws: Worksheet, form: Form, several: bool, lang: str) -> None:
     ws.append([t(lang, "export.cover_rules")])
     ws.cell(ws.max_row, 1).font = _BOLD
@@ -99,7 +117,9 @@ def _coverage_table(ws: Worksheet, coverage: Sequence[Coverage], lang: str) -> N
         cell.font = _BOLD
     for c in coverage:
         rate = c.reported / c.expected if c.expected else None
-        ws.append([c.period.label(lang), state_label(c.state, lang), c.due, c.expected, c.reported, c.on_time, rate])
+        # On time only once the period is past its due date: before it, early reports are not "on time" yet.
+        on_time = c.on_time if c.state.finished else t(lang, "export.on_time_not_due")
+        ws.append([c.period.label(lang), state_label(c.state, lang), c.due, c.expected, c.reported, on_time, rate])
         row = ws.max_row
         ws.cell(row, 3).number_format = DATE
         ws.cell(row, 7).number_format = PERCENT
@@ -120,6 +140,7 @@ def cover_sheet(ws: Worksheet, facts: CoverFacts, lang: str) -> None:
             t(lang, "export.cover_at", date=fmt_date(local.date(), lang), time=f"{local:%H:%M}", tz=str(facts.tz)),
         ),
         (t(lang, "export.cover_data"), _incomplete_text(facts.coverage, lang)),
+        *_rates_basis(facts, lang),
         (t(lang, "review.cover_label"), t(lang, "review.cover_value", approved=facts.approval[0], reports=facts.approval[1])),
     ]
     for label, value in lines:

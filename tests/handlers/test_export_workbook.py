@@ -99,7 +99,7 @@ async def test_cover_sheet_states_form_scope_generation_coverage_and_roll_up_rul
     assert len(coverage) == 11  # January to November
     assert coverage["2026年10月"] == ["已过截止日", datetime(2026, 11, 5), 3, 2, 2, 2 / 3]
     assert coverage["2026年9月"][0] == "已过截止日" and coverage["2026年8月"][0] == "已锁定"
-    assert coverage["2026年11月"] == ["未到期（期间未结束）", datetime(2026, 12, 5), 3, 0, 0, 0]
+    assert coverage["2026年11月"] == ["未到期（期间未结束）", datetime(2026, 12, 5), 3, 0, "未到截止日", 0]
     rules = {row[0]: row[1:4] for row in cover if row[0] in ("日参饮人数", "供奶天数")}
     assert rules["日参饮人数"] == ["人", "合计", "平均"] and rules["供奶天数"][1:] == ["平均", "合计"]
     assert [row[0] for row in cover if row[0] in SHEETS[1:]] == SHEETS[1:]

@@ -238,13 +238,13 @@ async def test_year_figures_follow_each_fields_rules(db: Database, clock: FixedC
     year = [parse_period(MILK.period_cadence, m) for m in months]
     milk_year = await rollup(db, MILK, year, clock.now(), SHANGHAI)
     assert milk_year.city.total("daily_drinkers") == D(400 * 11 + 40)  # the raw sum, which no output shows
-    assert milk_year.city.figure("daily_drinkers") == D(404)  # (400 × 10 + 440) ÷ 11 = 403.6 → 404
+    assert milk_year.city.figure("daily_drinkers") == D("403.64")  # (400 × 10 + 440) ÷ 11, to two decimals
     # Days served: the typical school's 20 days a month (mean over schools), added up over 11 months.
     assert milk_year.city.figure("days_served") == D(220)
     assert [c.period.key for c in milk_year.coverage] == months and milk_year.city.schools_reported == 2
     assert milk_year.coverage[-1].state is PeriodState.OPEN and milk_year.coverage[0].state is PeriodState.CLOSED
     by_name = {d.name: d for d in milk_year.districts}
-    assert by_name["杜集区"].figure("daily_drinkers") == D(304) and by_name["相山区"].figure("daily_drinkers") is None
+    assert by_name["杜集区"].figure("daily_drinkers") == D("303.64") and by_name["相山区"].figure("daily_drinkers") is None
 
     # Insurance: head counts take the latest semester, premiums add up.
     await file(db, ids[0], "insurance", "2026-S1", insured(500, 480, "9600"), datetime(2026, 3, 1, tzinfo=SHANGHAI))
