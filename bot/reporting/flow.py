@@ -182,7 +182,7 @@ def step_screen(state: DraftState, ctx: Ctx, screens: Screens, existing: SavedRe
     if state.step == STEP_REVIEW:
         original = ctx.facts.report(state.correction_of) if state.correction_of is not None else None
         review = screens.review(form, state, original, draft_findings(state, form, ctx, submitting=False))
-        header = behalf_header(ctx)
+        header = behalf_header(ctx, original)
         return review if header is None else Screen(header + "\n" + review.text, review.buttons)
     if state.step == STEP_REASON:
         return screens.reason_prompt(form, state, draft_findings(state, form, ctx))

@@ -1,0 +1,61 @@
+"""QA fix round (helper P2): filing on behalf and review as the office expects, through the real Application.
+
+The world of ``tests.handlers.test_review_states``: on 2 December 2026 the milk school
+HB001's principal 王校长 filed November; staff 李老师 review it. An approved report is
+locked for the principal, not for the office: the office's correction on behalf is a
+new version, submitted again (the approval stays in the history), back in the queue.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from bot.core.clock import FixedClock
+from bot.offline.simulator import Reply, Simulator
+from storage.db import Database
+from tests.conftest import SHANGHAI
+from tests.factories import saved_reports, values_of
+from tests.handlers.test_review_states import audit_actions, current_milk, last, texts, world
+
+REASON = "学校来电：日参饮人数报错了"
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    """Wednesday 2 December 2026, 10:00: November is over and open; December is still running."""
+    return FixedClock(datetime(2026, 12, 2, 10, 0, tzinfo=SHANGHAI))
+
+
+def labels(reply: Reply) -> list[str]:
+    return [label for label in reply.labels]
+
+
+async def test_the_office_corrects_an_approved_report_on_behalf_and_it_is_back_in_the_queue(
+    sim: Simulator, db: Database, clock: FixedClock
+) -> None:
+    wang, li = await world(sim, db, clock)
+    card = (await li.send("/review milk 2026-11"))[1]
+    await li.press("通过", message_id=card.message_id)
+    assert (await current_milk(db)).review == "approved"
+
+    await li.send("/report_for HB001 milk 2026-11")
+    existing = texts(await li.send(REASON))
+    assert "已经提交过" in existing
+    opened = texts(await li.press("更正这份报表"))
+    assert "不能再修改" not in opened and "联系勤工俭学办公室" not in opened
+    assert "已由 李老师 审核通过" in opened and "回到待审核" in opened, "staff are told what submitting does"
+    await li.press("✏️ 日参饮人数")
+    await li.send("806")
+    receipt = texts(await li.press("提交"))
+    assert "第 2 版" in receipt
+
+    first, second = await saved_reports(db, "milk")
+    assert (first.review, first.is_current) == ("approved", False), "the approval stays in the history"
+    assert (second.review, second.is_current, second.behalf_reason) == ("submitted", True, REASON)
+    assert values_of(second)["daily_drinkers"] == 806
+    assert await audit_actions(db) == ["report.submitted", "report.approved", "report.filed_on_behalf"]
+    queue = await li.send("/review milk 2026-11")
+    assert "第 2 版" in queue[1].text and "806 人" in queue[1].text and "状态：待审核" in queue[1].text
+    assert any("代填了" in text and "806" in text for text in wang.texts), "the principal is told"
