@@ -85,6 +85,14 @@ class OnBehalf:
             return stale  # a forged button for a school outside the scope: refused like a stale one
         return await self._reporting(target).begin_behalf(Start("go", form_key=form.key, period=period.key))
 
+    def reporter_button(self, data: str) -> Outcome:
+        """Staff pressed a reporter's 📝 button (a go: in their broadcast's preview): the command that files it."""
+        start = Start.decode(data)
+        words = ["/report_for", t(self.lang, "onbehalf.code_word")]
+        if start is not None and start.form_key in {form.key for form in self.services.catalogue}:
+            words += [start.form_key, start.period] if start.kind == "go" else [start.form_key]
+        return Outcome(alert=t(self.lang, "onbehalf.reporter_button", command=" ".join(words)))
+
     def _start(self, words: Sequence[str]) -> Start | str:
         """What the words after the code ask for: the menu, a form, or a form and period (else why not)."""
         catalogue = self.services.catalogue

@@ -59,3 +59,19 @@ async def test_the_office_corrects_an_approved_report_on_behalf_and_it_is_back_i
     queue = await li.send("/review milk 2026-11")
     assert "第 2 版" in queue[1].text and "806 人" in queue[1].text and "状态：待审核" in queue[1].text
     assert any("代填了" in text and "806" in text for text in wang.texts), "the principal is told"
+
+
+async def test_staff_on_a_reporters_command_or_button_are_pointed_to_report_for(
+    sim: Simulator, db: Database, clock: FixedClock
+) -> None:
+    _, li = await world(sim, db, clock)
+    for command in ("/history", "/correct", "/milk"):
+        said = last(await li.send(command)).text
+        assert "/report_for 学校代码" in said and "不能代填" not in said, command
+    # 📝 立即填报 under their own broadcast's preview: the reporters' go: button.
+    mark = len(sim.fake.calls)
+    await li.press_data("go:milk:2026-11")
+    (alert,) = [c.params for c in sim.fake.calls[mark:] if c.method == "answerCallbackQuery"]
+    assert alert.get("show_alert") and "/report_for 学校代码 milk 2026-11" in alert["text"] and len(alert["text"]) <= 200
+    # The command it names works.
+    assert "代填原因" in texts(await li.send("/report_for HB001 milk 2026-11"))
