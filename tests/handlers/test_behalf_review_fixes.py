@@ -75,3 +75,16 @@ async def test_staff_on_a_reporters_command_or_button_are_pointed_to_report_for(
     assert alert.get("show_alert") and "/report_for 学校代码 milk 2026-11" in alert["text"] and len(alert["text"]) <= 200
     # The command it names works.
     assert "代填原因" in texts(await li.send("/report_for HB001 milk 2026-11"))
+
+
+async def test_report_for_a_month_still_running_is_refused_before_the_reason_with_ended_months_offered(
+    sim: Simulator, db: Database, clock: FixedClock
+) -> None:
+    _, li = await world(sim, db, clock)
+    refused = last(await li.send("/report_for HB001 milk 2026-12"))
+    assert "还没有结束" in refused.text and "代填原因" not in refused.text, "no reason asked for a month that cannot be filed"
+    assert refused.labels == ["✍️ 代填 2026年11月", "✍️ 代填 2026年10月", "✍️ 代填 2026年9月"]
+    asked = texts(await li.press("2026年11月", message_id=refused.message_id))
+    assert "代填学生饮用奶月报 · 2026年11月" in asked and "代填原因" in asked
+    existing = texts(await li.send(REASON))
+    assert "已经提交过" in existing, "November, the month chosen, is open (the principal filed it)"
