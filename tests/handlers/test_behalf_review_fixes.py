@@ -16,7 +16,7 @@ from bot.core.clock import FixedClock
 from bot.offline.simulator import Reply, Simulator
 from storage.db import Database
 from tests.conftest import SHANGHAI
-from tests.factories import saved_reports, values_of
+from tests.factories import add_school, register_principal, saved_reports, values_of
 from tests.handlers.test_review_states import audit_actions, current_milk, last, texts, world
 
 REASON = "学校来电：日参饮人数报错了"
@@ -88,3 +88,27 @@ async def test_report_for_a_month_still_running_is_refused_before_the_reason_wit
     assert "代填学生饮用奶月报 · 2026年11月" in asked and "代填原因" in asked
     existing = texts(await li.send(REASON))
     assert "已经提交过" in existing, "November, the month chosen, is open (the principal filed it)"
+
+
+async def test_no_incidents_after_one_last_month_is_saved_without_a_warning(
+    sim: Simulator, db: Database, clock: FixedClock
+) -> None:
+    await add_school(db, clock)
+    wang = await register_principal(sim, db, clock)
+    await wang.send("/milk")
+    await wang.press("2026年10月")
+    for typed in ("856", "21"):
+        await wang.send(typed)
+    await wang.press("伊利")
+    await wang.send("1")
+    assert "第 1 版" in texts(await wang.press("提交"))
+    await wang.send("/milk")
+    await wang.press("2026年11月")
+    for typed in ("850", "20"):
+        await wang.send(typed)
+    await wang.press("伊利")
+    review = texts(await wang.press("填 0"))
+    assert "⚠️" not in review and "确认无误" not in review and "饮奶安全事件：0 起" in review
+    assert "第 1 版" in texts(await wang.press("提交")), "saved straight away: no reason asked"
+    november = (await saved_reports(db, "milk"))[-1]
+    assert (november.period, list(november.flags)) == ("2026-11", [])
