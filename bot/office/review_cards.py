@@ -24,6 +24,7 @@ from bot.core.catalogue import Form
 from bot.core.i18n import t
 from bot.core.periods import Period
 from bot.core.ui import Button, Screen
+from bot.render.filer import filed_by
 
 __all__ = ["Card", "CardFlag", "ReviewPress", "card_screen", "queue_button"]
 
@@ -94,6 +95,9 @@ class Card:
     reviewer: str | None
     reviewed_at: datetime | None
     reason: str | None
+    # Filed by the office for the school (``reporter`` is then the staff member), and why.
+    on_behalf: bool = False
+    behalf_reason: str | None = None
 
 
 def queue_button(form: Form, period: Period, lang: str) -> Button:
@@ -118,7 +122,7 @@ def card_screen(card: Card, lang: str, tz: tzinfo) -> Screen:
         t(
             lang,
             "review.card_filed",
-            who=card.reporter or t(lang, "review.office"),
+            who=filed_by(lang, card.reporter, card.on_behalf, card.behalf_reason),
             when=when,
             late=t(lang, "review.card_late") if card.late else "",
         ),

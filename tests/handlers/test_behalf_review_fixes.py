@@ -8,15 +8,20 @@ new version, submitted again (the approval stays in the history), back in the qu
 
 from __future__ import annotations
 
+import io
 from datetime import datetime
 
 import pytest
+from openpyxl import load_workbook
 
 from bot.core.clock import FixedClock
 from bot.offline.simulator import Reply, Simulator
 from storage.db import Database
 from tests.conftest import SHANGHAI
 from tests.factories import add_school, register_principal, saved_reports, values_of
+from tests.handlers.test_export_workbook import rows
+from tests.handlers.test_summary_handlers import last_file
+from tests.service.test_rollups import milk
 from tests.handlers.test_review_states import audit_actions, current_milk, last, texts, world
 
 REASON = "学校来电：日参饮人数报错了"
@@ -112,3 +117,28 @@ async def test_no_incidents_after_one_last_month_is_saved_without_a_warning(
     assert "第 1 版" in texts(await wang.press("提交")), "saved straight away: no reason asked"
     november = (await saved_reports(db, "milk"))[-1]
     assert (november.period, list(november.flags)) == ("2026-11", [])
+
+
+async def test_cards_and_the_xlsx_say_alike_who_filed_on_behalf_or_that_nobody_is_recorded(
+    sim: Simulator, db: Database, clock: FixedClock
+) -> None:
+    _, li = await world(sim, db, clock)
+    other = await add_school(db, clock, "HB002", "孙土楼小学", "杜集区", programmes=("milk",))
+    await milk(db, other.id, "2026-11", 300)  # no filer recorded, as the demo's invented history
+    await li.send("/report_for HB001 milk 2026-11")
+    await li.send(REASON)
+    await li.press("更正这份报表")
+    await li.press("✏️ 日参饮人数")
+    await li.send("806")
+    await li.press("提交")
+
+    behalf = f"由办公室 李老师代填（原因：{REASON}）"
+    cards = {card.text.splitlines()[0]: card.text for card in (await li.send("/review milk 2026-11"))[1:]}
+    (ours,) = [text for title, text in cards.items() if "HB001" in title]
+    (theirs,) = [text for title, text in cards.items() if "HB002" in title]
+    assert f"填报：{behalf} · " in ours
+    assert "填报：未记录 · " in theirs and "勤工俭学办公室" not in theirs
+    await li.send("/export milk 2026-11")
+    _, data = last_file(sim, "sendDocument")
+    filers = {row["学校"]: row["填报人"] for row in rows(load_workbook(io.BytesIO(data)), "报表明细")}
+    assert (filers["邹圩小学"], filers["孙土楼小学"]) == (behalf, "未记录")
