@@ -129,7 +129,9 @@ def card_screen(card: Card, lang: str, tz: tzinfo) -> Screen:
     ]
     lines += _figures(card, lang)
     for flag in card.flags:
-        lines.append(t(lang, "review.card_flag", field=flag.field, value=flag.value, message=flag.message, reason=flag.reason))
+        # A history check's message already names the field and its value ("饮奶安全事件 0 起，比上月…").
+        key = "review.card_flag_named" if flag.field and flag.message.startswith(flag.field) else "review.card_flag"
+        lines.append(t(lang, key, field=flag.field, value=flag.value, message=flag.message, reason=flag.reason))
     lines.append(_state(card, lang, tz))
     text = "\n".join(lines)
     if len(text) > CARD_LIMIT:

@@ -18,7 +18,8 @@ from bot.core.clock import FixedClock
 from bot.offline.simulator import Reply, Simulator
 from storage.db import Database
 from tests.conftest import SHANGHAI
-from tests.factories import add_school, register_principal, saved_reports, values_of
+from tests.factories import add_school, register_principal, register_staff, saved_reports, values_of
+from tests.handlers.test_report_corrections import file_milk
 from tests.handlers.test_export_workbook import rows
 from tests.handlers.test_summary_handlers import last_file
 from tests.service.test_rollups import milk
@@ -142,3 +143,50 @@ async def test_cards_and_the_xlsx_say_alike_who_filed_on_behalf_or_that_nobody_i
     _, data = last_file(sim, "sendDocument")
     filers = {row["学校"]: row["填报人"] for row in rows(load_workbook(io.BytesIO(data)), "报表明细")}
     assert (filers["邹圩小学"], filers["孙土楼小学"]) == (behalf, "未记录")
+
+
+async def test_a_confirmed_warning_on_the_card_is_said_once_and_a_sticker_at_its_reason_asks_for_words(
+    sim: Simulator, db: Database, clock: FixedClock
+) -> None:
+    await add_school(db, clock)
+    wang = await register_principal(sim, db, clock)
+    await file_milk(wang, period="2026年10月")
+    await wang.send("/milk")
+    await wang.press("2026年11月")
+    for typed in ("8560", "21"):
+        await wang.send(typed)
+    await wang.press("伊利")
+    await wang.press("填 0")
+    assert "确认无误" in texts(await wang.press("提交"))
+    said = texts(await wang.send_sticker())
+    assert "请点击按钮选择" not in said and "文字" in said, "the reason prompt waits for typed words"
+    assert "第 1 版" in texts(await wang.send("新增两个班"))
+    li = await register_staff(sim, db, clock)
+    card = (await li.send("/review milk 2026-11"))[1].text
+    (flag,) = [line for line in card.splitlines() if line.startswith("⚠️")]
+    assert flag == "⚠️ 日参饮人数 8,560 人，比上月 856 人多了 9 倍，确认无误吗？", "the field and value said once"
+    assert "填报人说明：新增两个班" in card
+
+
+async def test_a_returned_report_in_correct_is_marked_apart_from_the_withdraw_button(
+    sim: Simulator, db: Database, clock: FixedClock
+) -> None:
+    wang, li = await world(sim, db, clock)
+    card = (await li.send("/review milk 2026-11"))[1]
+    await li.press("退回", message_id=card.message_id)
+    await li.send("请核对供应商")
+    listed = last(await wang.send("/correct"))
+    returned, withdraw = listed.labels
+    assert returned.startswith("🔁 已退回：学生奶 · 2026年11月") and withdraw == "↩️ 撤回", "two symbols, two meanings"
+
+
+async def test_the_behalf_reason_prompt_names_the_form_on_cancel_and_asks_for_words_on_a_sticker(
+    sim: Simulator, db: Database, clock: FixedClock
+) -> None:
+    _, li = await world(sim, db, clock)
+    await li.send("/report_for HB001 milk 2026-11")
+    said = texts(await li.send_sticker())
+    assert "请点击按钮选择" not in said and "代填原因" in said and "文字" in said
+    cancelled = texts(await li.send("/cancel"))
+    assert "已取消学生饮用奶月报（2026年11月）的填报" in cancelled and "报表的填报" not in cancelled
+    assert "我没有在等待" in texts(await li.send("随便写点什么")), "nothing waits any more"
