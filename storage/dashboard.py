@@ -2,16 +2,17 @@
 
 Each page reads with one grouped statement where it can:
 
-* ``grid_cells``: every expected school of a form with, per period it filed, how many
-  current entries it has, how many count (not withdrawn) and how many of those came on
-  time: one ``GROUP BY school, period`` over the current reports, outer-joined to the
-  schools so a school that filed nothing still has its row;
+* ``grid_cells``: every expected school of a form with, per period it filed, a letter for
+  the cell (on time, late, withdrawn; approved or not): one ``GROUP BY school, period``
+  over the current reports, outer-joined to the schools and grouped by school, so a school
+  that filed nothing still has its row;
 * ``school_by_code`` / ``school_versions`` / ``school_flags``: one school (inside a scope),
   every version it ever filed with its answers, and the warnings its principals confirmed;
-* ``awaiting_review``: current reports newest first, with how many warnings each carries.
+* ``awaiting_review``: the review queue of ``/review`` (``storage.reviews.in_review``: counted
+  current versions still ``submitted``) in its order, with how many warnings each carries.
 
-A missing report is a school with no row for the period, never a 0; withdrawn entries
-are kept apart (``current - counted``) so the grid can show them as withdrawn.
+A missing report is a school with no entry for the period, never a 0; withdrawn entries
+have a letter of their own so the grid can show them as withdrawn.
 """
 
 from __future__ import annotations
@@ -23,14 +24,16 @@ from decimal import Decimal
 
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from storage.models import District, Person, Report, ReportFlag, ReportValue, School, SchoolProgramme
-from storage.reports import COUNTED, IS_CURRENT, NOT_WITHDRAWN, expected_schools
+from storage.reports import IS_CURRENT, NOT_WITHDRAWN, expected_schools
+from storage.reviews import APPROVED, in_review
 from storage.sql import AnySelect, exact_decimal, fetch_rows, in_district
 
 __all__ = [
-    "GridCell",
     "GridQuery",
+    "GridRow",
     "SchoolInfo",
     "VersionRow",
     "awaiting_review",
@@ -56,19 +59,25 @@ class GridQuery:
     enrolled: str | None = None
 
 
+# A filed cell's state, decided in SQL: on time, late (something counts), withdrawn (nothing
+# counts); upper case when every counted entry is approved.
+ON_TIME, LATE, WITHDRAWN = "o", "l", "w"
+
+
 @dataclass(slots=True)
-class GridCell:
-    """One school's entries for one period (``period`` None: the school filed nothing asked for)."""
+class GridRow:
+    """One expected school with its filed periods as ``"2026-09o,2026-10L"`` (None: nothing filed).
+
+    Each item is a period key followed by one letter (``ON_TIME``, ``LATE``, ``WITHDRAWN``;
+    upper case: approved); a period the school did not file is absent, never a 0.
+    """
 
     school_id: int
     school_code: str
     school_name: str
     district_id: int
     district: str
-    period: str | None
-    current: int
-    counted: int
-    on_time: int
+    filed: str | None
 
 
 def _filtered(stmt: AnySelect, query: GridQuery) -> AnySelect:
@@ -81,41 +90,38 @@ def _filtered(stmt: AnySelect, query: GridQuery) -> AnySelect:
     return stmt
 
 
-async def grid_cells(session: AsyncSession, query: GridQuery) -> list[GridCell]:
-    """Every school of the grid with its filed periods, by district name and school code."""
-    counted = case((NOT_WITHDRAWN, 1), else_=0)
-    on_time = case((and_(NOT_WITHDRAWN, Report.is_late.is_(False)), 1), else_=0)
+async def grid_cells(session: AsyncSession, query: GridQuery) -> list[GridRow]:
+    """Every school of the grid with its filed periods' states, by district name and school code.
+
+    One statement: the current reports grouped by school and period give each cell's letter;
+    grouped again by school, one row per school carries its letters (a city's 1,000 rows,
+    not 12,000), so nothing is decided per cell in Python but where the letter goes.
+    """
+    counted = func.sum(case((NOT_WITHDRAWN, 1), else_=0))
+    on_time = func.sum(case((and_(NOT_WITHDRAWN, Report.is_late.is_(False)), 1), else_=0))
+    approved = func.sum(case((and_(NOT_WITHDRAWN, Report.review == APPROVED), 1), else_=0))
+    letter = case(
+        (counted == 0, WITHDRAWN),
+        (approved == counted, case((on_time > 0, ON_TIME.upper()), else_=LATE.upper())),
+        (on_time > 0, ON_TIME),
+        else_=LATE,
+    )
     filed = (
-        select(
-            Report.school_id.label("school_id"),
-            Report.period.label("period"),
-            func.count().label("current"),
-            func.sum(counted).label("counted"),
-            func.sum(on_time).label("on_time"),
-        )
+        select(Report.school_id.label("school_id"), (Report.period + letter).label("cell"))
         .where(Report.form_key == query.form_key, Report.period.in_(list(query.periods)), IS_CURRENT)
         .group_by(Report.school_id, Report.period)
         .subquery("filed")
     )
     stmt: AnySelect = (
-        select(
-            School.id,
-            School.code,
-            School.name,
-            District.id,
-            District.name,
-            filed.c.period,
-            filed.c.current,
-            filed.c.counted,
-            filed.c.on_time,
-        )
+        select(School.id, School.code, School.name, District.id, District.name, func.aggregate_strings(filed.c.cell, ","))
         .select_from(School)
         .join(District, District.id == School.district_id)
         .outerjoin(filed, filed.c.school_id == School.id)
-        .order_by(District.name, School.code, filed.c.period)
+        .group_by(School.id, School.code, School.name, District.id, District.name)
+        .order_by(District.name, School.code)
     )
     rows = await fetch_rows(session, _filtered(stmt, query))
-    return [GridCell(r[0], r[1], r[2], r[3], r[4], r[5], int(r[6] or 0), int(r[7] or 0), int(r[8] or 0)) for r in rows]
+    return [GridRow(*row) for row in rows]
 
 
 async def district_choices(session: AsyncSession, district_id: int | None = None) -> list[tuple[int, str]]:
@@ -170,11 +176,17 @@ class VersionRow:
     submitted_at: datetime
     source: str
     reporter: str | None
+    # The office's review of this version: submitted / approved / returned, by whom, when, why.
+    review: str = "submitted"
+    reviewer: str | None = None
+    reviewed_at: datetime | None = None
+    review_reason: str | None = None
     values: dict[str, tuple[Decimal | None, str | None]] = field(default_factory=dict)
 
 
 async def school_versions(session: AsyncSession, school_id: int, limit: int = 200) -> list[VersionRow]:
     """The school's saved versions (every form, history included), newest period first, at most ``limit``."""
+    reviewer = aliased(Person)
     ids = (
         select(Report.id)
         .where(Report.school_id == school_id)
@@ -197,8 +209,13 @@ async def school_versions(session: AsyncSession, school_id: int, limit: int = 20
             ReportValue.field_key,
             ReportValue.num_value,
             ReportValue.text_value,
+            Report.review,
+            reviewer.name,
+            Report.reviewed_at,
+            Report.review_reason,
         )
         .outerjoin(Person, Person.id == Report.reporter_id)
+        .outerjoin(reviewer, reviewer.id == Report.reviewed_by_id)
         .outerjoin(ReportValue, ReportValue.report_id == Report.id)
         .where(Report.id.in_(ids))
         .order_by(Report.period.desc(), Report.submitted_at.desc(), Report.id.desc())
@@ -207,7 +224,13 @@ async def school_versions(session: AsyncSession, school_id: int, limit: int = 20
     for r in await fetch_rows(session, stmt):
         row = found.get(r[0])
         if row is None:
-            row = found[r[0]] = VersionRow(r[0], r[1], r[2], r[3], r[4], bool(r[5]), bool(r[6]), bool(r[7]), r[8], r[9], r[10])
+            row = found[r[0]] = VersionRow(
+                *(r[0], r[1], r[2], r[3], r[4], bool(r[5]), bool(r[6]), bool(r[7]), r[8], r[9], r[10]),
+                review=r[14],
+                reviewer=r[15],
+                reviewed_at=r[16],
+                review_reason=r[17],
+            )
         if r[11] is not None:
             row.values[r[11]] = (exact_decimal(r[12]) if r[12] is not None else None, r[13])
     return list(found.values())
@@ -254,7 +277,7 @@ class Submitted:
 async def awaiting_review(
     session: AsyncSession, form_key: str, periods: Sequence[str], *, district_id: int | None = None, limit: int = 200
 ) -> tuple[int, list[Submitted]]:
-    """How many counted current reports of the form the periods have, and the newest ``limit`` of them."""
+    """How many reports of the form the periods have awaiting review, and the first ``limit`` in ``/review``'s order."""
     if not periods:
         return 0, []
     flags = select(ReportFlag.report_id.label("report_id"), func.count().label("n")).group_by(ReportFlag.report_id).subquery("f")
@@ -277,8 +300,8 @@ async def awaiting_review(
         .join(District, District.id == School.district_id)
         .outerjoin(Person, Person.id == Report.reporter_id)
         .outerjoin(flags, flags.c.report_id == Report.id)
-        .where(Report.form_key == form_key, Report.period.in_(list(periods)), COUNTED)
-        .order_by(Report.submitted_at.desc(), Report.id.desc())
+        .where(in_review(form_key, periods))
+        .order_by(District.name, School.code, Report.period, Report.submitted_at, Report.id)
         .limit(limit)
     )
     rows = await fetch_rows(session, in_district(base, district_id))

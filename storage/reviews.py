@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import District, Person, Report, ReviewPrompt, School
@@ -30,6 +30,7 @@ __all__ = [
     "RETURNED",
     "SUBMITTED",
     "drop_prompt",
+    "in_review",
     "prompt_of",
     "put_prompt",
     "review_counts",
@@ -41,6 +42,12 @@ __all__ = [
 SUBMITTED = "submitted"
 APPROVED = "approved"
 RETURNED = "returned"
+
+
+def in_review(form_key: str, periods: Sequence[str], states: Sequence[str] = (SUBMITTED,)) -> ColumnElement[bool]:
+    """The queue's filter: counted reports of the form in ``periods`` whose review is one of ``states``
+    (``review_queue`` and the dashboard's review page read the same reports)."""
+    return and_(Report.form_key == form_key, Report.period.in_(list(periods)), COUNTED, Report.review.in_(list(states)))
 
 
 async def review_queue(
@@ -58,7 +65,7 @@ async def review_queue(
         select(Report)
         .join(School, School.id == Report.school_id)
         .join(District, District.id == School.district_id)
-        .where(Report.form_key == form_key, Report.period.in_(list(periods)), COUNTED, Report.review.in_(list(states)))
+        .where(in_review(form_key, periods, states))
         .order_by(District.name, School.code, Report.period, Report.submitted_at, Report.id)
     )
     return list((await session.scalars(in_district(stmt, district_id))).unique().all())

@@ -5,8 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
+from sqlalchemy import select
+
 from storage.db import Database
-from storage.reports import NewFlag, NewReport, save_report_retrying
+from storage.models import Report
+from storage.reports import COUNTED, NewFlag, NewReport, save_report_retrying
+from storage.reviews import SUBMITTED as SUBMITTED_STATE
+from storage.reviews import set_review
 from tests.conftest import SHANGHAI
 
 SUBMITTED = datetime(2026, 11, 3, 9, tzinfo=SHANGHAI)
@@ -27,3 +32,16 @@ async def milk(
     values["supplier"] = (None, "yili")
     new = NewReport(school, "milk", 1, period, values, None, SUBMITTED, late, withdrawn=withdrawn, flags=flags)
     await save_report_retrying(db, new)
+
+
+REVIEWED = datetime(2026, 11, 5, 10, tzinfo=SHANGHAI)
+
+
+async def review(db: Database, school: int, period: str, to: str, by: int, reason: str | None = None) -> None:
+    """Move the school's counted milk report for ``period`` from submitted to ``to`` (approved/returned) on 5 November."""
+    async with db.session() as session:
+        report = await session.scalar(
+            select(Report).where(Report.school_id == school, Report.form_key == "milk", Report.period == period, COUNTED)
+        )
+        assert report is not None
+        assert await set_review(session, report, expect=SUBMITTED_STATE, to=to, by=by, at=REVIEWED, reason=reason)

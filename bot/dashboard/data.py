@@ -1,11 +1,12 @@
 """What the dashboard's grid and trends show, read with one or two roll-up queries each.
 
-The grid (``read_grid``) is one ``GROUP BY school, period`` (``storage.dashboard.grid_cells``)
-turned into a cell state per school and period: on time, late, missing (past its due
-date), not yet due, withdrawn. The period's state comes from ``bot.core.periods`` at
-``now``, so a school that has not reported an open month is "not yet due", never
-"missing" and never 0. District subtotals add the cells up in Python: a few hundred
-schools' rows that the one query already returned, not another aggregation.
+The grid (``read_grid``) is one statement (``storage.dashboard.grid_cells``): a row per
+school whose filed periods carry their state, decided in SQL (on time, late, withdrawn;
+approved or not). A period it did not file is missing once past its due date, else not
+yet due: the period's state comes from ``bot.core.periods`` at ``now``, so a school that
+has not reported an open month is "not yet due", never "missing" and never 0. District
+subtotals count each period's column in Python: a few hundred schools' rows that the one
+query already returned, not another aggregation.
 
 The trends (``read_trends``) are the summaries' roll-ups (``rollups_by_period``: one
 ``GROUP BY district, period`` per form for this year and last), folded by each field's rules.
@@ -25,7 +26,7 @@ from bot.core.coverage import Coverage
 from bot.core.fields import Field
 from bot.core.periods import Period, PeriodState, due_date, local_date, period_state, year_periods
 from bot.office.summary import Rollup, rollups_by_period
-from storage.dashboard import GridCell, GridQuery, grid_cells
+from storage.dashboard import LATE, ON_TIME, WITHDRAWN, GridQuery, GridRow, grid_cells
 from storage.db import Database
 
 __all__ = ["CellState", "Grid", "GridFilters", "Trend", "TrendPoint", "build_grid", "read_grid", "read_trends"]
@@ -61,20 +62,27 @@ class SchoolLine:
     code: str
     name: str
     cells: list[CellState]
+    # Per period: every counted entry approved by the office.
+    approved: list[bool]
 
 
 @dataclass(frozen=True)
 class Subtotal:
-    """A district's (or the scope's) count of each state per period."""
+    """A district's (or the scope's) count of each state per period, and of approved cells."""
 
     name: str
     district_id: int | None
     schools: int
     counts: tuple[dict[CellState, int], ...]
+    approved: tuple[int, ...]
 
     def reported(self, i: int) -> int:
         """Schools whose report for period ``i`` counts (on time or late)."""
         return self.counts[i].get(CellState.ON_TIME, 0) + self.counts[i].get(CellState.LATE, 0)
+
+    def coverage(self) -> tuple[int, int]:
+        """Approved cells and reported cells over every period: the approval coverage (已审核 a/b)."""
+        return sum(self.approved), sum(self.reported(i) for i in range(len(self.counts)))
 
 
 @dataclass(frozen=True)
@@ -95,18 +103,16 @@ class Grid:
     pages: int
 
 
-def cell_state(cell: GridCell | None, state: PeriodState) -> CellState:
-    """One school's standing for a period, from its current entries and the period's state."""
-    if cell is not None and cell.counted > 0:
-        return CellState.ON_TIME if cell.on_time > 0 else CellState.LATE
-    if cell is not None and cell.current > 0:
-        return CellState.WITHDRAWN
-    return CellState.MISSING if state.finished else CellState.NOT_DUE
+# The query's letter for a filed cell (upper case: approved).
+LETTERS = {ON_TIME: CellState.ON_TIME, LATE: CellState.LATE, WITHDRAWN: CellState.WITHDRAWN}
+LETTERS |= {letter.upper(): state for letter, state in LETTERS.items() if letter != WITHDRAWN}
 
 
 def _subtotal(name: str, district_id: int | None, lines: Sequence[SchoolLine], span: int) -> Subtotal:
-    counts = tuple(dict(Counter(line.cells[i] for line in lines)) for i in range(span))
-    return Subtotal(name, district_id, len(lines), counts)
+    columns = list(zip(*(line.cells for line in lines), strict=True)) or [()] * span
+    approved = list(zip(*(line.approved for line in lines), strict=True)) or [()] * span
+    counts = tuple(dict(Counter(column)) for column in columns)
+    return Subtotal(name, district_id, len(lines), counts, tuple(sum(column) for column in approved))
 
 
 def _sum(name: str, district_id: int | None, parts: Sequence[Subtotal], span: int) -> Subtotal:
@@ -114,30 +120,35 @@ def _sum(name: str, district_id: int | None, parts: Sequence[Subtotal], span: in
     for part in parts:
         for i, each in enumerate(part.counts):
             counts[i].update(each)
-    return Subtotal(name, district_id, sum(p.schools for p in parts), tuple(dict(c) for c in counts))
+    approved = tuple(sum(part.approved[i] for part in parts) for i in range(span))
+    return Subtotal(name, district_id, sum(p.schools for p in parts), tuple(dict(c) for c in counts), approved)
+
+
+def _line(row: GridRow, blank: list[CellState], index: Mapping[str, int]) -> SchoolLine:
+    """A school's row of cells: the period's blank state, where it filed the query's letter."""
+    line = SchoolLine(row.school_code, row.school_name, list(blank), [False] * len(blank))
+    for item in row.filed.split(",") if row.filed else ():
+        i = index.get(item[:-1])
+        if i is not None:
+            line.cells[i] = LETTERS[item[-1]]
+            line.approved[i] = item[-1].isupper()
+    return line
 
 
 def build_grid(
-    filters: GridFilters, periods: Sequence[Period], states: Sequence[PeriodState], cells: Sequence[GridCell], scope: str
+    filters: GridFilters, periods: Sequence[Period], states: Sequence[PeriodState], rows: Sequence[GridRow], scope: str
 ) -> Grid:
     """The grid from the query's rows, one page of schools (every school in the subtotals).
 
-    The rows come sorted by district name, school code and period, so one school's rows are
-    adjacent: a single pass fills each school's line, starting from what the period's state
-    says of a school with no report (missing once past due, else not yet due).
+    The rows come sorted by district name and school code, one per school: a single pass
+    fills each school's line, starting from what the period's state says of a school with
+    no report (missing once past due, else not yet due).
     """
     index = {p.key: i for i, p in enumerate(periods)}
     blank = [CellState.MISSING if state.finished else CellState.NOT_DUE for state in states]
     districts: dict[int, tuple[str, list[SchoolLine]]] = {}
-    line = SchoolLine("", "", [])
-    school = None
-    for cell in cells:
-        if cell.school_id != school:
-            school, line = cell.school_id, SchoolLine(cell.school_code, cell.school_name, list(blank))
-            districts.setdefault(cell.district_id, (cell.district, []))[1].append(line)
-        i = index.get(cell.period) if cell.period is not None else None
-        if i is not None:
-            line.cells[i] = cell_state(cell, states[i])
+    for row in rows:
+        districts.setdefault(row.district_id, (row.district, []))[1].append(_line(row, blank, index))
     span = len(periods)
     subtotals = {district_id: _subtotal(name, district_id, lines, span) for district_id, (name, lines) in districts.items()}
     total = _sum(scope, filters.district_id, list(subtotals.values()), span)
@@ -167,8 +178,8 @@ async def read_grid(db: Database, filters: GridFilters, now: datetime, tz: tzinf
         enrolled=filters.enrolled,
     )
     async with db.session() as session:
-        cells = await grid_cells(session, query)
-    return build_grid(filters, periods, states, cells, scope)
+        rows = await grid_cells(session, query)
+    return build_grid(filters, periods, states, rows, scope)
 
 
 # --- trends -------------------------------------------------------------------------

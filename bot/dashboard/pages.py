@@ -38,6 +38,7 @@ from bot.render import scope_label
 from bot.services import Services
 from storage.dashboard import awaiting_review, district_choices
 from storage.flags import FlagRow, flag_rows
+from storage.reviews import APPROVED, RETURNED, review_counts
 
 __all__ = ["serve"]
 
@@ -211,10 +212,13 @@ def _span(request: _Request) -> str:
 
 
 async def _review(request: _Request) -> Page:
+    """The ``/review`` queue of the shown form, periods and scope, with the approval coverage."""
     scope, districts = await request.scope()
     keys = _keys(request)
+    form_key, district_id = request.params.form.key, request.params.district_id
     async with request.services.db.session() as session:
-        total, rows = await awaiting_review(session, request.params.form.key, keys, district_id=request.params.district_id)
+        total, rows = await awaiting_review(session, form_key, keys, district_id=district_id)
+        counts = await review_counts(session, form_key, keys, district_id=district_id)
     labels = _period_labels(request, keys)
     times = {row.report_id: _local(row.submitted_at, request.tz) for row in rows}
     return request.page(
@@ -227,6 +231,7 @@ async def _review(request: _Request) -> Page:
         labels=labels,
         times=times,
         span=_span(request),
+        coverage={"approved": counts.get(APPROVED, 0), "returned": counts.get(RETURNED, 0), "total": sum(counts.values())},
     )
 
 

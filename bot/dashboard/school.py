@@ -5,8 +5,9 @@ answer as a code that does not exist, so nothing is revealed), its versions with
 answers, and the warnings confirmed on them. Versions are grouped by form, newest period
 first; a superseded version is shown as history, a withdrawn entry as withdrawn.
 
-Who reviewed a report: the review states of issue 15 are not in the schema yet, so the page
-shows who filed each version; a reviewer column belongs here once they exist.
+Each version shows who filed it and its review (issue 15): awaiting review, approved or
+returned, by whom, when and why; a version superseded before anyone reviewed it is "not
+reviewed", a withdrawn entry has no review.
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ class Line:
     late: bool
     submitted: str
     reporter: str
+    # The review: a ``pages.review_state_*`` suffix ("" for a withdrawn entry), who and when, the reason.
+    review: str
+    reviewed: str
+    review_reason: str
     answers: tuple[tuple[str, str], ...]
     flags: tuple[tuple[str, str], ...]
 
@@ -86,7 +91,18 @@ def _status(row: VersionRow) -> str:
     return "withdrawn" if row.withdrawn else "current"
 
 
+def _review(row: VersionRow, lang: str, tz: tzinfo) -> tuple[str, str]:
+    """The version's review state (a locale key's suffix) and "who · when" (empty while unreviewed)."""
+    if row.withdrawn:
+        return "", ""
+    if row.review == "submitted":
+        return ("submitted" if row.is_current else "unreviewed"), ""
+    when = row.reviewed_at.astimezone(tz).strftime("%Y-%m-%d %H:%M") if row.reviewed_at is not None else "—"
+    return row.review, t(lang, "pages.reviewed_by", who=row.reviewer or "—", when=when)
+
+
 def _line(form: Form | None, row: VersionRow, flags: list[SchoolFlag], lang: str, tz: tzinfo) -> Line:
+    review, reviewed = _review(row, lang, tz)
     return Line(
         period=_period_label(form, row.period, lang),
         series=row.series,
@@ -95,6 +111,9 @@ def _line(form: Form | None, row: VersionRow, flags: list[SchoolFlag], lang: str
         late=row.is_late,
         submitted=row.submitted_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
         reporter=row.reporter or (t(lang, "pages.reporter_office") if row.source != "chat" else "—"),
+        review=review,
+        reviewed=reviewed,
+        review_reason=(row.review_reason or "") if review in ("approved", "returned") else "",
         answers=_answers(form, row, lang),
         flags=tuple((flag.message, flag.reason) for flag in flags),
     )

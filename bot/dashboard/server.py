@@ -9,8 +9,9 @@ server of their own (``start_dashboard``). Pages are server-rendered HTML
 Routes (GET only, except the one login POST; any other method is 405):
 
 - ``GET /app/<path>``: a page for the viewer of the session cookie (``pages.serve``);
-  no valid cookie: 401 with the small login page, whose script posts the Mini App's
-  ``initData`` (from the URL fragment Telegram opens it with) to ``/app/auth`` and reloads.
+  no cookie: 303 to ``/app/signin``, the small login page, whose script posts the Mini App's
+  ``initData`` (from the URL fragment Telegram opens it with) to ``/app/auth`` and reloads;
+  a cookie refused (forged, another bot's, expired): 401 with that login page.
 - ``POST /app/auth``: ``init_data=<initData>``: 401 tampered/unsigned/stale/foreign,
   403 principal or unknown, else 200 and the session cookie.
 - ``GET /app/login?t=<token>``: the one-time desk link (``bot.dashboard.links``): sets the
@@ -19,6 +20,8 @@ Routes (GET only, except the one login POST; any other method is 405):
   on the redirected request).
 - ``GET /app/static/<file>``: CSS and the shipped chart library, no login, cached privately.
 
+A page whose database is unreachable (down, the pool exhausted) is 503 with ``Retry-After``,
+as when the bound is full; any other failure is a 500 without details.
 Every other response is ``Cache-Control: no-store``; all carry a CSP without external
 sources, ``X-Content-Type-Options: nosniff`` and ``Referrer-Policy: no-referrer`` (the
 login URL holds a token), and may be framed only by Telegram's web clients.
@@ -41,6 +44,8 @@ import tornado.httpserver
 import tornado.netutil
 import tornado.routing
 import tornado.web
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot.core.i18n import t
 from bot.dashboard.auth import (
@@ -79,6 +84,22 @@ MAX_AUTH_BODY = 8192
 SAFE_NEXT = re.compile(r"(?:[A-Za-z0-9_-][A-Za-z0-9_.-]*(?:/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*)?")
 # Polling mode's own server: no dashboard request carries a body worth more.
 MAX_BODY = 64 * 1024
+
+
+def database_unavailable(error: BaseException | None) -> bool:
+    """Whether ``error`` (or what caused it) is the database being unreachable, not a bug: a 503."""
+    while error is not None:
+        if isinstance(error, (OperationalError, InterfaceError, PoolTimeout, OSError)):
+            return True
+        if isinstance(error, DBAPIError) and error.connection_invalidated:
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def safe_next(wanted: str) -> str:
+    """Where signing in goes on to: only a page of ours (no scheme, host or climbing out of /app/)."""
+    return "/app/" + (wanted if SAFE_NEXT.fullmatch(wanted) else "")
 
 
 class Busy(Exception):
@@ -145,6 +166,8 @@ class _Base(tornado.web.RequestHandler):
     def initialize(self, dashboard: Dashboard) -> None:
         self.dashboard = dashboard
         self.lang = "zh"
+        # A session cookie came and was refused (forged, another bot's, past its 8 hours).
+        self.refused_cookie = False
 
     def set_default_headers(self) -> None:
         self.clear_header("Server")
@@ -154,6 +177,11 @@ class _Base(tornado.web.RequestHandler):
         self.set_header("Referrer-Policy", "no-referrer")
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
+        _, error, _ = kwargs.get("exc_info") or (None, None, None)
+        if status_code == 500 and database_unavailable(error):
+            # The database is down or its pool exhausted: try again shortly, not "a bug".
+            self.answer(503, t(self.lang, "dashaccess.unavailable"))
+            return
         self.answer(status_code, t(self.lang, "dashaccess.error", status=status_code))
 
     def _request_summary(self) -> str:
@@ -163,6 +191,9 @@ class _Base(tornado.web.RequestHandler):
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         # Tornado's own line would add the whole request, its Cookie header (the session) included.
         if isinstance(value, tornado.web.HTTPError):
+            return
+        if database_unavailable(value):
+            log.warning("Database unavailable: %s answered 503 (%s: %s)", self._request_summary(), typ.__name__, value)
             return
         log.error("Uncaught exception %s", self._request_summary(), exc_info=(typ, value, tb))
 
@@ -207,6 +238,7 @@ class _Base(tornado.web.RequestHandler):
             if self.get_cookie(COOKIE_NAME) is not None:
                 log.info("dashboard: refused a session cookie that is forged or expired")
                 self.clear_cookie(COOKIE_NAME, path="/app/")
+                self.refused_cookie = True
             return None
         return await viewer_for(self.dashboard.services, telegram_id)
 
@@ -227,6 +259,10 @@ class PageHandler(_Base):
             viewer = await self.viewer()
         except Forbidden:
             self.answer(403, t(self.lang, "dashaccess.forbidden"))
+            return
+        if viewer is None and self.refused_cookie:
+            # 401 with the sign-in page itself: inside Telegram its script signs in again from the fragment.
+            self.answer(401, t(self.lang, "dashaccess.sign_in"), login=safe_next(path))
             return
         if viewer is None:
             # To the sign-in page; the browser keeps the fragment (Telegram's #tgWebAppData) across a redirect.
@@ -261,10 +297,7 @@ class SignInHandler(_Base):
     """GET /app/signin?next=<path>: the login page (its script signs a Mini App in; a desk browser is told how)."""
 
     def get(self) -> None:
-        wanted = self.get_query_argument("next", "")
-        # Only a page of ours: no scheme, host or climbing out of /app/.
-        target = "/app/" + (wanted if SAFE_NEXT.fullmatch(wanted) else "")
-        self.answer(200, t(self.lang, "dashaccess.sign_in"), login=target)
+        self.answer(200, t(self.lang, "dashaccess.sign_in"), login=safe_next(self.get_query_argument("next", "")))
 
 
 class AuthHandler(_Base):
@@ -412,6 +445,7 @@ __all__ = [
     "Busy",
     "Dashboard",
     "PageFunction",
+    "database_unavailable",
     "app_settings",
     "dashboard_routes",
     "make_dashboard_app",

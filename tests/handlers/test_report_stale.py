@@ -159,7 +159,8 @@ async def test_unregistered_user_cannot_report(sim: Simulator, db: Database, clo
 async def test_staff_cannot_report(sim: Simulator, db: Database, clock: FixedClock) -> None:
     await add_school(db, clock)
     staff = await register_staff(sim, db, clock)
-    for command in ("/report", "/harvest", "/history"):  # /status is the office view for staff
+    # (/status answers staff with the office's view: tests/handlers/test_status.py.)
+    for command in ("/report", "/harvest", "/history"):
         replies = await staff.send(command)
         assert "/report_for 学校代码" in last(replies).text, command
     mark = len(sim.fake.calls)

@@ -23,7 +23,7 @@ from storage.db import Database
 from storage.models import School, SchoolProgramme
 from storage.reports import NewFlag
 from storage.schools import ensure_district
-from tests.dashboard_seed import milk
+from tests.dashboard_seed import milk, review
 from tests.factories import add_person, add_school
 
 CATALOGUE = load_catalogue()
@@ -90,6 +90,9 @@ async def services(db: Database, clock: FixedClock, settings: Settings) -> Servi
     await milk(db, c.id, "2026-09", drinkers=100)
     await milk(db, c.id, "2026-09", withdrawn=True)  # taken back: counts nowhere
     await milk(db, c.id, "2026-10", drinkers=150)
+    staff = await add_person(db, clock, 2001, "李老师", role="staff")
+    await review(db, b.id, "2026-09", "approved", staff.id)
+    await review(db, c.id, "2026-10", "returned", staff.id, reason="供奶天数与送货单不符")
     return Services(settings=settings, db=db, clock=clock, catalogue=CATALOGUE)
 
 
@@ -114,6 +117,16 @@ async def test_grid_cells_show_on_time_late_missing_not_due_and_withdrawn(servic
     assert grid.rows["濉溪县（2 所）"][8:10] == ["2/2", "1/2"]
     assert grid.rows["杜集区（1 所）"][8:10] == ["0/1", "1/1"]
     assert grid.rows["全市（3 所）"][8:12] == ["2/3", "2/3", "0/3", "0/3"]
+
+
+async def test_grid_shows_the_approval_coverage(services: Services) -> None:
+    html = (await page(services, "grid", form="milk", year="2026")).body.decode()
+    # Reported school-periods: HB001 Sep and Oct, HB002 Sep (approved), HB003 Oct (returned).
+    assert "已审核 1/4 份" in html
+    assert "撤回 0；已审核 1/2" in html  # 濉溪县's September: HB001 waits, HB002 approved
+    district = (await district_viewer(services, "杜集区")).district_id
+    one = (await page(services, "grid", form="milk", year="2026", district=str(district))).body.decode()
+    assert "已审核 0/1 份" in one
 
 
 async def test_grid_is_the_root_page_and_filters_by_district_and_area(services: Services) -> None:
@@ -177,18 +190,38 @@ async def test_school_page_lists_versions_flags_and_reasons(services: Services) 
     assert html.count("v2") == 1 and "已被更正" in html  # the correction and the history it left
     assert "比上月多一倍" in html and "新学期扩招" in html
     assert "310" in html and "620" in html
+    assert "审核状态尚未启用" not in html
+    # HB001's versions await review; the superseded September version was never reviewed.
+    assert html.count("待审核</span>") == 2 and html.count("未审核</span>") == 1
+    approved = (await page(services, "school/HB002")).body.decode()
+    assert "✅ 已审核</span><br><small>李老师 · 2026-11-05 10:00</small>" in approved
     withdrawn = (await page(services, "school/HB003")).body.decode()
     assert "已撤回" in withdrawn
+    assert "↩️ 已退回</span><br><small>李老师 · 2026-11-05 10:00</small><br>理由：供奶天数与送货单不符" in withdrawn
 
 
-async def test_flags_and_review_lists(services: Services) -> None:
+async def test_flags_list(services: Services) -> None:
     flags = (await page(services, "flags", form="milk", year="2026")).body.decode()
     assert "比上月多一倍" in flags and "新学期扩招" in flags and "620" in flags
     one_month = (await page(services, "flags", form="milk", period="2026-09")).body.decode()
     assert "新学期扩招" not in one_month
-    review = (await page(services, "review", form="milk", year="2026")).body.decode()
-    # Counted current reports: HB001 Sep (v2) and Oct, HB002 Sep, HB003 Oct (its Sep was withdrawn).
-    assert "共 4 份" in review and "待审核" in review
+
+
+async def test_review_page_is_the_review_queue_with_approval_coverage(services: Services) -> None:
+    html = (await page(services, "review", form="milk", year="2026")).body.decode()
+    # Counted current reports: HB001 Sep (v2) and Oct, HB002 Sep (approved), HB003 Oct (returned);
+    # HB003's Sep was withdrawn. Waiting: HB001's two, in /review's order (district, school, period).
+    assert "2 份待审核（已审核 1/4 份，已退回 1 份）" in html
+    assert "审核状态尚未启用" not in html
+    rows = [row for row in html.split("<tr>")[2:]]
+    assert len(rows) == 2 and all("邹圩小学" in row for row in rows)
+    assert "2026年9月" in rows[0] and "v2" in rows[0] and "2026年10月" in rows[1] and "⚠ 1" in rows[1]
+    assert "张庄中学" not in html and "孙土楼中学" not in html
+    one = (await page(services, "review", form="milk", period="2026-10")).body.decode()
+    assert "1 份待审核（已审核 0/2 份，已退回 1 份）" in one
+    viewer = await district_viewer(services, "杜集区")
+    district = (await page(services, "review", viewer, form="milk", year="2026")).body.decode()
+    assert "0 份待审核（已审核 0/1 份，已退回 1 份）" in district and "没有待审核的报表" in district
 
 
 async def test_trends_draw_the_headline_with_its_coverage(services: Services) -> None:
