@@ -227,9 +227,20 @@ async def behalf_button(update: Update, context: Context) -> None:
     await send_outcome(update, context, await behalf_for(context).pressed(query.data))
 
 
-@principal_only
 async def start_button(update: Update, context: Context) -> None:
     """A "report now" (go:) or "correct this" (fix:) button: open that draft directly."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    if context.who.is_staff:
+        # Their own broadcast's preview carries the reporters' button: say how the office files.
+        await send_outcome(update, context, behalf_for(context).reporter_button(query.data))
+        return
+    await _principal_start(update, context)
+
+
+@principal_only
+async def _principal_start(update: Update, context: Context) -> None:
+    """A principal's "report now" or "correct this" press."""
     query = update.callback_query
     assert query is not None and query.data is not None
     start = Start.decode(query.data)

@@ -319,6 +319,8 @@ def _card(form: Form, period: Period, report: Report, lang: str) -> Card:
         reviewer=report.reviewer.name if report.reviewer is not None else None,
         reviewed_at=report.reviewed_at,
         reason=report.review_reason,
+        on_behalf=report.on_behalf,
+        behalf_reason=report.behalf_reason,
     )
 
 

@@ -24,6 +24,7 @@ from bot.core.catalogue import Form
 from bot.core.i18n import t
 from bot.core.periods import Period
 from bot.core.ui import Button, Screen
+from bot.render.filer import filed_by
 
 __all__ = ["Card", "CardFlag", "ReviewPress", "card_screen", "queue_button"]
 
@@ -94,6 +95,9 @@ class Card:
     reviewer: str | None
     reviewed_at: datetime | None
     reason: str | None
+    # Filed by the office for the school (``reporter`` is then the staff member), and why.
+    on_behalf: bool = False
+    behalf_reason: str | None = None
 
 
 def queue_button(form: Form, period: Period, lang: str) -> Button:
@@ -118,14 +122,16 @@ def card_screen(card: Card, lang: str, tz: tzinfo) -> Screen:
         t(
             lang,
             "review.card_filed",
-            who=card.reporter or t(lang, "review.office"),
+            who=filed_by(lang, card.reporter, card.on_behalf, card.behalf_reason),
             when=when,
             late=t(lang, "review.card_late") if card.late else "",
         ),
     ]
     lines += _figures(card, lang)
     for flag in card.flags:
-        lines.append(t(lang, "review.card_flag", field=flag.field, value=flag.value, message=flag.message, reason=flag.reason))
+        # A history check's message already names the field and its value ("饮奶安全事件 0 起，比上月…").
+        key = "review.card_flag_named" if flag.field and flag.message.startswith(flag.field) else "review.card_flag"
+        lines.append(t(lang, key, field=flag.field, value=flag.value, message=flag.message, reason=flag.reason))
     lines.append(_state(card, lang, tz))
     text = "\n".join(lines)
     if len(text) > CARD_LIMIT:

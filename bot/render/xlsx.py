@@ -33,6 +33,7 @@ from bot.core.i18n import t
 from bot.core.periods import DEFAULT_TZ, Period, parse_period
 from bot.office.summary import ExportData, Stats
 from bot.render import scope_label, span_label
+from bot.render.filer import filed_by
 from bot.render.missing import MissingLine, split_missing
 from bot.render.xlsx_cells import COUNT, DATE, DATETIME, PERCENT, field_format, figure_format, fill_sheet
 from bot.render.xlsx_cover import CoverFacts, cover_sheet, state_label
@@ -196,12 +197,8 @@ def _reports_sheet(ws: Worksheet, data: ExportData, lang: str, tz: tzinfo) -> No
 
 
 def _filed_by(report: "ReportRow", lang: str) -> str:
-    """填报人: the reporter, or "由办公室 张三 代填（原因：…）" for a version the office filed."""
-    if not report.on_behalf:
-        return report.reporter or ""
-    office = t(lang, "onbehalf.office_named", name=report.reporter) if report.reporter else t(lang, "onbehalf.office")
-    reason = t(lang, "onbehalf.reason_note", reason=report.behalf_reason) if report.behalf_reason else ""
-    return t(lang, "onbehalf.filed_by", who=office) + reason
+    """填报人: as the review cards say it (``bot.render.filer``)."""
+    return filed_by(lang, report.reporter, report.on_behalf, report.behalf_reason)
 
 
 def _flag_cells(data: ExportData, lang: str) -> dict[int, str]:

@@ -20,9 +20,17 @@ from bot.reporting.codec import Start
 from bot.reporting.review import MAX_REASON
 from bot.reporting.screens import Screens, screens_for
 from bot.reporting.starting import begin
-from bot.reporting.state import STEP_BEHALF, Ctx, DraftState, Save, Show, Step, period_or_none
+from bot.reporting.state import STEP_BEHALF, Ctx, DraftState, Save, SavedReport, Show, Step, period_or_none
 
-__all__ = ["behalf_draft", "behalf_header", "behalf_notice", "behalf_prompt", "behalf_reason_typed", "begin_behalf"]
+__all__ = [
+    "approved_note",
+    "behalf_draft",
+    "behalf_header",
+    "behalf_notice",
+    "behalf_prompt",
+    "behalf_reason_typed",
+    "begin_behalf",
+]
 
 
 def behalf_draft(ctx: Ctx, start: Start) -> DraftState:
@@ -81,12 +89,22 @@ def behalf_prompt(state: DraftState, ctx: Ctx) -> Screen:
     return Screen(text, [[Button(screens.say("report.cancel_button"), f"r:{state.token}:x")]])
 
 
-def behalf_header(ctx: Ctx) -> str | None:
-    """ "代填：邹圩小学 · 原因：…" above office staff's review (None: not the office's draft)."""
+def behalf_header(ctx: Ctx, original: SavedReport | None = None) -> str | None:
+    """ "代填：邹圩小学 · 原因：…" above office staff's review (None: not the office's draft);
+    correcting an approved ``original``, what submitting does to the approval."""
     if ctx.behalf is None or not ctx.behalf.get("reason"):
         return None
+    screens = screens_for(ctx)
     school = ctx.facts.school_name(ctx.school_id) or "?"
-    return screens_for(ctx).say("onbehalf.review_header", school=school, reason=ctx.behalf["reason"])
+    header = screens.say("onbehalf.review_header", school=school, reason=ctx.behalf["reason"])
+    if original is not None and original.approved:
+        header += "\n" + approved_note(screens, original)
+    return header
+
+
+def approved_note(screens: Screens, report: SavedReport) -> str:
+    """The office corrects an approved report: a new version, submitted again; the approval stays in the history."""
+    return screens.say("onbehalf.approved_note", who=report.reviewer_name or screens.say("review.office"))
 
 
 def behalf_notice(screens: Screens, save: Save, office_name: str, version: int, reason: str) -> str:

@@ -18,6 +18,13 @@ and follow-up flags are the model; the wording is the principal's own):
 * event forms: the same answers (text fields aside) as an entry the school filed
   in the last ``duplicate_days`` days, naming that entry's date.
 
+Two history cases are not suspicious and say nothing: a field whose help says "没有
+填 0" (``none_is_zero``: incidents, claims) answered 0 — none this time is the answer
+hoped for, whatever came before; and an integer count that stays small on both sides,
+the answer and the figure compared with (last period's, or the top of the range) both
+at most ``SMALL_COUNT`` — 1 incident after 3, or 4 after 1, is ordinary variation, not
+a typo, while a ratio of tiny numbers is a big one.
+
 An error must be fixed before submitting; a warning may be confirmed with a
 one-line reason, kept with the value (``report_flags``).
 """
@@ -39,6 +46,8 @@ from bot.core.periods import Period, parse_period
 
 # A range learned from fewer values than this says nothing.
 MIN_SPREAD = 3
+# Integer counts both at most this are compared by no ratio (see the module's docstring).
+SMALL_COUNT = 5
 _HUNDRED = Decimal(100)
 
 
@@ -149,12 +158,16 @@ def rule_findings(form: Form, period: Period, answers: Mapping[str, Answer | Non
 
 def history_finding(item: Field, value: Decimal, history: History, period: Period, ratio: Decimal) -> Finding | None:
     """A warning when ``value`` is far from last period's, or (none known) from the range seen."""
+    if item.none_is_zero and value == 0:
+        return None  # "没有填 0": none this time is never suspicious
     previous = history.previous
     before = previous.values.get(item.key) if previous is not None else None
     if previous is not None and isinstance(before, Decimal):
+        if _small_counts(item, value, before):
+            return None
         return _against_previous(item, value, before, previous.period, period, ratio)
     spread = history.spreads.get(item.key)
-    if spread is None or spread.count < MIN_SPREAD:
+    if spread is None or spread.count < MIN_SPREAD or _small_counts(item, value, spread.high):
         return None
     if value > spread.high * ratio:
         key = "checks.range_high"
@@ -173,6 +186,11 @@ def history_finding(item: Field, value: Decimal, history: History, period: Perio
         },
     )
     return Finding("history:range", Severity.WARNING, (item.key,), message, detail, item.key)
+
+
+def _small_counts(item: Field, value: Decimal, other: Decimal) -> bool:
+    """Both figures are small integer counts: no ratio between them means anything."""
+    return item.type is FieldType.INTEGER and max(value, other) <= SMALL_COUNT
 
 
 def _against_previous(
@@ -255,6 +273,7 @@ def _text(key: str, params: Callable[[str], Mapping[str, object]]) -> Text:
 
 __all__ = [
     "MIN_SPREAD",
+    "SMALL_COUNT",
     "Entry",
     "Finding",
     "History",

@@ -28,6 +28,7 @@ from bot.core.periods import Period
 from bot.office.args import period_arg
 from bot.office.roster import normalise_code
 from bot.reporting import flow
+from bot.reporting.behalf import approved_note
 from bot.reporting.checks import Finding
 from bot.reporting.codec import Start
 from bot.reporting.previous import remember_previous
@@ -226,6 +227,8 @@ async def _checked(
         held = step.state
         step = await ask(lambda: flow.step(held, flow.Typed(reason), ctx))
     warnings = [t(lang, "onbehalf.cli_warning", message=finding.message.get(lang)) for finding in found]
+    if current is not None and current.approved:
+        warnings.append(approved_note(screens, current))  # the office's correction goes back to the queue
     if step.save is None:
         said = [screen.text for screen in await ask(lambda: flow.render(step, ctx))]
         return None, warnings + said

@@ -182,7 +182,7 @@ def step_screen(state: DraftState, ctx: Ctx, screens: Screens, existing: SavedRe
     if state.step == STEP_REVIEW:
         original = ctx.facts.report(state.correction_of) if state.correction_of is not None else None
         review = screens.review(form, state, original, draft_findings(state, form, ctx, submitting=False))
-        header = behalf_header(ctx)
+        header = behalf_header(ctx, original)
         return review if header is None else Screen(header + "\n" + review.text, review.buttons)
     if state.step == STEP_REASON:
         return screens.reason_prompt(form, state, draft_findings(state, form, ctx))
@@ -280,15 +280,8 @@ def _typed(out: Step, text: str, ctx: Ctx) -> None:
 
 def _media(out: Step, ctx: Ctx) -> None:
     """Not an answer: say what the step expects."""
-    item = asked_field(ctx.catalogue, out.state)
-    screens = screens_for(ctx)
-    if item is None:
-        note = screens.say("report.use_buttons")
-    elif item.type is FieldType.CHOICE:
-        note = screens.say("report.media_choice", field=item.label.get(ctx.lang))
-    else:
-        note = screens.say("report.media", field=item.label.get(ctx.lang), unit_hint=screens.unit_hint(item))
-    out.screens.append(Show(note=note))
+    assert out.state is not None
+    out.screens.append(Show(note=screens_for(ctx).media_note(out.state, asked_field(ctx.catalogue, out.state))))
 
 
 def _skip(out: Step, ctx: Ctx, resume_only: bool) -> None:

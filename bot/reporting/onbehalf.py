@@ -18,10 +18,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.core.i18n import t
-from bot.office.args import UnknownWord, read_period, sane, scope_words
+from bot.core.periods import filed_while_running, is_over
+from bot.core.ui import Button, Screen
+from bot.office.args import UnknownWord, last_finished_period, read_period, sane, scope_words
 from bot.office.roster import normalise_code
 from bot.office.scope import office_district
 from bot.reporting.codec import MAX_CALLBACK_BYTES, Start
+from bot.reporting.screens import Screens
 from bot.reporting.service import Outcome, Reporter, Reporting
 from bot.services import Identity, Services
 from storage.models import School
@@ -30,6 +33,8 @@ from storage.schools import school_by_code
 __all__ = ["BEHALF_PREFIX", "OnBehalf", "behalf_data"]
 
 BEHALF_PREFIX = "obh"
+# Periods that have ended offered instead of one still running, newest first.
+ENDED_OFFERED = 3
 
 
 @dataclass(frozen=True)
@@ -67,7 +72,30 @@ class OnBehalf:
         start = self._start(words[1:])
         if isinstance(start, str):
             return _say(start + "\n" + t(self.lang, "onbehalf.usage"))
+        running = self._still_running(target, start)
+        if running is not None:
+            return running  # before the reason: nothing typed is lost on a month that cannot be filed yet
         return await self._reporting(target).begin_behalf(start)
+
+    def _still_running(self, target: _Target, start: Start) -> Outcome | None:
+        """A period not over yet (and not filed while it runs): say so, with the periods that have ended as buttons."""
+        if start.kind != "go":
+            return None
+        form = self.services.catalogue.get(start.form_key)
+        period = read_period(form, start.period)
+        now, tz = self.services.clock.now(), self.services.settings.timezone
+        if filed_while_running(form) or is_over(period, now, tz):
+            return None
+        ended = [last_finished_period(form, now, tz)]
+        while len(ended) < ENDED_OFFERED:
+            ended.append(ended[-1].previous())
+        buttons = [
+            [Button(t(self.lang, "onbehalf.period_button", period=choice.label(self.lang)), data)]
+            for choice in ended
+            if (data := behalf_data(target.school_id, form.key, choice.key)) is not None
+        ]
+        text = Screens(self.services.catalogue, self.lang, tz).not_over(form, period)
+        return Outcome(screens=[Screen(text, buttons)])
 
     async def pressed(self, data: str) -> Outcome:
         """A 代填 button of ``/overdue``: the same as ``/report_for`` for that school, form and period."""
@@ -83,7 +111,16 @@ class OnBehalf:
         target = await self._in_scope(school_id=int(parts[1]))
         if target is None:
             return stale  # a forged button for a school outside the scope: refused like a stale one
-        return await self._reporting(target).begin_behalf(Start("go", form_key=form.key, period=period.key))
+        start = Start("go", form_key=form.key, period=period.key)
+        return self._still_running(target, start) or await self._reporting(target).begin_behalf(start)
+
+    def reporter_button(self, data: str) -> Outcome:
+        """Staff pressed a reporter's 📝 button (a go: in their broadcast's preview): the command that files it."""
+        start = Start.decode(data)
+        words = ["/report_for", t(self.lang, "onbehalf.code_word")]
+        if start is not None and start.form_key in {form.key for form in self.services.catalogue}:
+            words += [start.form_key, start.period] if start.kind == "go" else [start.form_key]
+        return Outcome(alert=t(self.lang, "onbehalf.reporter_button", command=" ".join(words)))
 
     def _start(self, words: Sequence[str]) -> Start | str:
         """What the words after the code ask for: the menu, a form, or a form and period (else why not)."""

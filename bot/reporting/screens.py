@@ -8,6 +8,8 @@ come from the ``report.*`` i18n catalogue.
 
 from __future__ import annotations
 
+import dataclasses
+
 from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime, tzinfo
 
@@ -20,6 +22,7 @@ from bot.reporting.checks import Finding, noted_previous
 from bot.reporting.codec import Start, _data
 from bot.reporting.previous import previous_answer
 from bot.reporting.state import (
+    STEP_BEHALF,
     STEP_FORM,
     Ctx,
     STEP_PERIOD,
@@ -327,14 +330,31 @@ class Screens:
         return period.label(self.lang) if period else ""
 
     def what(self, state: DraftState) -> str:
-        """ "学生饮用奶月报（2026年11月）" for messages about a draft."""
-        form = self.form_or_none(state.form_key) if state.form_key else None
+        """ "学生饮用奶月报（2026年11月）" for messages about a draft (the office's, at its reason: what it is for)."""
+        form_key, period = state.form_key, state.period
+        if state.step == STEP_BEHALF:
+            behalf = state.notes.get("behalf")
+            start = Start.decode(str(behalf.get("start", ""))) if isinstance(behalf, Mapping) else None
+            form_key, period = (start.form_key, start.period) if start is not None else ("", None)
+        form = self.form_or_none(form_key) if form_key else None
         if form is None:
             return self.say("report.a_report")
-        label = self.period_label(form, state)
+        label = self.period_label(form, dataclasses.replace(state, period=period or None))
         if not label:
             return form.title.get(self.lang)
         return self.say("report.what", form=form.title.get(self.lang), period=label)
+
+    def media_note(self, state: DraftState, item: Field | None) -> str:
+        """A photo or sticker instead of an answer: what the step waits for (typed words, a button, a figure)."""
+        if state.step == STEP_BEHALF:
+            return self.say("onbehalf.reason_as_text")
+        if state.step == STEP_REASON:
+            return self.say("checks.reason_as_text")
+        if item is None:
+            return self.say("report.use_buttons")
+        if item.type is FieldType.CHOICE:
+            return self.say("report.media_choice", field=item.label.get(self.lang))
+        return self.say("report.media", field=item.label.get(self.lang), unit_hint=self.unit_hint(item))
 
     def unit_hint(self, item: Field) -> str:
         return self.say("input.unit_hint", unit=item.unit.get(self.lang)) if item.unit is not None else ""

@@ -184,8 +184,10 @@ def begin_fix(out: Step, report_id: int, ctx: Ctx) -> None:
             out.say(screens.say("withdraw.no_fix"))
             return
         report = current
-    if report.approved:
+    if report.approved and not ctx.office:
         # Approved by the office: locked for the principal (the office reopens it to change it).
+        # The office's own correction on behalf is not: it is saved as a new version, submitted
+        # again, and the approval stays in the history (the office can lift its own approval).
         out.say(screens.approved_lock(report))
         return
     form = ctx.form_or_none(report.form_key)
@@ -271,7 +273,7 @@ def submit(out: Step, state: DraftState, form: Form, ctx: Ctx) -> None:
     series: str | None = ""
     late = is_late(form, period, ctx.now, ctx.tz)
     original = ctx.facts.report(state.correction_of) if state.correction_of is not None else None
-    if original is not None and original.approved:
+    if original is not None and original.approved and not ctx.office:
         # Approved while the correction was being typed: locked, nothing is saved.
         out.say(screens_for(ctx).approved_lock(original))
         out.state, out.used_up = None, True

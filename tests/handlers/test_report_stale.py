@@ -160,12 +160,12 @@ async def test_staff_cannot_report(sim: Simulator, db: Database, clock: FixedClo
     await add_school(db, clock)
     staff = await register_staff(sim, db, clock)
     # (/status answers staff with the office's view: tests/handlers/test_status.py.)
-    for command in ("/report", "/harvest"):
+    for command in ("/report", "/harvest", "/history"):
         replies = await staff.send(command)
-        assert "办公室人员不能代填" in last(replies).text, command
+        assert "/report_for 学校代码" in last(replies).text, command
     mark = len(sim.fake.calls)
     await staff.press_data("go:milk:2026-11")
-    assert "办公室人员不能代填" in alerts(sim, mark)[0]
+    assert "/report_for 学校代码 milk 2026-11" in alerts(sim, mark)[0]
     replies = await staff.send("856")
     assert "我没有在等待你的输入" in last(replies).text
     assert await the_draft(db) is None

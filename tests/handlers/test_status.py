@@ -109,10 +109,10 @@ async def test_history_refuses_staff_and_status_shows_them_the_office_view(
 ) -> None:
     await add_school(db, clock)
     staff = await register_staff(sim, db, clock)
-    assert "办公室人员不能代填" in last(await staff.send("/history")).text
+    assert "/report_for 学校代码" in last(await staff.send("/history")).text
     # /status is the office's view of what is due (tests/handlers/test_office_commands.py), not a school's.
     status = last(await staff.send("/status")).text
-    assert "报送进度（全市" in status and "办公室人员不能代填" not in status
+    assert "报送进度（全市" in status and "/report_for" not in status
 
 
 def test_report_now_button_opens_a_form_for_a_period_in_64_bytes() -> None:
