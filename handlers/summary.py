@@ -54,11 +54,13 @@ async def summary_button(update: Update, context: Context) -> None:
     query = update.callback_query
     assert query is not None
     pressed = figures.read_button(context.services, context.lang, query.data or "")
+    if not isinstance(pressed, figures.Refusal):
+        pressed = await figures.in_scope(context.services, context.who, context.lang, pressed)
     if isinstance(pressed, figures.Refusal):
         await query.answer(pressed.text, show_alert=True)
         return
     await query.answer()
-    await _answer_press(update, context, await figures.press(context.services, context.who, context.lang, pressed))
+    await _answer_press(update, context, await figures.press(context.services, context.lang, pressed))
 
 
 @staff_only

@@ -6,6 +6,7 @@ Usage::
     schoolbot audit --since 2026-11-01 --school HB001
     schoolbot audit --actor 123456789 --limit 50 # that person's 50 latest actions
     schoolbot audit --json
+    schoolbot audit --lang en                    # messages in English (default: Chinese)
 
 Each line: time (in TIMEZONE), actor (Telegram id and name if known; ``-`` for
 the system), action, subject (a school code, ``person:<id>``, ``broadcast:<id>``)
@@ -21,6 +22,7 @@ import sys
 from datetime import date, datetime, time
 from typing import Any
 
+from bot.core.i18n import LANGUAGES, t
 from bot.office.roster import normalise_code
 from bot.commands.args import positive_int
 from bot.settings import Settings
@@ -39,6 +41,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("--school", metavar="CODE", help="rows about this school")
     parser.add_argument("--limit", type=positive_int, metavar="N", help="only the N newest matching rows")
     parser.add_argument("--json", action="store_true", help="print a JSON array")
+    parser.add_argument("--lang", choices=LANGUAGES, default="zh", help="language of the messages (default zh)")
     parser.set_defaults(handler=run)
 
 
@@ -68,7 +71,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         try:
             day = date.fromisoformat(args.since.strip())
         except ValueError:
-            print(f"schoolbot audit: --since wants a date as YYYY-MM-DD, not {args.since!r}", file=sys.stderr)
+            print("schoolbot audit: " + t(args.lang, "console.p3_audit_bad_since", value=args.since), file=sys.stderr)
             return 2
         since = datetime.combine(day, time(0), tzinfo=settings.timezone)
     rows = asyncio.run(
@@ -96,5 +99,5 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     else:
         for row in rows:
             print(_line(row, settings))
-        print(f"{len(rows)} row(s)", file=sys.stderr)
+        print(t(args.lang, "console.p3_audit_count", count=len(rows)), file=sys.stderr)
     return 0

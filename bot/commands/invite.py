@@ -7,9 +7,12 @@ Usage::
     schoolbot invite --staff --count 2          # two office-staff invites (city-wide)
     schoolbot invite --staff --district 濉溪县    # a staff invite for that district only
     schoolbot invite HB-SX-001 --json           # [{"school": "HB-SX-001", "code": "...", "link": "..."}]
+    schoolbot invite HB-SX-001 --lang en        # what is printed, in English (default: Chinese)
 
 Links need the bot's username: ``BOT_USERNAME``, else asked from Telegram with
-``BOT_TOKEN`` (getMe). Unknown school codes issue nothing.
+``BOT_TOKEN`` (getMe). Unknown school codes issue nothing. A school that already
+has a principal still gets its invite, with a warning on stderr naming the
+principal (as ``/invite`` does in chat: ``bot.office.invites``).
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from telegram.error import TelegramError
 from telegram.request import BaseRequest
 
 from bot.core.clock import SystemClock
+from bot.core.i18n import LANGUAGES, t
+from bot.office.invites import principal_warnings, sitting_principals
 from bot.office.roster import normalise_code
 from bot.office.registration import (
     DEFAULT_EXPIRES_DAYS,
@@ -37,10 +42,15 @@ from bot.office.registration import (
 from bot.commands.args import positive_int
 from bot.settings import Settings
 from storage.db import Database
+from storage.schools import schools_by_codes
 
 
 class NoBotUsername(RuntimeError):
-    """The links cannot be written: no BOT_USERNAME and Telegram could not tell us."""
+    """The links cannot be written: no BOT_USERNAME and Telegram could not tell us (``error``: what it said)."""
+
+    def __init__(self, message: str, error: str | None = None) -> None:
+        super().__init__(message)
+        self.error = error
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -66,6 +76,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help=f"days until the links expire (default {DEFAULT_EXPIRES_DAYS})",
     )
     parser.add_argument("--json", action="store_true", help='print a JSON array of {"school", "code", "link"}')
+    parser.add_argument("--lang", choices=LANGUAGES, default="zh", help="language of what is printed (default zh)")
     parser.set_defaults(handler=run)
 
 
@@ -80,7 +91,7 @@ async def resolve_bot_username(settings: Settings, *, request: BaseRequest | Non
         async with bot:
             return bot.username
     except TelegramError as exc:
-        raise NoBotUsername(f"could not ask Telegram for the bot's username ({exc}); set BOT_USERNAME") from None
+        raise NoBotUsername(f"could not ask Telegram for the bot's username ({exc}); set BOT_USERNAME", str(exc)) from None
 
 
 async def issue(
@@ -93,8 +104,10 @@ async def issue(
     expires_days: int,
     district: str | None = None,
     request: BaseRequest | None = None,
-) -> tuple[str, list[IssuedInvite]]:
-    """Issue the invites (all or none) and return them with the bot username for their links."""
+    lang: str = "zh",
+) -> tuple[str, list[IssuedInvite], list[str]]:
+    """Issue the invites (all or none); the bot username for their links, and a warning per school
+    that already has a principal."""
     # Before touching the database: without a username the codes would be issued but unusable.
     username = await resolve_bot_username(settings, request=request)
     db = Database(settings.database_url)
@@ -111,24 +124,37 @@ async def issue(
                 count=count,
                 expires_days=expires_days,
             )
+            codes = [i.school_code for i in invites if i.school_code is not None]
+            schools = list((await schools_by_codes(session, codes)).values()) if codes else []
+            warnings = principal_warnings(lang, await sitting_principals(session, schools), cli=True)
     finally:
         await db.dispose()
-    return username, invites
+    return username, invites, warnings
+
+
+def _fail(lang: str, key: str, **values: object) -> None:
+    print("schoolbot invite: " + t(lang, key, **values), file=sys.stderr)
+
+
+def _misused(args: argparse.Namespace) -> str | None:
+    """The message key for contradictory arguments; None if they fit together."""
+    if sum((bool(args.schools), args.all_unregistered, args.staff)) != 1:
+        return "invite.p3_cli_choose_one"
+    if args.count != 1 and not args.staff:
+        return "invite.p3_cli_count_with_staff"
+    if args.district is not None and not args.staff:
+        return "invite.p3_cli_district_with_staff"
+    return None
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    chosen = sum((bool(args.schools), args.all_unregistered, args.staff))
-    if chosen != 1:
-        print("schoolbot invite: give school codes, --all-unregistered or --staff (exactly one of them)", file=sys.stderr)
-        return 2
-    if args.count != 1 and not args.staff:
-        print("schoolbot invite: --count goes with --staff (schools get one invite each)", file=sys.stderr)
-        return 2
-    if args.district is not None and not args.staff:
-        print("schoolbot invite: --district goes with --staff (a school invite's district is the school's)", file=sys.stderr)
+    lang = args.lang
+    misused = _misused(args)
+    if misused is not None:
+        _fail(lang, misused)
         return 2
     try:
-        username, invites = asyncio.run(
+        username, invites, warnings = asyncio.run(
             issue(
                 settings,
                 school_codes=args.schools,
@@ -137,18 +163,31 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 count=args.count,
                 expires_days=args.expires_days,
                 district=args.district,
+                lang=lang,
             )
         )
     except NoBotUsername as exc:
-        print(f"schoolbot invite: {exc}", file=sys.stderr)
+        if exc.error is None:
+            _fail(lang, "invite.p3_cli_no_username")
+        else:
+            _fail(lang, "invite.p3_cli_getme_failed", error=exc.error)
         return 1
     except UnknownSchools as exc:
-        print(f"schoolbot invite: unknown school code(s): {', '.join(exc.codes)}; no invites issued", file=sys.stderr)
+        _fail(lang, "invite.p3_cli_unknown_schools", codes=", ".join(exc.codes))
         return 1
     except UnknownDistrict as exc:
-        known = ", ".join(exc.known) or "none yet (import the roster first)"
-        print(f"schoolbot invite: unknown district {exc.name!r}; known districts: {known}; no invites issued", file=sys.stderr)
+        known = t(lang, "summary.list_separator").join(exc.known) or t(lang, "people.p3_cli_no_districts")
+        _fail(lang, "invite.p3_cli_unknown_district", name=exc.name, known=known)
         return 1
+    _print(args, settings, username, invites)
+    for warning in warnings:
+        print(warning, file=sys.stderr)
+    return 0
+
+
+def _print(args: argparse.Namespace, settings: Settings, username: str, invites: list[IssuedInvite]) -> None:
+    """The links (JSON, or one line each) on stdout; how many and until when on stderr."""
+    lang = args.lang
     if args.json:
         records = [{"school": i.school_code, "code": i.code, "link": deep_link(username, i.code)} for i in invites]
         if args.staff:
@@ -157,11 +196,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps(records, ensure_ascii=False, indent=2))
     else:
         for invite in invites:
-            who = f"{invite.school_code}  {invite.school_name}" if invite.school_code else f"staff:{invite.district or '全市'}"
+            if invite.school_code:
+                who = f"{invite.school_code}  {invite.school_name}"
+            else:
+                who = t(lang, "invite.p3_cli_staff", scope=invite.district or t(lang, "people.city_wide"))
             print(f"{who}  {invite.code}  {deep_link(username, invite.code)}")
     if invites:
         until = invites[0].expires_at.astimezone(settings.timezone)
-        print(f"{len(invites)} invite(s), each usable once, until {until:%Y-%m-%d %H:%M} ({settings.timezone})", file=sys.stderr)
+        summary = t(lang, "invite.p3_cli_summary", count=len(invites), until=f"{until:%Y-%m-%d %H:%M}", tz=settings.timezone)
+        print(summary, file=sys.stderr)
     else:
-        print("every school already has a registered reporter; no invites issued", file=sys.stderr)
-    return 0
+        print(t(lang, "invite.p3_cli_all_registered"), file=sys.stderr)

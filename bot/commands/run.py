@@ -9,6 +9,7 @@ without a token it says so and starts the offline console on the demo data,
 as the demo principal, instead of failing. That console runs on the demo's own
 database (``bot.offline.demodb``), never on ``DATABASE_URL``, which is not even
 migrated then; ``--database URL`` names another (for the bot too, with a token).
+That notice and the console speak Chinese unless ``--lang en`` is given.
 
 The token is part of every Bot API URL: ``bot.cli`` installs
 ``bot.runtime.observability.SecretRedactor`` before any command runs, so every log
@@ -30,7 +31,7 @@ from bot.dashboard.server import Dashboard, start_dashboard
 from bot.commands.migrate import migrate
 from bot.offline.console import quiet_logging, run_console
 from bot.offline.demodb import settings_for_demo, settings_on
-from bot.core.i18n import t
+from bot.core.i18n import LANGUAGES, t
 from bot.settings import Settings
 from bot.runtime.webhook import ALLOWED_UPDATES, serve_webhook
 
@@ -51,17 +52,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="URL",
         help="database URL (default: DATABASE_URL; without BOT_TOKEN: the demo's own database)",
     )
+    parser.add_argument(
+        "--lang", choices=LANGUAGES, default="zh", help="without BOT_TOKEN: language of the notice and the console (default zh)"
+    )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     if settings.token is None:
-        print(t("en", "run.no_token"), flush=True)
-        demo = settings_for_demo(settings, args.database, "zh")
+        print(t(args.lang, "run.no_token"), flush=True)
+        demo = settings_for_demo(settings, args.database, args.lang)
         if demo is None:
             return 2
         quiet_logging(demo)
-        return run_console(demo, who="principal")
+        return run_console(demo, who="principal", lang=args.lang)
     if args.database:
         chosen = settings_on(args.database)
         if chosen is None:

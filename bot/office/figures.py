@@ -3,9 +3,11 @@
 The handlers (``handlers/summary.py``) pass the words typed or the button's
 data and send back what comes out: a ``Screen`` (the table with its buttons,
 or a refusal), a ``File`` (chart, workbook, DOCX). Staff limited to a district
-see only that district.
+see only that district; city staff narrow a view by naming one
+(``/summary milk 2026-11 相山区``, ``bot.office.figures_scope``). A word that is
+none of form, period and district is refused by name, never ignored.
 
-Buttons carry the whole view (``sum:<action>:<form>:<period>``), so an old
+Buttons carry the whole view (``sum:<action>:<form>:<period>[:d<district>]``), so an old
 button still shows what it says; one naming a form or period that no longer
 parses (a forged press, an edited catalogue) is refused.
 """
@@ -15,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.core.catalogue import Cadence, Form
 from bot.core.i18n import t
@@ -28,6 +30,7 @@ from bot.office.args import (
     ArgumentError,
     BadPeriod,
     UnknownForm,
+    UnknownWord,
     find_form,
     form_arg,
     is_year,
@@ -36,9 +39,9 @@ from bot.office.args import (
     sane,
     scope_words,
 )
-from bot.office.figures_pick import form_picker, period_picker, read_pick
+from bot.office.figures_pick import district_suffix, form_picker, period_picker, read_pick
+from bot.office.figures_scope import Narrowed, NotInScope, OutOfScope, button_district, narrow
 from bot.office.review_cards import queue_button
-from bot.office.scope import office_district
 from bot.office.annual import annual_figures
 from bot.office.summary import Summary, gather_export, started_periods_of_year, summarise
 from bot.render import span_label
@@ -54,13 +57,16 @@ __all__ = [
     "chart",
     "export",
     "form_and_period",
+    "in_scope",
     "pick",
     "press",
     "read_button",
     "summary",
 ]
 
-_CALLBACK = re.compile(r"^sum:(?P<action>[vcx]):(?P<form>[a-z][a-z0-9_]{0,31}):(?P<period>[0-9A-Z-]{4,7})$")
+_CALLBACK = re.compile(
+    r"^sum:(?P<action>[vcx]):(?P<form>[a-z][a-z0-9_]{0,31}):(?P<period>[0-9A-Z-]{4,7})(?::d(?P<district>\d{1,9}))?$"
+)
 
 
 @dataclass(frozen=True)
@@ -102,9 +108,24 @@ def _refusal(services: Services, lang: str, error: ArgumentError) -> str:
     return t(lang, "summary.unknown_form", text=error.text, forms=forms)
 
 
+def _scoped_refusal(services: Services, lang: str, error: ArgumentError, narrowed: Narrowed) -> str:
+    """What did not parse among words that could also name a district: a stray word says so, with the choices."""
+    if not isinstance(error, UnknownWord):
+        return _refusal(services, lang, error)
+    separator = t(lang, "summary.list_separator")
+    forms = separator.join(f"{f.key}（{f.short.get(lang)}）" for f in services.catalogue)
+    return t(lang, "summary.p3_unknown_word", text=error.text, forms=forms, districts=separator.join(narrowed.names) or "—")
+
+
+async def _narrowed(services: Services, who: Identity, lang: str, args: Sequence[str]) -> Narrowed | Refusal:
+    """The district named among ``args`` taken out, or the refusal (another district's, or a second one)."""
+    narrowed = await narrow(services, who, lang, args)
+    return Refusal(narrowed.text) if isinstance(narrowed, OutOfScope) else narrowed
+
+
 def form_and_period(services: Services, lang: str, args: Sequence[str]) -> tuple[Form, Period] | Refusal:
     """The form and period ``[form] [period]`` name (defaults: the first form, its last finished
-    period), or the refusal naming what did not parse (``/summary``, ``/flags``)."""
+    period), or the refusal naming what did not parse or was one word too many (``/flags``, ``/review``)."""
     try:
         return _form_and_period(services, args)
     except ArgumentError as error:
@@ -114,25 +135,29 @@ def form_and_period(services: Services, lang: str, args: Sequence[str]) -> tuple
 def _form_and_period(services: Services, args: Sequence[str]) -> tuple[Form, Period]:
     form = form_arg(services.catalogue, args[0]) if args else services.catalogue.forms[0]
     period = period_arg(form, args[1]) if len(args) > 1 else _default_period(services, form)
+    if len(args) > 2:
+        raise UnknownWord(args[2])  # never silently ignored: it may have been meant to narrow the view
     return form, period
 
 
-def _buttons(services: Services, lang: str, form: Form, period: Period) -> list[list[Button]]:
+def _buttons(services: Services, lang: str, form: Form, period: Period, district_id: int | None) -> list[list[Button]]:
     today = local_date(services.clock.now(), services.settings.timezone)
+    end = district_suffix(district_id)  # every button keeps the district shown
     forms = []
     for other in services.catalogue:
         if other.key == form.key:
             label, target = t(lang, "summary.button_form_current", form=other.short.get(lang)), period
         else:
             label, target = other.short.get(lang), _default_period(services, other)
-        forms.append(Button(label, f"sum:v:{other.key}:{target.key}"))
+        forms.append(Button(label, f"sum:v:{other.key}:{target.key}{end}"))
     previous, following = period.previous(), period.next()
-    steps = [Button(t(lang, "summary.button_previous", period=previous.label(lang)), f"sum:v:{form.key}:{previous.key}")]
+    steps = [Button(t(lang, "summary.button_previous", period=previous.label(lang)), f"sum:v:{form.key}:{previous.key}{end}")]
     if following.start <= today:  # nothing to show for a period that has not begun
-        steps.append(Button(t(lang, "summary.button_next", period=following.label(lang)), f"sum:v:{form.key}:{following.key}"))
+        label = t(lang, "summary.button_next", period=following.label(lang))
+        steps.append(Button(label, f"sum:v:{form.key}:{following.key}{end}"))
     tools = [
-        Button(t(lang, "summary.button_chart"), f"sum:c:{form.key}:{period.key}"),
-        Button(t(lang, "summary.button_export"), f"sum:x:{form.key}:{period.key}"),
+        Button(t(lang, "summary.button_chart"), f"sum:c:{form.key}:{period.key}{end}"),
+        Button(t(lang, "summary.button_export"), f"sum:x:{form.key}:{period.key}{end}"),
         # The review queue of the view shown (issue 15).
         queue_button(form, period, lang),
     ]
@@ -142,15 +167,15 @@ def _buttons(services: Services, lang: str, form: Form, period: Period) -> list[
     return [forms, steps, tools]
 
 
-async def _summarise(services: Services, who: Identity, form: Form, period: Period) -> Summary:
+async def _summarise(services: Services, form: Form, period: Period, district_id: int | None) -> Summary:
     now, tz = services.clock.now(), services.settings.timezone
-    return await summarise(services.db, form, period, now, tz, district_id=office_district(who))
+    return await summarise(services.db, form, period, now, tz, district_id=district_id)
 
 
-def _table(services: Services, lang: str, summary: Summary) -> Screen:
+def _table(services: Services, lang: str, summary: Summary, district_id: int | None) -> Screen:
     # A dozen districts fit easily; a huge roster is cut rather than refused by Telegram.
     text = split_message(render_summary_text(summary, lang))[0]
-    return Screen(text, _buttons(services, lang, summary.form, summary.period))
+    return Screen(text, _buttons(services, lang, summary.form, summary.period, district_id))
 
 
 async def chart(summary: Summary, lang: str) -> File:
@@ -170,9 +195,9 @@ async def chart(summary: Summary, lang: str) -> File:
     return File(png, f"summary-{form.key}-{period.key}.png", caption, photo=True)
 
 
-async def _workbook(services: Services, who: Identity, lang: str, form: Form, periods: list[Period]) -> File:
+async def _workbook(services: Services, lang: str, form: Form, periods: list[Period], district_id: int | None) -> File:
     now, tz = services.clock.now(), services.settings.timezone
-    data = await gather_export(services.db, form, periods, now, tz, district_id=office_district(who))
+    data = await gather_export(services.db, form, periods, now, tz, district_id=district_id)
     from bot.render.missing import split_missing
     from bot.render.xlsx import export_filename, render_xlsx
 
@@ -191,17 +216,22 @@ async def _workbook(services: Services, who: Identity, lang: str, form: Form, pe
 
 
 async def summary(services: Services, who: Identity, lang: str, args: Sequence[str]) -> Answer | Refusal:
-    """``/summary [form] [period]``: the chart, then the table with its buttons; alone, the form buttons."""
-    if not args:
-        # Nothing named: offer the choice rather than guess a form.
-        return Answer([form_picker(services, lang, "summary")])
-    named = form_and_period(services, lang, args)
-    if isinstance(named, Refusal):
-        return named
-    form, period = named
-    result = await _summarise(services, who, form, period)
+    """``/summary [form] [period] [district]``: the chart, then the table with its buttons; no form, the form buttons."""
+    narrowed = await _narrowed(services, who, lang, args)
+    if isinstance(narrowed, Refusal):
+        return narrowed
+    district = narrowed.district_id
+    if not narrowed.words:
+        # No form named: offer the choice rather than guess one (for the district named, if any).
+        return Answer([form_picker(services, lang, "summary", district_id=district)])
+    try:
+        form, period = _form_and_period(services, narrowed.words)
+    except ArgumentError as error:
+        usage = t(lang, "summary.p3_usage", district=(narrowed.names or ["?"])[0])
+        return Refusal(_scoped_refusal(services, lang, error, narrowed) + "\n" + usage)
+    result = await _summarise(services, form, period, district)
     # Chart first, table last: the buttons then sit in the newest message, under the thumb.
-    return Answer([await chart(result, lang), _table(services, lang, result)])
+    return Answer([await chart(result, lang), _table(services, lang, result, district)])
 
 
 def _export_periods(services: Services, form: Form, span: str | None) -> list[Period]:
@@ -218,20 +248,25 @@ def _export_periods(services: Services, form: Form, span: str | None) -> list[Pe
 
 
 async def export(services: Services, who: Identity, lang: str, args: Sequence[str]) -> Answer | Refusal:
-    """``/export [form] [period|year]`` (in any order): the XLSX; what is not named is offered as buttons."""
+    """``/export [form] [period|year] [district]`` (in any order): the XLSX; what is not named is offered as buttons."""
+    narrowed = await _narrowed(services, who, lang, args)
+    if isinstance(narrowed, Refusal):
+        return narrowed
+    district = narrowed.district_id
     try:
-        form, span = scope_words(services.catalogue, args)
+        form, span = scope_words(services.catalogue, narrowed.words)
         if form is None:
             if span is not None and not is_year(span):
                 raise UnknownForm(span)  # a period means nothing without its form
             # No form: offer them (for the year named, if one was).
-            return Answer([form_picker(services, lang, "export", int(span) if span is not None else None)])
+            year = int(span) if span is not None else None
+            return Answer([form_picker(services, lang, "export", year, district_id=district)])
         if span is None:
-            return Answer([period_picker(services, lang, "export", form)])
+            return Answer([period_picker(services, lang, "export", form, district)])
         periods = _export_periods(services, form, span)
     except ArgumentError as error:
-        return Refusal(_refusal(services, lang, error) + "\n" + t(lang, "summary.export_usage"))
-    return Answer([await _workbook(services, who, lang, form, periods)])
+        return Refusal(_scoped_refusal(services, lang, error, narrowed) + "\n" + t(lang, "summary.export_usage"))
+    return Answer([await _workbook(services, lang, form, periods, district)])
 
 
 async def pick(services: Services, who: Identity, lang: str, data: str) -> Answer | Refusal:
@@ -239,9 +274,17 @@ async def pick(services: Services, who: Identity, lang: str, data: str) -> Answe
     chosen = read_pick(services, data)
     if chosen is None:
         return Refusal(t(lang, "summary.bad_button"))
+    try:
+        district = await button_district(services, who, chosen.district_id)
+    except NotInScope:
+        return Refusal(t(lang, "summary.bad_button"))
     if chosen.year is None:
-        return Answer([period_picker(services, lang, chosen.purpose, chosen.form)], in_place=True)
-    return await export(services, who, lang, [chosen.form.key, str(chosen.year)])
+        return Answer([period_picker(services, lang, chosen.purpose, chosen.form, district)], in_place=True)
+    try:
+        periods = _export_periods(services, chosen.form, str(chosen.year))
+    except BadPeriod as error:  # a year with no period begun yet
+        return Refusal(_refusal(services, lang, error))
+    return Answer([await _workbook(services, lang, chosen.form, periods, district)])
 
 
 @dataclass(frozen=True)
@@ -251,6 +294,8 @@ class Pressed:
     action: str
     form: Form
     period: Period
+    # The district the button names, as pressed (``press`` checks it against the presser).
+    district_id: int | None = None
 
 
 def read_button(services: Services, lang: str, data: str) -> Pressed | Refusal:
@@ -264,29 +309,47 @@ def read_button(services: Services, lang: str, data: str) -> Pressed | Refusal:
             pass
         else:
             if sane(period):
-                return Pressed(match["action"], form, period)
+                district = int(match["district"]) if match["district"] is not None else None
+                return Pressed(match["action"], form, period, district)
     return Refusal(t(lang, "summary.bad_button"))
 
 
-async def press(services: Services, who: Identity, lang: str, pressed: Pressed) -> Answer:
-    """A summary button: switch form or period in place, or send the chart or spreadsheet of the view."""
-    form, period = pressed.form, pressed.period
+async def in_scope(services: Services, who: Identity, lang: str, pressed: Pressed) -> Pressed | Refusal:
+    """The pressed view with its district checked against the presser (none named: their own scope)."""
+    try:
+        district = await button_district(services, who, pressed.district_id)
+    except NotInScope:
+        return Refusal(t(lang, "summary.bad_button"))  # gone, or forged by staff of another district
+    return replace(pressed, district_id=district)
+
+
+async def press(services: Services, lang: str, pressed: Pressed) -> Answer:
+    """A summary button checked by ``in_scope``: switch form or period in place, or send the chart or spreadsheet."""
+    form, period, district = pressed.form, pressed.period, pressed.district_id
     if pressed.action == "x":
-        return Answer([await _workbook(services, who, lang, form, [period])])
-    result = await _summarise(services, who, form, period)
+        return Answer([await _workbook(services, lang, form, [period], district)])
+    result = await _summarise(services, form, period, district)
     if pressed.action == "c":
         return Answer([await chart(result, lang)])
-    return Answer([_table(services, lang, result)], in_place=True)
+    return Answer([_table(services, lang, result, district)], in_place=True)
 
 
 async def annual(services: Services, who: Identity, lang: str, args: Sequence[str]) -> Answer | Refusal:
-    """``/annual [year]``: the year-end report draft as text and DOCX (default: this year)."""
+    """``/annual [year] [district]``: the year-end report draft as text and DOCX (default: this year)."""
     now = services.clock.now()
     tz = services.settings.timezone
-    year = int(args[0]) if args and is_year(args[0]) else local_date(now, tz).year
-    if (args and not is_year(args[0])) or not MIN_YEAR <= year <= MAX_YEAR:
+    narrowed = await _narrowed(services, who, lang, args)
+    if isinstance(narrowed, Refusal):
+        return narrowed
+    words = narrowed.words
+    year = int(words[0]) if words and is_year(words[0]) else local_date(now, tz).year
+    if len(words) > 1 or (words and not is_year(words[0])):
+        stray = words[1] if words and is_year(words[0]) else words[0]
+        districts = t(lang, "summary.list_separator").join(narrowed.names) or "—"
+        return Refusal(t(lang, "annual.p3_unknown_word", text=stray, districts=districts) + "\n" + t(lang, "annual.usage"))
+    if not MIN_YEAR <= year <= MAX_YEAR:
         return Refusal(t(lang, "annual.usage"))
-    figures = await annual_figures(services.db, services.catalogue, year, now, tz, district_id=office_district(who))
+    figures = await annual_figures(services.db, services.catalogue, year, now, tz, district_id=narrowed.district_id)
     from bot.render.annual import render_annual_text
     from bot.render.annual_docx import render_annual_docx
 

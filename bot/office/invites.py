@@ -7,6 +7,14 @@ the sender's scope (``bot.office.scope``): a school of another district is not
 found, exactly as a name nobody has. The invites themselves are
 ``bot.office.registration.issue_invites``.
 
+A principal invite for a school that already has an active principal is still
+issued, with a warning naming that principal: the office invites again when a
+new principal takes over (or the old one lost their Telegram account), and only
+the office knows which. Until the old principal is deactivated both report for
+the school; a second reporter who is not the head is a deputy, invited by the
+principal (``/deputy``), not by the office (``principal_warnings``, also used by
+``schoolbot invite``).
+
 Callback data (re-checked on press: a forged or stale button issues nothing)::
 
     invite:<school id>
@@ -28,11 +36,12 @@ from bot.office.roster_rows import normalise_code
 from bot.office.scope import office_district
 from bot.services import Identity, Services
 from scheduler.digests import OverdueSchool
-from storage.models import School
+from storage.models import Person, Role, School
+from storage.people import reporters_of_school
 from storage.school_search import school_in_district, schools_named
 from storage.schools import schools_by_codes
 
-__all__ = ["invite", "invite_buttons", "invite_press", "look_up_schools"]
+__all__ = ["invite", "invite_buttons", "invite_press", "look_up_schools", "principal_warnings", "sitting_principals"]
 
 # Schools offered as buttons when a name matches several; past this, staff write more of it.
 MAX_NAME_CHOICES = 20
@@ -79,9 +88,35 @@ async def look_up_schools(session: AsyncSession, words: Sequence[str], scope_dis
     return SchoolLookup(list(found.values()), unknown, ambiguous)
 
 
-def _links(lang: str, issued: Sequence[reg.IssuedInvite], bot_username: str) -> Screen:
+async def sitting_principals(session: AsyncSession, schools: Sequence[School]) -> list[tuple[School, list[Person]]]:
+    """The schools among ``schools`` that already have an active principal, with them (deputies aside)."""
+    sitting = []
+    for school in schools:
+        heads = [p for p in await reporters_of_school(session, school.id) if p.role == Role.PRINCIPAL]
+        if heads:
+            sitting.append((school, heads))
+    return sitting
+
+
+def principal_warnings(lang: str, sitting: Sequence[tuple[School, list[Person]]], *, cli: bool = False) -> list[str]:
+    """One warning per school that will have a second principal once its new invite is used."""
+    lines = []
+    for school, heads in sitting:
+        names = t(lang, "summary.list_separator").join(
+            t(lang, "invite.p3_principal_name", name=p.name, telegram_id=p.telegram_id) for p in heads
+        )
+        first = heads[0].telegram_id
+        deactivate = f"schoolbot people --deactivate {first}" if cli else f"/deactivate {first}"
+        lines.append(t(lang, "invite.p3_has_principal", school=school.name, code=school.code, names=names, deactivate=deactivate))
+    return lines
+
+
+async def _links(
+    session: AsyncSession, lang: str, issued: Sequence[reg.IssuedInvite], bot_username: str, schools: Sequence[School] = ()
+) -> Screen:
     lines = [t(lang, "invite.header", days=reg.DEFAULT_EXPIRES_DAYS)]
     lines += [f"{i.school_code} {i.school_name}: {reg.deep_link(bot_username, i.code)}" for i in issued]
+    lines += principal_warnings(lang, await sitting_principals(session, schools))
     return Screen("\n".join(lines))
 
 
@@ -110,7 +145,8 @@ async def invite(services: Services, who: Identity, args: Sequence[str], bot_use
             )
             if not issued:
                 return Reply([Screen(t(lang, "invite.all_registered"))])
-            return Reply([_links(lang, issued, bot_username)])
+            # Only schools nobody reports for: no principal to warn about.
+            return Reply([await _links(session, lang, issued, bot_username)])
         lookup = await look_up_schools(session, words, scope)
         if lookup.unknown:
             return Reply([Screen(t(lang, "invite.unknown_schools", codes=", ".join(lookup.unknown)))])
@@ -120,7 +156,7 @@ async def invite(services: Services, who: Identity, args: Sequence[str], bot_use
             issued = await reg.issue_invites(
                 session, services.clock.now(), school_codes=codes, created_by=who.telegram_id, scope_district_id=scope
             )
-            screens.insert(0, _links(lang, issued, bot_username))
+            screens.insert(0, await _links(session, lang, issued, bot_username, lookup.found))
     return Reply(screens)
 
 
@@ -141,7 +177,8 @@ async def invite_press(services: Services, who: Identity, data: str, bot_usernam
             created_by=who.telegram_id,
             scope_district_id=office_district(who),
         )
-    return Press(reply=_links(lang, issued, bot_username))
+        links = await _links(session, lang, issued, bot_username, [school])
+    return Press(reply=links)
 
 
 def invite_buttons(schools: Sequence[OverdueSchool], lang: str) -> list[list[Button]]:

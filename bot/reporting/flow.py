@@ -178,7 +178,7 @@ def step_screen(state: DraftState, ctx: Ctx, screens: Screens, existing: SavedRe
         if not form.is_event:
             keys = tuple(p.key for p in reportable_periods(form, ctx.now, ctx.tz))
             filed = ctx.facts.filed(form.key, keys)
-        return screens.period_menu(form, state, ctx.now, filed, existing)
+        return screens.period_menu(form, state, ctx.now, filed, existing, office=ctx.office)
     if state.step == STEP_REVIEW:
         original = ctx.facts.report(state.correction_of) if state.correction_of is not None else None
         review = screens.review(form, state, original, draft_findings(state, form, ctx, submitting=False))

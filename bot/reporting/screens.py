@@ -59,9 +59,17 @@ class Screens:
         return Screen(self.say("report.choose_form"), rows)
 
     def period_menu(
-        self, form: Form, state: DraftState, now: datetime, filed: Collection[str], existing: SavedReport | None = None
+        self,
+        form: Form,
+        state: DraftState,
+        now: datetime,
+        filed: Collection[str],
+        existing: SavedReport | None = None,
+        *,
+        office: bool = False,
     ) -> Screen:
-        """Choose the period (the one due first); with ``existing``, it is filed already: correct it?"""
+        """Choose the period (the one due first); with ``existing``, it is filed already: correct it?
+        (``office``: staff filing for the school, who have no school of their own: "that school".)"""
         periods = reportable_periods(form, now, self.tz)
         current = default_period(form, now, self.tz)
         # Newest first, the one due starred (only periods that may be filed: see reportable_periods).
@@ -83,7 +91,7 @@ class Screens:
             return Screen(self.say("report.choose_period", form=form.title.get(self.lang)), rows)
         filed_period = period_or_none(form, existing.period)
         text = self.say(
-            "report.exists",
+            "report.p3_exists_office" if office else "report.exists",
             form=form.title.get(self.lang),
             period=filed_period.label(self.lang) if filed_period else existing.period,
             version=existing.version,

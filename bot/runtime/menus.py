@@ -27,8 +27,12 @@ class Command:
     # Roles that see it; "unknown" is somebody not registered.
     roles: frozenset[str]
 
-    def description(self, lang: str) -> str:
-        return t(lang, f"commands.{self.name}")
+    # The office's own wording where the school's would be wrong (staff have no school).
+    office_key: str | None = None
+
+    def description(self, lang: str, role: str | None = None) -> str:
+        office = self.office_key is not None and role in _OFFICE
+        return t(lang, self.office_key if office and self.office_key else f"commands.{self.name}")
 
 
 _ALL = frozenset({"unknown", Role.PRINCIPAL, Role.REPORTER, Role.STAFF, Role.ADMIN})
@@ -40,7 +44,7 @@ COMMANDS: list[Command] = [
     Command("start", _ALL),
     Command("help", _ALL),
     Command("report", _PRINCIPAL),
-    Command("status", _PRINCIPAL | _OFFICE),
+    Command("status", _PRINCIPAL | _OFFICE, "commands.p3_status_office"),
     Command("history", _PRINCIPAL),
     Command("correct", _PRINCIPAL),
     Command("cancel", _PRINCIPAL),
@@ -80,7 +84,7 @@ def commands_for(role: str | None, wired: set[str]) -> list[Command]:
 
 def help_text(role: str | None, lang: str, wired: set[str]) -> str:
     lines = [t(lang, f"help.intro_{role or 'unknown'}"), ""]
-    lines += [f"/{c.name} — {c.description(lang)}" for c in commands_for(role, wired)]
+    lines += [f"/{c.name} — {c.description(lang, role)}" for c in commands_for(role, wired)]
     return "\n".join(lines)
 
 
@@ -90,7 +94,7 @@ async def set_menu(application: Application[Any, Any, Any, Any, Any, Any], chat_
     wired = wired_commands(application)
     bot = application.bot
     for lang in ("zh", "en"):
-        commands = [BotCommand(c.name, c.description(lang)) for c in commands_for(role, wired)]
+        commands = [BotCommand(c.name, c.description(lang, role)) for c in commands_for(role, wired)]
         try:
             await bot.set_my_commands(commands, scope=scope, language_code=None if lang == "zh" else lang)
         except TelegramError:

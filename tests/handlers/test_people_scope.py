@@ -451,14 +451,33 @@ def people_json(capsys: pytest.CaptureFixture[str], *args: str) -> list[dict[str
 
 
 def test_people_cli_lists_role_school_or_district_and_active(people_db: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["people"]) == 0
-    lines = capsys.readouterr().out.splitlines()
-    rows = {line.split("\t")[0]: line.split("\t") for line in lines}
-    assert rows["1001"] == ["1001", "王校长", "principal", "HB001 邹圩小学 (濉溪县)", "active"]
+    assert main(["people", "--lang", "en"]) == 0
+    out = capsys.readouterr()
+    rows = {line.split("\t")[0]: line.split("\t") for line in out.out.splitlines()}
+    assert rows["1001"] == ["1001", "王校长", "reporter", "HB001 邹圩小学 (濉溪县)", "active"]
     assert rows["2001"] == ["2001", "李老师", "staff", "濉溪县", "active"]
-    assert rows["2002"] == ["2002", "周老师", "staff", "全市", "active"]
-    assert rows["900"][2:] == ["admin", "全市", "active"]
+    assert rows["2002"] == ["2002", "周老师", "staff", "city-wide", "active"]
+    assert rows["900"][2:] == ["admin", "city-wide", "active"]
     assert "1009" not in rows  # deactivated people only with --inactive
+    assert out.err.strip() == "5 person(s)"
+
+
+def test_people_cli_speaks_chinese_by_default(people_db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["people", "--inactive"]) == 0
+    out = capsys.readouterr()
+    rows = {line.split("\t")[0]: line.split("\t") for line in out.out.splitlines()}
+    assert rows["1001"] == ["1001", "王校长", "填报人", "HB001 邹圩小学 (濉溪县)", "在用"]
+    assert rows["2002"] == ["2002", "周老师", "工作人员", "全市", "在用"]
+    assert rows["900"][2:] == ["管理员", "全市", "在用"]
+    assert rows["1009"][2:] == ["填报人", "HB002 袁店中心校 (濉溪县)", "已停用"]
+    assert out.err.strip() == "共 6 人"
+    assert not any(word in out.out + out.err for word in ("principal", "staff", "active", "person(s)"))
+    assert main(["people", "--deactivate", "1001"]) == 0
+    assert "已停用：" in capsys.readouterr().out
+    assert main(["people", "--deactivate", "31337"]) == 1
+    assert "没有 Telegram ID 为 31337 的人员" in capsys.readouterr().err
+    assert main(["people", "--district", "火星区"]) == 1
+    assert "没有“火星区”这个区县" in capsys.readouterr().err
 
 
 def test_people_cli_json_filters_by_role_district_and_inactive(people_db: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -477,15 +496,15 @@ def test_people_cli_json_filters_by_role_district_and_inactive(people_db: str, c
         "district": "濉溪县",
         "active": False,
     }
-    assert main(["people", "--district", "火星区"]) == 1
+    assert main(["people", "--district", "火星区", "--lang", "en"]) == 1
     err = capsys.readouterr().err
     assert "unknown district '火星区'" in err and "濉溪县" in err and "相山区" in err
 
 
 def test_people_cli_deactivates_one_and_keeps_the_row(people_db: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["people", "--deactivate", "1001"]) == 0
+    assert main(["people", "--deactivate", "1001", "--lang", "en"]) == 0
     out = capsys.readouterr().out
-    assert "1001\t王校长\tprincipal" in out and "deactivated" in out
+    assert "1001\t王校长\treporter" in out and "deactivated" in out
     (record,) = [r for r in people_json(capsys, "--inactive") if r["telegram_id"] == 1001]
     assert record["active"] is False and record["school_code"] == "HB001"
 
@@ -495,7 +514,7 @@ def test_people_cli_deactivates_one_and_keeps_the_row(people_db: str, capsys: py
 
     (row,) = on_db(people_db, rows)
     assert (row.actor, row.subject) == (None, "person:1001")
-    assert main(["people", "--deactivate", "1001"]) == 0
+    assert main(["people", "--deactivate", "1001", "--lang", "en"]) == 0
     assert "already inactive" in capsys.readouterr().out
     assert len(on_db(people_db, rows)) == 1
 
@@ -508,7 +527,7 @@ def test_people_cli_deactivates_one_and_keeps_the_row(people_db: str, capsys: py
 def test_people_cli_refuses_to_deactivate_unknown_or_protected_ids(
     telegram_id: str, code: int, message: str, people_db: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["people", "--deactivate", telegram_id]) == code
+    assert main(["people", "--deactivate", telegram_id, "--lang", "en"]) == code
     out = capsys.readouterr()
     assert message in out.err and out.out == ""
     assert all(r["active"] for r in people_json(capsys) if r["telegram_id"] == 900)

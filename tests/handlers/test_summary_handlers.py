@@ -162,7 +162,7 @@ async def test_annual_with_a_bad_year_shows_usage(sim: Simulator, db: Database, 
     staff = await register_staff(sim, db, clock)
     for bad in ("/annual 去年", "/annual 0001"):
         replies = await staff.send(bad)
-        assert replies[0].text.startswith("用法：/annual")
+        assert "用法：/annual" in replies[0].text
 
 
 async def test_principal_is_refused_summary_export_and_annual(sim: Simulator, db: Database, clock: FixedClock) -> None:

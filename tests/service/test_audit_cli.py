@@ -64,7 +64,10 @@ def records(capsys: pytest.CaptureFixture[str], *args: str) -> list[dict[str, An
 
 
 def test_audit_prints_one_line_per_row_oldest_first_in_local_time(audit_db: str, capsys: pytest.CaptureFixture[str]) -> None:
-    out = lines(capsys)
+    assert main(["audit"]) == 0
+    printed = capsys.readouterr()
+    out = printed.out.splitlines()
+    assert printed.err == "共 5 条\n"
     assert len(out) == 5
     assert out[0] == '2026-11-24 23:30:00  900 陈主任  invite.issued  HB001  {"role":"principal"}'
     assert out[1] == '2026-11-25 00:10:00  1001  invite.redeemed  HB001  {"role":"principal"}'
@@ -100,9 +103,11 @@ def test_filters_combine_and_limit_keeps_the_newest(audit_db: str, capsys: pytes
 
 @pytest.mark.parametrize("since", ["yesterday", "2026-13-01", "26/11/2026", ""])
 def test_bad_since_exits_2_with_a_clear_message(since: str, audit_db: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["audit", "--since", since]) == 2
+    assert main(["audit", "--since", since, "--lang", "en"]) == 2
     out = capsys.readouterr()
     assert "--since wants a date as YYYY-MM-DD" in out.err and out.out == ""
+    assert main(["audit", "--since", since]) == 2
+    assert "--since 需要 YYYY-MM-DD 格式的日期" in capsys.readouterr().err
 
 
 def test_bad_limit_is_refused_by_the_parser(audit_db: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -117,17 +117,17 @@ def test_expires_days_sets_the_expiry(cli_db: str, capsys: pytest.CaptureFixture
 
 
 def test_plain_output_has_one_readable_line_per_invite(cli_db: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["invite", "HB-SX-001", "HB-SX-002"]) == 0
+    assert main(["invite", "HB-SX-001", "HB-SX-002", "--lang", "en"]) == 0
     out = capsys.readouterr()
     lines = out.out.splitlines()
     assert len(lines) == 2
     code, name, invite_code, link = lines[0].split()
     assert (code, name) == SCHOOLS[0] and link.endswith(f"?start={invite_code}") and LINK.match(link)
-    assert "2 invite(s)" in out.err
+    assert "2 invite(s), each usable once, until " in out.err
 
 
 def test_unknown_school_codes_are_named_and_nothing_issued(cli_db: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["invite", "HB-SX-001", "HB-404", "hb-405", "--json"]) == 1
+    assert main(["invite", "HB-SX-001", "HB-404", "hb-405", "--json", "--lang", "en"]) == 1
     out = capsys.readouterr()
     assert out.out == ""
     assert "unknown school code(s): HB-404, HB-405" in out.err
@@ -138,9 +138,11 @@ def test_without_bot_username_or_token_it_refuses_before_issuing(
     cli_db: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.delenv("BOT_USERNAME")
-    assert main(["invite", "HB-SX-001", "--json"]) == 1
+    assert main(["invite", "HB-SX-001", "--json", "--lang", "en"]) == 1
     out = capsys.readouterr()
     assert out.out == "" and "set BOT_USERNAME" in out.err
+    assert main(["invite", "HB-SX-001", "--json"]) == 1
+    assert "请设置 BOT_USERNAME" in capsys.readouterr().err
     assert on_db(cli_db, invites) == []
 
 
@@ -228,16 +230,46 @@ def test_district_staff_invite_redeems_to_staff_of_that_district(cli_db: str, ca
 
 def test_plain_staff_invite_says_its_scope(cli_db: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["invite", "--staff"]) == 0
-    assert main(["invite", "--staff", "--district", "濉溪县"]) == 0
+    assert main(["invite", "--staff", "--district", "濉溪县", "--lang", "en"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith("staff:全市 ") and lines[1].startswith("staff:濉溪县 ")
+    assert lines[0].startswith("工作人员:全市 ") and lines[1].startswith("staff:濉溪县 ")
 
 
 def test_staff_invite_for_an_unknown_district_names_the_known_ones_and_issues_nothing(
     cli_db: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["invite", "--staff", "--district", "火星区", "--json"]) == 1
+    assert main(["invite", "--staff", "--district", "火星区", "--json", "--lang", "en"]) == 1
     out = capsys.readouterr()
     assert out.out == ""
     assert "unknown district '火星区'" in out.err and "known districts: 濉溪县" in out.err
     assert on_db(cli_db, invites) == []
+
+
+def test_invite_cli_speaks_chinese_by_default(cli_db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["invite", "HB-SX-001", "HB-SX-002"]) == 0
+    err = capsys.readouterr().err
+    assert "共 2 个邀请，每个仅限使用一次，有效期至 " in err and "invite(s)" not in err
+    assert main(["invite", "HB-404"]) == 1
+    assert "找不到这些学校代码：HB-404" in capsys.readouterr().err
+    assert main(["invite", "HB-SX-001", "--staff"]) == 2
+    assert "请给出学校代码" in capsys.readouterr().err
+
+
+def test_invite_for_a_school_with_a_principal_names_them_and_still_issues(
+    cli_db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def register_head(db: Database) -> None:
+        async with db.session() as session:
+            school = await school_by_code(session, "HB-SX-001")
+            assert school is not None
+            session.add(Person(telegram_id=7001, name="王建国", role=Role.PRINCIPAL, school_id=school.id, created_at=NOW))
+
+    on_db(cli_db, register_head)
+    assert main(["invite", "HB-SX-001", "HB-SX-002"]) == 0
+    out = capsys.readouterr()
+    assert len(out.out.splitlines()) == 2 and len(on_db(cli_db, invites)) == 2
+    (warning,) = [line for line in out.err.splitlines() if "已有校长" in line]
+    assert "双堆集镇邹圩小学（HB-SX-001）已有校长：王建国（ID 7001）" in warning
+    assert "schoolbot people --deactivate 7001" in warning and "/deputy" in warning
+    assert main(["invite", "HB-SX-001", "--lang", "en"]) == 0
+    assert "already has a principal: 王建国 (ID 7001)" in capsys.readouterr().err

@@ -162,9 +162,11 @@ def closed_port() -> int:
     return port
 
 
-def test_run_without_token_falls_back_to_the_console(tmp_path: Path) -> None:
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_run_without_token_falls_back_to_the_console(lang: str, tmp_path: Path) -> None:
+    """The notice speaks Chinese by default (the office's language), English with --lang en."""
     result = subprocess.run(
-        [sys.executable, "-m", "bot", "run"],
+        [sys.executable, "-m", "bot", "run", *(["--lang", "en"] if lang == "en" else [])],
         env=run_env(sqlite_url(tmp_path)),
         cwd=tmp_path,
         stdin=subprocess.DEVNULL,
@@ -173,7 +175,8 @@ def test_run_without_token_falls_back_to_the_console(tmp_path: Path) -> None:
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[0] == t("en", "run.no_token")
+    assert result.stdout.splitlines()[0] == t(lang, "run.no_token")
+    assert ("未设置 BOT_TOKEN" in result.stdout) is (lang == "zh")
 
 
 def test_run_without_token_chats_as_the_demo_principal_on_the_demo_database(tmp_path: Path) -> None:
