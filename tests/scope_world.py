@@ -653,10 +653,20 @@ async def check_reports_match_confirmations(
     saved_from: list[tuple[Report, Confirmation]] = []
     async with db.session() as session:
         reports = (await session.scalars(select(Report).where(Report.id > ledger.reports).order_by(Report.id))).all()
+    by_id = {report.id: report for report in reports}
     for report in reports:
         ledger.reports = max(ledger.reports, report.id)
         STATS[f"report v{min(report.version, 3)} {report.form_key}"] += 1
         saved = {v.field_key: (v.num_value, v.text_value) for v in report.values}
+        if report.withdrawn and report.supersedes_id is not None:
+            # A withdrawal (/correct → ↩️ 撤回 → confirm) is a new version holding the values it takes
+            # back, by a reporter of that school: nobody typed them again, and none may change.
+            before = by_id.get(report.supersedes_id) or await _report(db, report.supersedes_id)
+            kept = {v.field_key: (v.num_value, v.text_value) for v in before.values} if before else None
+            if before is None or kept != saved or before.school_id != report.school_id:
+                _fail("withdrawal", f"report #{report.id} withdraws #{report.supersedes_id} but changed it: {saved}", transcript)
+            STATS["withdrawals"] += 1
+            continue
         match = None
         for confirmation in ledger.confirmations:
             if (confirmation.person_id, confirmation.school_id, confirmation.form_key, confirmation.period) != (
@@ -681,6 +691,11 @@ async def check_reports_match_confirmations(
             ledger.confirmations.remove(match)
             saved_from.append((report, match))
     return saved_from
+
+
+async def _report(db: Database, report_id: int) -> Report | None:
+    async with db.session() as session:
+        return await session.get(Report, report_id)
 
 
 def check_no_silent_overwrite(saved_from: Sequence[tuple[Report, Confirmation]], transcript: Sequence[str]) -> None:
