@@ -214,14 +214,16 @@ def _in(prefix: str, items: list[str]) -> tuple[str, dict[str, str]]:
 
 
 def rollup_sql(form: Form, periods: list[str]) -> tuple[str, dict[str, Any]]:
-    """One statement: expected, reported, on time, reports and field aggregates by district and period."""
+    """One statement giving what /summary shows: expected, reported, on time, reports, approved
+    reports, confirmed warnings and field aggregates by district and period, over the counted
+    (current, not withdrawn) reports."""
     period_list, period_params = _in("p", periods)
     field_list, field_params = _in("f", [f.key for f in form.numeric_fields])
     params: dict[str, Any] = {**period_params, **field_params, "form": form.key, "programme": form.programme}
     sql = f"""
     WITH cur AS (
-        SELECT r.id, r.school_id, r.period, r.is_late FROM reports r
-        WHERE r.form_key = :form AND r.period IN ({period_list}) AND r.is_current
+        SELECT r.id, r.school_id, r.period, r.is_late, r.review FROM reports r
+        WHERE r.form_key = :form AND r.period IN ({period_list}) AND r.is_current AND NOT r.withdrawn
     ), expected AS (
         SELECT s.district_id, count(*) AS schools
         FROM schools s JOIN school_programmes sp ON sp.school_id = s.id AND sp.programme = :programme
@@ -230,9 +232,14 @@ def rollup_sql(form: Form, periods: list[str]) -> tuple[str, dict[str, Any]]:
         SELECT s.district_id, c.period,
                count(DISTINCT sp.school_id) AS reported,
                count(DISTINCT CASE WHEN NOT c.is_late THEN sp.school_id END) AS on_time,
-               count(*) AS reports
+               count(*) AS reports,
+               sum(CASE WHEN c.review = 'approved' THEN 1 ELSE 0 END) AS approved
         FROM cur c JOIN schools s ON s.id = c.school_id
         LEFT JOIN school_programmes sp ON sp.school_id = c.school_id AND sp.programme = :programme
+        GROUP BY s.district_id, c.period
+    ), flagged AS (
+        SELECT s.district_id, c.period, count(*) AS flags
+        FROM cur c JOIN report_flags g ON g.report_id = c.id JOIN schools s ON s.id = c.school_id
         GROUP BY s.district_id, c.period
     ), vals AS (
         SELECT s.district_id, c.period, v.field_key,
@@ -241,9 +248,11 @@ def rollup_sql(form: Form, periods: list[str]) -> tuple[str, dict[str, Any]]:
         WHERE v.field_key IN ({field_list})
         GROUP BY s.district_id, c.period, v.field_key
     )
-    SELECT d.name, f.period, e.schools, f.reported, f.on_time, f.reports, v.field_key, v.n, v.total, v.lo, v.hi
+    SELECT d.name, f.period, e.schools, f.reported, f.on_time, f.reports, f.approved, g.flags,
+           v.field_key, v.n, v.total, v.lo, v.hi
     FROM expected e JOIN districts d ON d.id = e.district_id
     JOIN filed f ON f.district_id = e.district_id
+    LEFT JOIN flagged g ON g.district_id = f.district_id AND g.period = f.period
     LEFT JOIN vals v ON v.district_id = f.district_id AND v.period = f.period
     """
     return sql, params
@@ -308,7 +317,7 @@ def canonical_summary(summary: Summary) -> dict[tuple[str, str], tuple[Any, ...]
             if d.reports == 0:
                 continue  # the hand-written query has no row for a district and period without reports
             fields = tuple(sorted((k, a.count, _num(a.total), _num(a.minimum), _num(a.maximum)) for k, a in d.fields.items()))
-            out[(d.name, rollup.periods[0].key)] = (d.schools, d.reported, d.on_time, d.reports, fields)
+            out[(d.name, rollup.periods[0].key)] = (d.schools, d.reported, d.on_time, d.reports, d.approved, d.flags, fields)
     return out
 
 
@@ -318,9 +327,11 @@ def canonical_rows(rows: list[Any]) -> dict[tuple[str, str], tuple[Any, ...]]:
         grouped.setdefault((row[0], row[1]), []).append(row)
     out = {}
     for key, group in grouped.items():
-        name, period, schools, reported, on_time, reports = group[0][:6]
-        fields = tuple(sorted((r[6], int(r[7]), _num(r[8]), _num(r[9]), _num(r[10])) for r in group if r[6] is not None and r[7]))
-        out[key] = (schools, reported, on_time, reports, fields)
+        name, period, schools, reported, on_time, reports, approved, flags = group[0][:8]
+        fields = tuple(
+            sorted((r[8], int(r[9]), _num(r[10]), _num(r[11]), _num(r[12])) for r in group if r[8] is not None and r[9])
+        )
+        out[key] = (schools, reported, on_time, reports, int(approved or 0), int(flags or 0), fields)
     return out
 
 

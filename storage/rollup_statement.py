@@ -90,17 +90,23 @@ def _expected_branch(*, programme: bool, scoped: bool) -> AnySelect:
 
 
 def _pairs(*, scoped: bool, several_per_period: bool) -> Any:
-    """One row per (school, period) with a current report: how many, and whether any came on time.
+    """One row per (school, period) with a current report: how many, whether any came on time, and
+    how many the office approved (issue 15).
 
     Other forms than event forms have one current report per school and period
     (the partial unique index), so the rows need no grouping, and the planner
     can fold the subquery away (half the time on PostgreSQL).
     """
     on_time = case((Report.is_late.is_(True), 0), else_=1)
+    approved = case((Report.review == "approved", 1), else_=0)
     if several_per_period:
-        columns: tuple[Any, ...] = (func.count().label("n"), func.max(on_time).label("on_time"))
+        columns: tuple[Any, ...] = (
+            func.count().label("n"),
+            func.max(on_time).label("on_time"),
+            func.sum(approved).label("approved"),
+        )
     else:
-        columns = (literal_column("1").label("n"), on_time.label("on_time"))
+        columns = (literal_column("1").label("n"), on_time.label("on_time"), approved.label("approved"))
     stmt = (
         select(Report.school_id, School.district_id, Report.period, *columns)
         .join(School, School.id == Report.school_id)
@@ -112,7 +118,8 @@ def _pairs(*, scoped: bool, several_per_period: bool) -> Any:
 
 
 def _filed_branch(*, programme: bool, scoped: bool, by_period: bool, several_per_period: bool) -> AnySelect:
-    """``f`` rows: filed (school, period) pairs per district [and period]."""
+    """``f`` rows: filed (school, period) pairs per district [and period]; ``total`` carries the
+    counted reports the office approved (approval coverage rides on the same scan)."""
     pairs = _pairs(scoped=scoped, several_per_period=several_per_period)
     if programme:
         # Only programme members count as reported; a school that left still has its figures summed.
@@ -130,7 +137,7 @@ def _filed_branch(*, programme: bool, scoped: bool, by_period: bool, several_per
             func.coalesce(func.sum(case((expected_school.is_not(None), pairs.c.on_time), else_=0)), 0),
             func.count(distinct(expected_school)),
             func.sum(pairs.c.n),
-            _no_number(),
+            cast(func.sum(pairs.c.approved), ReportValue.num_value.type),
             _no_number(),
             _no_number(),
         )
@@ -194,31 +201,6 @@ def _flags_branch(*, scoped: bool, by_period: bool) -> AnySelect:
     return _in_scope(flags, scoped)
 
 
-def _approved_branch(*, scoped: bool, by_period: bool) -> AnySelect:
-    """``a`` rows: counted reports the office approved, per district [, period] (issue 15)."""
-    approved = (
-        select(
-            literal_column("'a'"),
-            School.district_id,
-            _no_text(),
-            Report.period if by_period else _no_text(),
-            _no_text(),
-            func.count(Report.id),
-            _no_count(),
-            _no_count(),
-            _no_count(),
-            _no_number(),
-            _no_number(),
-            _no_number(),
-        )
-        .select_from(Report)
-        .join(School, School.id == Report.school_id)
-        .where(*_CURRENT, Report.review == "approved")
-        .group_by(School.district_id, *([Report.period] if by_period else []))
-    )
-    return _in_scope(approved, scoped)
-
-
 @cache
 def rollup_statement(
     *, programme: bool, scoped: bool, by_period: bool, several_per_period: bool, totals: bool = False
@@ -228,7 +210,8 @@ def rollup_statement(
     Four GROUP BYs glued with UNION ALL, each row tagged with its kind — ``e``
     expected schools per district, ``f`` filed (school, period) pairs per
     district [and period], ``v`` value aggregates per district [, period] and
-    field, ``g`` confirmed warnings per district [, period], ``a`` approved reports per district [, period]. Each branch reaches ``reports`` through the ``(form_key, period,
+    field, ``g`` confirmed warnings per district [, period] (the ``f`` rows also count the
+    reports the office approved). Each branch reaches ``reports`` through the ``(form_key, period,
     is_current)`` index and ``report_values`` by report id (migration 0004
     makes that probe index-only on PostgreSQL). No shared CTE: SQLite cannot
     estimate a CTE's size and then builds a Bloom filter over all of
@@ -249,5 +232,4 @@ def rollup_statement(
         *filed,
         _values_branch(scoped=scoped, by_period=by_period),
         _flags_branch(scoped=scoped, by_period=by_period),
-        _approved_branch(scoped=scoped, by_period=by_period),
     )

@@ -186,10 +186,9 @@ class _Tagged:
         elif kind == "f":
             self.names.setdefault(district_id, name)
             self.counts[(district_id, period)] = (int(n1), int(n2), int(n3), int(n4 or 0))
+            self.approved[(district_id, period)] = int(total or 0)
         elif kind == "g":
             self.flags[(district_id, period)] = int(n1)
-        elif kind == "a":
-            self.approved[(district_id, period)] = int(n1)
         elif n1:  # a field answered by somebody (only NULLs = skipped everywhere: nothing to aggregate)
             self.aggregates.setdefault((district_id, period), {})[key] = FieldAggregate(
                 count=int(n1), total=exact_decimal(total), minimum=exact_decimal(low), maximum=exact_decimal(high)
