@@ -16,12 +16,26 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import event, func, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
 _HERE = Path(__file__).resolve().parent
+
+
+def database_unavailable(error: BaseException | None) -> bool:
+    """Whether ``error`` (or what caused it) is the database being unreachable, not a bug: the
+    webhook answers 503 so Telegram redelivers, the dashboard 503 with Retry-After."""
+    while error is not None:
+        if isinstance(error, (OperationalError, InterfaceError, PoolTimeout, OSError)):
+            return True
+        if isinstance(error, DBAPIError) and error.connection_invalidated:
+            return True
+        error = error.__cause__ or error.__context__
+    return False
 
 
 def make_engine(url: str, *, pool_size: int | None = None, pool_timeout: float | None = None, **kwargs: Any) -> AsyncEngine:

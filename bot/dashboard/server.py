@@ -44,8 +44,6 @@ import tornado.httpserver
 import tornado.netutil
 import tornado.routing
 import tornado.web
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot.core.i18n import t
 from bot.dashboard.auth import (
@@ -63,6 +61,7 @@ from bot.dashboard.links import redeem_link
 from bot.dashboard.pages import serve
 from bot.dashboard.viewer import BadRequest, NotFound, Page, Query, Viewer
 from bot.services import Services
+from storage.db import database_unavailable
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("schoolbot.dashboard.access")
@@ -84,17 +83,6 @@ MAX_AUTH_BODY = 8192
 SAFE_NEXT = re.compile(r"(?:[A-Za-z0-9_-][A-Za-z0-9_.-]*(?:/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*)?")
 # Polling mode's own server: no dashboard request carries a body worth more.
 MAX_BODY = 64 * 1024
-
-
-def database_unavailable(error: BaseException | None) -> bool:
-    """Whether ``error`` (or what caused it) is the database being unreachable, not a bug: a 503."""
-    while error is not None:
-        if isinstance(error, (OperationalError, InterfaceError, PoolTimeout, OSError)):
-            return True
-        if isinstance(error, DBAPIError) and error.connection_invalidated:
-            return True
-        error = error.__cause__ or error.__context__
-    return False
 
 
 def safe_next(wanted: str) -> str:
@@ -445,7 +433,6 @@ __all__ = [
     "Busy",
     "Dashboard",
     "PageFunction",
-    "database_unavailable",
     "app_settings",
     "dashboard_routes",
     "make_dashboard_app",

@@ -42,8 +42,6 @@ from urllib.parse import urlsplit
 import tornado.httpserver
 import tornado.web
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from telegram import Update
 from telegram.error import TelegramError
 
@@ -51,6 +49,7 @@ from bot.dashboard.server import Dashboard, app_settings, dashboard_routes
 from bot.services import Services
 from bot.runtime.observability import InstrumentedApplication
 from bot.runtime.userlock import LockUnavailable, UserLocks
+from storage.db import database_unavailable
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("schoolbot.webhook.access")
@@ -61,17 +60,6 @@ ALLOWED_UPDATES = Update.ALL_TYPES
 MAX_BODY = 1 << 20
 # The connection-level ceiling tornado enforces itself (a lone chunk announcing more).
 CONNECTION_MAX_BODY = 4 * MAX_BODY
-
-
-def is_transient(error: BaseException | None) -> bool:
-    """Whether a failed update should be redelivered: the database was unreachable."""
-    while error is not None:
-        if isinstance(error, (OperationalError, InterfaceError, PoolTimeout, OSError)):
-            return True
-        if isinstance(error, DBAPIError) and error.connection_invalidated:
-            return True
-        error = error.__cause__ or error.__context__
-    return False
 
 
 class BadUpdate(ValueError):
@@ -201,14 +189,14 @@ class UpdateHandler(_Handler):
             self.refuse(503, "temporary failure, retry")
             return
         except Exception as exc:
-            if not is_transient(exc):
+            if not database_unavailable(exc):
                 raise
             log.warning(
                 "update %s: the lock's database failed (%s); asking Telegram to redeliver", update.update_id, type(exc).__name__
             )
             self.refuse(503, "temporary failure, retry")
             return
-        if entry.failed and is_transient(entry.error):
+        if entry.failed and database_unavailable(entry.error):
             log.warning(
                 "update %s failed on the database (%s); asking Telegram to redeliver",
                 update.update_id,

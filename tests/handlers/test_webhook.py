@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from bot.app import build_application
 from bot.core.clock import FixedClock
 from bot.offline.fakeapi import FakeRequest, FakeTelegram
-from bot.runtime.webhook import SECRET_HEADER, is_transient, serve_webhook
+from bot.runtime.webhook import SECRET_HEADER, serve_webhook
+from storage.db import database_unavailable as is_transient
 from storage.db import Database, make_engine
 from tests.conftest import make_settings
 
