@@ -47,9 +47,10 @@ async def messages(budget: SharedBudget, mode: str, end: float, chat_id: int, pe
             asyncio.get_running_loop().create_task(send(budget, next(CHATS), False))
             await asyncio.sleep(1.0 / per_second)
 
-    lanes = {"send-bulk": [bulk_stream()], "send-interactive": [replies()], "mixed": [bulk_stream(), replies()]}
-    await asyncio.gather(*lanes[mode])
-    await asyncio.sleep(0.5)  # the last replies' grants
+    # Factories, not coroutines: a coroutine made for a mode that does not run would never be awaited.
+    lanes = {"send-bulk": [bulk_stream], "send-interactive": [replies], "mixed": [bulk_stream, replies]}
+    await asyncio.gather(*(lane() for lane in lanes[mode]))
+    await asyncio.sleep(1.5)  # the last replies' grants (a loaded machine answers slowly)
 
 
 async def main(url: str, mode: str, seconds: float, rate: float, chat_id: int, per_second: float) -> None:
