@@ -4,7 +4,8 @@ Every test that asks for ``db`` runs twice: on SQLite and on PostgreSQL. The
 PostgreSQL server is ``SCHOOLBOT_TEST_PG`` (default: the local one, trust auth);
 each run creates its own database and drops it at the end. Without a reachable
 server the PostgreSQL half is skipped locally, but fails under ``CI=true`` so a
-green CI always means both backends passed.
+green CI always means both backends passed. Under pytest-xdist (``scripts/test``
+runs two workers) each worker process migrates its own pair, named by its pid.
 
 By default ``db`` runs the whole test inside one outer transaction that is rolled
 back at the end (:class:`RolledBackDatabase`): nothing is committed, so nothing is

@@ -89,6 +89,7 @@ async def test_the_fake_enforces_flood_limits_only_when_asked(monkeypatch: pytes
     assert isinstance(FakeBotApiServer().limits, FloodLimits)
 
 
+@pytest.mark.serial  # two bot processes against the flood limits: run alone (scripts/test)
 async def test_two_processes_ride_out_a_short_deadline_burst_within_the_flood_limits(
     pg_db: tuple[str, Database],
 ) -> None:

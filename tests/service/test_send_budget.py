@@ -22,8 +22,9 @@ from bot.settings import Settings
 from storage.budget import TELEGRAM_CAP, LocalBudget, SharedBudget
 from storage.db import Database
 
-# Takes happen on the budget's own connections (and in other processes): committed data.
-pytestmark = pytest.mark.committed
+# Takes happen on the budget's own connections (and in other processes): committed data. The rates
+# and waits measured here are the machine's too: run alone (scripts/test runs `serial` after the rest).
+pytestmark = [pytest.mark.committed, pytest.mark.serial]
 
 ROOT = Path(__file__).resolve().parents[2]
 
