@@ -159,6 +159,8 @@ class Form(BaseModel):
     version: int = pydantic.Field(ge=1)
     title: Text
     short: Text
+    # Other words the office types for this form (``/summary 奶``, ``/overdue 保险``).
+    aliases: list[str] = []
     command: str = pydantic.Field(pattern=_COMMAND)
     cadence: Cadence
     event_period: Cadence | None = None

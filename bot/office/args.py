@@ -72,14 +72,27 @@ def _fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text).strip().casefold()
 
 
+def _names(form: Form) -> set[str]:
+    names = {form.key, form.command, form.short.zh, form.short.en, form.title.zh, form.title.en}
+    return {_fold(name) for name in names | set(form.aliases)}
+
+
 def find_form(catalogue: Catalogue, text: str) -> Form | None:
-    """The form named by key, command or title (``milk``, ``/milk``, ``学生奶``); None if none."""
+    """The form named by key, command, title or alias (``milk``, ``/milk``, ``学生奶``, ``奶``).
+
+    A Chinese word that is part of exactly one form's short name or aliases also names it
+    (``收获`` of 收获登记); a word that fits two forms names none. None if none.
+    """
     wanted = _fold(text).lstrip("/")
+    if not wanted:
+        return None
     for form in catalogue:
-        names = {form.key, form.command, form.short.zh, form.short.en, form.title.zh, form.title.en}
-        if wanted in {_fold(name) for name in names}:
+        if wanted in _names(form):
             return form
-    return None
+    if not re.search(r"[\u4e00-\u9fff]", wanted):
+        return None
+    partial = [form for form in catalogue if any(wanted in _fold(name) for name in (form.short.zh, *form.aliases))]
+    return partial[0] if len(partial) == 1 else None
 
 
 _MONTH = re.compile(r"(\d{4})\s*[-/.年]?\s*(\d{1,2})\s*月?")

@@ -133,10 +133,14 @@ def form_and_period(services: Services, lang: str, args: Sequence[str]) -> tuple
 
 
 def _form_and_period(services: Services, args: Sequence[str]) -> tuple[Form, Period]:
-    form = form_arg(services.catalogue, args[0]) if args else services.catalogue.forms[0]
-    period = period_arg(form, args[1]) if len(args) > 1 else _default_period(services, form)
+    """A form and a period in either order (``/summary 2026年10月 学生奶``); the form is required."""
     if len(args) > 2:
         raise UnknownWord(args[2])  # never silently ignored: it may have been meant to narrow the view
+    words = list(args)
+    if len(words) == 2 and find_form(services.catalogue, words[0]) is None and find_form(services.catalogue, words[1]):
+        words.reverse()
+    form = form_arg(services.catalogue, words[0]) if words else services.catalogue.forms[0]
+    period = period_arg(form, words[1]) if len(words) > 1 else _default_period(services, form)
     return form, period
 
 

@@ -104,10 +104,24 @@ async def test_unknown_form_and_bad_period_get_clear_messages(sim: Simulator, db
     staff = await register_staff(sim, db, clock)
     replies = await staff.send("/summary 校服")
     assert "没有“校服”这张报表" in replies[0].text and "milk" in replies[0].text
+    assert replies[0].text.count("用法") == 1, replies[0].text  # one usage line, not two
     replies = await staff.send("/summary milk 2026-Q4")
     assert "不是「学生奶」的报送期间" in replies[0].text and "2026-10" in replies[0].text
     replies = await staff.send("/summary milk 2026年10月")
     assert "2026年10月" in replies[-1].text and "已报" in replies[-1].text
+    assert replies[0].text.count("用法") <= 1  # one usage line, not two
+
+
+async def test_the_office_names_a_form_as_it_speaks_of_it(sim: Simulator, db: Database, clock: FixedClock) -> None:
+    a, _, _ = await three_schools(db, clock)
+    await milk(db, a, "2026-10", 300)
+    staff = await register_staff(sim, db, clock)
+    for words in ("/summary 奶 2026-10", "/summary 2026年10月 学生奶", "/summary 牛奶 2026-10"):
+        replies = await staff.send(words)
+        assert "学生饮用奶月报" in replies[-1].text and "2026年10月" in replies[-1].text, (words, [r.text for r in replies])
+        assert "300" in replies[-1].text
+    replies = await staff.send("/summary 保险")
+    assert not any("没有“保险”" in r.text for r in replies) and any("校方责任险" in r.text for r in replies)
 
 
 async def test_summary_defaults_to_the_last_finished_period(sim: Simulator, db: Database, clock: FixedClock) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.core.catalogue import load_catalogue
-from bot.office.args import BadPeriod, UnknownForm, UnknownWord, form_arg, period_arg, scope_words, stored_period
+from bot.office.args import BadPeriod, UnknownForm, UnknownWord, find_form, form_arg, period_arg, scope_words, stored_period
 
 CATALOGUE = load_catalogue()
 MILK = CATALOGUE.get("milk")
@@ -14,6 +14,26 @@ MILK = CATALOGUE.get("milk")
 @pytest.mark.parametrize("word", ["milk", "/milk", "MILK", "学生奶"])
 def test_a_form_is_found_by_key_command_or_name(word: str) -> None:
     assert form_arg(CATALOGUE, word).key == "milk"
+
+
+@pytest.mark.parametrize(
+    ("word", "key"),
+    [("奶", "milk"), ("牛奶", "milk"), ("保险", "insurance"), ("险", "insurance"), ("收获", "harvest"), ("责任险", "insurance")],
+)
+def test_a_form_is_found_by_the_words_a_clerk_types(word: str, key: str) -> None:
+    assert form_arg(CATALOGUE, word).key == key
+
+
+def test_part_of_one_short_name_names_that_form_and_part_of_two_names_none() -> None:
+    assert form_arg(CATALOGUE, "校方").key == "insurance"  # part of 校方责任险 only
+    assert form_arg(CATALOGUE, "登记").key == "harvest"
+    for word in ("区", "报表", "表", "mil"):  # in no short name or alias, only in titles, or not Chinese
+        with pytest.raises(UnknownForm):
+            form_arg(CATALOGUE, word)
+    harvest = CATALOGUE.get("harvest")
+    rival = MILK.model_copy(update={"aliases": ["收获奶"]})
+    assert find_form([harvest, MILK], "获") is harvest  # type: ignore[arg-type]
+    assert find_form([harvest, rival], "获") is None  # type: ignore[arg-type]  # part of two forms: neither
 
 
 def test_an_unknown_form_names_the_word() -> None:
