@@ -147,6 +147,10 @@ def test_state_text_names_one_state_or_counts_a_mix() -> None:
     assert chart.state_text([PeriodState.CLOSED], "en") == "locked"
     mixed = [PeriodState.CLOSED] * 9 + [PeriodState.DUE]
     assert chart.state_text(mixed, "zh") == "已锁定 9 期 · 尚未到截止日 1 期"
+    year = [PeriodState.CLOSED] * 3 + [PeriodState.OPEN]
+    assert chart.state_text([PeriodState.OPEN], "zh") == "本期尚未结束"  # one period: 本期
+    assert chart.state_text(year, "zh") == "已锁定 3 期 · 尚未结束 1 期"  # counted: no 本期
+    assert chart.state_text(year, "en") == "3 locked · 1 not over"
 
 
 # --- the drawing ---------------------------------------------------------------------
