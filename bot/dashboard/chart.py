@@ -9,8 +9,9 @@ test's screenshot; and it is testable as text. Colours and line styles live in
 
 This year's line is solid; a period whose reports are not all in (open, or fewer than
 expected reported) is a hollow point labelled with its coverage ("4/10"); a period
-nobody reported is no point at all but 未报 under the axis, never a 0. Last year's
-periods are the grey dashed line behind.
+nobody reported is no point at all but a word under the axis, never a 0: 未报 once past
+its due date, 待报 before it, 未结束 while it runs. Last year's periods are the grey
+dashed line behind.
 """
 
 from __future__ import annotations
@@ -23,11 +24,11 @@ from markupsafe import Markup
 
 from bot.core.catalogue import Cadence
 from bot.core.i18n import t
-from bot.core.periods import Period
+from bot.core.periods import Period, PeriodState
 from bot.dashboard.data import Trend, TrendPoint
 from bot.render.scale import Scale
 
-__all__ = ["short_label", "trend_svg"]
+__all__ = ["empty_label", "short_label", "trend_svg"]
 
 WIDTH, HEIGHT = 600, 230
 LEFT, RIGHT, TOP, BOTTOM = 64, 12, 30, 50
@@ -49,6 +50,16 @@ def short_label(period: Period, lang: str) -> str:
     return str(start.year)
 
 
+def empty_label(point: TrendPoint, lang: str) -> str:
+    """What a period with no figure is: 未报 (past due), 待报 (before its due date), 未结束 (running)."""
+    match point.coverage.state:
+        case PeriodState.OPEN:
+            return t(lang, "pages.trend_not_over")
+        case PeriodState.DUE:
+            return t(lang, "pages.trend_not_due")
+    return t(lang, "coverage.unreported")
+
+
 def _ceiling(top: Decimal) -> float:
     """A round axis maximum at or above ``top`` (1, 2, 2.5 or 5 times a power of ten)."""
     if top <= 0:
@@ -61,7 +72,7 @@ def _ceiling(top: Decimal) -> float:
 
 
 def _tooltip(point: TrendPoint, scale: Scale, unit: str, lang: str) -> str:
-    value = t(lang, "coverage.unreported") if point.value is None else scale.label(point.value, unit)
+    value = empty_label(point, lang) if point.value is None else scale.label(point.value, unit)
     return f"{point.period.label(lang)}: {value} · {point.coverage.label(lang)}"
 
 
@@ -107,9 +118,10 @@ def trend_svg(trend: Trend, lang: str) -> Markup:
             tip = escape(_tooltip(point, scale, unit, lang))
             if point.value is None:
                 if css == "this":
-                    none = escape(t(lang, "coverage.unreported"))
+                    none = escape(empty_label(point, lang))
+                    css_none = "none" if point.coverage.state.finished else "none pending"  # grey until it is owed
                     out.append(
-                        f'<text class="none" x="{x(i):.1f}" y="{base + 38}" text-anchor="middle">{none}<title>{tip}</title></text>'
+                        f'<text class="{css_none}" x="{x(i):.1f}" y="{base + 38}" text-anchor="middle">{none}<title>{tip}</title></text>'
                     )
                 continue
             cx, cy = x(i), y(point.value)

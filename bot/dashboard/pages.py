@@ -27,7 +27,7 @@ from markupsafe import Markup, escape
 from bot.core.fields import Field
 from bot.core.i18n import t
 from bot.core.periods import parse_period
-from bot.dashboard.chart import short_label, trend_svg
+from bot.dashboard.chart import empty_label, short_label, trend_svg
 from bot.dashboard.data import CellState, GridFilters, read_grid, read_trends
 from bot.dashboard.params import AREAS, Params, read_params
 from bot.dashboard.school import school_page
@@ -65,7 +65,7 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.globals.update(states=CellState, short_label=short_label, programme_label=programme_label)
+    env.globals.update(states=CellState, short_label=short_label, empty_label=empty_label, programme_label=programme_label)
     return env
 
 

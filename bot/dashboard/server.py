@@ -185,14 +185,16 @@ class _Base(tornado.web.RequestHandler):
             return
         log.error("Uncaught exception %s", self._request_summary(), exc_info=(typ, value, tb))
 
-    def answer(self, status: int, text: str, *, login: str | None = None, refresh: str | None = None) -> None:
-        """A short HTML page: a line of text (with the login script going on to ``login``, or a refresh)."""
+    def answer(self, status: int, text: str, *, login: str | None = None, refresh: str | None = None, back: bool = False) -> None:
+        """A short HTML page: a line of text (with the login script going on to ``login``, or a refresh;
+        ``back``: a signed-in viewer's way back to the grid, for a bad link they followed or typed)."""
         self.set_status(status)
         self.set_header("Content-Type", "text/html; charset=utf-8")
         if status == 503:
             self.set_header("Retry-After", str(Bound.RETRY_AFTER))
         # No favicon request (it would be a 404 in the console).
         head = '<meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">'
+        head += '<link rel="stylesheet" href="/app/static/style.css">'
         if refresh is not None:
             head += f'<meta http-equiv="refresh" content="0;url={escape(refresh)}">'
         if login is not None:
@@ -201,8 +203,11 @@ class _Base(tornado.web.RequestHandler):
         body = f'<p id="message"{after}>{escape(text)}</p>'
         if refresh is not None:
             body += f'<p><a href="{escape(refresh)}">{escape(t(self.lang, "dashaccess.go_on"))}</a></p>'
+        if back:
+            body += f'<p><a id="back" href="/app/grid">{escape(t(self.lang, "dashaccess.back"))}</a></p>'
         self.finish(
-            f'<!doctype html><html lang="{self.lang}"><head><meta charset="utf-8">{head}</head><body>{body}</body></html>'
+            f'<!doctype html><html lang="{self.lang}"><head><meta charset="utf-8">{head}</head>'
+            f"<body><main>{body}</main></body></html>"
         )
 
     def set_session(self, telegram_id: int) -> None:
@@ -262,10 +267,10 @@ class PageHandler(_Base):
         try:
             page = await self.dashboard.pages(path, query, viewer, services, self.dashboard.now())
         except NotFound:
-            self.answer(404, t(self.lang, "dashaccess.not_found"))
+            self.answer(404, t(self.lang, "dashaccess.not_found"), back=True)
             return
         except BadRequest as exc:
-            self.answer(400, exc.message)
+            self.answer(400, exc.message, back=True)
             return
         self.send_page(page)
 

@@ -148,8 +148,13 @@ def state_text(states: Sequence[PeriodState], lang: str) -> str:
     if len(counts) == 1:
         return t(lang, f"chart.state_{states[0].value}")
     # Counted, an open period is "尚未结束 1 期", not "本期尚未结束 1 期" (there is no one 本期 in a year).
-    words = {state: t(lang, "chart.state_open_counted" if state is PeriodState.OPEN else f"chart.state_{state.value}") for state in counts}
-    return t(lang, "chart.separator").join(t(lang, "chart.state_count", state=words[state], count=count) for state, count in counts.items())
+    words = {
+        state: t(lang, "chart.state_open_counted" if state is PeriodState.OPEN else f"chart.state_{state.value}")
+        for state in counts
+    }
+    return t(lang, "chart.separator").join(
+        t(lang, "chart.state_count", state=words[state], count=count) for state, count in counts.items()
+    )
 
 
 def _due(form: Form, rollup: Rollup, lang: str) -> str | None:

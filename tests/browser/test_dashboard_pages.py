@@ -109,5 +109,10 @@ async def test_district_staff_and_bad_links_in_the_browser(live: LiveDashboard, 
     assert bad is not None and bad.status == 400
     assert "2026-13" in await tab.page.inner_text("body")
     await shot(tab, tmp_path, "bad-period")
+    # A bad link is not a dead end: the way back leads to the grid, still signed in, still scoped.
+    await tab.page.click("#back")
+    assert tab.page.url.endswith("/app/grid")
+    back = await tab.page.inner_text("body")
+    assert "邹圩小学" in back and "相山小学" not in back
     download = await tab.page.context.request.get(f"{live.base}/app/download/xlsx?form=milk&year=2026")
     assert download.status == 200 and (await download.body())[:2] == b"PK"

@@ -127,9 +127,10 @@ async def test_an_admin_sees_the_city(live: LiveDashboard) -> None:
 
 async def test_not_found_bad_request_and_downloads(live: LiveDashboard) -> None:
     async with live.signed_in(CITY_STAFF) as client:
-        assert (await client.get("/app/missing")).status_code == 404
+        missing = await client.get("/app/missing")
+        assert missing.status_code == 404 and 'href="/app/grid"' in missing.text
         bad = await client.get("/app/bad")
-        assert bad.status_code == 400 and "2026-13" in bad.text
+        assert bad.status_code == 400 and "2026-13" in bad.text and "返回完成情况" in bad.text
         download = await client.get("/app/file")
         assert download.status_code == 200 and download.content == b"PK"
         assert download.headers["Content-Disposition"] == "attachment; filename*=UTF-8''%E6%B1%87%E6%80%BB%202026.xlsx"

@@ -230,6 +230,15 @@ async def test_trends_draw_the_headline_with_its_coverage(services: Services) ->
     # September and October are past due but 2/3 reported: hollow points labelled 2/3.
     assert "2/3</text>" in html and 'class="pt-open"' in html
     assert "未报" in html  # months nobody reported are 未报, never a zero point
+    # A month nobody reported is named by its state: 未报 once past due, 未结束 while it runs
+    # (26 November: November is running), never 未报 before its due date.
+    assert ">未报<title>2026年1月: 未报" in html
+    assert ">未结束<title>2026年11月: 未结束" in html and ">未报<title>2026年11月" not in html
+    assert html.count('class="none pending"') >= 1 and 'class="none" x' in html  # grey until owed, red once missing
+    # The axis carries the unit of the chart's scale; the heading names no other unit.
+    assert "<h2>学生饮用奶月报 · 日参饮人数</h2>" in html
+    english = (await page(services, "trends", Viewer(1, 2001, "Li", "staff", None, "en"), year="2026")).body.decode()
+    assert ">not over<title>" in english
 
 
 async def test_english_viewer_reads_english(services: Services) -> None:
