@@ -237,6 +237,8 @@ async def test_trends_draw_the_headline_with_its_coverage(services: Services) ->
     assert html.count('class="none pending"') >= 1 and 'class="none" x' in html  # grey until owed, red once missing
     # The axis carries the unit of the chart's scale; the heading names no other unit.
     assert "<h2>学生饮用奶月报 · 日参饮人数</h2>" in html
+    assert '<select name="form">' not in html  # every form is drawn: a form filter would do nothing
+    assert '<select name="form">' in (await page(services, "grid", form="milk")).body.decode()
     english = (await page(services, "trends", Viewer(1, 2001, "Li", "staff", None, "en"), year="2026")).body.decode()
     assert ">not over<title>" in english
 
