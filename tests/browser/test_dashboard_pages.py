@@ -83,6 +83,11 @@ async def test_every_page_opens_with_its_numbers(live: LiveDashboard, tab: Tab, 
     assert "比上月多一倍" in school and "新学期扩招" in school and "420" in school
     assert "↩️ 已退回" in school and "李老师 · 2026-11-05 10:00" in school and "供奶天数与送货单不符" in school
     assert "待审核" in school and "审核状态尚未启用" not in school
+    # On a phone every version is a card: its answers are in view without scrolling sideways.
+    width = await tab.page.evaluate("window.innerWidth")
+    assert width < 640
+    for box in [await cell.bounding_box() for cell in await tab.page.locator("table.versions td.answers").all()]:
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width, (box, width)
     await shot(tab, tmp_path, "school")
     flags = await _open(live, tab, "flags?form=milk&year=2026")
     assert "新学期扩招" in flags
