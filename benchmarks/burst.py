@@ -57,6 +57,8 @@ every aim is met.
 from __future__ import annotations
 
 import argparse
+import bisect
+import gc
 import asyncio
 import itertools
 import os
@@ -455,6 +457,15 @@ class Figures:
     served: Counter[int] = field(default_factory=Counter)
     exit_codes: list[int | None] = field(default_factory=list)
     drained: bool = True
+    # How late this process's loop (the fake Bot API, the proxy and the principals) woke during
+    # the burst: its flood-limit clock reads arrival when a handler runs, so a late loop bunches
+    # arrivals it counts. And the CPU seconds each process used over the whole run.
+    loop_lag: list[float] = field(default_factory=list)
+    stalls: list[tuple[float, float]] = field(default_factory=list)  # (when it ended, seconds) over STALL
+    gc_pauses: list[float] = field(default_factory=list)  # this process's collections, seconds
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
+    refusals_after_stall: int = 0  # 429s the fake sent within a second after one of its own stalls
+    chat_refusals: list[tuple[float, str]] = field(default_factory=list)  # (gap after the chat's last, kinds)
 
     def latencies(self, phase: str) -> list[float]:
         return sorted(s.latency for s in self.steps if s.phase == phase and s.latency is not None)
@@ -532,11 +543,43 @@ class Figures:
             f"  webhook            : {self.redelivered} redeliveries {dict(self.refused_status) or ''},"
             f" {self.undeliverable} given up; per process {sorted(self.served.values())}"
         )
+        lag = sorted(self.loop_lag)
+        print(
+            f"  driver loop lag    : p50 {percentile(lag, 50) * 1000:.0f} ms, p99 {percentile(lag, 99) * 1000:.0f} ms,"
+            f" max {(lag[-1] if lag else 0) * 1000:.0f} ms (the fake's clock; CPU s: "
+            + ", ".join(f"{k} {v:.0f}" for k, v in self.cpu_seconds.items())
+            + f", over {self.floor[1] - self.burst[0]:.0f} s)"
+        )
+        gcs = sorted(self.gc_pauses)
+        print(
+            f"  driver stalls      : {len(self.stalls)} over {STALL * 1000:.0f} ms; garbage collection {len(gcs)} runs,"
+            f" longest {(gcs[-1] if gcs else 0) * 1000:.0f} ms; {self.refusals_after_stall} of the burst's 429s"
+            " came within 1 s after a stall"
+        )
+        if self.chat_refusals:
+            gaps = sorted(g for g, _ in self.chat_refusals)
+            pairs = Counter(k for _, k in self.chat_refusals)
+            print(
+                f"  per-chat 429s      : gap after the chat's previous message p50 {percentile(gaps, 50) * 1000:.0f} ms,"
+                f" min {gaps[0] * 1000:.0f} ms, max {gaps[-1] * 1000:.0f} ms; previous→retried kinds {dict(pairs)}"
+            )
         if not self.drained:
             print(f"  NOT DRAINED: bulk sends or reports unfinished {c.drain_timeout:.0f} s after the window")
         print("  aims (issue 17):")
         for name, met in self.aims():
             print(f"    [{'met' if met else 'NOT met'}] {name}")
+
+
+STALL = 0.05  # a loop wake-up later than this is a stall worth counting
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds process ``pid`` has used (Linux ``/proc``; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -707,9 +750,24 @@ class Burst:
                 bots = [await start_bot(api.url, self.url, port, proxy_port, log_dir, n) for n, port in enumerate(ports)]
                 for bot in bots:
                     await wait_healthy(bot)
-                await self._burst(db, seeded)
-                await self._floor(seeded)
+                monitor = asyncio.create_task(self._watch_loop())
+                # This process plays Telegram, whose servers do not pause for our garbage collector:
+                # a full collection over the fake's records (120 ms measured) stalls its flood-limit
+                # clock, and the requests that waited meanwhile are all counted as arriving at once.
+                # Young generations are still collected every second; the full one runs after.
+                gc.disable()
+                young = asyncio.create_task(self._collect_young())
+                try:
+                    await self._burst(db, seeded)
+                    monitor.cancel()
+                    await self._floor(seeded)
+                finally:
+                    young.cancel()
+                    gc.enable()
             finally:
+                for n, bot in enumerate(bots):
+                    f.cpu_seconds[f"bot{n}"] = cpu_seconds(bot.proc.pid)
+                f.cpu_seconds["driver"] = cpu_seconds(os.getpid())
                 for bot in bots:
                     f.exit_codes.append(await stop_bot(bot))
                 proxy.stop()
@@ -723,6 +781,33 @@ class Burst:
         self._account(seeded, bots)
         print(f"(process logs in {log_dir})")
         return f
+
+    async def _collect_young(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            gc.collect(1)
+
+    async def _watch_loop(self, period: float = 0.02) -> None:
+        started: list[float] = []
+
+        def timed(phase: str, info: dict[str, int]) -> None:
+            if phase == "start":
+                started[:] = [time.perf_counter()]
+            elif started:
+                self.figures.gc_pauses.append(time.perf_counter() - started[0])
+
+        gc.callbacks.append(timed)
+        try:
+            while True:
+                before = time.monotonic()
+                await asyncio.sleep(period)
+                now = time.monotonic()
+                lag = max(0.0, now - before - period)
+                self.figures.loop_lag.append(lag)
+                if lag > STALL:
+                    self.figures.stalls.append((now, lag))
+        finally:
+            gc.callbacks.remove(timed)
 
     async def _burst(self, db: Database, seeded: Seeded) -> None:
         c, f = self.config, self.figures
@@ -795,6 +880,25 @@ class Burst:
         f.refused_overall = sum(e.scope == "overall" and e.at < floor_start for e in self.limits.refused)
         f.refused_chat = sum(e.scope == "chat" and e.at < floor_start for e in self.limits.refused)
         f.refused_floor = sum(e.at >= floor_start for e in self.limits.refused)
+        # The fake's clock and this loop's share time.monotonic (FloodLimits' default clock).
+        # Per chat: how far behind the chat's previous admitted message each refusal came, and
+        # what the two were (b: broadcast or reminder, r: reply), to see where 1/s is missed.
+        last_in_chat: dict[int, list[float]] = defaultdict(list)
+        for e in self.limits.admitted:
+            last_in_chat[e.chat_id].append(e.at)
+        for e in self.limits.refused:
+            if e.scope != "chat" or e.at >= floor_start:
+                continue
+            times = last_in_chat[e.chat_id]
+            # The n-th admitted request of a chat made its n-th message.
+            kinds = ["b" if self.is_bulk(m) else "r" for m in self.fake.sent(e.chat_id)]
+            n = bisect.bisect_right(times, e.at)
+            if n and n <= len(kinds):
+                pair = kinds[n - 1] + (kinds[n] if n < len(kinds) else "?")
+                f.chat_refusals.append((e.at - times[n - 1], pair))
+        f.refusals_after_stall = sum(
+            any(0 <= e.at - end <= 1.0 for end, _ in f.stalls) for e in self.limits.refused if e.at < floor_start
+        )
         f.admitted = len(self.limits.admitted)
         f.max_admitted = self.limits.max_in_window()
         f.max_attempted = self.limits.max_in_window(refused_too=True)

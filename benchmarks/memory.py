@@ -69,7 +69,7 @@ async def main(users: int) -> None:
                 ],
             )
         fake = FakeTelegram()
-        settings = Settings(database_url=url, _env_file=None)  # type: ignore[call-arg]
+        settings = Settings(database_url=url, _env_file=None)
         application = build_application(settings, request=FakeRequest(fake), db=db)
         async with application:
             sim = Simulator(application, fake)

@@ -129,9 +129,7 @@ async def measure(url: str, schools: int) -> tuple[float, float, int]:
     db = Database(url)
     await db.migrate()
     await populate(db, schools)
-    settings = Settings(  # type: ignore[call-arg]
-        database_url=url, daily_digest_at="off", weekly_digest="off", _env_file=None
-    )
+    settings = Settings(database_url=url, daily_digest_at="off", weekly_digest="off", _env_file=None)
     services = Services(settings=settings, db=db, clock=FixedClock(NOW), catalogue=load_catalogue())
     plan = await plan_tick(services, NOW)
     ours = {(due.form.key, due.period.key, c.school_id, c.person_id) for due, c in plan.by_action("send")}

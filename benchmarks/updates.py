@@ -75,7 +75,7 @@ async def measure(url: str, rounds: int) -> Measured:
     db = Database(url)
     await db.migrate()
     clock = FixedClock(datetime(2026, 11, 26, 10, 0, tzinfo=SHANGHAI))
-    settings = Settings(database_url=url, bot_username="bench_bot", _env_file=None)  # type: ignore[call-arg]
+    settings = Settings(database_url=url, bot_username="bench_bot", _env_file=None)
     # One school and principal per round, so every round is a whole first report (a correction
     # would skip the questions and measure only the heaviest steps).
     codes = [f"B{i}" for i in range(rounds)]

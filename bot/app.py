@@ -19,7 +19,6 @@ from bot.core.clock import Clock, SystemClock
 from bot.context import BotContext, BotData
 from bot.services import Services
 from bot.delivery.limiter import SharedRateLimiter
-from bot.delivery.send import PER_CHAT_INTERVAL
 from bot.runtime.menus import set_menu
 from bot.runtime.observability import InstrumentedApplication, instrument_handlers
 from bot.delivery.sender import BroadcastSender, stop_sender
@@ -146,7 +145,7 @@ def build_rate_limiter(settings: Settings, database_url: str, request: BaseReque
     in-memory fake of tests and the console) has no Telegram to share and keeps it too.
     """
     if request is None and database_url.startswith("postgresql"):
-        budget = SharedBudget.connect(database_url, rate=settings.send_bulk_rate, chat_interval=PER_CHAT_INTERVAL)
+        budget = SharedBudget.connect(database_url, rate=settings.send_bulk_rate)
         return SharedRateLimiter(budget)
     # Retries RetryAfter answers instead of re-raising them (max_retries defaults to 0).
     return AIORateLimiter(max_retries=3)
@@ -163,7 +162,7 @@ def build_send_budget(services: Services, bot_data: BotData, limiter: BaseRateLi
     if isinstance(limiter, SharedRateLimiter):
         return limiter.budget
     if services.db.dialect == "postgresql":
-        return SharedBudget(services.db.engine, rate=services.settings.send_bulk_rate, chat_interval=PER_CHAT_INTERVAL)
+        return SharedBudget(services.db.engine, rate=services.settings.send_bulk_rate)
     return LocalBudget(bot_data.pacer)
 
 

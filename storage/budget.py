@@ -14,7 +14,10 @@ ahead of bulk sends.
                  at most ``TELEGRAM_CAP`` (1.75): Telegram's ~30/s, whoever sends;
   ``bulk``       bulk messages only, refilled at ``rate`` (``SEND_BULK_RATE``), at most
                  ``cap``: a ceiling bulk sends never pass even when nobody else sends;
-  ``chat:<id>``  one token per ``chat_interval`` (1 s) per chat, for both lanes.
+  ``chat:<id>``  one token per ``chat_interval`` (``CHAT_INTERVAL``, 1.1 s) per chat, for both lanes:
+                 Telegram's 1 a second, with a tenth for the jitter between a grant and
+                 the request's arrival (at exactly 1 s, two messages to one chat whose
+                 first went a few ms late arrive under a second apart and meet a 429).
 
   A take is one statement that refills and takes atomically (the row lock orders
   instances) when the bucket holds at least ``need`` tokens::
@@ -65,6 +68,7 @@ __all__ = [
     "BULK_BUCKET",
     "BULK_CAP",
     "BULK_RESERVE",
+    "CHAT_INTERVAL",
     "Grant",
     "TELEGRAM_BUCKET",
     "TELEGRAM_CAP",
@@ -87,6 +91,8 @@ TELEGRAM_CAP = 1.75
 # What a bulk send leaves in the ``telegram`` bucket for replies: it takes only above 1 + this.
 # 0.25 < TELEGRAM_CAP - 1 keeps half a token of slack for a bulk taker that woke late.
 BULK_RESERVE = 0.25
+# Seconds between two messages to one chat (see the module docstring).
+CHAT_INTERVAL = 1.1
 # Connections of a budget that owns its engine (``SharedBudget.connect``): the lanes' pollers
 # and the chat takes in flight, each a one-statement checkout.
 OWN_POOL_SIZE = 4
@@ -115,6 +121,11 @@ _TAKE = text(
               FROM send_budget WHERE name = :name) AS wait
     """
 )
+
+
+# A chat whose message went later than this after its chat token starts its second again.
+CHAT_SLACK = 0.05
+_RESTART = text("UPDATE send_budget SET tokens = 0, updated_at = clock_timestamp() WHERE name = :name")
 
 
 @dataclass(frozen=True)
@@ -152,7 +163,7 @@ class SharedBudget:
         *,
         rate: float,
         cap: float = BULK_CAP,
-        chat_interval: float = 1.0,
+        chat_interval: float = CHAT_INTERVAL,
         bucket: str = BULK_BUCKET,
         overall_rate: float = TELEGRAM_RATE,
         overall_cap: float = TELEGRAM_CAP,
@@ -190,13 +201,23 @@ class SharedBudget:
 
     async def take_send(self, chat_id: int | None, *, bulk: bool, chat_interval: float | None = None) -> Grant:
         """Every token one message needs, in its lane (``chat_id`` None: no chat bucket); when each was granted."""
-        # The chat first: a chat that is not free yet must not waste a bulk or shared token while it waits.
-        interval = self.chat_interval if chat_interval is None else chat_interval
-        chat = await self.take_chat(chat_id, interval) if chat_id is not None and interval > 0 else None
+        # A bulk send's long wait is for its bulk token: taken first, so the chat's token is taken
+        # just before the message goes. Taken the other way round, the chat's second is counted
+        # from a grant the message then waited a second beyond, and a reply to the same chat,
+        # granted a chat token a second later but sent at once, arrived within the same second
+        # (the burst's 429s "over 1/s in a chat", README). A chat that is not free then holds
+        # the bulk token at most a second; the bulk bucket refills meanwhile.
         if bulk:
             await self.take_bulk()
+        interval = self.chat_interval if chat_interval is None else chat_interval
+        chat = await self.take_chat(chat_id, interval) if chat_id is not None and interval > 0 else None
         # Last, so the grant is as close as can be to the request it pays for.
-        return Grant(chat, await self.take_overall(bulk=bulk))
+        overall = await self.take_overall(bulk=bulk)
+        if chat is not None and (overall - chat).total_seconds() > CHAT_SLACK:
+            # It waited for its shared token (behind this process's other sends): the chat's
+            # second starts again now, when the message goes, not at its chat grant.
+            await self._restart_chat(f"chat:{chat_id}")
+        return Grant(chat, overall)
 
     async def take_bulk(self) -> datetime:
         """Take one bulk token; the database time it was granted."""
@@ -212,6 +233,10 @@ class SharedBudget:
     async def take_chat(self, chat_id: int, interval: float | None = None) -> datetime:
         """Take the chat's one token a ``chat_interval``; the database time it was granted."""
         return await self._take(f"chat:{chat_id}", 1.0 / (interval or self.chat_interval), 1.0)
+
+    async def _restart_chat(self, name: str) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(_RESTART, {"name": name})
 
     async def _take(self, name: str, rate: float, cap: float, need: float = 1.0) -> datetime:
         params = {"name": name, "rate": rate, "cap": cap, "need": need}

@@ -64,7 +64,16 @@ def make_engine(url: str, *, pool_size: int | None = None, pool_timeout: float |
             cursor.close()
 
         return engine
-    return create_async_engine(url, pool_pre_ping=True, **kwargs)
+    # No pool_pre_ping: on asyncpg it is three round trips per checkout (BEGIN, a statement,
+    # ROLLBACK), about a tenth of a webhook process's CPU in the deadline burst (py-spy,
+    # README "Deadline-day burst"), and the send budget checks out once per token. A
+    # connection the server dropped fails its first statement instead; SQLAlchemy then
+    # invalidates every older connection of the pool, the update answers with the
+    # "temporary failure" note (webhook: 503, redelivered) and the next checkout connects
+    # anew (tests/e2e/test_http_recovery.py). pool_recycle retires connections a proxy or
+    # firewall may have cut silently.
+    kwargs.setdefault("pool_recycle", 1800)
+    return create_async_engine(url, **kwargs)
 
 
 def _in_memory(url: str) -> bool:

@@ -56,7 +56,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, Re
 from telegram.ext import ExtBot
 
 from bot.delivery.limiter import Lane, SharedRateLimiter, retry_seconds
-from storage.budget import SendBudget
+from storage.budget import CHAT_INTERVAL, SendBudget
 
 if TYPE_CHECKING:
     from bot.context import BotData
@@ -88,7 +88,8 @@ MAX_CAPTION = 1024
 # a little early, so loop lag does not eat into the rate.
 BULK_RATE = 28.5
 BULK_BURST = 1.2
-PER_CHAT_INTERVAL = 1.0
+# Telegram's one message a second in a chat, with a tenth for jitter (storage/budget.py).
+PER_CHAT_INTERVAL = CHAT_INTERVAL
 
 Kind = Literal["text", "photo", "document"]
 

@@ -62,6 +62,9 @@ class UserLocks:
                 pool_size=max_parallel,
                 pool_timeout=timeout,
                 connect_args={"server_settings": {"lock_timeout": str(max(int(timeout * 1000), 1))}},
+                # A session-level advisory lock needs no transaction: lock and unlock are one
+                # round trip each, without a BEGIN and COMMIT around them.
+                isolation_level="AUTOCOMMIT",
             )
 
     @asynccontextmanager
@@ -93,7 +96,6 @@ class UserLocks:
                     yield
                 finally:
                     await conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
-                    await conn.commit()
         finally:
             lock.release()
 

@@ -81,6 +81,21 @@ async def test_one_chat_gets_one_token_a_second(db: Database) -> None:
     assert (second - first).total_seconds() >= 0.3
 
 
+async def test_a_chats_second_counts_from_when_its_message_goes(db: Database) -> None:
+    """A message that waited for its shared token after its chat token restarts the chat's second
+    when it goes; counted from the chat grant, the next message to the chat could go right after it."""
+    needs_postgresql(db)
+    budget = SharedBudget(
+        db.engine, rate=20.0, chat_interval=0.3, overall_rate=1.0, overall_cap=1.25, bucket="t-bulk", overall_bucket="t-all"
+    )
+    first = await budget.take_send(42, bulk=False)  # both buckets full: at once
+    second = await budget.take_send(42, bulk=False)  # chat after 0.3 s, then the shared token ~0.45 s later
+    assert second.chat is not None and (second.telegram - second.chat).total_seconds() > 0.3
+    third = await budget.take_chat(42)
+    # From the second message's chat grant the chat would be free again before it even went.
+    assert (third - second.telegram).total_seconds() >= 0.3 - 0.01, (first, second, third)
+
+
 def start_workers(url: str, modes: list[str], seconds: float, rate: float, *extra: float) -> list[str]:
     """Real processes (one per mode) taking from the same budget at once; the output of each."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
