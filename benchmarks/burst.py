@@ -762,6 +762,7 @@ class Burst:
                     monitor.cancel()
                     await self._floor(seeded)
                 finally:
+                    monitor.cancel()
                     young.cancel()
                     gc.enable()
             finally:
@@ -883,13 +884,13 @@ class Burst:
         # The fake's clock and this loop's share time.monotonic (FloodLimits' default clock).
         # Per chat: how far behind the chat's previous admitted message each refusal came, and
         # what the two were (b: broadcast or reminder, r: reply), to see where 1/s is missed.
-        last_in_chat: dict[int, list[float]] = defaultdict(list)
+        admitted_at: dict[int, list[float]] = defaultdict(list)
         for e in self.limits.admitted:
-            last_in_chat[e.chat_id].append(e.at)
+            admitted_at[e.chat_id].append(e.at)
         for e in self.limits.refused:
             if e.scope != "chat" or e.at >= floor_start:
                 continue
-            times = last_in_chat[e.chat_id]
+            times = admitted_at[e.chat_id]
             # The n-th admitted request of a chat made its n-th message.
             kinds = ["b" if self.is_bulk(m) else "r" for m in self.fake.sent(e.chat_id)]
             n = bisect.bisect_right(times, e.at)

@@ -128,6 +128,10 @@ CHAT_SLACK = 0.05
 _RESTART = text("UPDATE send_budget SET tokens = 0, updated_at = clock_timestamp() WHERE name = :name")
 
 
+def _chat_bucket(chat_id: int) -> str:
+    return f"chat:{chat_id}"
+
+
 @dataclass(frozen=True)
 class Grant:
     """When a message's tokens were granted (database clock): its chat's (None: none taken) and the shared one."""
@@ -213,10 +217,10 @@ class SharedBudget:
         chat = await self.take_chat(chat_id, interval) if chat_id is not None and interval > 0 else None
         # Last, so the grant is as close as can be to the request it pays for.
         overall = await self.take_overall(bulk=bulk)
-        if chat is not None and (overall - chat).total_seconds() > CHAT_SLACK:
+        if chat is not None and chat_id is not None and (overall - chat).total_seconds() > CHAT_SLACK:
             # It waited for its shared token (behind this process's other sends): the chat's
             # second starts again now, when the message goes, not at its chat grant.
-            await self._restart_chat(f"chat:{chat_id}")
+            await self._restart_chat(_chat_bucket(chat_id))
         return Grant(chat, overall)
 
     async def take_bulk(self) -> datetime:
@@ -232,7 +236,7 @@ class SharedBudget:
 
     async def take_chat(self, chat_id: int, interval: float | None = None) -> datetime:
         """Take the chat's one token a ``chat_interval``; the database time it was granted."""
-        return await self._take(f"chat:{chat_id}", 1.0 / (interval or self.chat_interval), 1.0)
+        return await self._take(_chat_bucket(chat_id), 1.0 / (interval or self.chat_interval), 1.0)
 
     async def _restart_chat(self, name: str) -> None:
         async with self.engine.begin() as conn:
