@@ -117,12 +117,13 @@ class Settings(BaseSettings):
     draft_idle_minutes: int = Field(default=10, ge=0)
     # A reminder or broadcast row claimed by a process that died unsent is taken again after this.
     send_lease_seconds: int = Field(default=300, ge=1)
-    # Bulk sends per second for ALL instances together on PostgreSQL (storage/budget.py), with
-    # a bucket of 1.5 tokens: any one second holds at most rate + 1 = 28 bulk sends, so at least
-    # 2 of Telegram's ~30/s are left for interactive replies from every instance (those do not
-    # draw from this budget). Replies are short and bursty; at 27/s a 10,000-school reminder
-    # still goes out in about 6 minutes. SQLite (one process) keeps bot.delivery.send.BULK_RATE.
-    send_bulk_rate: float = Field(default=27.0, gt=0, le=29)
+    # Bulk sends per second for ALL instances together on PostgreSQL (storage/budget.py): a ceiling
+    # of their own (a bucket of 1.5 tokens) inside the one 28/s schedule every message keeps, in
+    # which replies book first. At the default, 28, bulk sends may fill the schedule when no reply
+    # is waiting; a lower rate leaves part of every second to replies whatever bulk is queued. At
+    # 28/s a 10,000-school reminder goes out in about 6 minutes. SQLite (one process) keeps
+    # bot.delivery.send.BULK_RATE.
+    send_bulk_rate: float = Field(default=28.0, gt=0, le=29)
     # The office dashboard (bot/dashboard/): the public base URL that reaches the bot's /app/
     # (enables the staff menu button, the 📊 button and /dashboard links; https for the Mini App),
     # the port it is served on in polling mode (webhook mode shares WEBHOOK_PORT; unset: 8080

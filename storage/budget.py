@@ -8,10 +8,11 @@ ahead of bulk sends.
 * ``LocalBudget`` (SQLite: one process by construction) is the in-process
   ``aiolimiter`` pacer ``bot.delivery.send.bulk_pacer`` builds, unchanged.
 * ``SharedBudget`` (PostgreSQL: any number of instances on one bot token) keeps
-  token buckets in ``send_budget`` rows:
+  its budget in ``send_budget`` rows:
 
-  ``telegram``   every message of the bot, refilled at ``TELEGRAM_RATE`` (28/s) holding
-                 at most ``TELEGRAM_CAP`` (1.75): Telegram's ~30/s, whoever sends;
+  ``telegram``   every message of the bot, both lanes: a *schedule*, not a bucket. Its
+                 ``updated_at`` is the next free send slot; slots are ``1 / TELEGRAM_RATE``
+                 (28/s) apart, whoever sends (``tokens`` is unused, 0);
   ``bulk``       bulk messages only, refilled at ``rate`` (``SEND_BULK_RATE``), at most
                  ``cap``: a ceiling bulk sends never pass even when nobody else sends;
   ``chat:<id>``  one token per ``chat_interval`` (``CHAT_INTERVAL``, 1.1 s) per chat, for both lanes:
@@ -31,14 +32,28 @@ ahead of bulk sends.
   statement also says how long until the bucket holds ``need``, and the take is
   retried then.
 
-Priority. An interactive reply takes from ``telegram`` as soon as it holds one
-token; a bulk send only once it holds ``1 + BULK_RESERVE``. While both wait, the
-refill reaches one token first, so the reply gets it; a bulk stream keeps the
-bucket near 1.25, so a reply arriving meanwhile waits at most 0.25/28 s (9 ms),
-on any instance. Nothing is reserved in time slots or per instance: a second with
-no replies gives bulk sends the whole rate. The cap bounds any second of the
-database clock to floor(1.75 + 28) = 29 messages for all lanes and instances, one
-under Telegram's 30 for the jitter between a grant and the request's arrival.
+The ``telegram`` schedule (a generic cell rate algorithm: one timestamp, the next
+free slot). Booking a slot is one statement::
+
+    UPDATE ... SET updated_at = greatest(updated_at, clock_timestamp()) + spacing
+     WHERE updated_at <= clock_timestamp() + lead RETURNING updated_at - spacing
+
+and the message goes when its slot comes (the taker sleeps until then). Why a
+schedule and not a bucket like the others: slots never bank, so any one second
+of the database clock holds at most 28 messages of all lanes and instances
+(``spacing`` is rounded up to the microsecond, so 28 spacings are never under a
+second). That leaves two of Telegram's 30 for the jitter between a slot and the
+request's arrival, about 70 ms; the bucket of 1.75 tokens it replaces granted up
+to 29 in a second and left 9 ms, and the burst benchmark's worst seconds saw 31
+and 32 attempts. And a taker that wakes a little late loses nothing: the slot it
+booked ahead is still its own.
+
+Priority. ``lead`` is how far ahead a lane may book: an interactive reply
+``REPLY_LEAD`` (5 s: it books at once, behind whatever is booked), a bulk send
+only ``BULK_LEAD`` (one spacing). So a bulk stream keeps at most a slot or two
+booked, a reply arriving meanwhile goes within about two spacings (70 ms), on
+any instance, and while replies have booked ahead bulk sends wait. Nothing is
+reserved per instance: a second with no replies gives bulk sends the whole rate.
 
 Why per chat a row and not an advisory lock: a lock would have to be held across
 the Telegram call (on a pooled connection, for a second); a row is claimed by one
@@ -54,6 +69,8 @@ province); they are tiny and primary-key addressed.
 from __future__ import annotations
 
 import asyncio
+import math
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -67,11 +84,11 @@ from storage.db import make_engine
 __all__ = [
     "BULK_BUCKET",
     "BULK_CAP",
-    "BULK_RESERVE",
+    "BULK_LEAD",
     "CHAT_INTERVAL",
     "Grant",
     "TELEGRAM_BUCKET",
-    "TELEGRAM_CAP",
+    "REPLY_LEAD",
     "TELEGRAM_RATE",
     "LocalBudget",
     "SendBudget",
@@ -84,13 +101,14 @@ BULK_BUCKET = "bulk"
 # near ``rate``; and any one second still grants at most floor(rate + 1.5), i.e. rate + 1
 # for a whole-number rate.
 BULK_CAP = 1.5
-# Every message of the bot, both lanes, all instances (see the module docstring for the maths).
+# Every message of the bot, both lanes, all instances: slots this many a second (module docstring).
 TELEGRAM_BUCKET = "telegram"
 TELEGRAM_RATE = 28.0
-TELEGRAM_CAP = 1.75
-# What a bulk send leaves in the ``telegram`` bucket for replies: it takes only above 1 + this.
-# 0.25 < TELEGRAM_CAP - 1 keeps half a token of slack for a bulk taker that woke late.
-BULK_RESERVE = 0.25
+# How far ahead of now a lane may book its ``telegram`` slot, in seconds.
+REPLY_LEAD = 5.0
+# For a bulk send, in spacings: one keeps the stream back to back when its taker wakes up to a
+# spacing late, and keeps replies at most about two spacings behind it.
+BULK_LEAD = 1.0
 # Seconds between two messages to one chat (see the module docstring).
 CHAT_INTERVAL = 1.1
 # Connections of a budget that owns its engine (``SharedBudget.connect``): the lanes' pollers
@@ -123,9 +141,36 @@ _TAKE = text(
 )
 
 
-# A chat whose message went later than this after its chat token starts its second again.
+# Book the next ``telegram`` slot (module docstring) when it is at most :lead seconds ahead; the
+# slot and the seconds until it, or (no slot) the seconds until a booking could succeed. The
+# final SELECT reads the snapshot the statement started from, as ``_TAKE`` does.
+_BOOK = text(
+    """
+    WITH took AS (
+        INSERT INTO send_budget (name, tokens, updated_at)
+        VALUES (:name, 0, clock_timestamp() + make_interval(secs => CAST(:spacing AS float8)))
+        ON CONFLICT (name) DO UPDATE
+           SET updated_at = greatest(send_budget.updated_at, clock_timestamp())
+                            + make_interval(secs => CAST(:spacing AS float8))
+         WHERE send_budget.updated_at <= clock_timestamp() + make_interval(secs => CAST(:lead AS float8))
+        RETURNING updated_at - make_interval(secs => CAST(:spacing AS float8)) AS slot
+    )
+    SELECT (SELECT slot FROM took) AS slot,
+           extract(epoch FROM (SELECT slot FROM took) - clock_timestamp()) AS until_slot,
+           (SELECT greatest(0, extract(epoch FROM updated_at - clock_timestamp()) - CAST(:lead AS float8))
+              FROM send_budget WHERE name = :name) AS wait
+    """
+)
+
+# A chat whose message goes later than this after its chat token starts its second again then,
+# if nothing else took the chat's token since (``updated_at`` is still the grant's).
 CHAT_SLACK = 0.05
-_RESTART = text("UPDATE send_budget SET tokens = 0, updated_at = clock_timestamp() WHERE name = :name")
+_MOVE = text("UPDATE send_budget SET tokens = 0, updated_at = :at WHERE name = :name AND updated_at <= :granted RETURNING name")
+
+
+def spacing_of(rate: float) -> float:
+    """Seconds between two slots at ``rate`` a second, rounded up to PostgreSQL's microsecond."""
+    return math.ceil(1_000_000 / rate) / 1_000_000
 
 
 def _chat_bucket(chat_id: int) -> str:
@@ -170,23 +215,23 @@ class SharedBudget:
         chat_interval: float = CHAT_INTERVAL,
         bucket: str = BULK_BUCKET,
         overall_rate: float = TELEGRAM_RATE,
-        overall_cap: float = TELEGRAM_CAP,
-        reserve: float = BULK_RESERVE,
+        bulk_lead: float = BULK_LEAD,
+        reply_lead: float = REPLY_LEAD,
         overall_bucket: str = TELEGRAM_BUCKET,
         owns_engine: bool = False,
     ) -> None:
         if rate <= 0 or overall_rate <= 0 or cap < 1 or chat_interval <= 0:
             raise ValueError("rates and chat_interval must be positive, cap at least 1")
-        if not 0 <= reserve <= overall_cap - 1:
-            raise ValueError("a bulk send must be able to take: 0 <= reserve <= overall_cap - 1")
+        if not 0 <= bulk_lead * spacing_of(overall_rate) <= reply_lead:
+            raise ValueError("replies must book at least as far ahead as bulk sends: 0 <= bulk_lead spacings <= reply_lead")
         self.engine = engine
         self.rate = rate
         self.cap = cap
         self.chat_interval = chat_interval
         self.bucket = bucket
         self.overall_rate = overall_rate
-        self.overall_cap = overall_cap
-        self.reserve = reserve
+        self.spacing = spacing_of(overall_rate)
+        self.leads = {True: bulk_lead * self.spacing, False: reply_lead}
         self.overall_bucket = overall_bucket
         self.owns_engine = owns_engine
         self._bulk_turn = asyncio.Lock()
@@ -200,7 +245,7 @@ class SharedBudget:
         return cls(engine, owns_engine=True, **options)
 
     async def take(self, chat_id: int, chat_interval: float | None = None) -> None:
-        """A bulk send: the chat's token, a bulk token, then a ``telegram`` token above the reserve."""
+        """A bulk send: a bulk token, the chat's token, then a ``telegram`` slot within the bulk lead."""
         await self.take_send(chat_id, bulk=True, chat_interval=chat_interval)
 
     async def take_send(self, chat_id: int | None, *, bulk: bool, chat_interval: float | None = None) -> Grant:
@@ -214,14 +259,21 @@ class SharedBudget:
         if bulk:
             await self.take_bulk()
         interval = self.chat_interval if chat_interval is None else chat_interval
-        chat = await self.take_chat(chat_id, interval) if chat_id is not None and interval > 0 else None
-        # Last, so the grant is as close as can be to the request it pays for.
-        overall = await self.take_overall(bulk=bulk)
-        if chat is not None and chat_id is not None and (overall - chat).total_seconds() > CHAT_SLACK:
-            # It waited for its shared token (behind this process's other sends): the chat's
-            # second starts again now, when the message goes, not at its chat grant.
-            await self._restart_chat(_chat_bucket(chat_id))
-        return Grant(chat, overall)
+        while True:
+            chat = await self.take_chat(chat_id, interval) if chat_id is not None and interval > 0 else None
+            # Last, so the slot is as close as can be to the request it pays for.
+            slot, at = await self.book_overall(bulk=bulk)
+            if chat is None or chat_id is None or (slot - chat).total_seconds() <= CHAT_SLACK:
+                break
+            # Its slot comes well after its chat token (it queued behind this process's other sends
+            # of its lane, for seconds during a broadcast): the chat's second moves to the slot,
+            # when the message goes. Unless another message to the chat took a token meanwhile (a
+            # second after this one's): then this token is spent, and the message takes the chat
+            # again and books a new slot; the one booked stays unused (1/28 s of the budget).
+            if await self._move_chat(_chat_bucket(chat_id), chat, slot):
+                break
+        await _sleep_until(at)
+        return Grant(chat, slot)
 
     async def take_bulk(self) -> datetime:
         """Take one bulk token; the database time it was granted."""
@@ -229,18 +281,34 @@ class SharedBudget:
             return await self._take(self.bucket, self.rate, self.cap)
 
     async def take_overall(self, *, bulk: bool) -> datetime:
-        """Take one ``telegram`` token, for bulk only above the reserve; the database time it was granted."""
-        need = 1.0 + self.reserve if bulk else 1.0
+        """Book the lane's next ``telegram`` slot and return when it comes; the slot (database time)."""
+        slot, at = await self.book_overall(bulk=bulk)
+        await _sleep_until(at)
+        return slot
+
+    async def book_overall(self, *, bulk: bool) -> tuple[datetime, float]:
+        """Book the next ``telegram`` slot within the lane's lead: the slot, and when it comes on ``time.monotonic``."""
+        params = {"name": self.overall_bucket, "spacing": self.spacing, "lead": self.leads[bulk]}
+        # One booker per lane and process at a time, so the sends in flight poll one at a time;
+        # the lock is not held while waiting for the slot itself.
         async with self._overall_turn[bulk]:
-            return await self._take(self.overall_bucket, self.overall_rate, self.overall_cap, need)
+            while True:
+                async with self.engine.begin() as conn:
+                    slot, until, wait = (await conn.execute(_BOOK, params)).one()
+                if slot is not None:
+                    assert isinstance(slot, datetime)
+                    return slot, time.monotonic() + float(until)
+                await asyncio.sleep(float(wait or 0.0) + 0.001)
 
     async def take_chat(self, chat_id: int, interval: float | None = None) -> datetime:
         """Take the chat's one token a ``chat_interval``; the database time it was granted."""
         return await self._take(_chat_bucket(chat_id), 1.0 / (interval or self.chat_interval), 1.0)
 
-    async def _restart_chat(self, name: str) -> None:
+    async def _move_chat(self, name: str, granted: datetime, at: datetime) -> bool:
+        """Move a chat's last token from ``granted`` to ``at``; False when another take came in between."""
         async with self.engine.begin() as conn:
-            await conn.execute(_RESTART, {"name": name})
+            moved = (await conn.execute(_MOVE, {"name": name, "granted": granted, "at": at})).first()
+        return moved is not None
 
     async def _take(self, name: str, rate: float, cap: float, need: float = 1.0) -> datetime:
         params = {"name": name, "rate": rate, "cap": cap, "need": need}
@@ -257,3 +325,10 @@ class SharedBudget:
         """Close the budget's own connections (a budget on someone else's engine leaves it alone)."""
         if self.owns_engine:
             await self.engine.dispose()
+
+
+async def _sleep_until(at: float) -> None:
+    """Sleep until ``at`` on ``time.monotonic`` (at once when it has passed)."""
+    delay = at - time.monotonic()
+    if delay > 0:
+        await asyncio.sleep(delay)

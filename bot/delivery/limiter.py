@@ -6,11 +6,11 @@ PostgreSQL (several instances may serve one bot token) that is
 of every instance counts against Telegram's limits:
 
 * A message (``MESSAGE_METHODS``: what Telegram's ~30/s overall and 1/s per chat
-  count) takes its chat's token and a token of the shared ``telegram`` bucket
-  (``storage/budget.py``) before it goes. An interactive reply takes as soon as a
-  token exists; a bulk send (a broadcast, reminder or digest, marked
+  count) takes its chat's token and a slot of the shared ``telegram`` schedule
+  (``storage/budget.py``) and goes when its slot comes. An interactive reply books
+  the next free slot at once; a bulk send (a broadcast, reminder or digest, marked
   ``rate_limit_args=Lane.BULK`` by ``bot.delivery.send.deliver``, which already took
-  its tokens through ``SharedBudget.take``) only above a reserve the replies keep.
+  its tokens through ``SharedBudget.take``) only when that slot is a spacing away.
   So replies keep priority over bulk sends across instances, and one chat hears
   at most one message a second whichever instance sends it.
 * Edits, callback answers, chat actions and the rest are not messages: they go

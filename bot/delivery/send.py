@@ -32,11 +32,11 @@ chat, which PTB does not enforce: the parts of a split text are sent
 Several instances (PostgreSQL). The pacer above is per process, so two instances
 would send twice the rate. On PostgreSQL ``build_application`` puts a
 ``storage.budget.SharedBudget`` in the services instead (:func:`bulk_budget`
-finds it): bulk sends then take a token a second from a row per chat, one from a
-bulk bucket refilled at ``SEND_BULK_RATE`` (27/s by default), and one from the
-``telegram`` bucket every message of every instance shares, only above the
-reserve interactive replies keep. The replies take from that bucket too, in the
-bot's rate limiter (``bot/delivery/limiter.py``); :func:`deliver` marks a bulk
+finds it): bulk sends then take a token from a bulk bucket refilled at
+``SEND_BULK_RATE`` (28/s by default), one a second from a row per chat, and a
+slot of the ``telegram`` schedule every message of every instance shares, which
+a bulk send may book only a slot ahead while interactive replies book at once.
+The replies book from that schedule too, in the bot's rate limiter (``bot/delivery/limiter.py``); :func:`deliver` marks a bulk
 send ``Lane.BULK`` so that limiter does not take for it twice. On SQLite (one
 process) the local pacer and PTB's limiter stay.
 """

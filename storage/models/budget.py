@@ -11,7 +11,8 @@ from storage.models.base import Base, UTCDateTime
 
 
 class SendBudgetRow(Base):
-    """One token bucket: ``bulk`` for the bot's bulk sends, ``chat:<id>`` for one chat's 1/s."""
+    """One token bucket (``bulk`` for the bot's bulk sends, ``chat:<id>`` for one chat's 1/s), or the
+    ``telegram`` schedule, whose ``updated_at`` is the next free send slot (``tokens`` unused)."""
 
     __tablename__ = "send_budget"
 

@@ -19,7 +19,7 @@ from bot.delivery.send import bulk_budget
 from bot.offline.fakeapi import FakeRequest, FakeTelegram
 from telegram.ext import AIORateLimiter
 from bot.settings import Settings
-from storage.budget import TELEGRAM_CAP, LocalBudget, SharedBudget
+from storage.budget import LocalBudget, SharedBudget, spacing_of
 from storage.db import Database
 
 # Takes happen on the budget's own connections (and in other processes): committed data. The rates
@@ -85,15 +85,33 @@ async def test_a_chats_second_counts_from_when_its_message_goes(db: Database) ->
     """A message that waited for its shared token after its chat token restarts the chat's second
     when it goes; counted from the chat grant, the next message to the chat could go right after it."""
     needs_postgresql(db)
-    budget = SharedBudget(
-        db.engine, rate=20.0, chat_interval=0.3, overall_rate=1.0, overall_cap=1.25, bucket="t-bulk", overall_bucket="t-all"
-    )
-    first = await budget.take_send(42, bulk=False)  # both buckets full: at once
-    second = await budget.take_send(42, bulk=False)  # chat after 0.3 s, then the shared token ~0.45 s later
+    budget = SharedBudget(db.engine, rate=20.0, chat_interval=0.3, overall_rate=1.0, bucket="t-bulk", overall_bucket="t-all")
+    first = await budget.take_send(42, bulk=False)  # a fresh chat and schedule: at once
+    second = await budget.take_send(42, bulk=False)  # chat after 0.3 s, then its slot a second after the first's
     assert second.chat is not None and (second.telegram - second.chat).total_seconds() > 0.3
     third = await budget.take_chat(42)
     # From the second message's chat grant the chat would be free again before it even went.
     assert (third - second.telegram).total_seconds() >= 0.3 - 0.01, (first, second, third)
+
+
+async def test_a_message_whose_chat_went_while_it_queued_takes_the_chat_again(db: Database) -> None:
+    """A bulk send that waits for its slot long after its chat token (behind replies) must not go on that
+    token when another message took the chat meanwhile: it would reach the chat within the chat's second."""
+    needs_postgresql(db)
+    rate = 2.0  # slots 0.5 s apart; a bulk send may book 0.5 s ahead
+    budget = SharedBudget(db.engine, rate=1000.0, chat_interval=0.3, overall_rate=rate, bucket="q-bulk", overall_bucket="q-all")
+    other = SharedBudget(db.engine, rate=1000.0, chat_interval=0.3, overall_rate=rate, bucket="q-bulk", overall_bucket="q-all")
+    for _ in range(3):  # replies booked ahead: slots now, +0.5, +1.0; the next free at +1.5
+        await budget.book_overall(bulk=False)
+    queued = asyncio.create_task(budget.take_send(42, bulk=True))  # chat 42 now, then waits to book until +1.0
+    await asyncio.sleep(0.4)
+    meanwhile = await other.take_chat(42)  # another instance's message to chat 42, 0.3 s after the queued one's token
+    grant = await queued
+    assert grant.chat is not None and grant.chat >= meanwhile, "it took the chat again after the other message"
+    assert (grant.telegram - meanwhile).total_seconds() >= 0.3, "it goes a chat interval after the other message"
+    # ...and the chat's second now counts from when it goes.
+    after = await other.take_chat(42)
+    assert (after - grant.telegram).total_seconds() >= 0.3 - 0.01
 
 
 def start_workers(url: str, modes: list[str], seconds: float, rate: float, *extra: float) -> list[str]:
@@ -183,17 +201,47 @@ async def test_a_fractional_cap_is_kept_so_a_late_taker_loses_no_rate(db: Databa
 # --- one bucket for every message: replies ahead of bulk sends ------------------------------------
 
 
-async def test_a_reply_takes_while_a_bulk_send_waits_for_the_reserve(db: Database) -> None:
+async def test_a_reply_books_ahead_while_a_bulk_send_waits_for_its_slot(db: Database) -> None:
     needs_postgresql(db)
     budget = SharedBudget(db.engine, rate=1000.0, overall_rate=4.0, overall_bucket="lanes", bucket="lanes-bulk")
-    await budget.take_overall(bulk=False)  # a fresh bucket: 1.75, and 0.75 stays
-    bulk = asyncio.create_task(budget.take_overall(bulk=True))  # needs 1.25: half a token away (0.125 s)
+    for _ in range(2):  # two replies booked (not waited for): slots now and in 0.25 s, the next free in 0.5 s
+        await budget.book_overall(bulk=False)
+    bulk = asyncio.create_task(budget.take_overall(bulk=True))  # may book only a spacing (0.25 s) ahead: waits
     await asyncio.sleep(0.01)
-    reply = await budget.take_overall(bulk=False)  # needs 1: a quarter away, so it goes first
+    reply = await budget.take_overall(bulk=False)  # books the slot in 0.5 s at once, ahead of the waiting bulk send
     granted = await bulk
     assert reply < granted
-    # Then the bulk send waited for the bucket to refill from nothing to 1.25 tokens at 4/s (0.31 s).
-    assert (granted - reply).total_seconds() >= 0.25
+    assert (granted - reply).total_seconds() >= 0.25 - 0.001, "the bulk send took the slot after the reply's"
+
+
+async def test_slots_never_bank_and_a_second_holds_at_most_the_rate(db: Database) -> None:
+    needs_postgresql(db)
+    rate = 10.0
+    budget = SharedBudget(db.engine, rate=1000.0, overall_rate=rate, overall_bucket="slots", bucket="slots-bulk")
+    await budget.take_overall(bulk=False)
+    await asyncio.sleep(1.0)  # ten slots' worth of idle time: a bucket would have banked them
+    times = [(await budget.take_overall(bulk=False)).timestamp() for _ in range(12)]
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    assert min(gaps) >= spacing_of(rate) - 1e-6, "every slot a spacing after the last, even after an idle second"
+    assert max_in_any_second(times) <= rate
+
+
+def test_a_spacing_is_never_under_its_share_of_a_second() -> None:
+    # Rounded to PostgreSQL's microsecond; rounded down, 28 spacings would be 999,992 µs and a second could hold 29.
+    for rate in (3.0, 7.0, 28.0, 29.0, 30.0):
+        assert spacing_of(rate) * rate >= 1.0
+        assert spacing_of(rate) - 1 / rate < 1e-6
+
+
+async def test_a_bulk_taker_that_wakes_late_keeps_its_slot(db: Database) -> None:
+    needs_postgresql(db)
+    rate = 5.0  # a spacing of 0.2 s; a bulk send may book 0.2 s ahead
+    budget = SharedBudget(db.engine, rate=1000.0, overall_rate=rate, overall_bucket="late", bucket="late-bulk")
+    first = await budget.take_overall(bulk=True)
+    # Booked at once: the next slot is first + 0.2 s, bookable from now on; wake "late" (0.1 s) and still get it.
+    await asyncio.sleep(0.1)
+    second = await budget.take_overall(bulk=True)
+    assert abs((second - first).total_seconds() - spacing_of(rate)) < 0.005
 
 
 async def test_replies_keep_priority_over_a_bulk_stream_across_two_processes(db: Database) -> None:
@@ -204,8 +252,8 @@ async def test_replies_keep_priority_over_a_bulk_stream_across_two_processes(db:
     rate, per_second, seconds = 4.0, 1.0, 5.0
     takes = await asyncio.to_thread(run_senders, db.url, ["mixed", "mixed"], seconds, rate, 0, per_second)
     times = sorted(t.telegram for t in takes)
-    # One bucket for every message of both processes: never above the rate plus the cap in any second...
-    assert max_in_any_second(times) <= int(rate + TELEGRAM_CAP)
+    # One schedule for every message of both processes: never above the rate in any second...
+    assert max_in_any_second(times) <= rate
     # ...and nearly all of it used, bulk sends taking what the replies leave.
     start, end = times[0] + 1.0, times[-1] - 1.0
     assert len([t for t in times if start <= t <= end]) / (end - start) >= 0.85 * rate
