@@ -15,10 +15,11 @@ ahead of bulk sends.
                  (28/s) apart, whoever sends (``tokens`` is unused, 0);
   ``bulk``       bulk messages only, refilled at ``rate`` (``SEND_BULK_RATE``), at most
                  ``cap``: a ceiling bulk sends never pass even when nobody else sends;
-  ``chat:<id>``  one token per ``chat_interval`` (``CHAT_INTERVAL``, 1.1 s) per chat, for both lanes:
-                 Telegram's 1 a second, with a tenth for the jitter between a grant and
-                 the request's arrival (at exactly 1 s, two messages to one chat whose
-                 first went a few ms late arrive under a second apart and meet a 429).
+  ``chat:<id>``  one token per ``chat_interval`` (``CHAT_INTERVAL``, 1.1 s) per chat, for both lanes,
+                 taken *for* the message's slot (refilled up to it, the second counted
+                 from it): Telegram's 1 a second, with a tenth for the jitter between a
+                 slot and the request's arrival (at exactly 1 s, two messages to one chat
+                 whose first went a few ms late arrive under a second apart: a 429).
 
   A take is one statement that refills and takes atomically (the row lock orders
   instances) when the bucket holds at least ``need`` tokens::
@@ -162,10 +163,30 @@ _BOOK = text(
     """
 )
 
-# A chat whose message goes later than this after its chat token starts its second again then,
-# if nothing else took the chat's token since (``updated_at`` is still the grant's).
-CHAT_SLACK = 0.05
-_MOVE = text("UPDATE send_budget SET tokens = 0, updated_at = :at WHERE name = :name AND updated_at <= :granted RETURNING name")
+# Take a chat's token for a message that goes at :at (its slot): granted when the chat's bucket,
+# refilled up to :at, holds one, and the chat's second then counts from :at. Without a grant,
+# ``wait`` is the seconds from now until the chat has a token. ``need`` is a hair under one so
+# that a slot exactly an interval after the chat's last is not lost to float rounding.
+_TAKE_AT = text(
+    """
+    WITH took AS (
+        INSERT INTO send_budget (name, tokens, updated_at)
+        VALUES (:name, 0, CAST(:at AS timestamptz))
+        ON CONFLICT (name) DO UPDATE
+           SET tokens = least(1, send_budget.tokens
+                         + CAST(:rate AS float8) * extract(epoch FROM CAST(:at AS timestamptz) - send_budget.updated_at)) - 1,
+               updated_at = CAST(:at AS timestamptz)
+         WHERE least(1, send_budget.tokens
+                     + CAST(:rate AS float8) * extract(epoch FROM CAST(:at AS timestamptz) - send_budget.updated_at))
+               >= 0.999999
+        RETURNING updated_at
+    )
+    SELECT (SELECT updated_at FROM took) AS granted,
+           (SELECT greatest(0, (1 - least(1, tokens
+                   + CAST(:rate AS float8) * extract(epoch FROM clock_timestamp() - updated_at))) / CAST(:rate AS float8))
+              FROM send_budget WHERE name = :name) AS wait
+    """
+)
 
 
 def spacing_of(rate: float) -> float:
@@ -179,7 +200,8 @@ def _chat_bucket(chat_id: int) -> str:
 
 @dataclass(frozen=True)
 class Grant:
-    """When a message's tokens were granted (database clock): its chat's (None: none taken) and the shared one."""
+    """A message's grant (database clock): its ``telegram`` slot, and the time its chat's second counts
+    from (the slot too; None when it took no chat token)."""
 
     chat: datetime | None
     telegram: datetime
@@ -249,29 +271,27 @@ class SharedBudget:
         await self.take_send(chat_id, bulk=True, chat_interval=chat_interval)
 
     async def take_send(self, chat_id: int | None, *, bulk: bool, chat_interval: float | None = None) -> Grant:
-        """Every token one message needs, in its lane (``chat_id`` None: no chat bucket); when each was granted."""
-        # A bulk send's long wait is for its bulk token: taken first, so the chat's token is taken
-        # just before the message goes. Taken the other way round, the chat's second is counted
-        # from a grant the message then waited a second beyond, and a reply to the same chat,
-        # granted a chat token a second later but sent at once, arrived within the same second
-        # (the burst's 429s "over 1/s in a chat", README). A chat that is not free then holds
-        # the bulk token at most a second; the bulk bucket refills meanwhile.
+        """Every token one message needs, in its lane (``chat_id`` None: no chat bucket); returns when it may go."""
+        # The bulk token first: a bulk send's long wait is for it (and for its slot), and the chat's
+        # token must be counted from when the message goes, not from before those waits.
         if bulk:
             await self.take_bulk()
         interval = self.chat_interval if chat_interval is None else chat_interval
         while True:
-            chat = await self.take_chat(chat_id, interval) if chat_id is not None and interval > 0 else None
-            # Last, so the slot is as close as can be to the request it pays for.
             slot, at = await self.book_overall(bulk=bulk)
-            if chat is None or chat_id is None or (slot - chat).total_seconds() <= CHAT_SLACK:
+            if chat_id is None or interval <= 0:
+                chat = None
                 break
-            # Its slot comes well after its chat token (it queued behind this process's other sends
-            # of its lane, for seconds during a broadcast): the chat's second moves to the slot,
-            # when the message goes. Unless another message to the chat took a token meanwhile (a
-            # second after this one's): then this token is spent, and the message takes the chat
-            # again and books a new slot; the one booked stays unused (1/28 s of the budget).
-            if await self._move_chat(_chat_bucket(chat_id), chat, slot):
+            # The chat's token is taken *for the slot*: its second counts from when the message goes.
+            # (Taken before the slot was booked, it went stale while the message queued for its slot,
+            # for seconds during a broadcast: another message to the chat went in between, and the
+            # two arrived within a second; two queued messages to one chat kept spending each
+            # other's tokens.) A chat not free at the slot leaves the slot unused (1/28 s of the
+            # budget) and the message books again once the chat is free.
+            chat, wait = await self._take_chat_at(chat_id, interval, slot)
+            if chat is not None:
                 break
+            await asyncio.sleep(wait + 0.001)
         await _sleep_until(at)
         return Grant(chat, slot)
 
@@ -304,11 +324,12 @@ class SharedBudget:
         """Take the chat's one token a ``chat_interval``; the database time it was granted."""
         return await self._take(_chat_bucket(chat_id), 1.0 / (interval or self.chat_interval), 1.0)
 
-    async def _move_chat(self, name: str, granted: datetime, at: datetime) -> bool:
-        """Move a chat's last token from ``granted`` to ``at``; False when another take came in between."""
+    async def _take_chat_at(self, chat_id: int, interval: float, at: datetime) -> tuple[datetime | None, float]:
+        """The chat's token for a message going at ``at``: when granted (None: not free then), and the seconds until it is free."""
+        params = {"name": _chat_bucket(chat_id), "rate": 1.0 / interval, "at": at}
         async with self.engine.begin() as conn:
-            moved = (await conn.execute(_MOVE, {"name": name, "granted": granted, "at": at})).first()
-        return moved is not None
+            granted, wait = (await conn.execute(_TAKE_AT, params)).one()
+        return granted, float(wait or 0.0)
 
     async def _take(self, name: str, rate: float, cap: float, need: float = 1.0) -> datetime:
         params = {"name": name, "rate": rate, "cap": cap, "need": need}
