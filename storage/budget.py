@@ -165,8 +165,8 @@ _BOOK = text(
 
 # Take a chat's token for a message that goes at :at (its slot): granted when the chat's bucket,
 # refilled up to :at, holds one, and the chat's second then counts from :at. Without a grant,
-# ``wait`` is the seconds from now until the chat has a token. ``need`` is a hair under one so
-# that a slot exactly an interval after the chat's last is not lost to float rounding.
+# ``wait`` is the seconds from now until the chat has a token. The threshold is a hair under one
+# so that a slot exactly an interval after the chat's last is not lost to float rounding.
 _TAKE_AT = text(
     """
     WITH took AS (
@@ -267,7 +267,7 @@ class SharedBudget:
         return cls(engine, owns_engine=True, **options)
 
     async def take(self, chat_id: int, chat_interval: float | None = None) -> None:
-        """A bulk send: a bulk token, the chat's token, then a ``telegram`` slot within the bulk lead."""
+        """A bulk send: a bulk token, a ``telegram`` slot within the bulk lead, the chat's token for that slot."""
         await self.take_send(chat_id, bulk=True, chat_interval=chat_interval)
 
     async def take_send(self, chat_id: int | None, *, bulk: bool, chat_interval: float | None = None) -> Grant:
