@@ -5,11 +5,12 @@ Usage: python tests/budget_worker.py URL MODE SECONDS RATE [CHAT_ID [INTERACTIVE
 MODE ``bulk`` takes bulk tokens, ``chat`` the chat's token; both print the
 database times of the grants (epoch seconds), one a line. The message modes
 take every token a message needs, as the bot's senders do, with the shared
-``telegram`` bucket refilled at RATE (the bulk bucket does not limit):
+``telegram`` schedule's slots RATE a second (the bulk bucket does not limit):
 ``send-bulk`` and ``send-interactive`` to CHAT_ID as fast as they can, ``mixed``
 BULK_STREAMS bulk streams (1 unless given; a bot has a broadcast and a reminder
 tick in flight at once) to new chats as fast as they can beside
-INTERACTIVE_PER_S replies a second to new chats. They print ``lane wait chat_grant telegram_grant`` a line
+INTERACTIVE_PER_S replies a second to new chats. They print
+``lane wait chat_grant telegram_grant`` a line
 (wait: seconds from asking to the shared grant; chat_grant 0 when none).
 """
 

@@ -269,9 +269,9 @@ async def test_replies_keep_priority_over_a_bulk_stream_across_two_processes(db:
     needs_postgresql(db)
     # A rate low enough that the bulk streams are held by the budget, not by their statements' own latency:
     # 4 a second, 2 of them replies, leaves the six bulk streams (three a process: a broadcast and a reminder
-    # tick at once, and more) 2 a second between them, a wait of ~3 s each. A reply books behind whatever is
+    # tick at once, and more) 2 a second between them (a median wait of 1.5-2.3 s measured). A reply books behind whatever is
     # booked, and bulk sends book at most a spacing ahead: it waits about two spacings (~0.5 s here).
-    # (With one bulk stream a process the two waits were ~0.4 and ~0.8 s: too close to tell apart reliably.)
+    # (With one bulk stream a process the two medians were ~0.4 and ~0.8 s: too close to tell apart reliably.)
     rate, per_second, seconds, streams = 4.0, 1.0, 5.0, 3
     takes = await asyncio.to_thread(run_senders, db.url, ["mixed", "mixed"], seconds, rate, 0, per_second, streams)
     times = sorted(t.telegram for t in takes)
